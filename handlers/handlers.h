@@ -1,0 +1,33 @@
+/* handlers.h - every REST handler, one file per resource under handlers/.
+ * All follow co_handler_fn (server/http.h): they run on an HTTP pool
+ * thread, read the request, touch only SQLite and in-memory state, and
+ * either fill the response or return an error status with resp->err set.
+ */
+#ifndef CUTOVER_HANDLERS_HANDLERS_H
+#define CUTOVER_HANDLERS_HANDLERS_H
+
+#include "server/http.h"
+
+#define CO_DECLARE_CRUD(prefix)                                          \
+    co_status prefix##_create(co_request *req, co_response *resp);       \
+    co_status prefix##_list(co_request *req, co_response *resp);         \
+    co_status prefix##_get(co_request *req, co_response *resp);          \
+    co_status prefix##_update(co_request *req, co_response *resp);       \
+    co_status prefix##_delete(co_request *req, co_response *resp)
+
+CO_DECLARE_CRUD(h_projects);
+CO_DECLARE_CRUD(h_endpoints);
+CO_DECLARE_CRUD(h_instances);
+CO_DECLARE_CRUD(h_tasks);
+
+/* GET /v1/plans and /v1/plans/{id}: the plans and their steps. */
+co_status h_plans_list(co_request *req, co_response *resp);
+co_status h_plans_get(co_request *req, co_response *resp);
+
+/* Operations endpoints. */
+co_status h_healthz(co_request *req, co_response *resp);
+co_status h_readyz(co_request *req, co_response *resp);
+co_status h_metrics(co_request *req, co_response *resp);
+co_status h_openapi(co_request *req, co_response *resp);
+
+#endif

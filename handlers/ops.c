@@ -1,0 +1,79 @@
+/* ops.c - operations endpoints: /healthz (the process is alive), /readyz
+ * (the store answers), /metrics (Prometheus text), /openapi.json (the
+ * contract, compiled in from openapi/openapi.yaml). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "handlers/handlers.h"
+#include "openapi/openapi_json.h"
+#include "server/app.h"
+#include "server/buf.h"
+#include "server/clock.h"
+#include "server/metrics.h"
+#include "store/resources.h"
+
+co_status h_healthz(co_request *req, co_response *resp)
+{
+    (void)req;
+    co_resp_json(resp, 200, json_pack("{s:s}", "status", "ok"));
+    return CO_OK;
+}
+
+co_status h_readyz(co_request *req, co_response *resp)
+{
+    int64_t counts[CO_KIND_LAST];
+    co_error err;
+    json_t *body;
+    co_error_clear(&err);
+    if (co_res_count(req->app->store, counts, &err) != CO_OK)
+        return co_error_set(&resp->err, CO_ERR_TRANSIENT, "store not usable: %s",
+                            err.message);
+    body = json_pack("{s:s, s:{s:s, s:i}, s:s}", "status", "ready", "store",
+                     "status", "ok", "schema_version",
+                     co_store_schema_version(req->app->store), "version",
+                     CUTOVER_VERSION);
+    co_resp_json(resp, 200, body);
+    return CO_OK;
+}
+
+co_status h_metrics(co_request *req, co_response *resp)
+{
+    co_buf out = {0};
+    int64_t counts[CO_KIND_LAST];
+    co_status rc = co_metrics_render(req->app->metrics, &out);
+    if (rc == CO_OK && co_res_count(req->app->store, counts, &resp->err) == CO_OK) {
+        rc = co_buf_printf(&out, "# HELP cutover_resources Stored resources by kind.\n"
+                                 "# TYPE cutover_resources gauge\n");
+        for (int k = 0; k < CO_KIND_LAST && rc == CO_OK; k++)
+            rc = co_buf_printf(&out, "cutover_resources{kind=\"%s\"} %lld\n",
+                               co_kind_name((co_kind)k), (long long)counts[k]);
+    }
+    if (rc == CO_OK)
+        rc = co_buf_printf(&out,
+                           "# HELP cutover_uptime_seconds Seconds since start.\n"
+                           "# TYPE cutover_uptime_seconds gauge\n"
+                           "cutover_uptime_seconds %.3f\n",
+                           (double)(co_clock_now_ms() - req->app->started_ms) / 1000);
+    if (rc != CO_OK) {
+        co_buf_free(&out);
+        return co_error_set(&resp->err, rc, "cannot render metrics");
+    }
+    resp->raw_len = out.len;
+    resp->raw = co_buf_steal(&out);
+    resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    resp->status = 200;
+    return CO_OK;
+}
+
+co_status h_openapi(co_request *req, co_response *resp)
+{
+    (void)req;
+    resp->raw = malloc(co_openapi_json_len);
+    if (!resp->raw)
+        return co_error_set(&resp->err, CO_ERR_NOMEM, "out of memory");
+    memcpy(resp->raw, co_openapi_json, co_openapi_json_len);
+    resp->raw_len = co_openapi_json_len;
+    resp->content_type = "application/json";
+    resp->status = 200;
+    return CO_OK;
+}

@@ -1,0 +1,282 @@
+/* resource.c - see resource.h. */
+#include "handlers/resource.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "handlers/validate.h"
+#include "server/app.h"
+#include "store/secret.h"
+
+json_t *co_resource_json(const co_kind_def *def, const co_resource *r)
+{
+    json_t *o = json_deep_copy(r->doc);
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "id", json_string(r->id));
+    if (r->project_id[0])
+        json_object_set_new(o, "project_id", json_string(r->project_id));
+    json_object_set_new(o, "created_at", json_string(r->created_at));
+    json_object_set_new(o, "updated_at", json_string(r->updated_at));
+    if (def->has_password)
+        json_object_set_new(o, "password_set", json_boolean(r->secret != NULL));
+    return o;
+}
+
+static void set_etag(co_response *resp, const co_resource *r)
+{
+    snprintf(resp->etag, sizeof resp->etag, "%lld", (long long)r->version);
+}
+
+/* Takes a write-only "password" out of doc. *present: 1 set, -1 cleared
+ * (null), 0 untouched. *password is a new string the caller wipes. */
+static co_status take_password(json_t *doc, int *present, char **password,
+                               co_error *err)
+{
+    json_t *v = json_object_get(doc, "password");
+    *present = 0;
+    *password = NULL;
+    if (!v)
+        return CO_OK;
+    if (json_is_null(v)) {
+        *present = -1;
+    } else if (!json_is_string(v) || json_string_length(v) < 1 ||
+               json_string_length(v) > 1024) {
+        co_error_field(err, "/password", "must be a string of 1 to 1024 characters");
+    } else {
+        *present = 1;
+        *password = strdup(json_string_value(v));
+        if (!*password)
+            co_error_set(err, CO_ERR_NOMEM, "out of memory");
+    }
+    json_object_del(doc, "password");
+    return err->status;
+}
+
+static void wipe(char *s)
+{
+    if (s) {
+        OPENSSL_cleanse(s, strlen(s));
+        free(s);
+    }
+}
+
+static co_status seal(co_request *req, co_resource *r, const char *password,
+                      co_error *err)
+{
+    return co_secret_seal(&req->app->key, r->id, password, strlen(password),
+                          &r->secret, &r->secret_len, err);
+}
+
+static void set_name(co_resource *r)
+{
+    const char *name = v_str(r->doc, "name");
+    snprintf(r->name, sizeof r->name, "%s", name ? name : "");
+}
+
+co_status co_res_handle_create(const co_kind_def *def, co_request *req,
+                               co_response *resp)
+{
+    co_resource r, project;
+    const char *refs[CO_MAX_REFS];
+    size_t nrefs = 0;
+    char *password = NULL;
+    int pw = 0;
+    co_status rc;
+
+    memset(&r, 0, sizeof r);
+    memset(&project, 0, sizeof project);
+    r.kind = def->kind;
+    if (def->kind != CO_KIND_PROJECT) {
+        if ((rc = co_res_get(req->app->store, CO_KIND_PROJECT, req->params[0],
+                             &project, &resp->err)) != CO_OK)
+            return rc;
+        snprintf(r.project_id, sizeof r.project_id, "%s", project.id);
+        co_resource_clear(&project);
+    }
+    if ((rc = co_req_json(req, &r.doc, &resp->err)) != CO_OK)
+        return rc;
+    if (def->read_only)
+        v_read_only(r.doc, "", def->read_only, &resp->err);
+    if (def->has_password)
+        take_password(r.doc, &pw, &password, &resp->err);
+    if (pw < 0)
+        co_error_field(&resp->err, "/password", "must be a string to set a password");
+    def->validate(req, r.project_id, r.doc, pw > 0, refs, &nrefs, &resp->err);
+    if ((rc = resp->err.status) != CO_OK)
+        goto out;
+    if ((rc = co_id_new(co_kind_prefix(def->kind), r.id, &resp->err)) != CO_OK)
+        goto out;
+    if (pw > 0 && (rc = seal(req, &r, password, &resp->err)) != CO_OK)
+        goto out;
+    set_name(&r);
+    if ((rc = co_res_insert(req->app->store, &r, refs, nrefs, &resp->err)) != CO_OK)
+        goto out;
+    co_resp_json(resp, 201, co_resource_json(def, &r));
+    set_etag(resp, &r);
+    snprintf(resp->location, sizeof resp->location, "/v1/%s/%s", def->collection,
+             r.id);
+out:
+    wipe(password);
+    co_resource_clear(&r);
+    return rc;
+}
+
+co_status co_res_handle_list(const co_kind_def *def, co_request *req,
+                             co_response *resp)
+{
+    co_resource *items = NULL, project;
+    size_t count = 0;
+    bool more = false;
+    int limit;
+    int64_t after;
+    co_status rc;
+    json_t *arr, *body;
+    const char *project_id = NULL;
+
+    if ((rc = co_req_page(req, &limit, &after, &resp->err)) != CO_OK)
+        return rc;
+    if (def->kind != CO_KIND_PROJECT) {
+        if ((rc = co_res_get(req->app->store, CO_KIND_PROJECT, req->params[0],
+                             &project, &resp->err)) != CO_OK)
+            return rc;
+        co_resource_clear(&project);
+        project_id = req->params[0];
+    }
+    if ((rc = co_res_list(req->app->store, def->kind, project_id, after, limit,
+                          &items, &count, &more, &resp->err)) != CO_OK)
+        return rc;
+    arr = json_array();
+    for (size_t i = 0; i < count; i++)
+        json_array_append_new(arr, co_resource_json(def, &items[i]));
+    body = json_pack("{s:o}", "items", arr);
+    if (more && count) {
+        char token[32];
+        co_page_token(items[count - 1].seq, token);
+        json_object_set_new(body, "next_page_token", json_string(token));
+    } else {
+        json_object_set_new(body, "next_page_token", json_null());
+    }
+    for (size_t i = 0; i < count; i++)
+        co_resource_clear(&items[i]);
+    free(items);
+    co_resp_json(resp, 200, body);
+    return CO_OK;
+}
+
+co_status co_res_handle_get(const co_kind_def *def, co_request *req,
+                            co_response *resp)
+{
+    co_resource r;
+    co_status rc = co_res_get(req->app->store, def->kind, req->params[0], &r,
+                              &resp->err);
+    if (rc != CO_OK)
+        return rc;
+    co_resp_json(resp, 200, co_resource_json(def, &r));
+    set_etag(resp, &r);
+    co_resource_clear(&r);
+    return CO_OK;
+}
+
+co_status co_res_handle_update(const co_kind_def *def, co_request *req,
+                               co_response *resp)
+{
+    co_resource r;
+    json_t *patch = NULL;
+    const char *refs[CO_MAX_REFS];
+    size_t nrefs = 0;
+    char *password = NULL;
+    int pw = 0;
+    int64_t if_match, expected;
+    co_status rc;
+
+    memset(&r, 0, sizeof r);
+    if ((rc = co_req_if_match(req, &if_match, &resp->err)) != CO_OK)
+        return rc;
+    if ((rc = co_req_json(req, &patch, &resp->err)) != CO_OK)
+        return rc;
+    if ((rc = co_res_get(req->app->store, def->kind, req->params[0], &r,
+                         &resp->err)) != CO_OK)
+        goto out;
+    if (if_match >= 0 && if_match != r.version) {
+        rc = co_error_set(&resp->err, CO_ERR_PRECONDITION,
+                          "%s %s is at version %lld, If-Match names %lld: read it "
+                          "again and retry",
+                          co_kind_name(def->kind), r.id, (long long)r.version,
+                          (long long)if_match);
+        goto out;
+    }
+    if (def->read_only)
+        v_read_only(patch, "", def->read_only, &resp->err);
+    if (def->has_password)
+        take_password(patch, &pw, &password, &resp->err);
+    v_merge_patch(r.doc, patch);
+    def->validate(req, r.project_id, r.doc,
+                  pw > 0 || (pw == 0 && r.secret != NULL), refs, &nrefs, &resp->err);
+    if ((rc = resp->err.status) != CO_OK)
+        goto out;
+    if (pw != 0) {
+        free(r.secret);
+        r.secret = NULL;
+        r.secret_len = 0;
+        if (pw > 0 && (rc = seal(req, &r, password, &resp->err)) != CO_OK)
+            goto out;
+    }
+    set_name(&r);
+    expected = if_match >= 0 ? if_match : r.version;
+    rc = co_res_update(req->app->store, &r, expected, pw != 0, refs, nrefs,
+                       &resp->err);
+    if (rc == CO_ERR_PRECONDITION && if_match < 0) {
+        co_error_clear(&resp->err);
+        rc = co_error_set(&resp->err, CO_ERR_CONFLICT,
+                          "%s %s changed while this request ran: retry",
+                          co_kind_name(def->kind), r.id);
+    }
+    if (rc != CO_OK)
+        goto out;
+    co_resp_json(resp, 200, co_resource_json(def, &r));
+    set_etag(resp, &r);
+out:
+    wipe(password);
+    json_decref(patch);
+    co_resource_clear(&r);
+    return rc;
+}
+
+co_status co_res_handle_delete(const co_kind_def *def, co_request *req,
+                               co_response *resp)
+{
+    int64_t if_match;
+    co_status rc = co_req_if_match(req, &if_match, &resp->err);
+    if (rc != CO_OK)
+        return rc;
+    rc = co_res_delete(req->app->store, def->kind, req->params[0], if_match,
+                       &resp->err);
+    if (rc != CO_OK)
+        return rc;
+    resp->status = 204;
+    return CO_OK;
+}
+
+co_status co_res_ref(co_request *req, co_kind kind, const char *project_id,
+                     json_t *doc, const char *key, co_resource *out, co_error *err)
+{
+    const char *id = v_str(doc, key);
+    char ptr[160];
+    co_error tmp;
+    v_pointer(ptr, sizeof ptr, "", key);
+    memset(out, 0, sizeof *out);
+    if (!id)
+        return co_error_field(err, ptr, "is required");
+    co_error_clear(&tmp);
+    if (co_res_get(req->app->store, kind, id, out, &tmp) != CO_OK)
+        return co_error_field(err, ptr, "%s %s does not exist", co_kind_name(kind), id);
+    if (strcmp(out->project_id, project_id) != 0) {
+        co_resource_clear(out);
+        return co_error_field(err, ptr, "%s %s belongs to another project",
+                              co_kind_name(kind), id);
+    }
+    return CO_OK;
+}

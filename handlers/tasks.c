@@ -1,0 +1,74 @@
+/* tasks.c - /v1/projects/{id}/tasks and /v1/tasks/{id}: replication tasks
+ * (DMS CreateReplicationTask's members: endpoints, instance, migration
+ * type, table mappings, task settings). status, arn and stop_reason are
+ * set by the engine. */
+#include <string.h>
+
+#include "engine/table_mappings.h"
+#include "handlers/crud.h"
+#include "handlers/handlers.h"
+#include "handlers/validate.h"
+
+static const char *const fields[] = {
+    "name", "source_endpoint_id", "target_endpoint_id", "replication_instance_id",
+    "migration_type", "table_mappings", "task_settings", "status", "arn",
+    "stop_reason", NULL};
+static const char *const read_only[] = {"status", "arn", "stop_reason", NULL};
+static const char *const types[] = {"full-load", "cdc", "full-load-and-cdc", NULL};
+
+static void check_endpoint(co_request *req, const char *project_id, json_t *doc,
+                           const char *key, const char *role, const char **ref,
+                           co_error *err)
+{
+    co_resource ep;
+    char ptr[64];
+    if (co_res_ref(req, CO_KIND_ENDPOINT, project_id, doc, key, &ep, err) != CO_OK)
+        return;
+    if (strcmp(v_str(ep.doc, "role"), role) != 0) {
+        v_pointer(ptr, sizeof ptr, "", key);
+        co_error_field(err, ptr, "endpoint %s is a %s endpoint, not a %s", ep.id,
+                       v_str(ep.doc, "role"), role);
+    }
+    *ref = v_str(doc, key);
+    co_resource_clear(&ep);
+}
+
+static co_status validate(co_request *req, const char *project_id, json_t *doc,
+                          bool password_set, const char **refs, size_t *nrefs,
+                          co_error *err)
+{
+    (void)password_set;
+    *nrefs = 0;
+    v_only_known(doc, "", fields, err);
+    v_string(doc, "", "name", 1, 128, NULL, err);
+    v_enum(doc, "", "migration_type", types, "full-load-and-cdc", err);
+    if (v_string(doc, "", "source_endpoint_id", 1, 64, NULL, err))
+        check_endpoint(req, project_id, doc, "source_endpoint_id", "source",
+                       &refs[(*nrefs)++], err);
+    if (v_string(doc, "", "target_endpoint_id", 1, 64, NULL, err))
+        check_endpoint(req, project_id, doc, "target_endpoint_id", "target",
+                       &refs[(*nrefs)++], err);
+    if (json_object_get(doc, "replication_instance_id") &&
+        v_string(doc, "", "replication_instance_id", 1, 64, NULL, err)) {
+        co_resource inst;
+        if (co_res_ref(req, CO_KIND_INSTANCE, project_id, doc,
+                       "replication_instance_id", &inst, err) == CO_OK) {
+            refs[(*nrefs)++] = v_str(doc, "replication_instance_id");
+            co_resource_clear(&inst);
+        }
+    }
+    if (v_object(doc, "", "table_mappings", true, err))
+        co_tm_validate(json_object_get(doc, "table_mappings"), "/table_mappings", err);
+    v_object(doc, "", "task_settings", false, err);
+    return err->status;
+}
+
+static const co_kind_def task_def = {
+    .kind = CO_KIND_TASK,
+    .collection = "tasks",
+    .has_password = false,
+    .read_only = read_only,
+    .validate = validate,
+};
+
+CO_DEFINE_CRUD(h_tasks, task_def)

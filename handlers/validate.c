@@ -1,0 +1,215 @@
+/* validate.c - see validate.h. */
+#include "handlers/validate.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    default: return "null";
+    }
+}
+
+void v_pointer(char *out, size_t size, const char *base, const char *key)
+{
+    size_t n = (size_t)snprintf(out, size, "%s/", base);
+    for (const char *k = key; *k && n + 3 < size; k++) {
+        if (*k == '~') {
+            out[n++] = '~';
+            out[n++] = '0';
+        } else if (*k == '/') {
+            out[n++] = '~';
+            out[n++] = '1';
+        } else {
+            out[n++] = *k;
+        }
+    }
+    out[n < size ? n : size - 1] = '\0';
+}
+
+bool v_only_known(json_t *obj, const char *base, const char *const *allowed,
+                  co_error *err)
+{
+    const char *key;
+    json_t *val;
+    bool ok = true;
+    json_object_foreach(obj, key, val) {
+        bool known = false;
+        (void)val;
+        for (const char *const *a = allowed; *a; a++)
+            if (strcmp(*a, key) == 0)
+                known = true;
+        if (!known) {
+            char ptr[160];
+            v_pointer(ptr, sizeof ptr, base, key);
+            co_error_field(err, ptr, "unknown field");
+            ok = false;
+        }
+    }
+    return ok;
+}
+
+bool v_string(json_t *obj, const char *base, const char *key, size_t minlen,
+              size_t maxlen, const char *def, co_error *err)
+{
+    json_t *v = json_object_get(obj, key);
+    char ptr[160];
+    size_t len;
+    v_pointer(ptr, sizeof ptr, base, key);
+    if (!v || json_is_null(v)) {
+        if (!def) {
+            co_error_field(err, ptr, "is required");
+            return false;
+        }
+        json_object_set_new(obj, key, json_string(def));
+        return true;
+    }
+    if (!json_is_string(v)) {
+        co_error_field(err, ptr, "must be a string, not %s", type_name(v));
+        return false;
+    }
+    len = json_string_length(v);
+    if (len < minlen || len > maxlen) {
+        co_error_field(err, ptr, "must be %zu to %zu characters long", minlen, maxlen);
+        return false;
+    }
+    if (memchr(json_string_value(v), '\0', len)) {
+        co_error_field(err, ptr, "must not contain NUL characters");
+        return false;
+    }
+    return true;
+}
+
+bool v_enum(json_t *obj, const char *base, const char *key,
+            const char *const *values, const char *def, co_error *err)
+{
+    json_t *v = json_object_get(obj, key);
+    char ptr[160], list[200] = "";
+    size_t used = 0;
+    v_pointer(ptr, sizeof ptr, base, key);
+    if (!v || json_is_null(v)) {
+        if (!def) {
+            co_error_field(err, ptr, "is required");
+            return false;
+        }
+        json_object_set_new(obj, key, json_string(def));
+        return true;
+    }
+    if (json_is_string(v))
+        for (const char *const *e = values; *e; e++)
+            if (strcmp(*e, json_string_value(v)) == 0)
+                return true;
+    for (const char *const *e = values; *e && used < sizeof list - 1; e++) {
+        int w = snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "", *e);
+        if (w > 0)
+            used += (size_t)w;
+    }
+    co_error_field(err, ptr, "must be one of: %s", list);
+    return false;
+}
+
+bool v_int(json_t *obj, const char *base, const char *key, int64_t lo, int64_t hi,
+           bool has_def, int64_t def, co_error *err)
+{
+    json_t *v = json_object_get(obj, key);
+    char ptr[160];
+    v_pointer(ptr, sizeof ptr, base, key);
+    if (!v || json_is_null(v)) {
+        if (!has_def) {
+            co_error_field(err, ptr, "is required");
+            return false;
+        }
+        json_object_set_new(obj, key, json_integer(def));
+        return true;
+    }
+    if (!json_is_integer(v)) {
+        co_error_field(err, ptr, "must be an integer, not %s", type_name(v));
+        return false;
+    }
+    if (json_integer_value(v) < lo || json_integer_value(v) > hi) {
+        co_error_field(err, ptr, "must be from %lld to %lld", (long long)lo,
+                       (long long)hi);
+        return false;
+    }
+    return true;
+}
+
+bool v_bool(json_t *obj, const char *base, const char *key, bool def, co_error *err)
+{
+    json_t *v = json_object_get(obj, key);
+    char ptr[160];
+    if (!v || json_is_null(v)) {
+        json_object_set_new(obj, key, json_boolean(def));
+        return true;
+    }
+    if (!json_is_boolean(v)) {
+        v_pointer(ptr, sizeof ptr, base, key);
+        co_error_field(err, ptr, "must be a boolean, not %s", type_name(v));
+        return false;
+    }
+    return true;
+}
+
+bool v_object(json_t *obj, const char *base, const char *key, bool required,
+              co_error *err)
+{
+    json_t *v = json_object_get(obj, key);
+    char ptr[160];
+    v_pointer(ptr, sizeof ptr, base, key);
+    if (!v || json_is_null(v)) {
+        if (required) {
+            co_error_field(err, ptr, "is required");
+            return false;
+        }
+        json_object_set_new(obj, key, json_object());
+        return true;
+    }
+    if (!json_is_object(v)) {
+        co_error_field(err, ptr, "must be an object, not %s", type_name(v));
+        return false;
+    }
+    return true;
+}
+
+bool v_read_only(json_t *obj, const char *base, const char *const *fields,
+                 co_error *err)
+{
+    bool ok = true;
+    for (const char *const *f = fields; *f; f++) {
+        if (json_object_get(obj, *f)) {
+            char ptr[160];
+            v_pointer(ptr, sizeof ptr, base, *f);
+            co_error_field(err, ptr, "is read-only (set by cutover)");
+            ok = false;
+        }
+    }
+    return ok;
+}
+
+void v_merge_patch(json_t *target, json_t *patch)
+{
+    const char *key;
+    json_t *val;
+    json_object_foreach(patch, key, val) {
+        json_t *cur = json_object_get(target, key);
+        if (json_is_null(val))
+            json_object_del(target, key);
+        else if (json_is_object(val) && json_is_object(cur))
+            v_merge_patch(cur, val);
+        else
+            json_object_set(target, key, val);
+    }
+}
+
+const char *v_str(const json_t *obj, const char *key)
+{
+    return json_string_value(json_object_get(obj, key));
+}

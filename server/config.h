@@ -1,0 +1,49 @@
+/* config.h - cutoverd configuration from flags and CUTOVER_* variables.
+ *
+ * Precedence: command-line flag > environment variable > default. The table
+ * in config.c is the single source of the option names, their variables,
+ * defaults and help text (cutoverd --help prints it).
+ */
+#ifndef CUTOVER_SERVER_CONFIG_H
+#define CUTOVER_SERVER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "server/log.h"
+#include "server/status.h"
+
+#define CO_MAX_CORS_ORIGINS 16
+
+typedef struct co_config {
+    char listen[128];            /* "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:80" */
+    char db_path[1024];          /* SQLite file */
+    int workers;                 /* runner worker threads */
+    int http_threads;            /* libmicrohttpd thread pool size */
+    char tokens_file[1024];      /* "" = no authentication (loopback only) */
+    char secret_key_file[1024];  /* AES-256-GCM key; default <db_path>.key */
+    co_log_level log_level;
+    char cors_origins[CO_MAX_CORS_ORIGINS][256];
+    int n_cors_origins;          /* "*" is allowed as one entry */
+    char dms_endpoint[512];      /* "" = https://dms.<region>.amazonaws.com */
+    char region[64];
+    size_t max_body;             /* request body limit in bytes */
+} co_config;
+
+/* Fills cfg from defaults, the environment and argv. Returns CO_OK, or
+ * CO_ERR_INVALID with a message naming the flag; sets *exit_now (and prints
+ * to stdout) for --help and --version. */
+CO_MUST_CHECK co_status co_config_load(co_config *cfg, int argc, char **argv,
+                                       bool *exit_now, co_error *err);
+
+/* Writes the --help text to stdout. */
+void co_config_usage(const char *argv0);
+
+/* Splits cfg->listen into a socket address. Returns CO_OK or CO_ERR_INVALID.
+ * *loopback tells whether the address is on the loopback range. */
+struct sockaddr_storage;
+CO_MUST_CHECK co_status co_config_listen_addr(const co_config *cfg,
+                                              struct sockaddr_storage *addr,
+                                              bool *loopback, co_error *err);
+
+#endif

@@ -1,0 +1,571 @@
+/* http.c - see http.h.
+ *
+ * THREADS: callbacks run on libmicrohttpd's pool threads. Per-request state
+ * (req_ctx) lives in *req_cls from the first callback to on_completed. The
+ * in-flight counter and its condition variable (guarded by mu) let
+ * co_http_stop drain requests. idem_mu serialises POSTs that carry an
+ * Idempotency-Key so that two concurrent retries cannot both execute.
+ */
+#include "server/http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "server/app.h"
+#include "server/auth.h"
+#include "server/buf.h"
+#include "server/clock.h"
+#include "server/log.h"
+#include "server/metrics.h"
+#include "server/problem.h"
+#include "server/router.h"
+#include "store/idempotency.h"
+
+struct co_http {
+    co_app *app;
+    struct MHD_Daemon *daemon;
+    uint16_t port;
+    pthread_mutex_t mu;
+    pthread_cond_t idle;
+    int inflight;
+    pthread_mutex_t idem_mu;
+};
+
+typedef struct req_ctx {
+    int64_t start_ms;
+    co_buf body;
+    int too_large;
+    const char *op;        /* route name for metrics/logs (static) */
+    int status;            /* final status, for logs and metrics */
+} req_ctx;
+
+#define ALLOWED_HEADERS \
+    "Authorization, Content-Type, If-Match, Idempotency-Key, Last-Event-ID"
+#define EXPOSED_HEADERS "ETag, Location, Idempotent-Replayed"
+
+/* ---------------------------------------------------------------- helpers */
+
+const char *co_req_header(const co_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *co_req_query(const co_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+co_status co_req_json(const co_request *req, json_t **out, co_error *err)
+{
+    json_error_t jerr;
+    json_t *v;
+    if (!req->body || req->body_len == 0)
+        return co_error_field(err, "", "the request body must be a JSON object");
+    v = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!v)
+        return co_error_field(err, "", "malformed JSON at line %d column %d: %s",
+                              jerr.line, jerr.column, jerr.text);
+    if (!json_is_object(v)) {
+        json_decref(v);
+        return co_error_field(err, "", "the request body must be a JSON object");
+    }
+    *out = v;
+    return CO_OK;
+}
+
+void co_resp_json(co_response *resp, int status, json_t *body)
+{
+    json_decref(resp->json);
+    resp->json = body;
+    resp->status = status;
+}
+
+co_status co_req_if_match(const co_request *req, int64_t *version, co_error *err)
+{
+    const char *v = co_req_header(req, "If-Match");
+    char *end;
+    long long n;
+    *version = -1;
+    if (!v)
+        return CO_OK;
+    if (strcmp(v, "*") == 0)
+        return CO_OK;
+    if (strncmp(v, "W/", 2) == 0)
+        v += 2;
+    if (*v != '"')
+        goto bad;
+    n = strtoll(v + 1, &end, 10);
+    if (end == v + 1 || *end != '"' || end[1] != '\0' || n < 1)
+        goto bad;
+    *version = n;
+    return CO_OK;
+bad:
+    co_error_set(err, CO_ERR_PRECONDITION,
+                 "If-Match does not name a current version of this resource");
+    return co_error_field(err, "@If-Match", "expected an ETag from a previous read");
+}
+
+void co_page_token(int64_t seq, char buf[32])
+{
+    snprintf(buf, 32, "c%llx", (unsigned long long)seq);
+}
+
+co_status co_req_page(const co_request *req, int *limit, int64_t *after,
+                      co_error *err)
+{
+    const char *l = co_req_query(req, "limit");
+    const char *t = co_req_query(req, "page_token");
+    char *end;
+    *limit = 50;
+    *after = 0;
+    if (l) {
+        long v = strtol(l, &end, 10);
+        if (end == l || *end || v < 1 || v > 200)
+            return co_error_field(err, "?limit", "must be an integer from 1 to 200");
+        *limit = (int)v;
+    }
+    if (t) {
+        unsigned long long v;
+        if (t[0] != 'c' || !t[1])
+            return co_error_field(err, "?page_token", "not a page token from this API");
+        v = strtoull(t + 1, &end, 16);
+        if (*end || v > (unsigned long long)INT64_MAX)
+            return co_error_field(err, "?page_token", "not a page token from this API");
+        *after = (int64_t)v;
+    }
+    return CO_OK;
+}
+
+/* ------------------------------------------------------------- responses */
+
+static void add_cors(co_app *app, struct MHD_Connection *conn,
+                     struct MHD_Response *r)
+{
+    const char *origin =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+    int ok = 0;
+    if (!origin)
+        return;
+    for (int i = 0; i < app->cfg.n_cors_origins; i++)
+        if (strcmp(app->cfg.cors_origins[i], "*") == 0 ||
+            strcmp(app->cfg.cors_origins[i], origin) == 0)
+            ok = 1;
+    if (!ok)
+        return;
+    MHD_add_response_header(r, "Access-Control-Allow-Origin", origin);
+    MHD_add_response_header(r, "Vary", "Origin");
+    MHD_add_response_header(r, "Access-Control-Expose-Headers", EXPOSED_HEADERS);
+}
+
+static struct MHD_Response *bytes_response(const char *data, size_t len,
+                                           const char *content_type)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+    if (r && content_type)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    return r;
+}
+
+static struct MHD_Response *json_response(json_t *body, const char *content_type)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    struct MHD_Response *r;
+    if (!text)
+        return NULL;
+    r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(text);
+        return NULL;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    return r;
+}
+
+static struct MHD_Response *problem_response(const co_error *err, const char *path,
+                                             int *status)
+{
+    json_t *p = co_problem_new(err, path, NULL);
+    struct MHD_Response *r;
+    *status = co_status_http(err->status);
+    if (!p)
+        return NULL;
+    r = json_response(p, CO_PROBLEM_CONTENT_TYPE);
+    json_decref(p);
+    return r;
+}
+
+/* Renders resp into an MHD response and its status. */
+static struct MHD_Response *render(co_request *req, co_response *resp,
+                                   co_status rc, int *status)
+{
+    struct MHD_Response *r;
+    if (rc != CO_OK) {
+        if (resp->err.status == CO_OK)
+            co_error_set(&resp->err, rc, "%s", co_status_str(rc));
+        return problem_response(&resp->err, req->path, status);
+    }
+    if (resp->mhd) {
+        r = resp->mhd;
+        resp->mhd = NULL;
+    } else if (resp->json) {
+        r = json_response(resp->json, "application/json");
+    } else if (resp->raw) {
+        r = bytes_response(resp->raw, resp->raw_len,
+                           resp->content_type ? resp->content_type : "text/plain");
+    } else {
+        r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    }
+    *status = resp->status ? resp->status : 200;
+    if (r && resp->etag[0]) {
+        char quoted[80];
+        snprintf(quoted, sizeof quoted, "\"%s\"", resp->etag);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, quoted);
+    }
+    if (r && resp->location[0])
+        MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, resp->location);
+    return r;
+}
+
+static void resp_clear(co_response *resp)
+{
+    json_decref(resp->json);
+    free(resp->raw);
+    if (resp->mhd)
+        MHD_destroy_response(resp->mhd);
+    memset(resp, 0, sizeof *resp);
+}
+
+/* ------------------------------------------------------------ idempotency */
+
+/* Runs the handler for a POST with an Idempotency-Key: replays a stored
+ * response, refuses a reused key with another body, or runs and stores. */
+static struct MHD_Response *run_idempotent(co_http *http, co_request *req,
+                                           const char *key, int *status)
+{
+    co_response resp;
+    co_idem_record rec, stored;
+    int found = 0;
+    co_status rc;
+    struct MHD_Response *r = NULL;
+
+    memset(&resp, 0, sizeof resp);
+    memset(&rec, 0, sizeof rec);
+    if (strlen(key) == 0 || strlen(key) > 255) {
+        co_error_field(&resp.err, "@Idempotency-Key", "must be 1 to 255 characters");
+        return problem_response(&resp.err, req->path, status);
+    }
+    co_idem_fingerprint(req->method, req->path, req->body, req->body_len,
+                        rec.fingerprint);
+    pthread_mutex_lock(&http->idem_mu);
+    rc = co_idem_get(req->app->store, req->principal, key, &stored, &found,
+                     &resp.err);
+    if (rc != CO_OK) {
+        r = problem_response(&resp.err, req->path, status);
+        goto out;
+    }
+    if (found) {
+        if (strcmp(stored.fingerprint, rec.fingerprint) != 0) {
+            co_error_set(&resp.err, CO_ERR_UNPROCESSABLE,
+                         "Idempotency-Key '%s' was already used with another "
+                         "request (method, path or body differ)", key);
+            co_error_field(&resp.err, "@Idempotency-Key", "reused with another body");
+            r = problem_response(&resp.err, req->path, status);
+        } else {
+            r = bytes_response(stored.body, stored.body_len, stored.content_type);
+            *status = stored.status;
+            if (r && stored.location[0])
+                MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, stored.location);
+            if (r && stored.etag[0])
+                MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, stored.etag);
+            if (r)
+                MHD_add_response_header(r, "Idempotent-Replayed", "true");
+        }
+        free(stored.body);
+        goto out;
+    }
+    rc = req->route->handler(req, &resp);
+    if (rc == CO_OK && resp.json && !resp.mhd) {
+        char *text = json_dumps(resp.json, JSON_COMPACT);
+        if (text) {
+            rec.status = resp.status ? resp.status : 200;
+            snprintf(rec.content_type, sizeof rec.content_type, "application/json");
+            snprintf(rec.location, sizeof rec.location, "%s", resp.location);
+            if (resp.etag[0])
+                snprintf(rec.etag, sizeof rec.etag, "\"%.60s\"", resp.etag);
+            rec.body = text;
+            rec.body_len = strlen(text);
+            if (rec.status < 300) {
+                co_error ierr;
+                co_error_clear(&ierr);
+                if (co_idem_put(req->app->store, req->principal, key, req->method,
+                                req->path, &rec, &ierr) != CO_OK)
+                    co_log(CO_LOG_WARN, "http", "could not store idempotency key: %s",
+                           ierr.message);
+            }
+            free(text);
+        }
+    }
+    r = render(req, &resp, rc, status);
+out:
+    pthread_mutex_unlock(&http->idem_mu);
+    resp_clear(&resp);
+    return r;
+}
+
+/* -------------------------------------------------------------- dispatch */
+
+static struct MHD_Response *dispatch(co_http *http, struct MHD_Connection *conn,
+                                     const char *method, const char *url,
+                                     req_ctx *ctx, int *status)
+{
+    co_app *app = http->app;
+    co_request req;
+    co_response resp;
+    char pathbuf[1024], allow[64];
+    const co_route *route = NULL;
+    co_route_result match;
+    struct MHD_Response *r;
+    co_status rc;
+
+    memset(&req, 0, sizeof req);
+    memset(&resp, 0, sizeof resp);
+    req.app = app;
+    req.conn = conn;
+    req.method = method;
+    req.path = url;
+    req.body = ctx->body.data ? ctx->body.data : "";
+    req.body_len = ctx->body.len;
+    req.principal = "anonymous";
+    req.role = CO_ROLE_ADMIN;
+
+    if (ctx->too_large) {
+        co_error_set(&resp.err, CO_ERR_TOO_LARGE,
+                     "the request body is larger than %zu bytes", app->cfg.max_body);
+        return problem_response(&resp.err, url, status);
+    }
+    match = co_route_match(co_routes, co_routes_count, method, url, pathbuf,
+                           sizeof pathbuf, &route, req.params, &req.nparams, allow,
+                           sizeof allow);
+    if (strcmp(method, "OPTIONS") == 0 && match != CO_ROUTE_NOT_FOUND) {
+        r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        if (match == CO_ROUTE_NO_METHOD && r) {
+            MHD_add_response_header(r, "Allow", allow);
+            MHD_add_response_header(r, "Access-Control-Allow-Methods", allow);
+            MHD_add_response_header(r, "Access-Control-Allow-Headers", ALLOWED_HEADERS);
+            MHD_add_response_header(r, "Access-Control-Max-Age", "600");
+        }
+        ctx->op = "preflight";
+        *status = 204;
+        return r;
+    }
+    if (match == CO_ROUTE_NOT_FOUND) {
+        co_error_set(&resp.err, CO_ERR_NOT_FOUND, "no route for %s %s", method, url);
+        return problem_response(&resp.err, url, status);
+    }
+    if (match == CO_ROUTE_NO_METHOD) {
+        json_t *p;
+        co_error_set(&resp.err, CO_ERR_INVALID, "%s is not allowed on %s (allowed: %s)",
+                     method, url, allow);
+        p = co_problem_new(&resp.err, url, NULL);
+        json_object_set_new(p, "status", json_integer(405));
+        json_object_set_new(p, "title", json_string("Method Not Allowed"));
+        json_object_set_new(p, "type", json_string("urn:cutover:problem:method-not-allowed"));
+        r = json_response(p, CO_PROBLEM_CONTENT_TYPE);
+        json_decref(p);
+        if (r)
+            MHD_add_response_header(r, "Allow", allow);
+        *status = 405;
+        return r;
+    }
+    req.route = route;
+    ctx->op = route->name;
+    if (route->min_role != CO_ROLE_NONE && app->auth) {
+        const char *hdr = co_req_header(&req, MHD_HTTP_HEADER_AUTHORIZATION);
+        if (co_auth_check(app->auth, hdr, &req.role, &req.principal, &resp.err) !=
+            CO_OK) {
+            r = problem_response(&resp.err, url, status);
+            if (r)
+                MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                        "Bearer realm=\"cutover\"");
+            return r;
+        }
+        if (req.role < route->min_role) {
+            co_error_set(&resp.err, CO_ERR_FORBIDDEN,
+                         "%s needs the %s role; token '%s' has %s", route->name,
+                         co_role_name(route->min_role), req.principal,
+                         co_role_name(req.role));
+            return problem_response(&resp.err, url, status);
+        }
+    }
+    if (strcmp(method, "POST") == 0) {
+        const char *key = co_req_header(&req, "Idempotency-Key");
+        if (key)
+            return run_idempotent(http, &req, key, status);
+    }
+    rc = route->handler(&req, &resp);
+    r = render(&req, &resp, rc, status);
+    resp_clear(&resp);
+    return r;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+                                  const char *url, const char *method,
+                                  const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
+{
+    co_http *http = cls;
+    req_ctx *ctx = *req_cls;
+    struct MHD_Response *r;
+    int status = 500;
+    enum MHD_Result ret;
+
+    (void)version;
+    if (!ctx) {
+        const char *cl;
+        ctx = calloc(1, sizeof *ctx);
+        if (!ctx)
+            return MHD_NO;
+        ctx->start_ms = co_clock_mono_ms();
+        ctx->op = "unmatched";
+        ctx->body.cap = http->app->cfg.max_body;
+        *req_cls = ctx;
+        pthread_mutex_lock(&http->mu);
+        http->inflight++;
+        pthread_mutex_unlock(&http->mu);
+        cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                         MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > http->app->cfg.max_body)
+            ctx->too_large = 1;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (!ctx->too_large &&
+            co_buf_append(&ctx->body, upload_data, *upload_data_size) != CO_OK)
+            ctx->too_large = 1;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    r = dispatch(http, conn, method, url, ctx, &status);
+    if (!r)
+        return MHD_NO;
+    add_cors(http->app, conn, r);
+    ctx->status = status;
+    ret = MHD_queue_response(conn, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    co_http *http = cls;
+    req_ctx *ctx = *req_cls;
+    (void)conn;
+    (void)toe;
+    if (!ctx)
+        return;
+    {
+        double secs = (double)(co_clock_mono_ms() - ctx->start_ms) / 1000.0;
+        co_metrics_observe_request(http->app->metrics, ctx->op, ctx->status, secs);
+        co_log(CO_LOG_DEBUG, "http", "%s status=%d ms=%.1f", ctx->op, ctx->status,
+               secs * 1000.0);
+    }
+    co_buf_free(&ctx->body);
+    free(ctx);
+    *req_cls = NULL;
+    pthread_mutex_lock(&http->mu);
+    if (--http->inflight == 0)
+        pthread_cond_broadcast(&http->idle);
+    pthread_mutex_unlock(&http->mu);
+}
+
+static void mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    (void)cls;
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    co_log(CO_LOG_WARN, "http", "libmicrohttpd: %s", msg);
+}
+
+co_status co_http_start(co_app *app, co_http **out, co_error *err)
+{
+    struct sockaddr_storage addr;
+    bool loopback = false;
+    co_http *http;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG;
+    const union MHD_DaemonInfo *info;
+
+    if (co_config_listen_addr(&app->cfg, &addr, &loopback, err) != CO_OK)
+        return CO_ERR_INVALID;
+    if (addr.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    http = calloc(1, sizeof *http);
+    if (!http)
+        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
+    http->app = app;
+    pthread_mutex_init(&http->mu, NULL);
+    pthread_cond_init(&http->idle, NULL);
+    pthread_mutex_init(&http->idem_mu, NULL);
+    http->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, &on_request, http, MHD_OPTION_EXTERNAL_LOGGER,
+        &mhd_logger, NULL, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)app->cfg.http_threads, MHD_OPTION_NOTIFY_COMPLETED, &on_completed,
+        http, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        (unsigned)1024, MHD_OPTION_END);
+    if (!http->daemon) {
+        co_http_stop(http, 0);
+        return co_error_set(err, CO_ERR_IO, "cannot listen on %s: %s", app->cfg.listen,
+                            strerror(errno));
+    }
+    info = MHD_get_daemon_info(http->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    http->port = info ? info->port : 0;
+    *out = http;
+    return CO_OK;
+}
+
+uint16_t co_http_port(const co_http *http)
+{
+    return http->port;
+}
+
+void co_http_stop(co_http *http, int drain_ms)
+{
+    if (!http)
+        return;
+    if (http->daemon) {
+        MHD_socket fd = MHD_quiesce_daemon(http->daemon);
+        struct timespec deadline;
+        if (fd != MHD_INVALID_SOCKET)
+            close(fd);
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += drain_ms / 1000;
+        deadline.tv_nsec += (long)(drain_ms % 1000) * 1000000L;
+        if (deadline.tv_nsec >= 1000000000L) {
+            deadline.tv_sec++;
+            deadline.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&http->mu);
+        while (http->inflight > 0 &&
+               pthread_cond_timedwait(&http->idle, &http->mu, &deadline) == 0)
+            ;
+        if (http->inflight > 0)
+            co_log(CO_LOG_WARN, "http", "%d requests still open after %d ms drain",
+                   http->inflight, drain_ms);
+        pthread_mutex_unlock(&http->mu);
+        MHD_stop_daemon(http->daemon);
+    }
+    pthread_mutex_destroy(&http->idem_mu);
+    pthread_cond_destroy(&http->idle);
+    pthread_mutex_destroy(&http->mu);
+    free(http);
+}

@@ -1,0 +1,61 @@
+/* problem.c - see problem.h. */
+#include "server/problem.h"
+
+#include <stdio.h>
+
+static const char *title_of(int http)
+{
+    switch (http) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 412: return "Precondition Failed";
+    case 413: return "Content Too Large";
+    case 422: return "Unprocessable Content";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    default: return "Internal Server Error";
+    }
+}
+
+json_t *co_problem_new(const co_error *err, const char *instance, json_t *extra)
+{
+    char type[96];
+    int http = co_status_http(err->status);
+    json_t *p, *errors;
+
+    snprintf(type, sizeof type, "urn:cutover:problem:%s", co_status_str(err->status));
+    p = json_pack("{s:s, s:s, s:i, s:s}", "type", type, "title", title_of(http),
+                  "status", http, "detail",
+                  err->message[0] ? err->message : title_of(http));
+    if (!p)
+        return NULL;
+    if (instance)
+        json_object_set_new(p, "instance", json_string(instance));
+    if (err->sqlstate[0])
+        json_object_set_new(p, "sqlstate", json_string(err->sqlstate));
+    if (err->nfields) {
+        errors = json_array();
+        for (size_t i = 0; i < err->nfields; i++) {
+            const co_field_error *f = &err->fields[i];
+            const char *key = "pointer";
+            const char *where = f->pointer;
+            if (where[0] == '?') {
+                key = "parameter";
+                where++;
+            } else if (where[0] == '@') {
+                key = "header";
+                where++;
+            }
+            json_array_append_new(errors, json_pack("{s:s, s:s}", key, where,
+                                                    "detail", f->reason));
+        }
+        json_object_set_new(p, "errors", errors);
+    }
+    if (extra)
+        json_object_update(p, extra);
+    return p;
+}

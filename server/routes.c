@@ -1,0 +1,55 @@
+/* routes.c - the daemon's static route table: method, path pattern,
+ * handler, the least role allowed, and the operation name used in logs and
+ * metrics (the operationId in openapi/openapi.yaml).
+ *
+ * Roles: reads need viewer; run actions and task/instance/project changes
+ * need operator; endpoint changes (they carry secrets) need admin.
+ */
+#include "handlers/handlers.h"
+#include "server/router.h"
+
+#define V CO_ROLE_VIEWER
+#define O CO_ROLE_OPERATOR
+#define A CO_ROLE_ADMIN
+#define N CO_ROLE_NONE
+
+const co_route co_routes[] = {
+    {"GET", "/healthz", h_healthz, N, "healthz"},
+    {"GET", "/readyz", h_readyz, N, "readyz"},
+    {"GET", "/metrics", h_metrics, N, "metrics"},
+    {"GET", "/openapi.json", h_openapi, N, "openapi"},
+
+    {"GET", "/v1/plans", h_plans_list, V, "listPlans"},
+    {"GET", "/v1/plans/{id}", h_plans_get, V, "getPlan"},
+
+    {"POST", "/v1/projects", h_projects_create, O, "createProject"},
+    {"GET", "/v1/projects", h_projects_list, V, "listProjects"},
+    {"GET", "/v1/projects/{id}", h_projects_get, V, "getProject"},
+    {"PATCH", "/v1/projects/{id}", h_projects_update, O, "updateProject"},
+    {"DELETE", "/v1/projects/{id}", h_projects_delete, O, "deleteProject"},
+
+    {"POST", "/v1/projects/{id}/endpoints", h_endpoints_create, A, "createEndpoint"},
+    {"GET", "/v1/projects/{id}/endpoints", h_endpoints_list, V, "listEndpoints"},
+    {"GET", "/v1/endpoints/{id}", h_endpoints_get, V, "getEndpoint"},
+    {"PATCH", "/v1/endpoints/{id}", h_endpoints_update, A, "updateEndpoint"},
+    {"DELETE", "/v1/endpoints/{id}", h_endpoints_delete, A, "deleteEndpoint"},
+
+    {"POST", "/v1/projects/{id}/replication-instances", h_instances_create, O,
+     "createReplicationInstance"},
+    {"GET", "/v1/projects/{id}/replication-instances", h_instances_list, V,
+     "listReplicationInstances"},
+    {"GET", "/v1/replication-instances/{id}", h_instances_get, V,
+     "getReplicationInstance"},
+    {"PATCH", "/v1/replication-instances/{id}", h_instances_update, O,
+     "updateReplicationInstance"},
+    {"DELETE", "/v1/replication-instances/{id}", h_instances_delete, O,
+     "deleteReplicationInstance"},
+
+    {"POST", "/v1/projects/{id}/tasks", h_tasks_create, O, "createTask"},
+    {"GET", "/v1/projects/{id}/tasks", h_tasks_list, V, "listTasks"},
+    {"GET", "/v1/tasks/{id}", h_tasks_get, V, "getTask"},
+    {"PATCH", "/v1/tasks/{id}", h_tasks_update, O, "updateTask"},
+    {"DELETE", "/v1/tasks/{id}", h_tasks_delete, O, "deleteTask"},
+};
+
+const size_t co_routes_count = sizeof co_routes / sizeof co_routes[0];

@@ -1,0 +1,97 @@
+/* db.h - the SQLite store: opening, schema migrations, per-thread
+ * connections and prepared statements.
+ *
+ * DESIGN
+ * One co_store per process. Each thread that touches the store gets its own
+ * sqlite3 connection (opened lazily on first use, kept until
+ * co_store_close()), so no connection is ever shared between threads and
+ * SQLite's own locking (WAL mode, busy timeout) serialises writers.
+ * Prepared statements live in one table per store module (an array of SQL
+ * texts indexed by that module's enum); co_store_stmt() prepares each text
+ * once per connection and hands out the cached statement, reset and with
+ * its bindings cleared.
+ *
+ * Every connection runs with journal_mode=WAL, synchronous=FULL,
+ * foreign_keys=ON and a busy timeout of 5 s. The schema version is
+ * PRAGMA user_version; migrations in store/schema.c are applied in order at
+ * open time inside one transaction each.
+ */
+#ifndef CUTOVER_STORE_DB_H
+#define CUTOVER_STORE_DB_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "server/status.h"
+
+typedef struct co_store co_store;
+
+/* Statement tables: one per store module. slot is the module's fixed index
+ * in the per-connection statement cache (see enum co_sql_module_slot). */
+typedef enum co_sql_module_slot {
+    CO_SQL_RESOURCES,
+    CO_SQL_IDEMPOTENCY,
+    CO_SQL_RUNS,
+    CO_SQL_EVENTS,
+    CO_SQL_MISC,
+    CO_SQL_MODULE_LAST
+} co_sql_module_slot;
+
+#define CO_SQL_MAX_PER_MODULE 48
+
+typedef struct co_sql_module {
+    co_sql_module_slot slot;
+    const char *const *sql; /* sql[i] is statement i of the module */
+    int count;              /* number of statements, <= CO_SQL_MAX_PER_MODULE */
+} co_sql_module;
+
+/* Opens (creating if absent) the SQLite file at path, applies pending schema
+ * migrations and returns a new store in *out (caller frees with
+ * co_store_close). Errors: CO_ERR_STORE (cannot open, migration failed, or
+ * the file's schema is newer than this binary), CO_ERR_NOMEM. */
+CO_MUST_CHECK co_status co_store_open(const char *path, co_store **out,
+                                      co_error *err);
+
+/* Closes every per-thread connection and frees the store. Call only after
+ * all threads that used it have stopped. NULL-safe. */
+void co_store_close(co_store *store);
+
+/* Returns the calling thread's connection (borrowed; valid until
+ * co_store_close), opening it on first use. NULL with err set on failure. */
+sqlite3 *co_store_conn(co_store *store, co_error *err);
+
+/* Returns statement idx of module mod on the calling thread's connection,
+ * reset and with cleared bindings (borrowed; do not finalize). NULL with err
+ * set (CO_ERR_STORE) if it cannot be prepared. */
+sqlite3_stmt *co_store_stmt(co_store *store, const co_sql_module *mod, int idx,
+                            co_error *err);
+
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK on the calling thread's connection.
+ * co_store_rollback never fails (it logs). Errors: CO_ERR_STORE. */
+CO_MUST_CHECK co_status co_store_begin(co_store *store, co_error *err);
+CO_MUST_CHECK co_status co_store_commit(co_store *store, co_error *err);
+void co_store_rollback(co_store *store);
+
+/* Maps a SQLite result code rc from the calling thread's connection into
+ * err: constraint violations become CO_ERR_CONFLICT, everything else
+ * CO_ERR_STORE. what names the operation for the message. Returns the
+ * status recorded. */
+co_status co_store_fail(co_store *store, int rc, const char *what,
+                        co_error *err);
+
+/* Schema version the file is at after co_store_open (PRAGMA user_version). */
+int co_store_schema_version(co_store *store);
+
+/* Returns the path the store was opened with (borrowed). */
+const char *co_store_path(const co_store *store);
+
+/* Binds text (NULL binds SQL NULL) / int64 / blob; returns the SQLite rc. */
+int co_bind_text(sqlite3_stmt *st, int i, const char *text);
+int co_bind_int(sqlite3_stmt *st, int i, int64_t v);
+int co_bind_blob(sqlite3_stmt *st, int i, const void *data, size_t len);
+
+/* Column text, never NULL ("" for SQL NULL); borrowed until the next step. */
+const char *co_col_text(sqlite3_stmt *st, int i);
+
+#endif

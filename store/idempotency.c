@@ -1,0 +1,141 @@
+/* idempotency.c - see idempotency.h. */
+#include "store/idempotency.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/clock.h"
+
+enum { SQL_GET, SQL_PUT, SQL_EXPIRE, SQL_LAST };
+
+static const char *const sql_text[] = {
+    [SQL_GET] = "SELECT body_sha256, status, content_type, coalesce(location, ''),"
+                " coalesce(etag, ''), body FROM idempotency_keys"
+                " WHERE principal = ?1 AND key = ?2 AND created_at > ?3",
+    [SQL_PUT] = "INSERT INTO idempotency_keys (principal, key, method, path,"
+                " body_sha256, status, content_type, location, etag, body, created_at)"
+                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+                " ON CONFLICT (principal, key) DO UPDATE SET"
+                " method = excluded.method, path = excluded.path,"
+                " body_sha256 = excluded.body_sha256, status = excluded.status,"
+                " content_type = excluded.content_type, location = excluded.location,"
+                " etag = excluded.etag, body = excluded.body,"
+                " created_at = excluded.created_at"
+                " WHERE idempotency_keys.created_at <= ?12",
+    [SQL_EXPIRE] = "DELETE FROM idempotency_keys WHERE created_at <= ?1",
+};
+_Static_assert(sizeof sql_text / sizeof sql_text[0] == SQL_LAST,
+               "sql_text must cover the statement enum");
+
+static const co_sql_module sql = {CO_SQL_IDEMPOTENCY, sql_text, SQL_LAST};
+
+#define RETENTION_MS (24LL * 3600 * 1000)
+
+void co_idem_fingerprint(const char *method, const char *path, const char *body,
+                         size_t body_len, char out[65])
+{
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    static const char hex[] = "0123456789abcdef";
+    out[0] = '\0';
+    if (!ctx)
+        return;
+    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    EVP_DigestUpdate(ctx, method, strlen(method) + 1);
+    EVP_DigestUpdate(ctx, path, strlen(path) + 1);
+    if (body_len)
+        EVP_DigestUpdate(ctx, body, body_len);
+    EVP_DigestFinal_ex(ctx, md, &mdlen);
+    EVP_MD_CTX_free(ctx);
+    for (unsigned i = 0; i < 32; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[64] = '\0';
+}
+
+static void cutoff(char *buf, size_t size)
+{
+    co_clock_rfc3339(co_clock_now_ms() - RETENTION_MS, buf, size);
+}
+
+co_status co_idem_get(co_store *store, const char *principal, const char *key,
+                      co_idem_record *rec, int *found, co_error *err)
+{
+    sqlite3_stmt *st = co_store_stmt(store, &sql, SQL_GET, err);
+    char since[32];
+    int src;
+
+    *found = 0;
+    if (!st)
+        return CO_ERR_STORE;
+    cutoff(since, sizeof since);
+    co_bind_text(st, 1, principal);
+    co_bind_text(st, 2, key);
+    co_bind_text(st, 3, since);
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        const void *b = sqlite3_column_blob(st, 5);
+        int blen = sqlite3_column_bytes(st, 5);
+        memset(rec, 0, sizeof *rec);
+        snprintf(rec->fingerprint, sizeof rec->fingerprint, "%s", co_col_text(st, 0));
+        rec->status = sqlite3_column_int(st, 1);
+        snprintf(rec->content_type, sizeof rec->content_type, "%s", co_col_text(st, 2));
+        snprintf(rec->location, sizeof rec->location, "%s", co_col_text(st, 3));
+        snprintf(rec->etag, sizeof rec->etag, "%s", co_col_text(st, 4));
+        rec->body = malloc((size_t)blen + 1);
+        if (!rec->body) {
+            sqlite3_reset(st);
+            return co_error_set(err, CO_ERR_NOMEM, "out of memory");
+        }
+        if (blen)
+            memcpy(rec->body, b, (size_t)blen);
+        rec->body[blen] = '\0';
+        rec->body_len = (size_t)blen;
+        *found = 1;
+    } else if (src != SQLITE_DONE) {
+        return co_store_fail(store, src, "reading an idempotency key", err);
+    }
+    sqlite3_reset(st);
+    return CO_OK;
+}
+
+co_status co_idem_put(co_store *store, const char *principal, const char *key,
+                      const char *method, const char *path,
+                      const co_idem_record *rec, co_error *err)
+{
+    sqlite3_stmt *st = co_store_stmt(store, &sql, SQL_PUT, err);
+    char now[32], since[32];
+    int src;
+
+    if (!st)
+        return CO_ERR_STORE;
+    co_clock_rfc3339(co_clock_now_ms(), now, sizeof now);
+    cutoff(since, sizeof since);
+    co_bind_text(st, 1, principal);
+    co_bind_text(st, 2, key);
+    co_bind_text(st, 3, method);
+    co_bind_text(st, 4, path);
+    co_bind_text(st, 5, rec->fingerprint);
+    co_bind_int(st, 6, rec->status);
+    co_bind_text(st, 7, rec->content_type);
+    co_bind_text(st, 8, rec->location[0] ? rec->location : NULL);
+    co_bind_text(st, 9, rec->etag[0] ? rec->etag : NULL);
+    co_bind_blob(st, 10, rec->body ? rec->body : "", rec->body_len);
+    co_bind_text(st, 11, now);
+    co_bind_text(st, 12, since);
+    src = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (src != SQLITE_DONE)
+        return co_store_fail(store, src, "storing an idempotency key", err);
+    /* Expired keys are pruned opportunistically on writes. */
+    if ((st = co_store_stmt(store, &sql, SQL_EXPIRE, err)) != NULL) {
+        co_bind_text(st, 1, since);
+        sqlite3_step(st);
+        sqlite3_reset(st);
+    }
+    return CO_OK;
+}

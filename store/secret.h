@@ -1,0 +1,46 @@
+/* secret.h - encryption at rest of write-only secrets (endpoint passwords).
+ *
+ * AES-256-GCM (OpenSSL EVP) with a 32-byte key read from a key file that is
+ * created with mode 0600 from RAND_bytes at first start if absent. A sealed
+ * blob is: version byte 0x01 | 12-byte random nonce | ciphertext | 16-byte
+ * tag. The additional authenticated data is the owning resource id, so a
+ * blob copied onto another row fails to open.
+ */
+#ifndef CUTOVER_STORE_SECRET_H
+#define CUTOVER_STORE_SECRET_H
+
+#include <stddef.h>
+
+#include "server/status.h"
+
+#define CO_SECRET_KEY_LEN 32
+#define CO_SECRET_OVERHEAD (1 + 12 + 16)
+
+typedef struct co_secret_key {
+    unsigned char key[CO_SECRET_KEY_LEN];
+} co_secret_key;
+
+/* Loads the key from path, creating the file (0600, O_EXCL) with a fresh
+ * random key if it does not exist. Errors: CO_ERR_IO (cannot read/create,
+ * wrong size, or readable by group/others), CO_ERR_CRYPTO (RAND_bytes). */
+CO_MUST_CHECK co_status co_secret_key_load(const char *path, co_secret_key *key,
+                                           co_error *err);
+
+/* Seals plain[0..plain_len) bound to aad (NUL-terminated, e.g. the resource
+ * id). *out is a new malloc'd blob of plain_len + CO_SECRET_OVERHEAD bytes
+ * that the caller frees; *out_len its length. Errors: CO_ERR_CRYPTO,
+ * CO_ERR_NOMEM. */
+CO_MUST_CHECK co_status co_secret_seal(const co_secret_key *key,
+                                       const char *aad, const void *plain,
+                                       size_t plain_len, unsigned char **out,
+                                       size_t *out_len, co_error *err);
+
+/* Opens a blob made by co_secret_seal with the same aad. *out is a new
+ * malloc'd NUL-terminated plaintext (caller frees; wipe with
+ * OPENSSL_cleanse first). Errors: CO_ERR_CRYPTO when the blob is malformed,
+ * tampered with, or bound to another aad; CO_ERR_NOMEM. */
+CO_MUST_CHECK co_status co_secret_open(const co_secret_key *key, const char *aad,
+                                       const unsigned char *blob, size_t blob_len,
+                                       char **out, size_t *out_len, co_error *err);
+
+#endif
