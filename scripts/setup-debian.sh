@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what building, testing and the demo need on Debian 12 (bookworm),
+# then configures and builds cutover in ./build. Idempotent.
+# Usage: scripts/setup-debian.sh [extra meson setup options]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  build-essential meson ninja-build pkg-config
+  libmicrohttpd-dev libjansson-dev libpq-dev libcurl4-openssl-dev libssl-dev
+  libsqlite3-dev
+  postgresql-15 postgresql-contrib postgresql-client-15
+  python3 python3-pytest python3-requests python3-psycopg2 python3-botocore
+  python3-jsonschema python3-yaml
+  curl
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing: ${missing[*]}"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if [ ! -f build/build.ninja ]; then
+  meson setup build -Dwerror=true "$@"
+fi
+ninja -C build
