@@ -24,6 +24,22 @@ CO_DECLARE_CRUD(h_tasks);
 co_status h_plans_list(co_request *req, co_response *resp);
 co_status h_plans_get(co_request *req, co_response *resp);
 
+/* Runs: create/list/get, actions, artifacts (handlers/runs.c). */
+co_status h_runs_create(co_request *req, co_response *resp);
+co_status h_runs_list(co_request *req, co_response *resp);
+co_status h_runs_get(co_request *req, co_response *resp);
+co_status h_runs_pause(co_request *req, co_response *resp);
+co_status h_runs_resume(co_request *req, co_response *resp);
+co_status h_runs_cancel(co_request *req, co_response *resp);
+co_status h_runs_approve(co_request *req, co_response *resp);
+co_status h_runs_retry(co_request *req, co_response *resp);
+co_status h_artifacts_list(co_request *req, co_response *resp);
+co_status h_artifacts_get(co_request *req, co_response *resp);
+
+/* Events: JSON pages or SSE (handlers/events.c). */
+co_status h_run_events(co_request *req, co_response *resp);
+co_status h_events(co_request *req, co_response *resp);
+
 /* Operations endpoints. */
 co_status h_healthz(co_request *req, co_response *resp);
 co_status h_readyz(co_request *req, co_response *resp);

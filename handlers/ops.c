@@ -11,6 +11,9 @@
 #include "server/clock.h"
 #include "server/metrics.h"
 #include "store/resources.h"
+#include "store/runs.h"
+#include "engine/runner.h"
+#include "server/events.h"
 
 co_status h_healthz(co_request *req, co_response *resp)
 {
@@ -48,6 +51,28 @@ co_status h_metrics(co_request *req, co_response *resp)
             rc = co_buf_printf(&out, "cutover_resources{kind=\"%s\"} %lld\n",
                                co_kind_name((co_kind)k), (long long)counts[k]);
     }
+    if (rc == CO_OK) {
+        int64_t runs[CO_RUN_STATE_LAST];
+        if (co_runs_count(req->app->store, runs, &resp->err) == CO_OK) {
+            rc = co_buf_printf(&out, "# HELP cutover_runs Runs by state.\n"
+                                     "# TYPE cutover_runs gauge\n");
+            for (int s = 0; s < CO_RUN_STATE_LAST && rc == CO_OK; s++)
+                rc = co_buf_printf(&out, "cutover_runs{state=\"%s\"} %lld\n",
+                                   co_run_state_name((co_run_state)s), (long long)runs[s]);
+        }
+    }
+    if (rc == CO_OK && req->app->runner)
+        rc = co_runner_metrics(req->app->runner, &out);
+    if (rc == CO_OK && req->app->events)
+        rc = co_buf_printf(&out,
+                           "# HELP cutover_sse_subscribers Open event streams.\n"
+                           "# TYPE cutover_sse_subscribers gauge\n"
+                           "cutover_sse_subscribers %d\n"
+                           "# HELP cutover_events_last_id Highest event id.\n"
+                           "# TYPE cutover_events_last_id gauge\n"
+                           "cutover_events_last_id %lld\n",
+                           co_events_subscribers(req->app->events),
+                           (long long)co_events_latest(req->app->events));
     if (rc == CO_OK)
         rc = co_buf_printf(&out,
                            "# HELP cutover_uptime_seconds Seconds since start.\n"

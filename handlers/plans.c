@@ -1,5 +1,6 @@
 /* plans.c - GET /v1/plans and /v1/plans/{id}: the static plan tables of
  * engine/plans.c, the same ones the runner executes. */
+#include "engine/params.h"
 #include "engine/plans.h"
 #include "handlers/handlers.h"
 
@@ -17,8 +18,8 @@ static json_t *plan_json(const co_plan_def *plan)
         json_object_set_new(o, "optional", json_boolean(s->optional_param != NULL));
         json_array_append_new(steps, o);
     }
-    return json_pack("{s:s, s:s, s:o}", "id", plan->id, "title", plan->title,
-                     "steps", steps);
+    return json_pack("{s:s, s:s, s:o, s:o}", "id", plan->id, "title", plan->title,
+                     "steps", steps, "parameters", co_params_describe(plan));
 }
 
 co_status h_plans_list(co_request *req, co_response *resp)

@@ -19,6 +19,8 @@ struct co_metrics;
 struct co_runner;
 struct co_events;
 
+typedef struct co_app co_app;
+
 struct co_app {
     co_config cfg;
     co_store *store;

@@ -187,10 +187,10 @@ static struct MHD_Response *json_response(json_t *body, const char *content_type
     return r;
 }
 
-static struct MHD_Response *problem_response(const co_error *err, const char *path,
-                                             int *status)
+static struct MHD_Response *problem_response_x(const co_error *err, const char *path,
+                                               json_t *extra, int *status)
 {
-    json_t *p = co_problem_new(err, path, NULL);
+    json_t *p = co_problem_new(err, path, extra);
     struct MHD_Response *r;
     *status = co_status_http(err->status);
     if (!p)
@@ -198,6 +198,12 @@ static struct MHD_Response *problem_response(const co_error *err, const char *pa
     r = json_response(p, CO_PROBLEM_CONTENT_TYPE);
     json_decref(p);
     return r;
+}
+
+static struct MHD_Response *problem_response(const co_error *err, const char *path,
+                                             int *status)
+{
+    return problem_response_x(err, path, NULL, status);
 }
 
 /* Renders resp into an MHD response and its status. */
@@ -208,7 +214,7 @@ static struct MHD_Response *render(co_request *req, co_response *resp,
     if (rc != CO_OK) {
         if (resp->err.status == CO_OK)
             co_error_set(&resp->err, rc, "%s", co_status_str(rc));
-        return problem_response(&resp->err, req->path, status);
+        return problem_response_x(&resp->err, req->path, resp->problem_extra, status);
     }
     if (resp->mhd) {
         r = resp->mhd;
@@ -235,6 +241,7 @@ static struct MHD_Response *render(co_request *req, co_response *resp,
 static void resp_clear(co_response *resp)
 {
     json_decref(resp->json);
+    json_decref(resp->problem_extra);
     free(resp->raw);
     if (resp->mhd)
         MHD_destroy_response(resp->mhd);

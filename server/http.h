@@ -58,6 +58,7 @@ typedef struct co_response {
     char location[256];          /* sent as Location when set */
     struct MHD_Response *mhd;    /* ready response (streaming); owned */
     co_error err;                /* filled when the handler fails */
+    json_t *problem_extra;       /* owned members merged into the problem */
 } co_response;
 
 /* A handler reads req, fills resp and returns CO_OK, or returns an error

@@ -20,6 +20,9 @@
 #include "server/http.h"
 #include "server/log.h"
 #include "server/metrics.h"
+#include "server/events.h"
+#include "engine/engine.h"
+#include "engine/runner.h"
 
 static int hash_token(void)
 {
@@ -78,6 +81,11 @@ static int run(co_app *app)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    co_engine_register_builtin();
+    if (co_events_new(app->store, 15000, &app->events, &err) != CO_OK)
+        goto fail;
+    if (co_runner_start(app, app->cfg.workers, &app->runner, &err) != CO_OK)
+        goto fail;
     if (co_http_start(app, &http, &err) != CO_OK)
         goto fail;
     co_log(CO_LOG_INFO, "main",
@@ -95,13 +103,21 @@ static int run(co_app *app)
     }
     co_log(CO_LOG_INFO, "main", "signal %d: draining and stopping", sig);
     atomic_store(&app->stopping, 1);
+    co_events_shutdown(app->events);
     co_http_stop(http, 10000);
+    http = NULL;
+    co_runner_stop(app->runner);
+    app->runner = NULL;
     co_log(CO_LOG_INFO, "main", "stopped");
     code = 0;
     goto out;
 fail:
     co_log(CO_LOG_ERROR, "main", "%s", err.message);
+    co_events_shutdown(app->events);
+    co_http_stop(http, 0);
+    co_runner_stop(app->runner);
 out:
+    co_events_free(app->events);
     co_metrics_free(app->metrics);
     co_store_close(app->store);
     co_auth_free(app->auth);

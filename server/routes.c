@@ -50,6 +50,19 @@ const co_route co_routes[] = {
     {"GET", "/v1/tasks/{id}", h_tasks_get, V, "getTask"},
     {"PATCH", "/v1/tasks/{id}", h_tasks_update, O, "updateTask"},
     {"DELETE", "/v1/tasks/{id}", h_tasks_delete, O, "deleteTask"},
+
+    {"POST", "/v1/projects/{id}/runs", h_runs_create, O, "createRun"},
+    {"GET", "/v1/projects/{id}/runs", h_runs_list, V, "listRuns"},
+    {"GET", "/v1/runs/{id}", h_runs_get, V, "getRun"},
+    {"POST", "/v1/runs/{id}/pause", h_runs_pause, O, "pauseRun"},
+    {"POST", "/v1/runs/{id}/resume", h_runs_resume, O, "resumeRun"},
+    {"POST", "/v1/runs/{id}/cancel", h_runs_cancel, O, "cancelRun"},
+    {"POST", "/v1/runs/{id}/steps/{step}/approve", h_runs_approve, O, "approveStep"},
+    {"POST", "/v1/runs/{id}/steps/{step}/retry", h_runs_retry, O, "retryStep"},
+    {"GET", "/v1/runs/{id}/artifacts", h_artifacts_list, V, "listArtifacts"},
+    {"GET", "/v1/runs/{id}/artifacts/{name}", h_artifacts_get, V, "getArtifact"},
+    {"GET", "/v1/runs/{id}/events", h_run_events, V, "listRunEvents"},
+    {"GET", "/v1/events", h_events, V, "listEvents"},
 };
 
 const size_t co_routes_count = sizeof co_routes / sizeof co_routes[0];

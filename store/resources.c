@@ -59,6 +59,7 @@ static const char *const sql_text[] = {
     [SQL_REF_CLEAR] = "DELETE FROM resource_refs WHERE from_id = ?1",
     [SQL_DEPENDENTS] = "SELECT id FROM resources WHERE project_id = ?1"
                        " UNION ALL SELECT from_id FROM resource_refs WHERE to_id = ?1"
+                       " UNION ALL SELECT id FROM runs WHERE project_id = ?1"
                        " LIMIT 5",
     [SQL_COUNT] = "SELECT kind, count(*) FROM resources GROUP BY kind",
 };

@@ -1,0 +1,190 @@
+/* params.c - see params.h. */
+#include "engine/params.h"
+
+#include <string.h>
+
+#include "handlers/resource.h"
+#include "handlers/validate.h"
+
+typedef enum ptype { P_STRING, P_INT, P_BOOL, P_OBJECT, P_ARRAY } ptype;
+
+typedef struct param_def {
+    const char *name;
+    ptype type;
+    bool required;          /* required for real engines (not the test engine) */
+    const char *def_json;   /* default as JSON text, or NULL for none */
+    int64_t lo, hi;         /* P_INT range */
+    const char *description;
+} param_def;
+
+#define COMMON_PARAMS                                                             \
+    {"source_endpoint_id", P_STRING, true, NULL, 0, 0,                            \
+     "source endpoint (role source) of the project"},                             \
+    {"target_endpoint_id", P_STRING, true, NULL, 0, 0,                            \
+     "target endpoint (role target, postgres) of the project"},                   \
+    {"task_id", P_STRING, false, NULL, 0, 0,                                      \
+     "replication task whose table mappings and settings the run uses"},          \
+    {"replication_instance_id", P_STRING, false, NULL, 0, 0,                      \
+     "replication instance (aws-dms)"},                                           \
+    {"statement_timeout_ms", P_INT, false, "300000", 1000, 86400000,              \
+     "PostgreSQL statement_timeout per step"},                                    \
+    {"max_attempts", P_INT, false, "5", 1, 100,                                   \
+     "attempts per step before it fails (transient errors)"},                     \
+    {"retry_base_ms", P_INT, false, "1000", 10, 600000,                           \
+     "first retry delay; doubles per attempt, with jitter"},                      \
+    {"retry_cap_ms", P_INT, false, "60000", 10, 3600000, "largest retry delay"},  \
+    {"test", P_OBJECT, false, NULL, 0, 0, "test engine behaviour (tests only)"}
+
+static const param_def o2p_params[] = {
+    COMMON_PARAMS,
+    {"schemas", P_ARRAY, false, "[\"public\"]", 0, 0, "schemas to migrate"},
+    {"converted_schema_sql", P_STRING, false, NULL, 0, 0,
+     "converted schema DDL to apply at convert_schema (Oracle sources)"},
+    {"rollback_task", P_BOOL, false, "false", 0, 0,
+     "start a reverse CDC-only task at cutover"},
+    {"sequence_gap", P_INT, false, "1000", 0, 1000000000,
+     "gap added to sequences at reset_sequences"},
+    {"cdc_latency_threshold_seconds", P_INT, false, "5", 0, 86400,
+     "CDC latency under which await_cdc_sync is done"},
+    {"create_indexes_concurrently", P_BOOL, false, "false", 0, 0,
+     "restore indexes with CREATE INDEX CONCURRENTLY"},
+    {NULL, P_STRING, false, NULL, 0, 0, NULL},
+};
+
+static const param_def view_params[] = {
+    COMMON_PARAMS,
+    {"remote_endpoint_id", P_STRING, true, NULL, 0, 0,
+     "endpoint of the second PostgreSQL database linked with postgres_fdw"},
+    {"staging_schema", P_STRING, false, "\"staging\"", 0, 0, "schema of the staged table"},
+    {"source_table", P_OBJECT, true, NULL, 0, 0, "{schema, name} of the source table"},
+    {"remote_table", P_OBJECT, true, NULL, 0, 0,
+     "{schema, name} of the table in the second database"},
+    {"view", P_OBJECT, true, NULL, 0, 0,
+     "{schema, name, join_type, join_keys, columns} of the cross-database view"},
+    {"final_table", P_OBJECT, true, NULL, 0, 0, "{schema, name, primary_key}"},
+    {"batch_size", P_INT, false, "10000", 1, 10000000, "rows per load_final batch"},
+    {"ongoing_sync", P_BOOL, false, "false", 0, 0,
+     "keep the final table in sync with a trigger on the staging table"},
+    {NULL, P_STRING, false, NULL, 0, 0, NULL},
+};
+
+static const param_def *table_of(const co_plan_def *plan)
+{
+    return strcmp(plan->id, "view-migration") == 0 ? view_params : o2p_params;
+}
+
+static const char *type_name(ptype t)
+{
+    switch (t) {
+    case P_STRING: return "string";
+    case P_INT: return "integer";
+    case P_BOOL: return "boolean";
+    case P_OBJECT: return "object";
+    default: return "array";
+    }
+}
+
+static bool type_ok(ptype t, const json_t *v)
+{
+    switch (t) {
+    case P_STRING: return json_is_string(v);
+    case P_INT: return json_is_integer(v);
+    case P_BOOL: return json_is_boolean(v);
+    case P_OBJECT: return json_is_object(v);
+    default: return json_is_array(v);
+    }
+}
+
+static void check_endpoint(co_request *req, const char *project_id, json_t *params,
+                           const char *key, const char *role, co_error *err)
+{
+    co_resource ep;
+    char ptr[96];
+    if (!json_object_get(params, key))
+        return;
+    v_pointer(ptr, sizeof ptr, "/parameters", key);
+    if (co_res_ref(req, CO_KIND_ENDPOINT, project_id, params, key, &ep, NULL) != CO_OK) {
+        co_error_field(err, ptr, "endpoint %s does not exist in project %s",
+                       v_str(params, key), project_id);
+        return;
+    }
+    if (role && strcmp(v_str(ep.doc, "role"), role) != 0)
+        co_error_field(err, ptr, "endpoint %s is a %s endpoint, not a %s", ep.id,
+                       v_str(ep.doc, "role"), role);
+    co_resource_clear(&ep);
+}
+
+co_status co_params_validate(co_request *req, const co_plan_def *plan,
+                             const char *engine_name, const char *project_id,
+                             json_t *params, co_error *err)
+{
+    const param_def *defs = table_of(plan);
+    bool test_engine = strncmp(engine_name, "test", 4) == 0;
+    const char *key;
+    json_t *val;
+
+    json_object_foreach(params, key, val) {
+        const param_def *d = defs;
+        char ptr[160];
+        while (d->name && strcmp(d->name, key) != 0)
+            d++;
+        v_pointer(ptr, sizeof ptr, "/parameters", key);
+        if (!d->name) {
+            co_error_field(err, ptr, "unknown parameter of plan %s", plan->id);
+            continue;
+        }
+        if (!type_ok(d->type, val)) {
+            co_error_field(err, ptr, "must be a%s %s", d->type == P_INT ||
+                           d->type == P_OBJECT || d->type == P_ARRAY ? "n" : "",
+                           type_name(d->type));
+            continue;
+        }
+        if (d->type == P_INT && (json_integer_value(val) < d->lo ||
+                                 json_integer_value(val) > d->hi))
+            co_error_field(err, ptr, "must be from %lld to %lld", (long long)d->lo,
+                           (long long)d->hi);
+        if (d->type == P_STRING && json_string_length(val) == 0)
+            co_error_field(err, ptr, "must not be empty");
+    }
+    for (const param_def *d = defs; d->name; d++) {
+        char ptr[160];
+        if (json_object_get(params, d->name))
+            continue;
+        v_pointer(ptr, sizeof ptr, "/parameters", d->name);
+        if (d->required && !test_engine) {
+            co_error_field(err, ptr, "is required by plan %s", plan->id);
+        } else if (d->def_json) {
+            json_t *dv = json_loads(d->def_json, JSON_DECODE_ANY, NULL);
+            if (dv)
+                json_object_set_new(params, d->name, dv);
+        }
+    }
+    if (json_object_get(params, "test") && !test_engine)
+        co_error_field(err, "/parameters/test", "is only for test engines");
+    check_endpoint(req, project_id, params, "source_endpoint_id", "source", err);
+    check_endpoint(req, project_id, params, "target_endpoint_id", "target", err);
+    check_endpoint(req, project_id, params, "remote_endpoint_id", NULL, err);
+    if (json_object_get(params, "task_id")) {
+        co_resource task;
+        if (co_res_ref(req, CO_KIND_TASK, project_id, params, "task_id", &task, NULL) != CO_OK)
+            co_error_field(err, "/parameters/task_id", "task %s does not exist in project %s",
+                           v_str(params, "task_id"), project_id);
+        else
+            co_resource_clear(&task);
+    }
+    return err->status;
+}
+
+json_t *co_params_describe(const co_plan_def *plan)
+{
+    json_t *arr = json_array();
+    for (const param_def *d = table_of(plan); d->name; d++) {
+        json_t *o = json_pack("{s:s, s:s, s:b, s:s}", "name", d->name, "type",
+                              type_name(d->type), "required", d->required,
+                              "description", d->description);
+        if (d->def_json)
+            json_object_set_new(o, "default", json_loads(d->def_json, JSON_DECODE_ANY, NULL));
+        json_array_append_new(arr, o);
+    }
+    return arr;
+}

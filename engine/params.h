@@ -1,0 +1,27 @@
+/* params.h - validation of a run's parameters against its plan.
+ *
+ * Each plan has a table of parameters (name, JSON type, required,
+ * default, description). co_params_validate() rejects unknown members,
+ * checks types and ranges, fills defaults into the object, and checks that
+ * referenced endpoints exist in the project with the right role. Field
+ * errors point at "/parameters/<name>".
+ */
+#ifndef CUTOVER_ENGINE_PARAMS_H
+#define CUTOVER_ENGINE_PARAMS_H
+
+#include <jansson.h>
+
+#include "engine/plans.h"
+#include "server/http.h"
+
+/* Validates params (modified in place: defaults added) for plan and
+ * engine_name within project_id. Returns err's status. */
+co_status co_params_validate(co_request *req, const co_plan_def *plan,
+                             const char *engine_name, const char *project_id,
+                             json_t *params, co_error *err);
+
+/* The parameter table of plan as JSON [{name, type, required, default,
+ * description}] (new reference), for GET /v1/plans. */
+json_t *co_params_describe(const co_plan_def *plan);
+
+#endif

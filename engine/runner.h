@@ -1,0 +1,44 @@
+/* runner.h - the plan runner: a pool of worker threads advancing runs.
+ *
+ * DESIGN
+ * Each worker loops: claim the most overdue runnable step with a lease in
+ * SQLite (store/runs.h co_runs_claim), run one bounded attempt of its step
+ * function, and record the verdict through co_transition(). With nothing
+ * due, a worker waits on a condition variable until the next step's due
+ * time or until co_runner_wake() (a new run, a resume, an approval). A
+ * worker never sleeps waiting on a remote system: a step that must wait
+ * returns WAIT(after_ms) and frees the worker.
+ *
+ * Leases carry a boot id: at start-up every lease of an earlier process is
+ * expired at once, so a killed daemon resumes every run where it stood.
+ * Because a step may have done part of its work before a crash, step
+ * functions are idempotent.
+ *
+ * THREADS: mu/cv guard stop and the wake generation; metrics counters are
+ * atomics.
+ */
+#ifndef CUTOVER_ENGINE_RUNNER_H
+#define CUTOVER_ENGINE_RUNNER_H
+
+#include "server/app.h"
+#include "server/buf.h"
+
+typedef struct co_runner co_runner;
+
+/* Starts n worker threads for app. *out is freed by co_runner_stop.
+ * Errors: CO_ERR_NOMEM, CO_ERR_INTERNAL (thread creation). */
+CO_MUST_CHECK co_status co_runner_start(co_app *app, int n, co_runner **out,
+                                        co_error *err);
+
+/* Wakes idle workers to look for due steps. NULL-safe; any thread. */
+void co_runner_wake(co_runner *r);
+
+/* Asks workers to stop after their current attempt and joins them.
+ * NULL-safe. */
+void co_runner_stop(co_runner *r);
+
+/* Appends runner metrics (Prometheus text: step attempts by verdict,
+ * retries, step duration histogram) to out. */
+CO_MUST_CHECK co_status co_runner_metrics(co_runner *r, co_buf *out);
+
+#endif

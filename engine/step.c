@@ -1,0 +1,81 @@
+/* step.c - see step.h. */
+#include "engine/step.h"
+
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/events.h"
+#include "store/secret.h"
+
+co_status co_step_event(co_step_ctx *ctx, const char *type, json_t *data,
+                        co_error *err)
+{
+    co_evb b;
+    co_status rc;
+    if (!data)
+        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
+    json_object_set_new(data, "run_id", json_string(ctx->run->id));
+    json_object_set_new(data, "step", json_string(ctx->step->id));
+    if ((rc = co_evb_begin(&b, ctx->app->events, ctx->app->store, err)) != CO_OK) {
+        json_decref(data);
+        return rc;
+    }
+    if ((rc = co_evb_add(&b, ctx->app->store, ctx->run->id, ctx->run->project_id, type,
+                         data, err)) != CO_OK) {
+        co_evb_abort(&b, ctx->app->store);
+        return rc;
+    }
+    return co_evb_commit(&b, ctx->app->store, err);
+}
+
+co_status co_step_artifact(co_step_ctx *ctx, const char *name, const char *content_type,
+                           const void *data, size_t len, co_error *err)
+{
+    co_evb b;
+    co_status rc;
+    if ((rc = co_evb_begin(&b, ctx->app->events, ctx->app->store, err)) != CO_OK)
+        return rc;
+    rc = co_artifact_put(ctx->app->store, ctx->run->id, name, ctx->step->id, content_type,
+                         data, len, err);
+    if (rc == CO_OK)
+        rc = co_evb_add(&b, ctx->app->store, ctx->run->id, ctx->run->project_id,
+                        "artifact.created",
+                        json_pack("{s:s, s:s, s:s, s:s, s:I}", "run_id", ctx->run->id,
+                                  "step", ctx->step->id, "name", name, "content_type",
+                                  content_type, "size", (json_int_t)len),
+                        err);
+    if (rc != CO_OK) {
+        co_evb_abort(&b, ctx->app->store);
+        return rc;
+    }
+    return co_evb_commit(&b, ctx->app->store, err);
+}
+
+co_status co_step_password(co_step_ctx *ctx, const co_resource *ep, char **out,
+                           co_error *err)
+{
+    size_t len;
+    if (!ep->secret)
+        return co_error_set(err, CO_ERR_NOT_FOUND, "endpoint %s has no password", ep->id);
+    return co_secret_open(&ctx->app->key, ep->id, ep->secret, ep->secret_len, out, &len,
+                          err);
+}
+
+int64_t co_param_int(const co_step_ctx *ctx, const char *name, int64_t def)
+{
+    json_t *v = json_object_get(ctx->run->params, name);
+    return json_is_integer(v) ? json_integer_value(v) : def;
+}
+
+bool co_param_bool(const co_step_ctx *ctx, const char *name, bool def)
+{
+    json_t *v = json_object_get(ctx->run->params, name);
+    return json_is_boolean(v) ? json_is_true(v) : def;
+}
+
+const char *co_param_str(const co_step_ctx *ctx, const char *name, const char *def)
+{
+    const char *s = json_string_value(json_object_get(ctx->run->params, name));
+    return s ? s : def;
+}

@@ -1,0 +1,64 @@
+/* step.h - what a step function receives: the step context.
+ *
+ * A step function (engine/plans.h co_step_fn) runs on a runner thread with
+ * a lease on its step. It reads the run's parameters and the outputs of
+ * earlier steps, acts on remote systems (through ctx->engine or pg/),
+ * records what later steps need in ctx->outputs (persisted with the
+ * verdict, also across retries and restarts), may store artifacts and
+ * publish progress events, and returns one verdict. It must be idempotent:
+ * after a crash the same step runs again with the outputs it had saved at
+ * its last verdict.
+ */
+#ifndef CUTOVER_ENGINE_STEP_H
+#define CUTOVER_ENGINE_STEP_H
+
+#include <jansson.h>
+
+#include "engine/engine.h"
+#include "engine/plans.h"
+#include "engine/state.h"
+#include "server/app.h"
+#include "store/resources.h"
+#include "store/runs.h"
+
+typedef struct co_step_ctx {
+    co_app *app;
+    const co_run_row *run;        /* id, project_id, plan, engine, params */
+    const co_plan_def *plan;
+    const co_step_def *step;
+    int index;                    /* step index in the plan */
+    int attempt;                  /* attempts so far, this one included */
+    co_step_state state_before;   /* pending on the first call */
+    json_t *outputs;              /* this step's outputs: read/write */
+    json_t *all_outputs;          /* {"<step id>": outputs} of every step */
+    const co_engine *engine;
+    co_resource source;           /* resolved endpoints ("" ids if absent) */
+    co_resource target;
+} co_step_ctx;
+
+/* Stores artifact name (content_type e.g. "text/plain" for SQL scripts,
+ * "application/json" for reports) for the run and publishes an
+ * artifact.created event. Replaces an artifact of the same name. Errors:
+ * CO_ERR_STORE, CO_ERR_NOMEM. */
+CO_MUST_CHECK co_status co_step_artifact(co_step_ctx *ctx, const char *name,
+                                         const char *content_type, const void *data,
+                                         size_t len, co_error *err);
+
+/* Publishes an event of type (e.g. "step.progress", "table.statistics",
+ * "engine.status") for the run; data is stolen and gets "step" added.
+ * Errors: CO_ERR_STORE, CO_ERR_NOMEM. */
+CO_MUST_CHECK co_status co_step_event(co_step_ctx *ctx, const char *type,
+                                      json_t *data, co_error *err);
+
+/* Decrypts the password of endpoint ep into *out (caller wipes with
+ * OPENSSL_cleanse and frees). Errors: CO_ERR_NOT_FOUND when the endpoint
+ * has no password (Secrets Manager), CO_ERR_CRYPTO. */
+CO_MUST_CHECK co_status co_step_password(co_step_ctx *ctx, const co_resource *ep,
+                                         char **out, co_error *err);
+
+/* Integer / boolean / string run parameter with a default. */
+int64_t co_param_int(const co_step_ctx *ctx, const char *name, int64_t def);
+bool co_param_bool(const co_step_ctx *ctx, const char *name, bool def);
+const char *co_param_str(const co_step_ctx *ctx, const char *name, const char *def);
+
+#endif

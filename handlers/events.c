@@ -1,0 +1,90 @@
+/* events.c - GET /v1/runs/{id}/events and GET /v1/events: the event log as
+ * JSON pages (?after=<id>&limit=) for polling, or as a Server-Sent Events
+ * stream when the client sends Accept: text/event-stream (resuming after
+ * Last-Event-ID or ?after=). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "handlers/handlers.h"
+#include "server/app.h"
+#include "server/events.h"
+#include "store/runs.h"
+
+static co_status read_after(co_request *req, int64_t *after, co_error *err)
+{
+    const char *last = co_req_header(req, "Last-Event-ID");
+    const char *q = co_req_query(req, "after");
+    const char *v = last && *last ? last : q;
+    char *end;
+    long long n;
+    *after = 0;
+    if (!v)
+        return CO_OK;
+    n = strtoll(v, &end, 10);
+    if (end == v || *end || n < 0)
+        return co_error_field(err, last && *last ? "@Last-Event-ID" : "?after",
+                              "must be an event id (a non-negative integer)");
+    *after = n;
+    return CO_OK;
+}
+
+static int wants_stream(co_request *req)
+{
+    const char *accept = co_req_header(req, "Accept");
+    return accept && strstr(accept, "text/event-stream") != NULL;
+}
+
+static co_status serve(co_request *req, co_response *resp, const char *run_id,
+                       const char *project_id, const char *type)
+{
+    int64_t after;
+    int limit = 100;
+    const char *l = co_req_query(req, "limit");
+    json_t *items = NULL;
+    co_status rc;
+
+    if ((rc = read_after(req, &after, &resp->err)) != CO_OK)
+        return rc;
+    if (wants_stream(req)) {
+        co_events_filter f = {run_id, project_id, type};
+        rc = co_events_sse_response(req->app->events, req->app->store, req->conn, after,
+                                    &f, &resp->mhd, &resp->err);
+        if (rc == CO_OK)
+            resp->status = 200;
+        return rc;
+    }
+    if (l) {
+        char *end;
+        long n = strtol(l, &end, 10);
+        if (end == l || *end || n < 1 || n > 1000)
+            return co_error_field(&resp->err, "?limit", "must be from 1 to 1000");
+        limit = (int)n;
+    }
+    if ((rc = co_events_query(req->app->store, after, 0, run_id, project_id, type, limit,
+                              &items, &resp->err)) != CO_OK)
+        return rc;
+    {
+        size_t n = json_array_size(items);
+        json_t *lastev = n ? json_array_get(items, n - 1) : NULL;
+        int64_t next = lastev ? json_integer_value(json_object_get(lastev, "id")) : after;
+        co_resp_json(resp, 200, json_pack("{s:o, s:I, s:b}", "items", items, "next_after",
+                                          (json_int_t)next, "more", n == (size_t)limit));
+    }
+    return CO_OK;
+}
+
+co_status h_run_events(co_request *req, co_response *resp)
+{
+    co_run_row run;
+    co_status rc = co_runs_load(req->app->store, req->params[0], &run, &resp->err);
+    if (rc != CO_OK)
+        return rc;
+    co_run_row_clear(&run);
+    return serve(req, resp, req->params[0], NULL, co_req_query(req, "type"));
+}
+
+co_status h_events(co_request *req, co_response *resp)
+{
+    return serve(req, resp, co_req_query(req, "run_id"), co_req_query(req, "project_id"),
+                 co_req_query(req, "type"));
+}

@@ -1,0 +1,219 @@
+/* runs.c - /v1/projects/{id}/runs and /v1/runs/{id}: create a run of a
+ * plan, read it with every step, and act on it (pause, resume, cancel,
+ * approve a gate, retry a failed step); its artifacts. State changes go
+ * through engine/transition.c; illegal ones answer 409 with the current
+ * run and step states. */
+#include <string.h>
+
+#include "engine/engine.h"
+#include "engine/params.h"
+#include "engine/plans.h"
+#include "engine/runner.h"
+#include "engine/transition.h"
+#include "handlers/handlers.h"
+#include "handlers/validate.h"
+#include "server/app.h"
+#include "server/events.h"
+#include "store/resources.h"
+#include "store/runs.h"
+
+static const char *const create_fields[] = {"plan", "engine", "parameters", NULL};
+
+co_status h_runs_create(co_request *req, co_response *resp)
+{
+    co_error *err = &resp->err;
+    co_resource project;
+    json_t *body = NULL, *params, *run_json = NULL;
+    const co_plan_def *plan = NULL;
+    const char *engine;
+    co_run_row run;
+    const char *step_ids[64];
+    co_evb b;
+    co_status rc;
+
+    memset(&run, 0, sizeof run);
+    if ((rc = co_res_get(req->app->store, CO_KIND_PROJECT, req->params[0], &project,
+                         err)) != CO_OK)
+        return rc;
+    if ((rc = co_req_json(req, &body, err)) != CO_OK)
+        goto out;
+    v_only_known(body, "", create_fields, err);
+    if (v_string(body, "", "plan", 1, 64, NULL, err) &&
+        !(plan = co_plan_find(v_str(body, "plan"))))
+        co_error_field(err, "/plan", "must be oracle-to-postgres or view-migration");
+    v_string(body, "", "engine", 1, 32, v_str(project.doc, "default_engine"), err);
+    engine = v_str(body, "engine");
+    if (engine && !co_engine_find(engine))
+        co_error_field(err, "/engine", "must be pg-logical or aws-dms");
+    v_object(body, "", "parameters", false, err);
+    params = json_object_get(body, "parameters");
+    if (plan && engine && json_is_object(params))
+        co_params_validate(req, plan, engine, project.id, params, err);
+    if ((rc = err->status) != CO_OK)
+        goto out;
+    if ((rc = co_id_new("run_", run.id, err)) != CO_OK)
+        goto out;
+    snprintf(run.project_id, sizeof run.project_id, "%s", project.id);
+    snprintf(run.plan, sizeof run.plan, "%s", plan->id);
+    snprintf(run.engine, sizeof run.engine, "%s", engine);
+    snprintf(run.created_by, sizeof run.created_by, "%s", req->principal);
+    run.params = json_incref(params);
+    for (size_t i = 0; i < plan->nsteps && i < 64; i++)
+        step_ids[i] = plan->steps[i].id;
+    if ((rc = co_evb_begin(&b, req->app->events, req->app->store, err)) != CO_OK)
+        goto out;
+    rc = co_runs_insert(req->app->store, &run, step_ids, plan->nsteps, err);
+    if (rc == CO_OK)
+        rc = co_evb_add(&b, req->app->store, run.id, run.project_id, "run.state",
+                        json_pack("{s:s, s:n, s:s, s:s, s:s, s:s}", "run_id", run.id,
+                                  "from", "to", "pending", "plan", plan->id, "engine",
+                                  engine, "actor", req->principal),
+                        err);
+    if (rc != CO_OK) {
+        co_evb_abort(&b, req->app->store);
+        goto out;
+    }
+    if ((rc = co_evb_commit(&b, req->app->store, err)) != CO_OK)
+        goto out;
+    co_runner_wake(req->app->runner);
+    if ((rc = co_runs_json(req->app->store, run.id, &run_json, err)) != CO_OK)
+        goto out;
+    co_resp_json(resp, 201, run_json);
+    snprintf(resp->location, sizeof resp->location, "/v1/runs/%s", run.id);
+out:
+    json_decref(body);
+    co_run_row_clear(&run);
+    co_resource_clear(&project);
+    return rc;
+}
+
+co_status h_runs_list(co_request *req, co_response *resp)
+{
+    co_resource project;
+    json_t *items = NULL;
+    int64_t after, last;
+    int limit;
+    bool more;
+    co_status rc;
+    if ((rc = co_req_page(req, &limit, &after, &resp->err)) != CO_OK)
+        return rc;
+    if ((rc = co_res_get(req->app->store, CO_KIND_PROJECT, req->params[0], &project,
+                         &resp->err)) != CO_OK)
+        return rc;
+    co_resource_clear(&project);
+    if ((rc = co_runs_list_json(req->app->store, req->params[0], after, limit, &items,
+                                &last, &more, &resp->err)) != CO_OK)
+        return rc;
+    {
+        char token[32];
+        co_page_token(last, token);
+        co_resp_json(resp, 200, json_pack("{s:o, s:o}", "items", items, "next_page_token",
+                                          more ? json_string(token) : json_null()));
+    }
+    return CO_OK;
+}
+
+co_status h_runs_get(co_request *req, co_response *resp)
+{
+    json_t *run = NULL;
+    co_status rc = co_runs_json(req->app->store, req->params[0], &run, &resp->err);
+    if (rc != CO_OK)
+        return rc;
+    snprintf(resp->etag, sizeof resp->etag, "%lld",
+             (long long)json_integer_value(json_object_get(run, "version")));
+    co_resp_json(resp, 200, run);
+    return CO_OK;
+}
+
+/* Applies an API action and answers with the run as it is afterwards. */
+static co_status act(co_request *req, co_response *resp, co_action action,
+                     int step_index)
+{
+    co_change c;
+    json_t *state = NULL, *run = NULL;
+    co_status rc;
+    memset(&c, 0, sizeof c);
+    c.action = action;
+    c.step_index = step_index;
+    c.actor = req->principal;
+    rc = co_transition(req->app, req->params[0], &c, &state, &resp->err);
+    if (rc != CO_OK) {
+        resp->problem_extra = state;
+        return rc;
+    }
+    co_runner_wake(req->app->runner);
+    if ((rc = co_runs_json(req->app->store, req->params[0], &run, &resp->err)) != CO_OK)
+        return rc;
+    co_resp_json(resp, 200, run);
+    return CO_OK;
+}
+
+co_status h_runs_pause(co_request *req, co_response *resp)
+{
+    return act(req, resp, CO_ACT_PAUSE, -1);
+}
+
+co_status h_runs_resume(co_request *req, co_response *resp)
+{
+    return act(req, resp, CO_ACT_RESUME, -1);
+}
+
+co_status h_runs_cancel(co_request *req, co_response *resp)
+{
+    return act(req, resp, CO_ACT_CANCEL, -1);
+}
+
+static co_status step_action(co_request *req, co_response *resp, co_action action)
+{
+    co_run_row run;
+    const co_plan_def *plan;
+    int idx;
+    co_status rc = co_runs_load(req->app->store, req->params[0], &run, &resp->err);
+    if (rc != CO_OK)
+        return rc;
+    plan = co_plan_find(run.plan);
+    idx = plan ? co_plan_step_index(plan, req->params[1]) : -1;
+    co_run_row_clear(&run);
+    if (idx < 0)
+        return co_error_set(&resp->err, CO_ERR_NOT_FOUND, "plan %s has no step %s",
+                            plan ? plan->id : "?", req->params[1]);
+    return act(req, resp, action, idx);
+}
+
+co_status h_runs_approve(co_request *req, co_response *resp)
+{
+    return step_action(req, resp, CO_ACT_APPROVE);
+}
+
+co_status h_runs_retry(co_request *req, co_response *resp)
+{
+    return step_action(req, resp, CO_ACT_RETRY_STEP);
+}
+
+co_status h_artifacts_list(co_request *req, co_response *resp)
+{
+    co_run_row run;
+    json_t *items = NULL;
+    co_status rc = co_runs_load(req->app->store, req->params[0], &run, &resp->err);
+    if (rc != CO_OK)
+        return rc;
+    co_run_row_clear(&run);
+    if ((rc = co_artifact_list(req->app->store, req->params[0], &items, &resp->err)) != CO_OK)
+        return rc;
+    co_resp_json(resp, 200, json_pack("{s:o, s:n}", "items", items, "next_page_token"));
+    return CO_OK;
+}
+
+co_status h_artifacts_get(co_request *req, co_response *resp)
+{
+    char ctype[64];
+    co_status rc = co_artifact_get(req->app->store, req->params[0], req->params[1],
+                                   &resp->raw, &resp->raw_len, ctype, &resp->err);
+    if (rc != CO_OK)
+        return rc;
+    resp->content_type = strncmp(ctype, "application/json", 16) == 0
+                             ? "application/json"
+                             : "text/plain; charset=utf-8";
+    resp->status = 200;
+    return CO_OK;
+}

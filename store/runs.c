@@ -1,0 +1,687 @@
+/* runs.c - see runs.h. */
+#include "store/runs.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/clock.h"
+
+enum {
+    SQL_RUN_INSERT,
+    SQL_STEP_INSERT,
+    SQL_RUN_LOAD,
+    SQL_STEP_LOAD,
+    SQL_ALL_OUTPUTS,
+    SQL_RUN_WRITE,
+    SQL_STEP_WRITE,
+    SQL_EVENT_INSERT,
+    SQL_CLAIM_PICK,
+    SQL_CLAIM_TAKE,
+    SQL_NEXT_DUE,
+    SQL_STEPS_OF_RUN,
+    SQL_RUN_LIST,
+    SQL_RUN_COUNT,
+    SQL_ART_PUT,
+    SQL_ART_LIST,
+    SQL_ART_GET,
+    SQL_EV_QUERY,
+    SQL_EV_MAX,
+    SQL_LAST
+};
+
+#define RUN_COLS                                                            \
+    "id, project_id, plan, engine, params, state, current_step,"           \
+    " coalesce(error, ''), created_by, created_at, updated_at,"            \
+    " coalesce(started_at, ''), coalesce(finished_at, ''), version, seq"
+
+static const char *const sql_text[] = {
+    [SQL_RUN_INSERT] = "INSERT INTO runs (id, project_id, plan, engine, params, state,"
+                       " created_by, created_at, updated_at)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?7)",
+    [SQL_STEP_INSERT] = "INSERT INTO run_steps (run_id, idx, step_id, state)"
+                        " VALUES (?1, ?2, ?3, 'pending')",
+    [SQL_RUN_LOAD] = "SELECT " RUN_COLS " FROM runs WHERE id = ?1",
+    [SQL_STEP_LOAD] = "SELECT idx, step_id, state, attempts, due_at, duration_ms,"
+                      " coalesce(started_at, ''), outputs, coalesce(last_error, '')"
+                      " FROM run_steps WHERE run_id = ?1 AND idx = ?2",
+    [SQL_ALL_OUTPUTS] = "SELECT step_id, outputs FROM run_steps WHERE run_id = ?1"
+                        " ORDER BY idx",
+    [SQL_RUN_WRITE] = "UPDATE runs SET state = ?2, current_step = ?3, error = ?4,"
+                      " updated_at = ?5, version = version + 1,"
+                      " started_at = CASE WHEN ?2 = 'running' THEN"
+                      "   coalesce(started_at, ?5) ELSE started_at END,"
+                      " finished_at = CASE WHEN ?2 IN ('succeeded','failed','cancelled')"
+                      "   THEN ?5 ELSE NULL END"
+                      " WHERE id = ?1",
+    [SQL_STEP_WRITE] =
+        "UPDATE run_steps SET"
+        " state = coalesce(?3, state),"
+        " attempts = CASE WHEN ?4 >= 0 THEN ?4 ELSE attempts END,"
+        " due_at = CASE WHEN ?5 >= 0 THEN ?5 ELSE due_at END,"
+        " lease_owner = CASE WHEN ?6 THEN NULL ELSE lease_owner END,"
+        " lease_until = CASE WHEN ?6 THEN 0 ELSE lease_until END,"
+        " started_at = CASE WHEN ?7 THEN coalesce(started_at, ?8) ELSE started_at END,"
+        " finished_at = CASE WHEN ?9 THEN ?8 ELSE finished_at END,"
+        " duration_ms = CASE WHEN ?9 AND started_at IS NOT NULL THEN"
+        "   max(0, CAST((julianday(?8) - julianday(started_at)) * 86400000 AS INTEGER))"
+        "   ELSE duration_ms END,"
+        " last_error = CASE WHEN ?10 IS NULL THEN last_error"
+        "   WHEN ?10 = '' THEN NULL ELSE ?10 END,"
+        " sqlstate = CASE WHEN ?11 IS NULL THEN sqlstate"
+        "   WHEN ?11 = '' THEN NULL ELSE ?11 END,"
+        " outputs = coalesce(?12, outputs),"
+        " approved_by = coalesce(?13, approved_by),"
+        " approved_at = CASE WHEN ?13 IS NOT NULL THEN ?8 ELSE approved_at END,"
+        " progress = CASE WHEN ?14 >= 0 THEN ?14 ELSE progress END"
+        " WHERE run_id = ?1 AND idx = ?2",
+    [SQL_EVENT_INSERT] = "INSERT INTO events (run_id, project_id, type, data, created_at)"
+                         " VALUES (?1, ?2, ?3, ?4, ?5)",
+    [SQL_CLAIM_PICK] =
+        "SELECT s.run_id, s.idx, s.state, r.state, s.attempts FROM run_steps s"
+        " JOIN runs r ON r.id = s.run_id"
+        " WHERE r.state IN ('pending', 'running') AND s.idx = r.current_step"
+        " AND s.state IN ('pending', 'running', 'waiting') AND s.due_at <= ?1"
+        " AND (s.lease_owner IS NULL OR s.lease_until < ?1"
+        "      OR substr(s.lease_owner, 1, length(?2)) <> ?2)"
+        " ORDER BY s.due_at, r.seq LIMIT 1",
+    [SQL_CLAIM_TAKE] = "UPDATE run_steps SET lease_owner = ?3, lease_until = ?4"
+                       " WHERE run_id = ?1 AND idx = ?2",
+    [SQL_NEXT_DUE] = "SELECT min(s.due_at) FROM run_steps s JOIN runs r"
+                     " ON r.id = s.run_id WHERE r.state IN ('pending', 'running')"
+                     " AND s.idx = r.current_step"
+                     " AND s.state IN ('pending', 'running', 'waiting')",
+    [SQL_STEPS_OF_RUN] = "SELECT idx, step_id, state, attempts, coalesce(started_at, ''),"
+                         " coalesce(finished_at, ''), duration_ms,"
+                         " coalesce(last_error, ''), coalesce(sqlstate, ''), progress,"
+                         " outputs, coalesce(approved_by, ''),"
+                         " coalesce(approved_at, ''), due_at"
+                         " FROM run_steps WHERE run_id = ?1 ORDER BY idx",
+    [SQL_RUN_LIST] = "SELECT id FROM runs WHERE project_id = ?1 AND seq > ?2"
+                     " ORDER BY seq LIMIT ?3",
+    [SQL_RUN_COUNT] = "SELECT state, count(*) FROM runs GROUP BY state",
+    [SQL_ART_PUT] = "INSERT INTO artifacts (run_id, name, step_id, content_type, body,"
+                    " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)"
+                    " ON CONFLICT (run_id, name) DO UPDATE SET step_id = excluded.step_id,"
+                    " content_type = excluded.content_type, body = excluded.body,"
+                    " updated_at = excluded.updated_at",
+    [SQL_ART_LIST] = "SELECT name, step_id, content_type, length(body), created_at,"
+                     " updated_at FROM artifacts WHERE run_id = ?1 ORDER BY created_at, name",
+    [SQL_ART_GET] = "SELECT content_type, body FROM artifacts WHERE run_id = ?1"
+                    " AND name = ?2",
+    [SQL_EV_QUERY] = "SELECT id, type, coalesce(run_id, ''), coalesce(project_id, ''),"
+                     " created_at, data FROM events WHERE id > ?1"
+                     " AND (?2 <= 0 OR id <= ?2)"
+                     " AND (?3 IS NULL OR run_id = ?3)"
+                     " AND (?4 IS NULL OR project_id = ?4)"
+                     " AND (?5 IS NULL OR type = ?5)"
+                     " ORDER BY id LIMIT ?6",
+    [SQL_EV_MAX] = "SELECT coalesce(max(id), 0) FROM events",
+};
+_Static_assert(sizeof sql_text / sizeof sql_text[0] == SQL_LAST,
+               "sql_text must cover the statement enum");
+
+static const co_sql_module sql = {CO_SQL_RUNS, sql_text, SQL_LAST};
+
+#define STMT(name)                                                  \
+    sqlite3_stmt *st = co_store_stmt(store, &sql, name, err);       \
+    if (!st)                                                        \
+        return CO_ERR_STORE
+
+static void now_text(char buf[32])
+{
+    co_clock_rfc3339(co_clock_now_ms(), buf, 32);
+}
+
+void co_run_row_clear(co_run_row *r)
+{
+    if (!r)
+        return;
+    json_decref(r->params);
+    memset(r, 0, sizeof *r);
+}
+
+void co_step_row_clear(co_step_row *s)
+{
+    if (!s)
+        return;
+    json_decref(s->outputs);
+    memset(s, 0, sizeof *s);
+}
+
+static co_status step_done(co_store *store, sqlite3_stmt *st, int rc,
+                           const char *what, co_error *err)
+{
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return co_store_fail(store, rc, what, err);
+    return CO_OK;
+}
+
+co_status co_runs_insert(co_store *store, const co_run_row *r,
+                         const char *const *step_ids, size_t nsteps, co_error *err)
+{
+    char now[32], *params;
+    co_status rc;
+    int src;
+    STMT(SQL_RUN_INSERT);
+    params = json_dumps(r->params, JSON_COMPACT | JSON_SORT_KEYS);
+    if (!params)
+        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
+    now_text(now);
+    co_bind_text(st, 1, r->id);
+    co_bind_text(st, 2, r->project_id);
+    co_bind_text(st, 3, r->plan);
+    co_bind_text(st, 4, r->engine);
+    co_bind_text(st, 5, params);
+    co_bind_text(st, 6, r->created_by);
+    co_bind_text(st, 7, now);
+    src = sqlite3_step(st);
+    free(params);
+    if ((rc = step_done(store, st, src, "creating the run", err)) != CO_OK)
+        return rc;
+    for (size_t i = 0; i < nsteps; i++) {
+        sqlite3_stmt *s2 = co_store_stmt(store, &sql, SQL_STEP_INSERT, err);
+        if (!s2)
+            return CO_ERR_STORE;
+        co_bind_text(s2, 1, r->id);
+        co_bind_int(s2, 2, (int64_t)i);
+        co_bind_text(s2, 3, step_ids[i]);
+        if ((rc = step_done(store, s2, sqlite3_step(s2), "creating a step", err)) != CO_OK)
+            return rc;
+    }
+    return CO_OK;
+}
+
+co_status co_runs_load(co_store *store, const char *id, co_run_row *out, co_error *err)
+{
+    json_error_t jerr;
+    int src;
+    STMT(SQL_RUN_LOAD);
+    memset(out, 0, sizeof *out);
+    co_bind_text(st, 1, id);
+    src = sqlite3_step(st);
+    if (src != SQLITE_ROW) {
+        sqlite3_reset(st);
+        if (src == SQLITE_DONE)
+            return co_error_set(err, CO_ERR_NOT_FOUND, "run %s does not exist", id);
+        return co_store_fail(store, src, "reading the run", err);
+    }
+    snprintf(out->id, sizeof out->id, "%s", co_col_text(st, 0));
+    snprintf(out->project_id, sizeof out->project_id, "%s", co_col_text(st, 1));
+    snprintf(out->plan, sizeof out->plan, "%s", co_col_text(st, 2));
+    snprintf(out->engine, sizeof out->engine, "%s", co_col_text(st, 3));
+    out->params = json_loads(co_col_text(st, 4), 0, &jerr);
+    out->state = co_run_state_parse(co_col_text(st, 5));
+    out->current_step = sqlite3_column_int(st, 6);
+    snprintf(out->error, sizeof out->error, "%s", co_col_text(st, 7));
+    snprintf(out->created_by, sizeof out->created_by, "%s", co_col_text(st, 8));
+    out->version = sqlite3_column_int64(st, 13);
+    out->seq = sqlite3_column_int64(st, 14);
+    sqlite3_reset(st);
+    if (!out->params)
+        return co_error_set(err, CO_ERR_STORE, "run %s has unreadable params", id);
+    return CO_OK;
+}
+
+co_status co_runs_load_step(co_store *store, const char *id, int idx,
+                            co_step_row *out, co_error *err)
+{
+    json_error_t jerr;
+    int src;
+    STMT(SQL_STEP_LOAD);
+    memset(out, 0, sizeof *out);
+    co_bind_text(st, 1, id);
+    co_bind_int(st, 2, idx);
+    src = sqlite3_step(st);
+    if (src != SQLITE_ROW) {
+        sqlite3_reset(st);
+        if (src == SQLITE_DONE)
+            return co_error_set(err, CO_ERR_NOT_FOUND, "run %s has no step %d", id, idx);
+        return co_store_fail(store, src, "reading the step", err);
+    }
+    out->idx = sqlite3_column_int(st, 0);
+    snprintf(out->step_id, sizeof out->step_id, "%s", co_col_text(st, 1));
+    out->state = co_step_state_parse(co_col_text(st, 2));
+    out->attempts = sqlite3_column_int(st, 3);
+    out->due_at = sqlite3_column_int64(st, 4);
+    out->duration_ms = sqlite3_column_int64(st, 5);
+    snprintf(out->started_at, sizeof out->started_at, "%s", co_col_text(st, 6));
+    out->outputs = json_loads(co_col_text(st, 7), 0, &jerr);
+    snprintf(out->last_error, sizeof out->last_error, "%s", co_col_text(st, 8));
+    sqlite3_reset(st);
+    if (!out->outputs)
+        out->outputs = json_object();
+    return CO_OK;
+}
+
+co_status co_runs_all_outputs(co_store *store, const char *id, json_t **out,
+                              co_error *err)
+{
+    json_t *all = json_object();
+    json_error_t jerr;
+    int src;
+    STMT(SQL_ALL_OUTPUTS);
+    co_bind_text(st, 1, id);
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *o = json_loads(co_col_text(st, 1), 0, &jerr);
+        json_object_set_new(all, co_col_text(st, 0), o ? o : json_object());
+    }
+    sqlite3_reset(st);
+    if (src != SQLITE_DONE) {
+        json_decref(all);
+        return co_store_fail(store, src, "reading step outputs", err);
+    }
+    *out = all;
+    return CO_OK;
+}
+
+co_status co_runs_write_run(co_store *store, const char *id, co_run_state state,
+                            int current_step, const char *error, co_error *err)
+{
+    char now[32];
+    STMT(SQL_RUN_WRITE);
+    now_text(now);
+    co_bind_text(st, 1, id);
+    co_bind_text(st, 2, co_run_state_name(state));
+    co_bind_int(st, 3, current_step);
+    co_bind_text(st, 4, error && *error ? error : NULL);
+    co_bind_text(st, 5, now);
+    return step_done(store, st, sqlite3_step(st), "updating the run", err);
+}
+
+co_step_write co_step_write_keep(void)
+{
+    co_step_write w;
+    memset(&w, 0, sizeof w);
+    w.state = CO_STEP_STATE_LAST;
+    w.attempts = -1;
+    w.due_at = -1;
+    w.progress = -1;
+    return w;
+}
+
+co_status co_runs_write_step(co_store *store, const char *id, int idx,
+                             const co_step_write *w, co_error *err)
+{
+    char now[32], *outputs = NULL;
+    co_status rc;
+    STMT(SQL_STEP_WRITE);
+    now_text(now);
+    if (w->outputs && !(outputs = json_dumps(w->outputs, JSON_COMPACT | JSON_SORT_KEYS)))
+        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
+    co_bind_text(st, 1, id);
+    co_bind_int(st, 2, idx);
+    co_bind_text(st, 3, w->state < CO_STEP_STATE_LAST ? co_step_state_name(w->state)
+                                                      : NULL);
+    co_bind_int(st, 4, w->attempts);
+    co_bind_int(st, 5, w->due_at);
+    co_bind_int(st, 6, w->release_lease);
+    co_bind_int(st, 7, w->mark_started);
+    co_bind_text(st, 8, now);
+    co_bind_int(st, 9, w->mark_finished);
+    co_bind_text(st, 10, w->error);
+    co_bind_text(st, 11, w->sqlstate);
+    co_bind_text(st, 12, outputs);
+    co_bind_text(st, 13, w->approved_by);
+    sqlite3_bind_double(st, 14, w->progress);
+    rc = step_done(store, st, sqlite3_step(st), "updating the step", err);
+    free(outputs);
+    return rc;
+}
+
+co_status co_events_insert(co_store *store, const char *run_id,
+                           const char *project_id, const char *type,
+                           const json_t *data, int64_t *event_id, co_error *err)
+{
+    char now[32], *text;
+    co_status rc;
+    STMT(SQL_EVENT_INSERT);
+    text = json_dumps(data, JSON_COMPACT);
+    if (!text)
+        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
+    now_text(now);
+    co_bind_text(st, 1, run_id);
+    co_bind_text(st, 2, project_id);
+    co_bind_text(st, 3, type);
+    co_bind_text(st, 4, text);
+    co_bind_text(st, 5, now);
+    rc = step_done(store, st, sqlite3_step(st), "appending an event", err);
+    free(text);
+    if (rc == CO_OK)
+        *event_id = sqlite3_last_insert_rowid(co_store_conn(store, NULL));
+    return rc;
+}
+
+co_status co_runs_claim(co_store *store, const char *owner, const char *boot_id,
+                        int64_t now_ms, int64_t lease_ms, co_claim *claim,
+                        int *found, co_error *err)
+{
+    sqlite3_stmt *st;
+    co_status rc;
+    int src;
+
+    *found = 0;
+    if ((rc = co_store_begin(store, err)) != CO_OK)
+        return rc;
+    if (!(st = co_store_stmt(store, &sql, SQL_CLAIM_PICK, err))) {
+        co_store_rollback(store);
+        return CO_ERR_STORE;
+    }
+    co_bind_int(st, 1, now_ms);
+    co_bind_text(st, 2, boot_id);
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        snprintf(claim->run_id, sizeof claim->run_id, "%s", co_col_text(st, 0));
+        claim->idx = sqlite3_column_int(st, 1);
+        claim->step_state = co_step_state_parse(co_col_text(st, 2));
+        claim->run_state = co_run_state_parse(co_col_text(st, 3));
+        claim->attempts = sqlite3_column_int(st, 4);
+        *found = 1;
+    }
+    sqlite3_reset(st);
+    if (src != SQLITE_ROW && src != SQLITE_DONE) {
+        rc = co_store_fail(store, src, "looking for due steps", err);
+        co_store_rollback(store);
+        return rc;
+    }
+    if (*found) {
+        if (!(st = co_store_stmt(store, &sql, SQL_CLAIM_TAKE, err))) {
+            co_store_rollback(store);
+            return CO_ERR_STORE;
+        }
+        co_bind_text(st, 1, claim->run_id);
+        co_bind_int(st, 2, claim->idx);
+        co_bind_text(st, 3, owner);
+        co_bind_int(st, 4, now_ms + lease_ms);
+        if ((rc = step_done(store, st, sqlite3_step(st), "leasing a step", err)) != CO_OK) {
+            co_store_rollback(store);
+            return rc;
+        }
+    }
+    return co_store_commit(store, err);
+}
+
+int64_t co_runs_next_due(co_store *store)
+{
+    sqlite3_stmt *st = co_store_stmt(store, &sql, SQL_NEXT_DUE, NULL);
+    int64_t due = INT64_MAX;
+    if (!st)
+        return due;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        due = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return due;
+}
+
+static json_t *text_or_null(const char *s)
+{
+    return s && *s ? json_string(s) : json_null();
+}
+
+static co_status steps_json(co_store *store, const char *id, json_t **out,
+                            int *done, co_error *err)
+{
+    json_t *steps = json_array();
+    json_error_t jerr;
+    int src;
+    STMT(SQL_STEPS_OF_RUN);
+    *done = 0;
+    co_bind_text(st, 1, id);
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *state = co_col_text(st, 2);
+        json_t *o = json_pack("{s:i, s:s, s:s, s:i, s:o, s:o, s:I, s:o, s:o}",
+                              "index", sqlite3_column_int(st, 0),
+                              "id", co_col_text(st, 1), "state", state,
+                              "attempts", sqlite3_column_int(st, 3),
+                              "started_at", text_or_null(co_col_text(st, 4)),
+                              "finished_at", text_or_null(co_col_text(st, 5)),
+                              "duration_ms", (json_int_t)sqlite3_column_int64(st, 6),
+                              "last_error", text_or_null(co_col_text(st, 7)),
+                              "sqlstate", text_or_null(co_col_text(st, 8)));
+        json_t *outputs = json_loads(co_col_text(st, 10), 0, &jerr);
+        if (sqlite3_column_type(st, 9) != SQLITE_NULL)
+            json_object_set_new(o, "progress_percent",
+                                json_real(sqlite3_column_double(st, 9)));
+        else
+            json_object_set_new(o, "progress_percent", json_null());
+        json_object_set_new(o, "outputs", outputs ? outputs : json_object());
+        json_object_set_new(o, "approved_by", text_or_null(co_col_text(st, 11)));
+        json_object_set_new(o, "approved_at", text_or_null(co_col_text(st, 12)));
+        if (strcmp(state, "succeeded") == 0 || strcmp(state, "skipped") == 0)
+            (*done)++;
+        json_array_append_new(steps, o);
+    }
+    sqlite3_reset(st);
+    if (src != SQLITE_DONE) {
+        json_decref(steps);
+        return co_store_fail(store, src, "reading steps", err);
+    }
+    *out = steps;
+    return CO_OK;
+}
+
+co_status co_runs_json(co_store *store, const char *id, json_t **out, co_error *err)
+{
+    json_t *steps = NULL, *run, *cur;
+    json_error_t jerr;
+    int src, done = 0;
+    co_status rc;
+    size_t n;
+    STMT(SQL_RUN_LOAD);
+    co_bind_text(st, 1, id);
+    src = sqlite3_step(st);
+    if (src != SQLITE_ROW) {
+        sqlite3_reset(st);
+        if (src == SQLITE_DONE)
+            return co_error_set(err, CO_ERR_NOT_FOUND, "run %s does not exist", id);
+        return co_store_fail(store, src, "reading the run", err);
+    }
+    run = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:s, s:s, s:s, s:o, s:o}",
+                    "id", co_col_text(st, 0), "project_id", co_col_text(st, 1),
+                    "plan", co_col_text(st, 2), "engine", co_col_text(st, 3),
+                    "parameters", json_loads(co_col_text(st, 4), 0, &jerr),
+                    "state", co_col_text(st, 5),
+                    "error", text_or_null(co_col_text(st, 7)),
+                    "created_by", co_col_text(st, 8),
+                    "created_at", co_col_text(st, 9),
+                    "updated_at", co_col_text(st, 10),
+                    "started_at", text_or_null(co_col_text(st, 11)),
+                    "finished_at", text_or_null(co_col_text(st, 12)));
+    {
+        int current = sqlite3_column_int(st, 6);
+        json_object_set_new(run, "version", json_integer(sqlite3_column_int64(st, 13)));
+        sqlite3_reset(st);
+        if ((rc = steps_json(store, id, &steps, &done, err)) != CO_OK) {
+            json_decref(run);
+            return rc;
+        }
+        n = json_array_size(steps);
+        cur = json_array_get(steps, (size_t)current);
+        json_object_set_new(run, "current_step",
+                            cur ? json_string(json_string_value(json_object_get(cur, "id")))
+                                : json_null());
+    }
+    json_object_set_new(run, "progress_percent",
+                        json_real(n ? 100.0 * done / (double)n : 0.0));
+    json_object_set_new(run, "steps", steps);
+    *out = run;
+    return CO_OK;
+}
+
+co_status co_runs_list_json(co_store *store, const char *project_id, int64_t after_seq,
+                            int limit, json_t **items, int64_t *last_seq, bool *more,
+                            co_error *err)
+{
+    char (*ids)[CO_ID_SIZE] = calloc((size_t)limit + 1, CO_ID_SIZE);
+    int n = 0, src;
+    json_t *arr;
+    sqlite3_stmt *st = co_store_stmt(store, &sql, SQL_RUN_LIST, err);
+    if (!ids)
+        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
+    if (!st) {
+        free(ids);
+        return CO_ERR_STORE;
+    }
+    co_bind_text(st, 1, project_id);
+    co_bind_int(st, 2, after_seq);
+    co_bind_int(st, 3, limit + 1);
+    *more = false;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == limit) {
+            *more = true;
+            break;
+        }
+        snprintf(ids[n++], CO_ID_SIZE, "%s", co_col_text(st, 0));
+    }
+    sqlite3_reset(st);
+    arr = json_array();
+    *last_seq = after_seq;
+    for (int i = 0; i < n; i++) {
+        json_t *run = NULL;
+        co_run_row row;
+        if (co_runs_json(store, ids[i], &run, err) != CO_OK ||
+            co_runs_load(store, ids[i], &row, err) != CO_OK) {
+            json_decref(run);
+            json_decref(arr);
+            free(ids);
+            return err->status;
+        }
+        *last_seq = row.seq;
+        co_run_row_clear(&row);
+        json_array_append_new(arr, run);
+    }
+    free(ids);
+    *items = arr;
+    return CO_OK;
+}
+
+co_status co_runs_count(co_store *store, int64_t counts[CO_RUN_STATE_LAST],
+                        co_error *err)
+{
+    int src;
+    STMT(SQL_RUN_COUNT);
+    for (int i = 0; i < CO_RUN_STATE_LAST; i++)
+        counts[i] = 0;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        co_run_state s = co_run_state_parse(co_col_text(st, 0));
+        if (s < CO_RUN_STATE_LAST)
+            counts[s] = sqlite3_column_int64(st, 1);
+    }
+    return step_done(store, st, src, "counting runs", err);
+}
+
+co_status co_artifact_put(co_store *store, const char *run_id, const char *name,
+                          const char *step_id, const char *content_type,
+                          const void *body, size_t len, co_error *err)
+{
+    char now[32];
+    STMT(SQL_ART_PUT);
+    now_text(now);
+    co_bind_text(st, 1, run_id);
+    co_bind_text(st, 2, name);
+    co_bind_text(st, 3, step_id);
+    co_bind_text(st, 4, content_type);
+    co_bind_blob(st, 5, body ? body : "", len);
+    co_bind_text(st, 6, now);
+    return step_done(store, st, sqlite3_step(st), "storing an artifact", err);
+}
+
+co_status co_artifact_list(co_store *store, const char *run_id, json_t **items,
+                           co_error *err)
+{
+    json_t *arr = json_array();
+    int src;
+    co_status rc;
+    STMT(SQL_ART_LIST);
+    co_bind_text(st, 1, run_id);
+    while ((src = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:s, s:s}",
+                                             "name", co_col_text(st, 0),
+                                             "step_id", co_col_text(st, 1),
+                                             "content_type", co_col_text(st, 2),
+                                             "size", (json_int_t)sqlite3_column_int64(st, 3),
+                                             "created_at", co_col_text(st, 4),
+                                             "updated_at", co_col_text(st, 5)));
+    if ((rc = step_done(store, st, src, "listing artifacts", err)) != CO_OK) {
+        json_decref(arr);
+        return rc;
+    }
+    *items = arr;
+    return CO_OK;
+}
+
+co_status co_artifact_get(co_store *store, const char *run_id, const char *name,
+                          char **body, size_t *len, char ctype[64], co_error *err)
+{
+    int src;
+    STMT(SQL_ART_GET);
+    co_bind_text(st, 1, run_id);
+    co_bind_text(st, 2, name);
+    src = sqlite3_step(st);
+    if (src != SQLITE_ROW) {
+        sqlite3_reset(st);
+        if (src == SQLITE_DONE)
+            return co_error_set(err, CO_ERR_NOT_FOUND, "run %s has no artifact %s",
+                                run_id, name);
+        return co_store_fail(store, src, "reading an artifact", err);
+    }
+    snprintf(ctype, 64, "%s", co_col_text(st, 0));
+    *len = (size_t)sqlite3_column_bytes(st, 1);
+    *body = malloc(*len + 1);
+    if (*body) {
+        if (*len)
+            memcpy(*body, sqlite3_column_blob(st, 1), *len);
+        (*body)[*len] = '\0';
+    }
+    sqlite3_reset(st);
+    if (!*body)
+        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
+    return CO_OK;
+}
+
+co_status co_events_query(co_store *store, int64_t after, int64_t upto,
+                          const char *run_id, const char *project_id,
+                          const char *type, int limit, json_t **items,
+                          co_error *err)
+{
+    json_t *arr = json_array();
+    json_error_t jerr;
+    int src;
+    co_status rc;
+    STMT(SQL_EV_QUERY);
+    co_bind_int(st, 1, after);
+    co_bind_int(st, 2, upto);
+    co_bind_text(st, 3, run_id);
+    co_bind_text(st, 4, project_id);
+    co_bind_text(st, 5, type);
+    co_bind_int(st, 6, limit);
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *data = json_loads(co_col_text(st, 5), 0, &jerr);
+        json_array_append_new(arr, json_pack("{s:I, s:s, s:o, s:o, s:s, s:o}",
+                                             "id", (json_int_t)sqlite3_column_int64(st, 0),
+                                             "type", co_col_text(st, 1),
+                                             "run_id", text_or_null(co_col_text(st, 2)),
+                                             "project_id", text_or_null(co_col_text(st, 3)),
+                                             "created_at", co_col_text(st, 4),
+                                             "data", data ? data : json_object()));
+    }
+    if ((rc = step_done(store, st, src, "reading events", err)) != CO_OK) {
+        json_decref(arr);
+        return rc;
+    }
+    *items = arr;
+    return CO_OK;
+}
+
+int64_t co_events_max_id(co_store *store)
+{
+    sqlite3_stmt *st = co_store_stmt(store, &sql, SQL_EV_MAX, NULL);
+    int64_t id = 0;
+    if (!st)
+        return 0;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        id = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return id;
+}

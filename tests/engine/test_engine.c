@@ -1,0 +1,146 @@
+/* test_engine.c - the "test" replication engine, linked only into the
+ * cutoverd-test binary that the integration tests start.
+ *
+ * It runs every step of every plan itself, driven by the run parameter
+ * "test" (all members optional):
+ *   step_ms:      each step takes this long: the first call records its
+ *                 start in the step outputs and returns WAIT; later calls
+ *                 finish once step_ms have passed (default 0).
+ *   retry:        {"<step>": n}: the first n calls of the step (counted over
+ *                 the step's whole life, retries included) return RETRY.
+ *   fail:         {"<step>": n}: the first n calls return FAIL.
+ *   gate:         ["<step>", ...]: the step asks for approval (GATE) once.
+ *   effects_file: path; when a step completes, the line "<run> <step>" is
+ *                 appended unless it is already there. The crash test counts
+ *                 these lines: each must appear exactly once.
+ * Outputs record "calls", "failures" and "completed_at" so that the side
+ * effect is idempotent across crashes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/engine.h"
+#include "engine/step.h"
+#include "server/clock.h"
+
+static int effect_present(const char *path, const char *line)
+{
+    FILE *f = fopen(path, "r");
+    char buf[256];
+    int found = 0;
+    if (!f)
+        return 0;
+    while (!found && fgets(buf, sizeof buf, f))
+        found = strcmp(buf, line) == 0;
+    fclose(f);
+    return found;
+}
+
+static int record_effect(const char *path, const char *run_id, const char *step)
+{
+    char line[256];
+    FILE *f;
+    snprintf(line, sizeof line, "%s %s\n", run_id, step);
+    if (effect_present(path, line))
+        return 0;
+    f = fopen(path, "a");
+    if (!f)
+        return -1;
+    fputs(line, f);
+    fflush(f);
+    fsync(fileno(f));
+    fclose(f);
+    return 0;
+}
+
+static json_int_t counter(json_t *obj, const char *key)
+{
+    return json_integer_value(json_object_get(obj, key));
+}
+
+static void run_step(co_step_ctx *ctx, co_verdict *v)
+{
+    json_t *cfg = json_object_get(ctx->run->params, "test");
+    json_t *out = ctx->outputs;
+    const char *step = ctx->step->id;
+    int64_t now = co_clock_now_ms();
+    json_int_t calls = counter(out, "calls") + 1;
+    json_int_t step_ms = counter(cfg, "step_ms");
+    json_int_t nretry = counter(json_object_get(cfg, "retry"), step);
+    json_int_t nfail = counter(json_object_get(cfg, "fail"), step);
+    const char *effects = json_string_value(json_object_get(cfg, "effects_file"));
+    json_t *gates = json_object_get(cfg, "gate");
+    size_t i;
+    json_t *g;
+
+    json_object_set_new(out, "calls", json_integer(calls));
+    if (calls <= nfail) {
+        json_object_set_new(out, "failures", json_integer(counter(out, "failures") + 1));
+        co_verdict_set(v, CO_VERDICT_FAIL, 0, "test engine: %s fails on command (%lld/%lld)",
+                       step, (long long)calls, (long long)nfail);
+        return;
+    }
+    if (calls <= nfail + nretry) {
+        json_object_set_new(out, "failures", json_integer(counter(out, "failures") + 1));
+        co_verdict_set(v, CO_VERDICT_RETRY, 0,
+                       "test engine: %s transient failure on command (%lld/%lld)", step,
+                       (long long)(calls - nfail), (long long)nretry);
+        return;
+    }
+    json_array_foreach(gates, i, g) {
+        if (json_is_string(g) && strcmp(json_string_value(g), step) == 0 &&
+            !json_is_true(json_object_get(out, "gated"))) {
+            json_object_set_new(out, "gated", json_true());
+            co_verdict_set(v, CO_VERDICT_GATE, 0, NULL);
+            return;
+        }
+    }
+    if (step_ms > 0) {
+        json_int_t started = counter(out, "work_started_ms");
+        if (!started) {
+            json_object_set_new(out, "work_started_ms", json_integer(now));
+            co_verdict_set(v, CO_VERDICT_WAIT, step_ms, NULL);
+            return;
+        }
+        if (now - started < step_ms) {
+            co_verdict_set(v, CO_VERDICT_WAIT, step_ms - (now - started), NULL);
+            return;
+        }
+    }
+    if (effects && record_effect(effects, ctx->run->id, step) != 0) {
+        co_verdict_set(v, CO_VERDICT_RETRY, 0, "test engine: cannot write %s", effects);
+        return;
+    }
+    json_object_set_new(out, "completed_at", json_integer(now));
+    {
+        co_error err;
+        co_error_clear(&err);
+        if (co_step_event(ctx, "step.progress",
+                          json_pack("{s:f, s:s}", "percent", 100.0, "detail", "test engine"),
+                          &err) != CO_OK) {
+            co_verdict_set(v, CO_VERDICT_RETRY, 0, "%s", err.message);
+            return;
+        }
+        if (strcmp(step, "prepare_target") == 0) {
+            static const char script[] = "-- captured by the test engine\nSELECT 1;\n";
+            if (co_step_artifact(ctx, "prepare_target.sql", "text/plain", script,
+                                 sizeof script - 1, &err) != CO_OK) {
+                co_verdict_set(v, CO_VERDICT_RETRY, 0, "%s", err.message);
+                return;
+            }
+        }
+    }
+    co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
+}
+
+static const co_engine test_engine = {
+    .name = "test",
+    .run_step = run_step,
+};
+
+void co_engine_register_extra(void)
+{
+    co_engine_register(&test_engine);
+}
