@@ -251,13 +251,15 @@ co_status co_runner_start(co_app *app, int n, co_runner **out, co_error *err)
     }
     for (int i = 0; i < n; i++) {
         worker_arg *arg = malloc(sizeof *arg);
+        if (arg) {
+            arg->r = r;
+            arg->index = i;
+        }
         if (!arg || pthread_create(&r->threads[i], NULL, worker_main, arg) != 0) {
             free(arg);
             co_runner_stop(r);
             return co_error_set(err, CO_ERR_INTERNAL, "cannot start runner threads");
         }
-        arg->r = r;
-        arg->index = i;
         r->n = i + 1;
     }
     co_log(CO_LOG_INFO, "runner", "%d workers started (boot %s)", n, r->boot_id);

@@ -17,6 +17,9 @@ ROOT = os.environ.get(
     "CUTOVER_SOURCE_ROOT",
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 BINARY = os.environ.get("CUTOVERD", os.path.join(ROOT, "build", "cutoverd"))
+# cutoverd linked with the test replication engine (tests/engine/test_engine.c)
+TEST_BINARY = os.environ.get("CUTOVERD_TEST",
+                             os.path.join(ROOT, "build", "tests", "cutoverd-test"))
 
 
 def free_port():
@@ -41,7 +44,9 @@ def wait_until(predicate, timeout=10.0, interval=0.02, what="condition"):
 
 
 class Daemon:
-    def __init__(self, workdir, db=None, tokens_file=None, args=(), env=None):
+    def __init__(self, workdir, db=None, tokens_file=None, args=(), env=None,
+                 binary=None):
+        self.binary = binary or BINARY
         self.workdir = str(workdir)
         self.db = db or os.path.join(self.workdir, "cutover.db")
         self.tokens_file = tokens_file
@@ -58,7 +63,7 @@ class Daemon:
 
     def start(self, timeout=15.0):
         self.port = free_port()
-        cmd = [BINARY, "--listen", f"127.0.0.1:{self.port}", "--db", self.db,
+        cmd = [self.binary, "--listen", f"127.0.0.1:{self.port}", "--db", self.db,
                "--log-level", "debug"] + self.args
         if self.tokens_file:
             cmd += ["--tokens-file", self.tokens_file]

@@ -1,0 +1,56 @@
+"""Helpers for tests that drive runs of the test engine over the API."""
+import requests
+
+from daemon import wait_until
+
+
+def make_project(url, name="runs"):
+    r = requests.post(url + "/v1/projects", json={"name": name})
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def start_run(url, project, plan="oracle-to-postgres", test=None, **params):
+    params = dict(params)
+    params["test"] = test or {}
+    r = requests.post(f"{url}/v1/projects/{project}/runs",
+                      json={"plan": plan, "engine": "test", "parameters": params})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def get_run(url, run_id):
+    r = requests.get(f"{url}/v1/runs/{run_id}")
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def wait_state(url, run_id, states, timeout=30):
+    if isinstance(states, str):
+        states = {states}
+    return wait_until(lambda: (lambda r: r if r["state"] in states else None)(
+        get_run(url, run_id)), timeout, what=f"run {run_id} in {states}")
+
+
+def all_events(url, path="/v1/events", **params):
+    """Pages through a JSON event endpoint; returns every event."""
+    out, after = [], 0
+    while True:
+        r = requests.get(url + path, params=dict(params, after=after, limit=1000))
+        assert r.status_code == 200, r.text
+        body = r.json()
+        out += body["items"]
+        if not body["items"]:
+            return out
+        after = body["next_after"]
+
+
+def step_order(events):
+    """Step ids in the order they first started running (or were skipped)."""
+    seen = []
+    for e in events:
+        if e["type"] == "step.state" and e["data"]["to"] in ("running", "skipped",
+                                                              "awaiting_approval"):
+            if e["data"]["step"] not in seen:
+                seen.append(e["data"]["step"])
+    return seen
