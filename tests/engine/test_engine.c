@@ -10,6 +10,10 @@
  *                 the step's whole life, retries included) return RETRY.
  *   fail:         {"<step>": n}: the first n calls return FAIL.
  *   gate:         ["<step>", ...]: the step asks for approval (GATE) once.
+ *   ticks:        {"step": "<step>", "count": n, "interval_ms": ms}: that step
+ *                 publishes n "step.progress" events carrying "tick" and
+ *                 "sent_at_ms" (epoch ms), one per call, WAITing interval_ms
+ *                 between them (benchmarks of event delivery).
  *   effects_file: path; when a step completes, the line "<run> <step>" is
  *                 appended unless it is already there. The crash test counts
  *                 these lines: each must appear exactly once.
@@ -95,6 +99,29 @@ static void run_step(co_step_ctx *ctx, co_verdict *v)
             json_object_set_new(out, "gated", json_true());
             co_verdict_set(v, CO_VERDICT_GATE, 0, NULL);
             return;
+        }
+    }
+    {
+        json_t *ticks = json_object_get(cfg, "ticks");
+        const char *tstep = json_string_value(json_object_get(ticks, "step"));
+        json_int_t count = counter(ticks, "count");
+        json_int_t done = counter(out, "ticks");
+        if (tstep && strcmp(tstep, step) == 0 && done < count) {
+            co_error err;
+            co_error_clear(&err);
+            if (co_step_event(ctx, "step.progress",
+                              json_pack("{s:I, s:I, s:f}", "tick", done + 1, "sent_at_ms",
+                                        (json_int_t)co_clock_now_ms(), "percent",
+                                        100.0 * (double)(done + 1) / (double)count),
+                              &err) != CO_OK) {
+                co_verdict_set(v, CO_VERDICT_RETRY, 0, "%s", err.message);
+                return;
+            }
+            json_object_set_new(out, "ticks", json_integer(done + 1));
+            if (done + 1 < count) {
+                co_verdict_set(v, CO_VERDICT_WAIT, counter(ticks, "interval_ms"), NULL);
+                return;
+            }
         }
     }
     if (step_ms > 0) {
