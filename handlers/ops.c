@@ -13,6 +13,7 @@
 #include "store/resources.h"
 #include "store/runs.h"
 #include "engine/runner.h"
+#include "aws/creds.h"
 #include "server/events.h"
 
 co_status h_healthz(co_request *req, co_response *resp)
@@ -35,6 +36,13 @@ co_status h_readyz(co_request *req, co_response *resp)
                      "status", "ok", "schema_version",
                      co_store_schema_version(req->app->store), "version",
                      CUTOVER_VERSION);
+    if (req->app->aws_creds) {
+        char source[160];
+        /* the source of the credentials in use, never the secret */
+        json_object_set_new(body, "aws_credentials",
+                            json_string(co_aws_provider_source(req->app->aws_creds, source,
+                                                               sizeof source)));
+    }
     co_resp_json(resp, 200, body);
     return CO_OK;
 }

@@ -18,6 +18,7 @@ struct co_auth;
 struct co_metrics;
 struct co_runner;
 struct co_events;
+struct co_aws_provider;
 
 typedef struct co_app co_app;
 
@@ -29,6 +30,7 @@ struct co_app {
     struct co_metrics *metrics;
     struct co_events *events;   /* in-process event fan-out (SSE) */
     struct co_runner *runner;   /* plan runner */
+    struct co_aws_provider *aws_creds; /* AWS credential chain (aws/creds.h) */
     atomic_int stopping;        /* set once SIGTERM arrived */
     int64_t started_ms;
 };

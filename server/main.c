@@ -23,6 +23,8 @@
 #include "server/events.h"
 #include "engine/engine.h"
 #include "engine/runner.h"
+#include "aws/creds.h"
+#include <curl/curl.h>
 
 static int hash_token(void)
 {
@@ -81,6 +83,16 @@ static int run(co_app *app)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+        co_error_set(&err, CO_ERR_INTERNAL, "curl_global_init failed");
+        goto fail;
+    }
+    {
+        co_aws_provider_options opts;
+        memset(&opts, 0, sizeof opts);
+        if (co_aws_provider_new(&opts, &app->aws_creds, &err) != CO_OK)
+            goto fail;
+    }
     co_engine_register_builtin();
     if (co_events_new(app->store, 15000, &app->events, &err) != CO_OK)
         goto fail;
@@ -118,6 +130,8 @@ fail:
     co_runner_stop(app->runner);
 out:
     co_events_free(app->events);
+    co_aws_provider_free(app->aws_creds);
+    curl_global_cleanup();
     co_metrics_free(app->metrics);
     co_store_close(app->store);
     co_auth_free(app->auth);
