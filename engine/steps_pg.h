@@ -1,0 +1,38 @@
+/* steps_pg.h - what step functions and the pg-logical engine share to
+ * reach PostgreSQL: connections to a run's endpoints, and the mapping of a
+ * co_error onto a verdict.
+ */
+#ifndef CUTOVER_ENGINE_STEPS_PG_H
+#define CUTOVER_ENGINE_STEPS_PG_H
+
+#include <libpq-fe.h>
+
+#include "engine/step.h"
+#include "pg/pg_conn.h"
+
+/* Opens a libpq connection to endpoint ep (its doc's host, port, database,
+ * username, sslmode and its sealed password) with application_name
+ * "cutover/<run id>", a 10 s connect timeout and the run's
+ * statement_timeout_ms. *out is closed by the caller (pg_conn_close).
+ * Errors: CO_ERR_INVALID (not a postgres endpoint, or no password: Secrets
+ * Manager references are only for aws-dms), as pg_conn_open otherwise. */
+CO_MUST_CHECK co_status co_step_pg_open(co_step_ctx *ctx, const co_resource *ep,
+                                        PGconn **out, co_error *err);
+
+/* Loads endpoint resource named by run parameter param (e.g.
+ * "remote_endpoint_id") into *out (caller clears). Errors: CO_ERR_INVALID
+ * when the parameter is absent, as co_res_get otherwise. */
+CO_MUST_CHECK co_status co_step_endpoint(co_step_ctx *ctx, const char *param,
+                                         co_resource *out, co_error *err);
+
+/* Builds a libpq connection string for ep (values single-quoted with
+ * backslash escapes per the libpq conninfo syntax), for CREATE SUBSCRIPTION
+ * and postgres_fdw. The string contains the password: the caller wipes and
+ * frees it and never logs it. NULL on failure with err set. */
+char *co_step_conninfo_new(co_step_ctx *ctx, const co_resource *ep, co_error *err);
+
+/* Verdict for a failed operation: RETRY for CO_ERR_TRANSIENT, FAIL
+ * otherwise, with the error message (prefixed by what) and SQLSTATE. */
+void co_verdict_from_error(co_verdict *v, const char *what, const co_error *err);
+
+#endif

@@ -1,0 +1,500 @@
+/* pg_capture.c - capture, merge and drop (see pg_capture.h). The restore
+ * side and the script live in pg_capture_restore.c. */
+#include "pg/pg_capture.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg/pg_sql.h"
+
+#define CAPTURE_FORMAT "cutover-capture/1"
+
+static const char sql_fks[] =
+    "WITH " PG_SCOPE_TABLES_CTE
+    " SELECT n.nspname, c.relname, k.conname,"
+    "        pg_catalog.pg_get_constraintdef(k.oid), k.convalidated,"
+    "        c.relkind = 'p', pg_catalog.obj_description(k.oid, 'pg_constraint')"
+    " FROM pg_catalog.pg_constraint k"
+    " JOIN pg_catalog.pg_class c ON c.oid = k.conrelid"
+    " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE k.contype = 'f' AND k.conparentid = 0"
+    "   AND (k.conrelid IN (SELECT oid FROM scope_tables)"
+    "        OR k.confrelid IN (SELECT oid FROM scope_tables))"
+    " ORDER BY 1, 2, 3";
+
+static const char sql_indexes[] =
+    "WITH " PG_SCOPE_TABLES_CTE
+    " SELECT t.nspname, t.relname, ic.relname,"
+    "        pg_catalog.pg_get_indexdef(i.indexrelid), ic.relkind = 'I',"
+    "        pc.relname, ts.spcname, i.indisclustered,"
+    "        pg_catalog.obj_description(i.indexrelid, 'pg_class'), pn.nspname"
+    " FROM pg_catalog.pg_index i"
+    " JOIN scope_tables t ON t.oid = i.indrelid"
+    " JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid"
+    " LEFT JOIN pg_catalog.pg_inherits h ON h.inhrelid = i.indexrelid"
+    " LEFT JOIN pg_catalog.pg_class pc ON pc.oid = h.inhparent"
+    " LEFT JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace"
+    " LEFT JOIN pg_catalog.pg_tablespace ts ON ts.oid = ic.reltablespace"
+    " WHERE NOT i.indisprimary AND NOT i.indisunique AND NOT i.indisexclusion"
+    "   AND NOT i.indisreplident"
+    "   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k"
+    "                   WHERE k.conindid = i.indexrelid AND k.contype IN ('p', 'u', 'x'))"
+    "   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint f"
+    "                   WHERE f.conindid = i.indexrelid AND f.contype = 'f')"
+    "   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d"
+    "                   WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+    "                     AND d.objid = i.indexrelid AND d.deptype IN ('i', 'e'))"
+    " ORDER BY 1, 3";
+
+static const char sql_triggers[] =
+    "WITH " PG_SCOPE_TABLES_CTE
+    " SELECT t.nspname, t.relname, g.tgname, g.tgenabled::text, g.tgparentid <> 0"
+    " FROM pg_catalog.pg_trigger g"
+    " JOIN scope_tables t ON t.oid = g.tgrelid"
+    " WHERE NOT g.tgisinternal"
+    " ORDER BY 5, 1, 2, 3";
+
+/* ---- shape ------------------------------------------------------------ */
+
+static const char *jstr(const json_t *o, const char *k)
+{
+    const json_t *v = json_object_get(o, k);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static co_status check_items(const json_t *arr, const char *what,
+                             const char *const *strings, const char *const *bools,
+                             co_error *err)
+{
+    size_t i, j;
+    const json_t *it;
+    if (!json_is_array(arr))
+        return co_error_set(err, CO_ERR_INVALID, "capture: %s must be an array", what);
+    json_array_foreach(arr, i, it) {
+        if (!json_is_object(it))
+            return co_error_set(err, CO_ERR_INVALID, "capture: %s[%zu] must be an object",
+                                what, i);
+        for (j = 0; strings[j]; j++) {
+            const char *s = jstr(it, strings[j]);
+            if (!s || !*s)
+                return co_error_set(err, CO_ERR_INVALID,
+                                    "capture: %s[%zu].%s must be a non-empty string",
+                                    what, i, strings[j]);
+        }
+        for (j = 0; bools && bools[j]; j++)
+            if (!json_is_boolean(json_object_get(it, bools[j])))
+                return co_error_set(err, CO_ERR_INVALID,
+                                    "capture: %s[%zu].%s must be a boolean", what, i,
+                                    bools[j]);
+    }
+    return CO_OK;
+}
+
+co_status pg_capture_validate(const json_t *capture, co_error *err)
+{
+    static const char *const fk_s[] = {"schema", "table", "name", "definition", NULL};
+    static const char *const fk_b[] = {"validated", "partitioned", NULL};
+    static const char *const ix_s[] = {"schema", "table", "name", "definition", NULL};
+    static const char *const ix_b[] = {"partitioned", "clustered", NULL};
+    static const char *const tg_s[] = {"schema", "table", "name", "enabled", NULL};
+    static const char *const tg_b[] = {"clone", NULL};
+    const char *fmt;
+    size_t i;
+    const json_t *it;
+    co_status rc;
+
+    if (!json_is_object(capture))
+        return co_error_set(err, CO_ERR_INVALID, "capture must be a JSON object");
+    fmt = jstr(capture, "format");
+    if (!fmt || strcmp(fmt, CAPTURE_FORMAT) != 0)
+        return co_error_set(err, CO_ERR_INVALID, "capture format must be %s",
+                            CAPTURE_FORMAT);
+    if ((rc = check_items(json_object_get(capture, "foreign_keys"), "foreign_keys",
+                          fk_s, fk_b, err)) != CO_OK ||
+        (rc = check_items(json_object_get(capture, "indexes"), "indexes", ix_s,
+                          ix_b, err)) != CO_OK ||
+        (rc = check_items(json_object_get(capture, "triggers"), "triggers", tg_s,
+                          tg_b, err)) != CO_OK)
+        return rc;
+    json_array_foreach(json_object_get(capture, "indexes"), i, it) {
+        const char *def = jstr(it, "definition");
+        if (strncmp(def, "CREATE INDEX ", 13) != 0 &&
+            strncmp(def, "CREATE UNIQUE INDEX ", 20) != 0)
+            return co_error_set(err, CO_ERR_INVALID,
+                                "capture: indexes[%zu].definition is not CREATE INDEX", i);
+    }
+    json_array_foreach(json_object_get(capture, "triggers"), i, it) {
+        const char *e = jstr(it, "enabled");
+        if (strlen(e) != 1 || !strchr("ODRA", e[0]))
+            return co_error_set(err, CO_ERR_INVALID,
+                                "capture: triggers[%zu].enabled must be O, D, R or A", i);
+    }
+    return CO_OK;
+}
+
+/* ---- take --------------------------------------------------------------- */
+
+static json_t *opt_string(const PGresult *res, int row, int col)
+{
+    const char *v = pg_res_get(res, row, col);
+    return v ? json_string(v) : json_null();
+}
+
+static co_status rows_fks(const PGresult *res, json_t *out)
+{
+    int r;
+    for (r = 0; r < PQntuples(res); r++) {
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:o}",
+                              "schema", PQgetvalue(res, r, 0),
+                              "table", PQgetvalue(res, r, 1),
+                              "name", PQgetvalue(res, r, 2),
+                              "definition", PQgetvalue(res, r, 3),
+                              "validated", pg_res_bool(res, r, 4),
+                              "partitioned", pg_res_bool(res, r, 5),
+                              "comment", opt_string(res, r, 6));
+        if (!o || json_array_append_new(out, o))
+            return CO_ERR_NOMEM;
+    }
+    return CO_OK;
+}
+
+static co_status rows_indexes(const PGresult *res, json_t *out)
+{
+    int r;
+    for (r = 0; r < PQntuples(res); r++) {
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:o, s:o, s:o, s:b, s:o}",
+                              "schema", PQgetvalue(res, r, 0),
+                              "table", PQgetvalue(res, r, 1),
+                              "name", PQgetvalue(res, r, 2),
+                              "definition", PQgetvalue(res, r, 3),
+                              "partitioned", pg_res_bool(res, r, 4),
+                              "parent", opt_string(res, r, 5),
+                              "parent_schema", opt_string(res, r, 9),
+                              "tablespace", opt_string(res, r, 6),
+                              "clustered", pg_res_bool(res, r, 7),
+                              "comment", opt_string(res, r, 8));
+        if (!o || json_array_append_new(out, o))
+            return CO_ERR_NOMEM;
+    }
+    return CO_OK;
+}
+
+static co_status rows_triggers(const PGresult *res, json_t *out)
+{
+    int r;
+    for (r = 0; r < PQntuples(res); r++) {
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b}",
+                              "schema", PQgetvalue(res, r, 0),
+                              "table", PQgetvalue(res, r, 1),
+                              "name", PQgetvalue(res, r, 2),
+                              "enabled", PQgetvalue(res, r, 3),
+                              "clone", pg_res_bool(res, r, 4));
+        if (!o || json_array_append_new(out, o))
+            return CO_ERR_NOMEM;
+    }
+    return CO_OK;
+}
+
+/* Identity of an object inside one array: schema, table and name joined by
+ * an ASCII unit separator (which cannot appear in a PostgreSQL identifier
+ * typed by a person, and at worst makes two keys collide harmlessly). For
+ * indexes the table is left out: index names are unique per schema. */
+static char *object_key(const json_t *o, bool with_table)
+{
+    const char *s = jstr(o, "schema"), *t = jstr(o, "table"), *n = jstr(o, "name");
+    size_t len = strlen(s) + strlen(n) + (with_table ? strlen(t) : 0) + 3;
+    char *k = malloc(len);
+    if (!k)
+        return NULL;
+    if (with_table)
+        snprintf(k, len, "%s\x1f%s\x1f%s", s, t, n);
+    else
+        snprintf(k, len, "%s\x1f%s", s, n);
+    return k;
+}
+
+/* Indexes whose parent index is not captured cannot be dropped on their own
+ * (the parent requires them); leave them out, repeatedly, so that chains
+ * resolve. */
+static co_status prune_orphans(json_t *indexes)
+{
+    bool changed = true;
+    while (changed) {
+        json_t *names = json_object();
+        size_t i;
+        json_t *it;
+        if (!names)
+            return CO_ERR_NOMEM;
+        changed = false;
+        json_array_foreach(indexes, i, it) {
+            char *k = object_key(it, false);
+            if (!k || json_object_set_new(names, k, json_true())) {
+                free(k);
+                json_decref(names);
+                return CO_ERR_NOMEM;
+            }
+            free(k);
+        }
+        for (i = 0; i < json_array_size(indexes);) {
+            json_t *ix = json_array_get(indexes, i);
+            const char *parent = jstr(ix, "parent");
+            if (parent) {
+                const char *ps = jstr(ix, "parent_schema");
+                json_t *probe = json_pack("{s:s, s:s}", "schema",
+                                          ps ? ps : jstr(ix, "schema"), "name", parent);
+                char *k = probe ? object_key(probe, false) : NULL;
+                bool known = k && json_object_get(names, k);
+                json_decref(probe);
+                free(k);
+                if (!known) {
+                    json_array_remove(indexes, i);
+                    changed = true;
+                    continue;
+                }
+            }
+            i++;
+        }
+        json_decref(names);
+    }
+    return CO_OK;
+}
+
+/* result = previous[...] + current items not in previous. */
+static co_status merge_array(const json_t *prev, const json_t *cur, bool with_table,
+                             json_t **out)
+{
+    json_t *seen = json_object(), *res = json_array();
+    size_t i;
+    json_t *it;
+    if (!seen || !res)
+        goto nomem;
+    json_array_foreach(prev, i, it) {
+        char *k = object_key(it, with_table);
+        if (!k)
+            goto nomem;
+        if (!json_object_get(seen, k)) {
+            if (json_object_set_new(seen, k, json_true()) ||
+                json_array_append(res, it)) {
+                free(k);
+                goto nomem;
+            }
+        }
+        free(k);
+    }
+    json_array_foreach(cur, i, it) {
+        char *k = object_key(it, with_table);
+        if (!k)
+            goto nomem;
+        if (!json_object_get(seen, k)) {
+            if (json_object_set_new(seen, k, json_true()) ||
+                json_array_append(res, it)) {
+                free(k);
+                goto nomem;
+            }
+        }
+        free(k);
+    }
+    json_decref(seen);
+    *out = res;
+    return CO_OK;
+nomem:
+    json_decref(seen);
+    json_decref(res);
+    return CO_ERR_NOMEM;
+}
+
+static co_status query_rows(PGconn *conn, const char *what, const char *sql,
+                            const char *param, co_status (*fill)(const PGresult *, json_t *),
+                            json_t *out, co_error *err)
+{
+    const char *params[1] = {param};
+    PGresult *res = NULL;
+    co_status rc = pg_exec(conn, what, sql, 1, params, &res, err);
+    if (rc != CO_OK)
+        return rc;
+    rc = fill(res, out);
+    PQclear(res);
+    if (rc != CO_OK)
+        return co_error_set(err, rc, "out of memory building the capture");
+    return CO_OK;
+}
+
+co_status pg_capture_take(PGconn *conn, const pg_scope *scope, const json_t *previous,
+                          json_t **capture_out, co_error *err)
+{
+    json_t *fks = json_array(), *ixs = json_array(), *tgs = json_array();
+    json_t *mfk = NULL, *mix = NULL, *mtg = NULL, *cap = NULL;
+    char *param = NULL;
+    co_status rc;
+
+    *capture_out = NULL;
+    if (!fks || !ixs || !tgs) {
+        rc = co_error_set(err, CO_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    if (previous && (rc = pg_capture_validate(previous, err)) != CO_OK)
+        goto done;
+    if (!(param = pg_scope_param_new(scope, err))) {
+        rc = err ? err->status : CO_ERR_INVALID;
+        goto done;
+    }
+    if ((rc = pg_scope_check(conn, scope, err)) != CO_OK)
+        goto done;
+    if ((rc = pg_exec_simple(conn, "begin capture",
+                             "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL,
+                             err)) != CO_OK)
+        goto done;
+    rc = query_rows(conn, "capture foreign keys", sql_fks, param, rows_fks, fks, err);
+    if (rc == CO_OK)
+        rc = query_rows(conn, "capture indexes", sql_indexes, param, rows_indexes, ixs,
+                        err);
+    if (rc == CO_OK)
+        rc = query_rows(conn, "capture triggers", sql_triggers, param, rows_triggers,
+                        tgs, err);
+    pg_rollback(conn); /* read-only: nothing to commit */
+    if (rc != CO_OK)
+        goto done;
+    if (prune_orphans(ixs) != CO_OK ||
+        merge_array(json_object_get(previous, "foreign_keys"), fks, true, &mfk) != CO_OK ||
+        merge_array(json_object_get(previous, "indexes"), ixs, false, &mix) != CO_OK ||
+        merge_array(json_object_get(previous, "triggers"), tgs, true, &mtg) != CO_OK) {
+        rc = co_error_set(err, CO_ERR_NOMEM, "out of memory merging the capture");
+        goto done;
+    }
+    cap = json_pack("{s:s, s:O, s:O, s:O}", "format", CAPTURE_FORMAT,
+                    "foreign_keys", mfk, "indexes", mix, "triggers", mtg);
+    if (!cap) {
+        rc = co_error_set(err, CO_ERR_NOMEM, "out of memory building the capture");
+        goto done;
+    }
+    *capture_out = cap;
+    rc = CO_OK;
+done:
+    json_decref(fks);
+    json_decref(ixs);
+    json_decref(tgs);
+    json_decref(mfk);
+    json_decref(mix);
+    json_decref(mtg);
+    free(param);
+    return rc;
+}
+
+/* ---- drop --------------------------------------------------------------- */
+
+static co_status run_one(PGconn *conn, pg_sql *b, const char *what, co_error *err)
+{
+    co_status rc = pg_sql_check(b, err);
+    if (rc == CO_OK)
+        rc = pg_exec_simple(conn, what, b->data, NULL, err);
+    pg_sql_reset(b);
+    return rc;
+}
+
+co_status pg_capture_drop(PGconn *conn, const json_t *capture, co_error *err)
+{
+    json_t *tables = NULL, *it;
+    size_t i;
+    pg_sql b;
+    char what[300], disp[256];
+    co_status rc;
+
+    if ((rc = pg_capture_validate(capture, err)) != CO_OK)
+        return rc;
+    pg_sql_init(&b);
+    if ((rc = pg_begin(conn, err)) != CO_OK)
+        return rc;
+    json_array_foreach(json_object_get(capture, "foreign_keys"), i, it) {
+        pg_sql_add(&b, "ALTER TABLE IF EXISTS ");
+        pg_sql_qname(&b, conn, jstr(it, "schema"), jstr(it, "table"));
+        pg_sql_add(&b, " DROP CONSTRAINT IF EXISTS ");
+        pg_sql_ident(&b, conn, jstr(it, "name"));
+        snprintf(what, sizeof what, "drop foreign key %s on %s", jstr(it, "name"),
+                 pg_sql_display_name(jstr(it, "schema"), jstr(it, "table"), disp,
+                                     sizeof disp));
+        if ((rc = run_one(conn, &b, what, err)) != CO_OK)
+            goto fail;
+    }
+    json_array_foreach(json_object_get(capture, "indexes"), i, it) {
+        if (jstr(it, "parent"))
+            continue; /* dropped with its parent */
+        pg_sql_add(&b, "DROP INDEX IF EXISTS ");
+        pg_sql_qname(&b, conn, jstr(it, "schema"), jstr(it, "name"));
+        snprintf(what, sizeof what, "drop index %s",
+                 pg_sql_display_name(jstr(it, "schema"), jstr(it, "name"), disp,
+                                     sizeof disp));
+        if ((rc = run_one(conn, &b, what, err)) != CO_OK)
+            goto fail;
+    }
+    /* One DISABLE TRIGGER USER per table, parents before partitions is not
+     * needed here: every table ends up disabled. */
+    tables = json_object();
+    if (!tables) {
+        rc = co_error_set(err, CO_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    json_array_foreach(json_object_get(capture, "triggers"), i, it) {
+        json_t *k = json_pack("{s:s, s:s, s:s}", "schema", jstr(it, "schema"), "table",
+                              jstr(it, "table"), "name", "");
+        char *ks = k ? object_key(k, true) : NULL;
+        json_decref(k);
+        if (!ks) {
+            rc = co_error_set(err, CO_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+        if (!json_object_get(tables, ks)) {
+            json_object_set_new(tables, ks, json_true());
+            pg_sql_add(&b, "ALTER TABLE IF EXISTS ");
+            pg_sql_qname(&b, conn, jstr(it, "schema"), jstr(it, "table"));
+            pg_sql_add(&b, " DISABLE TRIGGER USER");
+            snprintf(what, sizeof what, "disable triggers on %s",
+                     pg_sql_display_name(jstr(it, "schema"), jstr(it, "table"), disp,
+                                         sizeof disp));
+            if ((rc = run_one(conn, &b, what, err)) != CO_OK) {
+                free(ks);
+                goto fail;
+            }
+        }
+        free(ks);
+    }
+    json_decref(tables);
+    pg_sql_free(&b);
+    return pg_commit(conn, err);
+fail:
+    json_decref(tables);
+    pg_sql_free(&b);
+    pg_rollback(conn);
+    return rc;
+}
+
+co_status pg_capture_prepare_target(PGconn *conn, const pg_scope *scope,
+                                    const json_t *previous, json_t **capture_out,
+                                    char **script_out, co_error *err)
+{
+    json_t *cap = NULL;
+    char *script = NULL;
+    co_status rc;
+
+    *capture_out = NULL;
+    if (script_out)
+        *script_out = NULL;
+    if ((rc = pg_capture_take(conn, scope, previous, &cap, err)) != CO_OK)
+        return rc;
+    if (script_out) {
+        script = pg_capture_script_new(conn, cap, PG_SCRIPT_ALL, err);
+        if (!script) {
+            json_decref(cap);
+            return err ? err->status : CO_ERR_NOMEM;
+        }
+    }
+    if ((rc = pg_capture_drop(conn, cap, err)) != CO_OK) {
+        json_decref(cap);
+        free(script);
+        return rc;
+    }
+    *capture_out = cap;
+    if (script_out)
+        *script_out = script;
+    return CO_OK;
+}

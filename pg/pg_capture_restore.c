@@ -1,0 +1,646 @@
+/* pg_capture_restore.c - the way back: the re-runnable restore script, the
+ * restore of indexes and FKs, and trigger states (see pg_capture.h). */
+#include "pg/pg_capture.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg/pg_sql.h"
+#include "server/log.h"
+
+static const char *jstr(const json_t *o, const char *k)
+{
+    const json_t *v = json_object_get(o, k);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static bool jbool(const json_t *o, const char *k)
+{
+    return json_is_true(json_object_get(o, k));
+}
+
+/* ---- statement builders (shared by the script and the restore) --------- */
+
+/* The captured CREATE INDEX with IF NOT EXISTS (and CONCURRENTLY) inserted
+ * after the fixed prefix pg_get_indexdef() always emits. */
+static void build_create_index(pg_sql *b, const json_t *ix, bool concurrently)
+{
+    const char *def = jstr(ix, "definition");
+    size_t skip;
+    if (!strncmp(def, "CREATE UNIQUE INDEX ", 20)) {
+        pg_sql_add(b, "CREATE UNIQUE INDEX ");
+        skip = 20;
+    } else {
+        pg_sql_add(b, "CREATE INDEX ");
+        skip = 13;
+    }
+    if (concurrently && !jbool(ix, "partitioned"))
+        pg_sql_add(b, "CONCURRENTLY ");
+    pg_sql_add(b, "IF NOT EXISTS ");
+    pg_sql_add(b, def + skip);
+}
+
+static void build_attach(pg_sql *b, PGconn *c, const json_t *ix)
+{
+    const char *ps = jstr(ix, "parent_schema");
+    pg_sql_add(b, "ALTER INDEX ");
+    pg_sql_qname(b, c, ps ? ps : jstr(ix, "schema"), jstr(ix, "parent"));
+    pg_sql_add(b, " ATTACH PARTITION ");
+    pg_sql_qname(b, c, jstr(ix, "schema"), jstr(ix, "name"));
+}
+
+/* Tablespace, CLUSTER mark and comment, each as "stmt;\n". */
+static void build_index_extras(pg_sql *b, PGconn *c, const json_t *ix)
+{
+    if (jstr(ix, "tablespace")) {
+        pg_sql_add(b, "ALTER INDEX ");
+        pg_sql_qname(b, c, jstr(ix, "schema"), jstr(ix, "name"));
+        pg_sql_add(b, " SET TABLESPACE ");
+        pg_sql_ident(b, c, jstr(ix, "tablespace"));
+        pg_sql_add(b, ";\n");
+    }
+    if (jbool(ix, "clustered")) {
+        pg_sql_add(b, "ALTER TABLE ");
+        pg_sql_qname(b, c, jstr(ix, "schema"), jstr(ix, "table"));
+        pg_sql_add(b, " CLUSTER ON ");
+        pg_sql_ident(b, c, jstr(ix, "name"));
+        pg_sql_add(b, ";\n");
+    }
+    if (jstr(ix, "comment")) {
+        pg_sql_add(b, "COMMENT ON INDEX ");
+        pg_sql_qname(b, c, jstr(ix, "schema"), jstr(ix, "name"));
+        pg_sql_add(b, " IS ");
+        pg_sql_literal(b, c, jstr(ix, "comment"));
+        pg_sql_add(b, ";\n");
+    }
+}
+
+/* Whether the FK is added NOT VALID first and validated afterwards. */
+static bool fk_two_phase(const json_t *fk)
+{
+    return jbool(fk, "validated") && !jbool(fk, "partitioned");
+}
+
+static void build_add_fk(pg_sql *b, PGconn *c, const json_t *fk)
+{
+    pg_sql_add(b, "ALTER TABLE ");
+    pg_sql_qname(b, c, jstr(fk, "schema"), jstr(fk, "table"));
+    pg_sql_add(b, " ADD CONSTRAINT ");
+    pg_sql_ident(b, c, jstr(fk, "name"));
+    pg_sql_add(b, " ");
+    pg_sql_add(b, jstr(fk, "definition")); /* server-generated; keeps NOT VALID */
+    if (fk_two_phase(fk))
+        pg_sql_add(b, " NOT VALID");
+}
+
+static void build_validate_fk(pg_sql *b, PGconn *c, const json_t *fk)
+{
+    pg_sql_add(b, "ALTER TABLE ");
+    pg_sql_qname(b, c, jstr(fk, "schema"), jstr(fk, "table"));
+    pg_sql_add(b, " VALIDATE CONSTRAINT ");
+    pg_sql_ident(b, c, jstr(fk, "name"));
+}
+
+static void build_fk_comment(pg_sql *b, PGconn *c, const json_t *fk)
+{
+    pg_sql_add(b, "COMMENT ON CONSTRAINT ");
+    pg_sql_ident(b, c, jstr(fk, "name"));
+    pg_sql_add(b, " ON ");
+    pg_sql_qname(b, c, jstr(fk, "schema"), jstr(fk, "table"));
+    pg_sql_add(b, " IS ");
+    pg_sql_literal(b, c, jstr(fk, "comment"));
+}
+
+static const char *trigger_verb(const char *enabled)
+{
+    switch (enabled[0]) {
+    case 'D': return " DISABLE TRIGGER ";
+    case 'R': return " ENABLE REPLICA TRIGGER ";
+    case 'A': return " ENABLE ALWAYS TRIGGER ";
+    default: return " ENABLE TRIGGER ";
+    }
+}
+
+static void build_trigger_state(pg_sql *b, PGconn *c, const json_t *tg)
+{
+    pg_sql_add(b, "ALTER TABLE ");
+    pg_sql_qname(b, c, jstr(tg, "schema"), jstr(tg, "table"));
+    pg_sql_add(b, trigger_verb(jstr(tg, "enabled")));
+    pg_sql_ident(b, c, jstr(tg, "name"));
+}
+
+/* Index order for restore: partitioned parents before the indexes attached
+ * to them (depth along the parent chain, at most 32 levels). */
+static int index_depth(const json_t *indexes, const json_t *ix)
+{
+    int depth = 0;
+    while (ix && jstr(ix, "parent") && depth < 32) {
+        const char *ps = jstr(ix, "parent_schema");
+        const char *schema = ps ? ps : jstr(ix, "schema");
+        const char *parent = jstr(ix, "parent");
+        const json_t *next = NULL, *it;
+        size_t i;
+        json_array_foreach(indexes, i, it) {
+            if (!strcmp(jstr(it, "schema"), schema) && !strcmp(jstr(it, "name"), parent)) {
+                next = it;
+                break;
+            }
+        }
+        depth++;
+        ix = next;
+    }
+    return depth;
+}
+
+/* Returns a new array of borrowed index objects in restore order. */
+static json_t *indexes_in_order(const json_t *indexes)
+{
+    json_t *out = json_array();
+    int d, maxd = 0;
+    size_t i;
+    const json_t *it;
+    if (!out)
+        return NULL;
+    json_array_foreach(indexes, i, it) {
+        int di = index_depth(indexes, it);
+        if (di > maxd)
+            maxd = di;
+    }
+    for (d = 0; d <= maxd; d++)
+        json_array_foreach(indexes, i, it)
+            if (index_depth(indexes, it) == d && json_array_append(out, (json_t *)it)) {
+                json_decref(out);
+                return NULL;
+            }
+    return out;
+}
+
+/* ---- script --------------------------------------------------------------- */
+
+/* Wraps body in a DO block with a dollar-quote tag that body does not
+ * contain. */
+static void add_do_block(pg_sql *b, const char *body)
+{
+    char tag[32];
+    int n = 0;
+    snprintf(tag, sizeof tag, "$cutover$");
+    while (strstr(body, tag))
+        snprintf(tag, sizeof tag, "$cutover%d$", ++n);
+    pg_sql_add(b, "DO ");
+    pg_sql_add(b, tag);
+    pg_sql_add(b, "\nBEGIN\n");
+    pg_sql_add(b, body);
+    pg_sql_add(b, "END\n");
+    pg_sql_add(b, tag);
+    pg_sql_add(b, ";\n");
+}
+
+static void script_fk(pg_sql *b, PGconn *c, const json_t *fk, pg_sql *tmp)
+{
+    char *qn;
+    pg_sql_reset(tmp);
+    pg_sql_add(tmp, "  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint"
+                    " WHERE conrelid = ");
+    /* to_regclass takes the quoted, qualified name as a literal. */
+    qn = pg_sql_qname_new(c, jstr(fk, "schema"), jstr(fk, "table"), NULL);
+    pg_sql_literal(tmp, c, qn ? qn : "");
+    free(qn);
+    pg_sql_add(tmp, "::pg_catalog.regclass AND conname = ");
+    pg_sql_literal(tmp, c, jstr(fk, "name"));
+    pg_sql_add(tmp, ") THEN\n    ");
+    build_add_fk(tmp, c, fk);
+    pg_sql_add(tmp, ";\n  END IF;\n");
+    if (tmp->failed != CO_OK) {
+        b->failed = tmp->failed;
+        snprintf(b->why, sizeof b->why, "%s", tmp->why);
+        return;
+    }
+    add_do_block(b, tmp->data);
+    if (fk_two_phase(fk)) {
+        build_validate_fk(b, c, fk);
+        pg_sql_add(b, ";\n");
+    }
+    if (jstr(fk, "comment")) {
+        build_fk_comment(b, c, fk);
+        pg_sql_add(b, ";\n");
+    }
+}
+
+static void script_drop(pg_sql *b, PGconn *c, const json_t *capture)
+{
+    size_t i;
+    const json_t *it;
+    pg_sql_add(b, "-- Drops performed by prepare_target\n");
+    json_array_foreach(json_object_get(capture, "foreign_keys"), i, it) {
+        pg_sql_add(b, "ALTER TABLE IF EXISTS ");
+        pg_sql_qname(b, c, jstr(it, "schema"), jstr(it, "table"));
+        pg_sql_add(b, " DROP CONSTRAINT IF EXISTS ");
+        pg_sql_ident(b, c, jstr(it, "name"));
+        pg_sql_add(b, ";\n");
+    }
+    json_array_foreach(json_object_get(capture, "indexes"), i, it) {
+        if (jstr(it, "parent"))
+            continue;
+        pg_sql_add(b, "DROP INDEX IF EXISTS ");
+        pg_sql_qname(b, c, jstr(it, "schema"), jstr(it, "name"));
+        pg_sql_add(b, ";\n");
+    }
+    json_array_foreach(json_object_get(capture, "triggers"), i, it) {
+        pg_sql_add(b, "ALTER TABLE IF EXISTS ");
+        pg_sql_qname(b, c, jstr(it, "schema"), jstr(it, "table"));
+        pg_sql_add(b, " DISABLE TRIGGER ");
+        pg_sql_ident(b, c, jstr(it, "name"));
+        pg_sql_add(b, ";\n");
+    }
+}
+
+char *pg_capture_script_new(PGconn *conn, const json_t *capture, unsigned parts,
+                            co_error *err)
+{
+    pg_sql b, tmp;
+    json_t *order = NULL;
+    size_t i;
+    const json_t *it;
+
+    if (pg_capture_validate(capture, err) != CO_OK)
+        return NULL;
+    pg_sql_init(&b);
+    pg_sql_init(&tmp);
+    pg_sql_add(&b, "-- cutover: generated from a capture; safe to run more than once.\n");
+    if (parts & PG_SCRIPT_DROP)
+        script_drop(&b, conn, capture);
+    if (parts & PG_SCRIPT_RESTORE) {
+        order = indexes_in_order(json_object_get(capture, "indexes"));
+        if (!order) {
+            pg_sql_free(&b);
+            co_error_set(err, CO_ERR_NOMEM, "out of memory");
+            return NULL;
+        }
+        pg_sql_add(&b, "-- Secondary indexes\n");
+        json_array_foreach(order, i, it) {
+            build_create_index(&b, it, false);
+            pg_sql_add(&b, ";\n");
+            if (jstr(it, "parent")) {
+                build_attach(&b, conn, it);
+                pg_sql_add(&b, ";\n");
+            }
+            build_index_extras(&b, conn, it);
+        }
+        json_decref(order);
+        pg_sql_add(&b, "-- Foreign keys\n");
+        json_array_foreach(json_object_get(capture, "foreign_keys"), i, it)
+            script_fk(&b, conn, it, &tmp);
+    }
+    if (parts & PG_SCRIPT_TRIGGERS) {
+        pg_sql_add(&b, "-- Trigger states (tables before their partitions)\n");
+        json_array_foreach(json_object_get(capture, "triggers"), i, it) {
+            if (jbool(it, "clone"))
+                continue;
+            build_trigger_state(&b, conn, it);
+            pg_sql_add(&b, ";\n");
+        }
+        json_array_foreach(json_object_get(capture, "triggers"), i, it) {
+            if (!jbool(it, "clone"))
+                continue;
+            build_trigger_state(&b, conn, it);
+            pg_sql_add(&b, ";\n");
+        }
+    }
+    pg_sql_free(&tmp);
+    if (pg_sql_check(&b, err) != CO_OK) {
+        pg_sql_free(&b);
+        return NULL;
+    }
+    return pg_sql_steal(&b);
+}
+
+/* ---- restore -------------------------------------------------------------- */
+
+typedef struct restore_ctx {
+    PGconn *conn;
+    const pg_restore_opts *opts;
+    json_t *objects;  /* report entries */
+    size_t total, done, created, present, failed;
+    co_error first;   /* first per-object failure */
+    char first_obj[300];
+    bool lost;        /* connection gone: stop */
+} restore_ctx;
+
+static void report_object(restore_ctx *x, const char *kind, const json_t *o,
+                          const char *action, const co_error *e)
+{
+    char disp[300];
+    json_t *r = json_pack("{s:s, s:s, s:s, s:s, s:s}", "kind", kind, "schema",
+                          jstr(o, "schema"), "table", jstr(o, "table"), "name",
+                          jstr(o, "name"), "action", action);
+    if (r && e) {
+        json_object_set_new(r, "error", json_string(e->message));
+        if (e->sqlstate[0])
+            json_object_set_new(r, "sqlstate", json_string(e->sqlstate));
+    }
+    if (r)
+        json_array_append_new(x->objects, r);
+    snprintf(disp, sizeof disp, "%s %s.%s", kind, jstr(o, "schema"), jstr(o, "name"));
+    if (e) {
+        x->failed++;
+        if (x->first.status == CO_OK) {
+            x->first = *e;
+            snprintf(x->first_obj, sizeof x->first_obj, "%s", disp);
+        }
+        co_log(CO_LOG_WARN, "pg", "restore of %s failed: %s", disp, e->message);
+    } else if (!strcmp(action, "present")) {
+        x->present++;
+    } else {
+        x->created++;
+    }
+    x->done++;
+    if (x->opts && x->opts->progress)
+        x->opts->progress(x->opts->progress_user, disp, x->done, x->total);
+}
+
+/* Runs b's text; on failure fills e and notes a lost connection. */
+static co_status run_stmt(restore_ctx *x, pg_sql *b, const char *what, co_error *e)
+{
+    co_status rc = pg_sql_check(b, e);
+    if (rc == CO_OK)
+        rc = pg_exec_simple(x->conn, what, b->data, NULL, e);
+    pg_sql_reset(b);
+    if (rc != CO_OK && PQstatus(x->conn) != CONNECTION_OK)
+        x->lost = true;
+    return rc;
+}
+
+/* Runs the ";\n"-separated extras as one simple-query string. */
+static co_status run_extras(restore_ctx *x, pg_sql *b, const char *what, co_error *e)
+{
+    if (b->failed == CO_OK && b->len == 0)
+        return CO_OK;
+    return run_stmt(x, b, what, e);
+}
+
+static void restore_index(restore_ctx *x, const json_t *ix, pg_sql *b)
+{
+    static const char sql_state[] =
+        "SELECT c.relkind::text, i.indisvalid FROM pg_catalog.pg_class c"
+        " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+        " LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid"
+        " WHERE n.nspname = $1 AND c.relname = $2";
+    const char *params[2] = {jstr(ix, "schema"), jstr(ix, "name")};
+    bool concurrently = x->opts && x->opts->concurrently;
+    PGresult *res = NULL;
+    co_error e;
+    const char *action = "created";
+
+    co_error_clear(&e);
+    if (pg_exec(x->conn, "look up index", sql_state, 2, params, &res, &e) != CO_OK)
+        goto fail;
+    if (PQntuples(res) > 0) {
+        const char *kind = PQgetvalue(res, 0, 0);
+        if (strcmp(kind, "i") != 0 && strcmp(kind, "I") != 0) {
+            co_error_set(&e, CO_ERR_CONFLICT,
+                         "another relation (relkind %s) already has the index's name", kind);
+            goto fail;
+        }
+        if (kind[0] == 'I' || pg_res_bool(res, 0, 1)) {
+            action = "present";
+        } else {
+            /* INVALID leftover of an interrupted concurrent build. */
+            pg_sql_add(b, concurrently ? "DROP INDEX CONCURRENTLY IF EXISTS "
+                                       : "DROP INDEX IF EXISTS ");
+            pg_sql_qname(b, x->conn, jstr(ix, "schema"), jstr(ix, "name"));
+            if (run_stmt(x, b, "drop invalid index", &e) != CO_OK)
+                goto fail;
+        }
+    }
+    PQclear(res);
+    res = NULL;
+    if (strcmp(action, "present") != 0) {
+        build_create_index(b, ix, concurrently);
+        if (run_stmt(x, b, "create index", &e) != CO_OK)
+            goto fail;
+    }
+    if (jstr(ix, "parent")) {
+        build_attach(b, x->conn, ix);
+        if (run_stmt(x, b, "attach index", &e) != CO_OK)
+            goto fail;
+    }
+    build_index_extras(b, x->conn, ix);
+    if (run_extras(x, b, "index tablespace/cluster/comment", &e) != CO_OK)
+        goto fail;
+    report_object(x, "index", ix, action, NULL);
+    return;
+fail:
+    PQclear(res);
+    pg_sql_reset(b);
+    report_object(x, "index", ix, "failed", &e);
+}
+
+static void restore_fk(restore_ctx *x, const json_t *fk, pg_sql *b)
+{
+    static const char sql_state[] =
+        "SELECT k.convalidated FROM pg_catalog.pg_constraint k"
+        " JOIN pg_catalog.pg_class c ON c.oid = k.conrelid"
+        " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = $1 AND c.relname = $2 AND k.conname = $3";
+    const char *params[3] = {jstr(fk, "schema"), jstr(fk, "table"), jstr(fk, "name")};
+    PGresult *res = NULL;
+    co_error e;
+    bool exists, valid;
+    const char *action = "created";
+
+    co_error_clear(&e);
+    if (pg_exec(x->conn, "look up foreign key", sql_state, 3, params, &res, &e) != CO_OK)
+        goto fail;
+    exists = PQntuples(res) > 0;
+    valid = exists && pg_res_bool(res, 0, 0);
+    PQclear(res);
+    res = NULL;
+    if (!exists) {
+        build_add_fk(b, x->conn, fk);
+        if (run_stmt(x, b, "add foreign key", &e) != CO_OK)
+            goto fail;
+    } else {
+        action = "present";
+    }
+    if (fk_two_phase(fk) && !valid) {
+        build_validate_fk(b, x->conn, fk);
+        if (run_stmt(x, b, "validate foreign key", &e) != CO_OK)
+            goto fail;
+        if (exists)
+            action = "validated";
+    }
+    if (jstr(fk, "comment")) {
+        build_fk_comment(b, x->conn, fk);
+        if (run_stmt(x, b, "comment on foreign key", &e) != CO_OK)
+            goto fail;
+    }
+    report_object(x, "foreign_key", fk, action, NULL);
+    return;
+fail:
+    PQclear(res);
+    pg_sql_reset(b);
+    report_object(x, "foreign_key", fk, "failed", &e);
+}
+
+co_status pg_capture_restore_constraints(PGconn *conn, const json_t *capture,
+                                         const pg_restore_opts *opts,
+                                         json_t **report_out, co_error *err)
+{
+    restore_ctx x;
+    json_t *order = NULL, *report = NULL;
+    const json_t *it;
+    size_t i;
+    pg_sql b;
+    co_status rc;
+
+    if (report_out)
+        *report_out = NULL;
+    if ((rc = pg_capture_validate(capture, err)) != CO_OK)
+        return rc;
+    memset(&x, 0, sizeof x);
+    co_error_clear(&x.first);
+    x.conn = conn;
+    x.opts = opts;
+    x.objects = json_array();
+    order = indexes_in_order(json_object_get(capture, "indexes"));
+    if (!x.objects || !order) {
+        json_decref(x.objects);
+        json_decref(order);
+        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
+    }
+    x.total = json_array_size(order) +
+              json_array_size(json_object_get(capture, "foreign_keys"));
+    pg_sql_init(&b);
+    json_array_foreach(order, i, it) {
+        if (x.lost)
+            break;
+        restore_index(&x, it, &b);
+    }
+    json_array_foreach(json_object_get(capture, "foreign_keys"), i, it) {
+        if (x.lost)
+            break;
+        restore_fk(&x, it, &b);
+    }
+    pg_sql_free(&b);
+    json_decref(order);
+
+    report = json_pack("{s:I, s:I, s:I, s:I, s:o}", "total", (json_int_t)x.total,
+                       "created", (json_int_t)x.created, "present",
+                       (json_int_t)x.present, "failed", (json_int_t)x.failed,
+                       "objects", x.objects);
+    if (!report)
+        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
+    if (x.lost) {
+        rc = co_error_set(err, CO_ERR_TRANSIENT,
+                          "connection lost during restore at %s: %s", x.first_obj,
+                          x.first.message);
+    } else if (x.failed) {
+        rc = co_error_set(err, CO_ERR_REMOTE, "%zu of %zu objects failed to restore; "
+                          "first: %s: %s", x.failed, x.total, x.first_obj,
+                          x.first.message);
+    } else {
+        rc = CO_OK;
+    }
+    if (rc != CO_OK && err && x.first.sqlstate[0])
+        memcpy(err->sqlstate, x.first.sqlstate, 6);
+    if (report_out)
+        *report_out = report;
+    else
+        json_decref(report);
+    return rc;
+}
+
+/* ---- triggers --------------------------------------------------------------- */
+
+static void set_trigger(PGconn *conn, const json_t *tg, json_t *list, size_t *failed,
+                        co_error *first, pg_sql *b)
+{
+    static const char sql_exists[] =
+        "SELECT 1 FROM pg_catalog.pg_trigger g"
+        " JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid"
+        " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = $1 AND c.relname = $2 AND g.tgname = $3";
+    const char *params[3] = {jstr(tg, "schema"), jstr(tg, "table"), jstr(tg, "name")};
+    PGresult *res = NULL;
+    co_error e;
+    json_t *r;
+
+    co_error_clear(&e);
+    if (pg_exec(conn, "look up trigger", sql_exists, 3, params, &res, &e) == CO_OK) {
+        if (PQntuples(res) == 0) {
+            co_error_set(&e, CO_ERR_CONFLICT, "trigger %s on %s.%s no longer exists",
+                         jstr(tg, "name"), jstr(tg, "schema"), jstr(tg, "table"));
+        } else {
+            build_trigger_state(b, conn, tg);
+            if (pg_sql_check(b, &e) == CO_OK &&
+                pg_exec_simple(conn, "set trigger state", b->data, NULL, &e) != CO_OK)
+                co_log(CO_LOG_WARN, "pg", "cannot set trigger state: %s", e.message);
+            pg_sql_reset(b);
+        }
+    }
+    PQclear(res);
+    r = json_pack("{s:s, s:s, s:s, s:s, s:s}", "schema", jstr(tg, "schema"), "table",
+                  jstr(tg, "table"), "name", jstr(tg, "name"), "enabled",
+                  jstr(tg, "enabled"), "action", e.status == CO_OK ? "set" : "failed");
+    if (r && e.status != CO_OK)
+        json_object_set_new(r, "error", json_string(e.message));
+    if (r)
+        json_array_append_new(list, r);
+    if (e.status != CO_OK) {
+        (*failed)++;
+        if (first->status == CO_OK)
+            *first = e;
+    }
+}
+
+co_status pg_capture_enable_triggers(PGconn *conn, const json_t *capture,
+                                     json_t **report_out, co_error *err)
+{
+    json_t *list, *report;
+    const json_t *it;
+    size_t i, failed = 0;
+    co_error first;
+    pg_sql b;
+    int pass;
+    co_status rc;
+
+    if (report_out)
+        *report_out = NULL;
+    if ((rc = pg_capture_validate(capture, err)) != CO_OK)
+        return rc;
+    co_error_clear(&first);
+    list = json_array();
+    if (!list)
+        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
+    pg_sql_init(&b);
+    for (pass = 0; pass < 2; pass++) {
+        json_array_foreach(json_object_get(capture, "triggers"), i, it) {
+            if (jbool(it, "clone") != (pass == 1))
+                continue;
+            if (PQstatus(conn) != CONNECTION_OK)
+                break;
+            set_trigger(conn, it, list, &failed, &first, &b);
+        }
+    }
+    pg_sql_free(&b);
+    report = json_pack("{s:I, s:I, s:o}", "total",
+                       (json_int_t)json_array_size(json_object_get(capture, "triggers")),
+                       "failed", (json_int_t)failed, "triggers", list);
+    if (!report)
+        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
+    rc = CO_OK;
+    if (PQstatus(conn) != CONNECTION_OK)
+        rc = co_error_set(err, CO_ERR_TRANSIENT, "connection lost while setting triggers");
+    else if (failed) {
+        rc = co_error_set(err, first.status, "%zu trigger(s) not restored; first: %s",
+                          failed, first.message);
+        if (err && first.sqlstate[0])
+            memcpy(err->sqlstate, first.sqlstate, 6);
+    }
+    if (report_out)
+        *report_out = report;
+    else
+        json_decref(report);
+    return rc;
+}

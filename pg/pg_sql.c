@@ -1,0 +1,191 @@
+/* pg_sql.c - see pg_sql.h. */
+#include "pg/pg_sql.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void pg_sql_init(pg_sql *b)
+{
+    memset(b, 0, sizeof *b);
+    b->failed = CO_OK;
+}
+
+void pg_sql_free(pg_sql *b)
+{
+    if (!b)
+        return;
+    free(b->data);
+    pg_sql_init(b);
+}
+
+void pg_sql_reset(pg_sql *b)
+{
+    b->len = 0;
+    if (b->data)
+        b->data[0] = '\0';
+    b->failed = CO_OK;
+    b->why[0] = '\0';
+}
+
+static bool grow(pg_sql *b, size_t extra)
+{
+    size_t need, cap;
+    char *p;
+    if (b->failed != CO_OK)
+        return false;
+    if (extra > PG_SQL_MAX_BYTES || b->len + extra + 1 > PG_SQL_MAX_BYTES) {
+        b->failed = CO_ERR_TOO_LARGE;
+        return false;
+    }
+    need = b->len + extra + 1;
+    if (need <= b->cap)
+        return true;
+    cap = b->cap ? b->cap : 256;
+    while (cap < need)
+        cap *= 2;
+    if (cap > PG_SQL_MAX_BYTES)
+        cap = PG_SQL_MAX_BYTES;
+    p = realloc(b->data, cap);
+    if (!p) {
+        b->failed = CO_ERR_NOMEM;
+        return false;
+    }
+    b->data = p;
+    b->cap = cap;
+    return true;
+}
+
+void pg_sql_addn(pg_sql *b, const char *text, size_t n)
+{
+    if (!grow(b, n))
+        return;
+    memcpy(b->data + b->len, text, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void pg_sql_add(pg_sql *b, const char *text)
+{
+    pg_sql_addn(b, text, strlen(text));
+}
+
+void pg_sql_int(pg_sql *b, int64_t v)
+{
+    char tmp[32];
+    snprintf(tmp, sizeof tmp, "%lld", (long long)v);
+    pg_sql_add(b, tmp);
+}
+
+static void escape_failed(pg_sql *b, PGconn *conn, const char *what)
+{
+    if (b->failed != CO_OK)
+        return;
+    b->failed = CO_ERR_INVALID;
+    snprintf(b->why, sizeof b->why, "cannot quote %s: %s", what,
+             conn ? PQerrorMessage(conn) : "no connection");
+}
+
+void pg_sql_ident(pg_sql *b, PGconn *conn, const char *ident)
+{
+    char *q;
+    if (b->failed != CO_OK)
+        return;
+    if (!ident || !*ident) {
+        b->failed = CO_ERR_INVALID;
+        snprintf(b->why, sizeof b->why, "empty identifier");
+        return;
+    }
+    q = PQescapeIdentifier(conn, ident, strlen(ident));
+    if (!q) {
+        escape_failed(b, conn, "identifier");
+        return;
+    }
+    pg_sql_add(b, q);
+    PQfreemem(q);
+}
+
+void pg_sql_qname(pg_sql *b, PGconn *conn, const char *schema, const char *name)
+{
+    if (schema && *schema) {
+        pg_sql_ident(b, conn, schema);
+        pg_sql_add(b, ".");
+    }
+    pg_sql_ident(b, conn, name);
+}
+
+void pg_sql_literal(pg_sql *b, PGconn *conn, const char *value)
+{
+    char *q;
+    if (b->failed != CO_OK)
+        return;
+    q = PQescapeLiteral(conn, value ? value : "", value ? strlen(value) : 0);
+    if (!q) {
+        escape_failed(b, conn, "literal");
+        return;
+    }
+    pg_sql_add(b, q);
+    PQfreemem(q);
+}
+
+co_status pg_sql_check(const pg_sql *b, co_error *err)
+{
+    switch (b->failed) {
+    case CO_OK:
+        return CO_OK;
+    case CO_ERR_NOMEM:
+        return co_error_set(err, CO_ERR_NOMEM, "out of memory building SQL");
+    case CO_ERR_TOO_LARGE:
+        return co_error_set(err, CO_ERR_TOO_LARGE, "SQL text over %zu bytes",
+                            PG_SQL_MAX_BYTES);
+    default:
+        return co_error_set(err, b->failed, "%s", b->why[0] ? b->why : "invalid SQL input");
+    }
+}
+
+char *pg_sql_steal(pg_sql *b)
+{
+    char *p;
+    if (b->failed != CO_OK) {
+        pg_sql_free(b);
+        return NULL;
+    }
+    p = b->data ? b->data : strdup("");
+    pg_sql_init(b);
+    return p;
+}
+
+char *pg_sql_ident_new(PGconn *conn, const char *ident, co_error *err)
+{
+    pg_sql b;
+    pg_sql_init(&b);
+    pg_sql_ident(&b, conn, ident);
+    if (pg_sql_check(&b, err) != CO_OK) {
+        pg_sql_free(&b);
+        return NULL;
+    }
+    return pg_sql_steal(&b);
+}
+
+char *pg_sql_qname_new(PGconn *conn, const char *schema, const char *name,
+                       co_error *err)
+{
+    pg_sql b;
+    pg_sql_init(&b);
+    pg_sql_qname(&b, conn, schema, name);
+    if (pg_sql_check(&b, err) != CO_OK) {
+        pg_sql_free(&b);
+        return NULL;
+    }
+    return pg_sql_steal(&b);
+}
+
+char *pg_sql_display_name(const char *schema, const char *name, char *out,
+                          size_t size)
+{
+    if (schema && *schema)
+        snprintf(out, size, "%s.%s", schema, name ? name : "");
+    else
+        snprintf(out, size, "%s", name ? name : "");
+    return out;
+}

@@ -1,0 +1,90 @@
+/* pg_sql.h - a growable SQL text buffer with safe identifier/literal splicing.
+ *
+ * SQL is never built by printf in this module family: trusted fragments
+ * (keywords, fixed text written in our sources, definitions returned by the
+ * server's own pg_get_*def() functions) are appended as is, identifiers go
+ * through PQescapeIdentifier (pg_sql_ident/pg_sql_qname) and values go
+ * through bound parameters ($1...) at execution time. Only where PostgreSQL
+ * does not accept parameters (utility statements: CREATE SERVER ... OPTIONS,
+ * CREATE USER MAPPING, COMMENT ON, DO blocks) are values spliced as literals
+ * with PQescapeLiteral (pg_sql_literal).
+ *
+ * The buffer is sticky-failing: after the first allocation or escaping
+ * failure every append is a no-op and pg_sql_check() reports the failure, so
+ * callers append freely and check once. Hard cap: PG_SQL_MAX_BYTES.
+ *
+ * Not thread-safe per buffer (each buffer belongs to one caller); the PGconn
+ * passed to the escaping functions is only used for its encoding settings.
+ */
+#ifndef CUTOVER_PG_SQL_H
+#define CUTOVER_PG_SQL_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/status.h"
+
+#define PG_SQL_MAX_BYTES ((size_t)256 * 1024 * 1024)
+
+typedef struct pg_sql {
+    char *data;        /* NUL-terminated text, NULL until the first append */
+    size_t len;        /* bytes used, without the NUL */
+    size_t cap;        /* bytes allocated */
+    co_status failed;  /* CO_OK, CO_ERR_NOMEM, CO_ERR_TOO_LARGE or CO_ERR_INVALID */
+    char why[160];     /* reason for CO_ERR_INVALID (escaping failure) */
+} pg_sql;
+
+/* Initialises an empty buffer (no allocation). */
+void pg_sql_init(pg_sql *b);
+
+/* Frees the buffer's memory and re-initialises it. NULL-safe. */
+void pg_sql_free(pg_sql *b);
+
+/* Empties the buffer, keeping its memory and clearing a failure. */
+void pg_sql_reset(pg_sql *b);
+
+/* Appends trusted SQL text (never user input). */
+void pg_sql_add(pg_sql *b, const char *text);
+
+/* Appends the first n bytes of trusted text. */
+void pg_sql_addn(pg_sql *b, const char *text, size_t n);
+
+/* Appends a decimal integer. */
+void pg_sql_int(pg_sql *b, int64_t v);
+
+/* Appends ident quoted with PQescapeIdentifier (always double-quoted). */
+void pg_sql_ident(pg_sql *b, PGconn *conn, const char *ident);
+
+/* Appends "schema"."name" (both quoted); schema may be NULL or "" to append
+ * only the quoted name. */
+void pg_sql_qname(pg_sql *b, PGconn *conn, const char *schema, const char *name);
+
+/* Appends value as a string literal with PQescapeLiteral (E'...' when it
+ * holds backslashes). Only for statements that cannot take parameters. */
+void pg_sql_literal(pg_sql *b, PGconn *conn, const char *value);
+
+/* Returns CO_OK, or the sticky failure recorded into err. */
+CO_MUST_CHECK co_status pg_sql_check(const pg_sql *b, co_error *err);
+
+/* Returns the text (caller frees with free()) and re-initialises b; NULL if
+ * the buffer failed or is empty-and-unallocated (then returns strdup("")). */
+char *pg_sql_steal(pg_sql *b);
+
+/* Returns a new malloc'd copy of ident quoted by PQescapeIdentifier, or NULL
+ * with err set (CO_ERR_NOMEM, or CO_ERR_INVALID for an invalid encoding).
+ * Caller frees with free(). */
+char *pg_sql_ident_new(PGconn *conn, const char *ident, co_error *err);
+
+/* Returns a new malloc'd "schema"."name" (schema NULL/"" -> "name"), or NULL
+ * with err set. Caller frees with free(). */
+char *pg_sql_qname_new(PGconn *conn, const char *schema, const char *name,
+                       co_error *err);
+
+/* Writes "schema.name" (unquoted, for messages and JSON) into out, truncating.
+ * Returns out. */
+char *pg_sql_display_name(const char *schema, const char *name, char *out,
+                          size_t size);
+
+#endif
