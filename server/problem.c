@@ -2,6 +2,7 @@
 #include "server/problem.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static const char *title_of(int http)
 {
@@ -21,6 +22,28 @@ static const char *title_of(int http)
     }
 }
 
+/* Percent-encodes what a decoded request path may hold that a URI
+ * reference may not (RFC 3986 unreserved, sub-delims, ':', '@', '/' kept). */
+static json_t *uri_reference(const char *path)
+{
+    static const char keep[] = "-._~!$&'()*+,;=:@/";
+    static const char hex[] = "0123456789ABCDEF";
+    char out[1024];
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)path; *p && n + 4 < sizeof out; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+            (*p >= '0' && *p <= '9') || strchr(keep, *p)) {
+            out[n++] = (char)*p;
+        } else {
+            out[n++] = '%';
+            out[n++] = hex[*p >> 4];
+            out[n++] = hex[*p & 15];
+        }
+    }
+    out[n] = '\0';
+    return json_string(out);
+}
+
 json_t *co_problem_new(const co_error *err, const char *instance, json_t *extra)
 {
     char type[96];
@@ -34,7 +57,7 @@ json_t *co_problem_new(const co_error *err, const char *instance, json_t *extra)
     if (!p)
         return NULL;
     if (instance)
-        json_object_set_new(p, "instance", json_string(instance));
+        json_object_set_new(p, "instance", uri_reference(instance));
     if (err->sqlstate[0])
         json_object_set_new(p, "sqlstate", json_string(err->sqlstate));
     if (err->nfields) {

@@ -76,8 +76,6 @@ co_status co_error_field(co_error *err, const char *pointer, const char *fmt, ..
         snprintf(err->message, sizeof err->message,
                  "the request has invalid fields");
     }
-    if (err->status != CO_ERR_INVALID && err->status != CO_ERR_UNPROCESSABLE)
-        return err->status;
     if (err->nfields >= CO_ERROR_MAX_FIELDS)
         return err->status;
     f = &err->fields[err->nfields++];
