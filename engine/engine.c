@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "engine/pglogical.h"
+
 #define MAX_ENGINES 8
 
 static const co_engine *registry[MAX_ENGINES];
@@ -24,9 +26,8 @@ const co_engine *co_engine_find(const char *name)
     return NULL;
 }
 
-/* The built-in engines. Their operations are filled in by engine/pglogical.c
- * and engine/awsdms.c; until then a step that needs them fails clearly. */
-static const co_engine pg_logical = {.name = "pg-logical"};
+/* aws-dms operations come from engine/awsdms.c; until it is linked, a step
+ * that needs them fails clearly. */
 static const co_engine aws_dms = {.name = "aws-dms"};
 
 __attribute__((weak)) void co_engine_register_extra(void)
@@ -37,7 +38,7 @@ void co_engine_register_builtin(void)
 {
     if (co_engine_find("pg-logical"))
         return;
-    co_engine_register(&pg_logical);
+    co_engine_register(&co_pg_logical_engine);
     co_engine_register(&aws_dms);
     co_engine_register_extra();
 }

@@ -53,15 +53,20 @@ static const param_def o2p_params[] = {
 
 static const param_def view_params[] = {
     COMMON_PARAMS,
+    {"source_table", P_OBJECT, true, NULL, 0, 0,
+     "{schema, name} of the source table staged by stage_load"},
+    {"staging_schema", P_STRING, false, "\"staging\"", 0, 0,
+     "schema of the staged table on the target (pg-logical: the source table's schema)"},
     {"remote_endpoint_id", P_STRING, true, NULL, 0, 0,
-     "endpoint of the second PostgreSQL database linked with postgres_fdw"},
-    {"staging_schema", P_STRING, false, "\"staging\"", 0, 0, "schema of the staged table"},
-    {"source_table", P_OBJECT, true, NULL, 0, 0, "{schema, name} of the source table"},
+     "endpoint of the second PostgreSQL database, linked with postgres_fdw"},
     {"remote_table", P_OBJECT, true, NULL, 0, 0,
-     "{schema, name} of the table in the second database"},
+     "{schema, name} of the existing table in the second database"},
+    {"foreign_schema", P_STRING, false, "\"remote\"", 0, 0,
+     "schema of the foreign table on the target"},
     {"view", P_OBJECT, true, NULL, 0, 0,
-     "{schema, name, join_type, join_keys, columns} of the cross-database view"},
-    {"final_table", P_OBJECT, true, NULL, 0, 0, "{schema, name, primary_key}"},
+     "{schema, name, join (inner|left|right|full), keys [{left, right}], "
+     "columns [{side (left|right), column, alias}]}"},
+    {"final_table", P_OBJECT, true, NULL, 0, 0, "{schema, name, key [column, ...]}"},
     {"batch_size", P_INT, false, "10000", 1, 10000000, "rows per load_final batch"},
     {"ongoing_sync", P_BOOL, false, "false", 0, 0,
      "keep the final table in sync with a trigger on the staging table"},
@@ -164,6 +169,15 @@ co_status co_params_validate(co_request *req, const co_plan_def *plan,
     check_endpoint(req, project_id, params, "source_endpoint_id", "source", err);
     check_endpoint(req, project_id, params, "target_endpoint_id", "target", err);
     check_endpoint(req, project_id, params, "remote_endpoint_id", NULL, err);
+    if (strcmp(engine_name, "pg-logical") == 0 && strcmp(plan->id, "view-migration") == 0) {
+        const char *src_schema = v_str(json_object_get(params, "source_table"), "schema");
+        const char *staging = v_str(params, "staging_schema");
+        if (src_schema && staging && strcmp(src_schema, staging) != 0)
+            co_error_field(err, "/parameters/staging_schema",
+                           "pg-logical replicates a table under its own name: the staging "
+                           "schema must be the source table's schema (%s); use aws-dms to "
+                           "stage into another schema", src_schema);
+    }
     if (json_object_get(params, "task_id")) {
         co_resource task;
         if (co_res_ref(req, CO_KIND_TASK, project_id, params, "task_id", &task, NULL) != CO_OK)

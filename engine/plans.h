@@ -32,6 +32,7 @@ typedef struct co_step_def {
     const char *system;        /* where it acts: "cutover", "source",
                                 * "target", "engine", "operator" */
     const char *description;
+    co_step_fn fn;             /* the step function (engine/steps.h) */
 } co_step_def;
 
 typedef enum co_plan_id {
@@ -56,8 +57,7 @@ const co_plan_def *co_plan_find(const char *id);
 /* Index of step_id in plan, or -1. */
 int co_plan_step_index(const co_plan_def *plan, const char *step_id);
 
-/* Step functions, by plan and step index. Set by the modules that
- * implement them (engine/steps_*.c); NULL until then. */
+/* The step function of step index of plan (NULL for pure gates). */
 co_step_fn co_plan_step_fn(const co_plan_def *plan, size_t index);
 
 #endif

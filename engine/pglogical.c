@@ -1,0 +1,555 @@
+/* pglogical.c - see pglogical.h.
+ *
+ * Table statistics use DMS's names: TableState "Before load" (subscription
+ * relation state i), "Full load" (d, f, s: copying or catching up),
+ * "Table completed" (r), "Table error" (a table sync worker reported
+ * errors); FullLoadRows from pg_stat_progress_copy while copying and from
+ * the target's pg_stat_user_tables afterwards; Inserts/Updates/Deletes are
+ * the target's counters since the full load finished.
+ */
+#include "engine/pglogical.h"
+#include "engine/pglogical_int.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/step.h"
+#include "engine/steps_pg.h"
+#include "engine/table_mappings.h"
+#include "handlers/validate.h"
+#include "pg/pg_sql.h"
+#include "server/clock.h"
+
+#define POLL_MS 1000
+
+void pgl_names_make(const co_step_ctx *ctx, const char *role, pgl_names *n)
+{
+    const char *id = strchr(ctx->run->id, '_');
+    id = id ? id + 1 : ctx->run->id;
+    snprintf(n->pub, sizeof n->pub, "cutover_%s_%s", id, role);
+    memcpy(n->slot, n->pub, sizeof n->slot);
+    memcpy(n->sub, n->pub, sizeof n->sub);
+}
+
+const co_resource *pgl_publisher(co_step_ctx *ctx, const char *role)
+{
+    return strcmp(role, "rollback") == 0 ? &ctx->target : &ctx->source;
+}
+
+const co_resource *pgl_subscriber(co_step_ctx *ctx, const char *role)
+{
+    return strcmp(role, "rollback") == 0 ? &ctx->source : &ctx->target;
+}
+
+static int fail_verdict(co_verdict *v, const char *what, const co_error *err)
+{
+    co_verdict_from_error(v, what, err);
+    return 0;
+}
+
+co_status pgl_query_text(PGconn *c, const char *what, const char *sql, int n,
+                            const char *const *params, char **out, co_error *err)
+{
+    PGresult *res = NULL;
+    co_status rc = pg_exec(c, what, sql, n, params, &res, err);
+    *out = NULL;
+    if (rc == CO_OK && PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
+        *out = strdup(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return rc;
+}
+
+int pgl_exists(PGconn *c, const char *what, const char *sql, const char *name,
+               co_error *err)
+{
+    char *v = NULL;
+    const char *params[1] = {name};
+    if (pgl_query_text(c, what, sql, 1, params, &v, err) != CO_OK)
+        return -1;
+    free(v);
+    return v != NULL;
+}
+
+/* ------------------------------------------------------------ checks */
+
+static void finding(json_t *f, const char *endpoint, const char *setting,
+                    const char *value, const char *required)
+{
+    json_array_append_new(f, json_pack("{s:s, s:s, s:s, s:s}", "endpoint", endpoint,
+                                       "setting", setting, "value", value, "required",
+                                       required));
+}
+
+co_status co_pgl_check(co_step_ctx *ctx, json_t *findings, co_error *err)
+{
+    PGconn *src = NULL, *tgt = NULL;
+    PGresult *res = NULL;
+    co_status rc;
+
+    if ((rc = co_step_pg_open(ctx, &ctx->source, &src, err)) != CO_OK)
+        return rc;
+    rc = pg_exec(src, "checking the source",
+                 "SELECT current_setting('wal_level'),"
+                 " current_setting('max_replication_slots')::int -"
+                 "   (SELECT count(*) FROM pg_replication_slots),"
+                 " current_setting('max_wal_senders')::int -"
+                 "   (SELECT count(*) FROM pg_stat_replication),"
+                 " (SELECT rolreplication OR rolsuper FROM pg_roles"
+                 "   WHERE rolname = current_user)",
+                 0, NULL, &res, err);
+    if (rc == CO_OK) {
+        if (strcmp(PQgetvalue(res, 0, 0), "logical") != 0)
+            finding(findings, "source", "wal_level", PQgetvalue(res, 0, 0), "logical");
+        if (atoi(PQgetvalue(res, 0, 1)) < 1)
+            finding(findings, "source", "max_replication_slots",
+                    "no free replication slot", "at least one free slot");
+        if (atoi(PQgetvalue(res, 0, 2)) < 1)
+            finding(findings, "source", "max_wal_senders", "no free WAL sender",
+                    "at least one free WAL sender");
+        if (strcmp(PQgetvalue(res, 0, 3), "t") != 0)
+            finding(findings, "source", "role REPLICATION", "not granted",
+                    "a role with REPLICATION (or superuser)");
+    }
+    PQclear(res);
+    res = NULL;
+    pg_conn_close(src);
+    if (rc != CO_OK)
+        return rc;
+    if ((rc = co_step_pg_open(ctx, &ctx->target, &tgt, err)) != CO_OK)
+        return rc;
+    /* PostgreSQL 15: CREATE SUBSCRIPTION needs a superuser. */
+    rc = pg_exec(tgt, "checking the target",
+                 "SELECT rolsuper FROM pg_roles WHERE rolname = current_user", 0, NULL,
+                 &res, err);
+    if (rc == CO_OK && strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+        finding(findings, "target", "role SUPERUSER", "not granted",
+                "a superuser (PostgreSQL 15 requires it for CREATE SUBSCRIPTION)");
+    PQclear(res);
+    pg_conn_close(tgt);
+    return rc;
+}
+
+static void op_preflight(co_step_ctx *ctx, co_verdict *v)
+{
+    json_t *findings = json_array();
+    co_error err;
+    co_error_clear(&err);
+    if (co_pgl_check(ctx, findings, &err) != CO_OK) {
+        co_verdict_from_error(v, "preflight", &err);
+    } else if (json_array_size(findings)) {
+        char *text = json_dumps(findings, JSON_COMPACT);
+        json_object_set(ctx->outputs, "findings", findings);
+        co_verdict_set(v, CO_VERDICT_FAIL, 0,
+                       "the endpoints are not ready for logical replication: %s",
+                       text ? text : "");
+        free(text);
+    } else {
+        json_object_set_new(ctx->outputs, "findings", json_array());
+        co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
+    }
+    json_decref(findings);
+}
+
+static void op_ensure_instance(co_step_ctx *ctx, co_verdict *v)
+{
+    json_object_set_new(ctx->outputs, "replication_instance",
+                        json_pack("{s:s, s:s}", "ReplicationInstanceIdentifier",
+                                  "pg-logical (built in)", "ReplicationInstanceStatus",
+                                  "available"));
+    co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
+}
+
+static void op_ensure_endpoints(co_step_ctx *ctx, co_verdict *v)
+{
+    const co_resource *eps[2] = {&ctx->source, &ctx->target};
+    json_t *conns = json_array();
+    co_error err;
+    for (int i = 0; i < 2; i++) {
+        PGconn *c = NULL;
+        co_error_clear(&err);
+        if (co_step_pg_open(ctx, eps[i], &c, &err) != CO_OK) {
+            co_verdict_from_error(v, i ? "testing the target endpoint"
+                                       : "testing the source endpoint", &err);
+            json_decref(conns);
+            return;
+        }
+        pg_conn_close(c);
+        json_array_append_new(conns, json_pack("{s:s, s:s}", "EndpointIdentifier",
+                                               eps[i]->id, "Status", "successful"));
+    }
+    json_object_set_new(ctx->outputs, "connections", conns);
+    co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
+}
+
+/* -------------------------------------------------------------- tables */
+
+/* The tables of the source that the run's table mappings select, as
+ * [{"schema","table","has_key"}]. */
+static co_status selected_tables(co_step_ctx *ctx, const char *role, PGconn *c,
+                                 json_t **out, co_error *err)
+{
+    json_t *mappings = NULL, *tables;
+    PGresult *res = NULL;
+    const char *task_id = co_param_str(ctx, "task_id", NULL);
+    co_status rc;
+
+    if (strcmp(role, "stage") == 0) {
+        /* view migration stage 1: just the source table */
+        json_t *st = json_object_get(ctx->run->params, "source_table");
+        mappings = json_pack("{s:[{s:s, s:s, s:s, s:{s:s, s:s}, s:s}]}", "rules",
+                             "rule-type", "selection", "rule-id", "1", "rule-name", "stage",
+                             "object-locator", "schema-name", v_str(st, "schema"),
+                             "table-name", v_str(st, "name"), "rule-action", "explicit");
+    } else if (task_id) {
+        co_resource task;
+        if ((rc = co_res_get(ctx->app->store, CO_KIND_TASK, task_id, &task, err)) != CO_OK)
+            return rc;
+        mappings = json_incref(json_object_get(task.doc, "table_mappings"));
+        co_resource_clear(&task);
+    } else {
+        json_t *schemas = json_object_get(ctx->run->params, "schemas"), *s;
+        size_t i;
+        mappings = json_pack("{s:[]}", "rules");
+        json_array_foreach(schemas, i, s)
+            json_array_append_new(json_object_get(mappings, "rules"),
+                                  json_pack("{s:s, s:I, s:I, s:{s:O, s:s}, s:s}",
+                                            "rule-type", "selection", "rule-id",
+                                            (json_int_t)i + 1, "rule-name",
+                                            (json_int_t)i + 1, "object-locator",
+                                            "schema-name", s, "table-name", "%",
+                                            "rule-action", "include"));
+    }
+    rc = pg_exec(c, "listing source tables",
+                 "SELECT n.nspname, c.relname,"
+                 " EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid"
+                 "   AND i.indisprimary) OR c.relreplident IN ('f', 'i')"
+                 " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                 " WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition"
+                 " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+                 " AND n.nspname NOT LIKE 'pg\\_%' ORDER BY 1, 2",
+                 0, NULL, &res, err);
+    if (rc != CO_OK) {
+        json_decref(mappings);
+        return rc;
+    }
+    tables = json_array();
+    for (int r = 0; r < PQntuples(res); r++)
+        if (co_tm_selects(mappings, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1), "table"))
+            json_array_append_new(tables, json_pack("{s:s, s:s, s:b}", "schema",
+                                                    PQgetvalue(res, r, 0), "table",
+                                                    PQgetvalue(res, r, 1), "has_key",
+                                                    strcmp(PQgetvalue(res, r, 2), "t") == 0));
+    PQclear(res);
+    json_decref(mappings);
+    *out = tables;
+    return CO_OK;
+}
+
+/* ---------------------------------------------------------------- tasks */
+
+static co_status ensure_publication(PGconn *c, const pgl_names *n, json_t *tables,
+                                    co_error *err)
+{
+    pg_sql q;
+    json_t *t;
+    size_t i;
+    co_status rc;
+    int has = pgl_exists(c, "looking for the publication",
+                     "SELECT 1 FROM pg_publication WHERE pubname = $1", n->pub, err);
+    if (has < 0)
+        return err->status;
+    if (has)
+        return CO_OK;
+    pg_sql_init(&q);
+    pg_sql_add(&q, "CREATE PUBLICATION ");
+    pg_sql_ident(&q, c, n->pub);
+    pg_sql_add(&q, " FOR TABLE ");
+    json_array_foreach(tables, i, t) {
+        if (i)
+            pg_sql_add(&q, ", ");
+        pg_sql_qname(&q, c, v_str(t, "schema"), v_str(t, "table"));
+    }
+    pg_sql_add(&q, " WITH (publish_via_partition_root = true)");
+    rc = pg_sql_check(&q, err);
+    if (rc == CO_OK) {
+        char *sql = pg_sql_steal(&q);
+        rc = pg_exec_simple(c, "creating the publication", sql, NULL, err);
+        free(sql);
+    }
+    pg_sql_free(&q);
+    return rc;
+}
+
+static co_status ensure_slot(PGconn *c, const pgl_names *n, co_error *err)
+{
+    const char *params[1] = {n->slot};
+    int has = pgl_exists(c, "looking for the replication slot",
+                     "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", n->slot, err);
+    if (has < 0)
+        return err->status;
+    if (has)
+        return CO_OK;
+    return pg_exec(c, "creating the replication slot",
+                   "SELECT pg_create_logical_replication_slot($1, 'pgoutput')", 1, params,
+                   NULL, err);
+}
+
+static co_status ensure_subscription(co_step_ctx *ctx, PGconn *c, const pgl_names *n,
+                                     const co_resource *pub_ep, bool copy_data,
+                                     co_error *err)
+{
+    pg_sql q;
+    char *conninfo, *sql;
+    co_status rc;
+    int has = pgl_exists(c, "looking for the subscription",
+                     "SELECT 1 FROM pg_subscription WHERE subname = $1", n->sub, err);
+    if (has < 0)
+        return err->status;
+    if (has)
+        return CO_OK;
+    if (!(conninfo = co_step_conninfo_new(ctx, pub_ep, err)))
+        return err->status;
+    pg_sql_init(&q);
+    pg_sql_add(&q, "CREATE SUBSCRIPTION ");
+    pg_sql_ident(&q, c, n->sub);
+    pg_sql_add(&q, " CONNECTION ");
+    pg_sql_literal(&q, c, conninfo);
+    pg_sql_add(&q, " PUBLICATION ");
+    pg_sql_ident(&q, c, n->pub);
+    pg_sql_add(&q, " WITH (create_slot = false, enabled = false, slot_name = ");
+    pg_sql_literal(&q, c, n->slot);
+    pg_sql_add(&q, copy_data ? ", copy_data = true)" : ", copy_data = false)");
+    OPENSSL_cleanse(conninfo, strlen(conninfo));
+    free(conninfo);
+    rc = pg_sql_check(&q, err);
+    if (rc == CO_OK) {
+        sql = pg_sql_steal(&q);
+        /* the statement holds the password: errors report PostgreSQL's
+         * message only, never the statement */
+        rc = pg_exec_simple(c, "creating the subscription", sql, NULL, err);
+        OPENSSL_cleanse(sql, strlen(sql));
+        free(sql);
+    }
+    pg_sql_free(&q);
+    return rc;
+}
+
+static void op_ensure_task(co_step_ctx *ctx, const char *role, co_verdict *v)
+{
+    PGconn *pubc = NULL, *subc = NULL;
+    json_t *tables = NULL, *missing_keys = json_array(), *t;
+    pgl_names n;
+    co_error err;
+    size_t i;
+    bool copy = strcmp(role, "rollback") != 0 &&
+                strcmp(co_param_str(ctx, "migration_type", "full-load-and-cdc"), "cdc") != 0;
+
+    co_error_clear(&err);
+    pgl_names_make(ctx, role, &n);
+    if (co_step_pg_open(ctx, &ctx->source, &pubc, &err) != CO_OK) {
+        fail_verdict(v, "connecting to the source", &err);
+        goto out;
+    }
+    if (selected_tables(ctx, role, pubc, &tables, &err) != CO_OK) {
+        fail_verdict(v, "selecting tables", &err);
+        goto out;
+    }
+    if (strcmp(role, "rollback") == 0) {
+        pg_conn_close(pubc);
+        pubc = NULL;
+        if (co_step_pg_open(ctx, pgl_publisher(ctx, role), &pubc, &err) != CO_OK) {
+            fail_verdict(v, "connecting to the target", &err);
+            goto out;
+        }
+    }
+    json_array_foreach(tables, i, t)
+        if (!json_is_true(json_object_get(t, "has_key")))
+            json_array_append_new(missing_keys, json_sprintf("%s.%s", v_str(t, "schema"),
+                                                             v_str(t, "table")));
+    if (json_array_size(tables) == 0) {
+        co_verdict_set(v, CO_VERDICT_FAIL, 0, "the table mappings select no table of the source");
+        goto out;
+    }
+    if (json_array_size(missing_keys)) {
+        char *text = json_dumps(missing_keys, JSON_COMPACT);
+        co_verdict_set(v, CO_VERDICT_FAIL, 0,
+                       "tables without a primary key or replica identity cannot "
+                       "replicate updates and deletes: %s", text ? text : "");
+        free(text);
+        goto out;
+    }
+    if (ensure_publication(pubc, &n, tables, &err) != CO_OK ||
+        ensure_slot(pubc, &n, &err) != CO_OK) {
+        fail_verdict(v, "preparing the publisher", &err);
+        goto out;
+    }
+    if (co_step_pg_open(ctx, pgl_subscriber(ctx, role), &subc, &err) != CO_OK ||
+        ensure_subscription(ctx, subc, &n, pgl_publisher(ctx, role), copy, &err) != CO_OK) {
+        fail_verdict(v, "creating the subscription", &err);
+        goto out;
+    }
+    json_object_set_new(ctx->outputs, role,
+                        json_pack("{s:s, s:s, s:s, s:O}", "publication", n.pub, "slot",
+                                  n.slot, "subscription", n.sub, "tables", tables));
+    co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
+out:
+    json_decref(tables);
+    json_decref(missing_keys);
+    pg_conn_close(pubc);
+    pg_conn_close(subc);
+}
+
+co_status pgl_alter_subscription(co_step_ctx *ctx, const char *role, const char *action,
+                                    co_error *err)
+{
+    PGconn *c = NULL;
+    pgl_names n;
+    pg_sql q;
+    co_status rc;
+    pgl_names_make(ctx, role, &n);
+    if ((rc = co_step_pg_open(ctx, pgl_subscriber(ctx, role), &c, err)) != CO_OK)
+        return rc;
+    pg_sql_init(&q);
+    pg_sql_add(&q, "ALTER SUBSCRIPTION ");
+    pg_sql_ident(&q, c, n.sub);
+    pg_sql_add(&q, " ");
+    pg_sql_add(&q, action);
+    rc = pg_sql_check(&q, err);
+    if (rc == CO_OK) {
+        char *sql = pg_sql_steal(&q);
+        rc = pg_exec_simple(c, "altering the subscription", sql, NULL, err);
+        free(sql);
+    }
+    pg_sql_free(&q);
+    pg_conn_close(c);
+    return rc;
+}
+
+static void op_start_task(co_step_ctx *ctx, const char *role, co_task_start kind,
+                          co_verdict *v)
+{
+    co_error err;
+    co_error_clear(&err);
+    if (kind == CO_TASK_RELOAD_TARGET) {
+        co_verdict_set(v, CO_VERDICT_FAIL, 0,
+                       "pg-logical cannot reload the target of a running task: use aws-dms "
+                       "or start a new run");
+        return;
+    }
+    if (pgl_alter_subscription(ctx, role, "ENABLE", &err) != CO_OK)
+        co_verdict_from_error(v, "enabling the subscription", &err);
+    else
+        co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
+}
+
+static void op_stop_task(co_step_ctx *ctx, const char *role, co_verdict *v)
+{
+    co_error err;
+    co_error_clear(&err);
+    if (pgl_alter_subscription(ctx, role, "DISABLE", &err) != CO_OK)
+        co_verdict_from_error(v, "disabling the subscription", &err);
+    else
+        co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
+}
+
+static void op_delete_task(co_step_ctx *ctx, const char *role, co_verdict *v)
+{
+    PGconn *subc = NULL, *pubc = NULL;
+    pgl_names n;
+    co_error err;
+    pg_sql q;
+    const char *params[1];
+    co_error_clear(&err);
+    pgl_names_make(ctx, role, &n);
+    params[0] = n.sub;
+    if (co_step_pg_open(ctx, pgl_subscriber(ctx, role), &subc, &err) != CO_OK)
+        goto fail;
+    if (pgl_exists(subc, "looking for the subscription",
+               "SELECT 1 FROM pg_subscription WHERE subname = $1", n.sub, &err) > 0) {
+        static const char *const actions[] = {"DISABLE", "SET (slot_name = NONE)"};
+        for (int i = 0; i < 2; i++) {
+            pg_sql_init(&q);
+            pg_sql_add(&q, "ALTER SUBSCRIPTION ");
+            pg_sql_ident(&q, subc, n.sub);
+            pg_sql_add(&q, " ");
+            pg_sql_add(&q, actions[i]);
+            if (pg_sql_check(&q, &err) == CO_OK) {
+                char *sql = pg_sql_steal(&q);
+                co_status rc = pg_exec_simple(subc, "detaching the subscription", sql, NULL,
+                                              &err);
+                free(sql);
+                if (rc != CO_OK) {
+                    pg_sql_free(&q);
+                    goto fail;
+                }
+            }
+            pg_sql_free(&q);
+        }
+        pg_sql_init(&q);
+        pg_sql_add(&q, "DROP SUBSCRIPTION IF EXISTS ");
+        pg_sql_ident(&q, subc, n.sub);
+        if (pg_sql_check(&q, &err) == CO_OK) {
+            char *sql = pg_sql_steal(&q);
+            co_status rc = pg_exec_simple(subc, "dropping the subscription", sql, NULL, &err);
+            free(sql);
+            if (rc != CO_OK) {
+                pg_sql_free(&q);
+                goto fail;
+            }
+        }
+        pg_sql_free(&q);
+    } else if (err.status != CO_OK) {
+        goto fail;
+    }
+    if (co_step_pg_open(ctx, pgl_publisher(ctx, role), &pubc, &err) != CO_OK)
+        goto fail;
+    params[0] = n.slot;
+    if (pg_exec(pubc, "dropping the replication slot",
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
+                " WHERE slot_name = $1 AND NOT active",
+                1, params, NULL, &err) != CO_OK)
+        goto fail;
+    pg_sql_init(&q);
+    pg_sql_add(&q, "DROP PUBLICATION IF EXISTS ");
+    pg_sql_ident(&q, pubc, n.pub);
+    if (pg_sql_check(&q, &err) == CO_OK) {
+        char *sql = pg_sql_steal(&q);
+        co_status rc = pg_exec_simple(pubc, "dropping the publication", sql, NULL, &err);
+        free(sql);
+        if (rc != CO_OK) {
+            pg_sql_free(&q);
+            goto fail;
+        }
+    }
+    pg_sql_free(&q);
+    if (pgl_exists(pubc, "checking the slot is gone",
+               "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", n.slot, &err) > 0) {
+        /* the walsender of the dropped subscription is still exiting */
+        co_verdict_set(v, CO_VERDICT_WAIT, 500, NULL);
+    } else {
+        co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
+    }
+    pg_conn_close(subc);
+    pg_conn_close(pubc);
+    return;
+fail:
+    co_verdict_from_error(v, "deleting the task", &err);
+    pg_conn_close(subc);
+    pg_conn_close(pubc);
+}
+
+const co_engine co_pg_logical_engine = {
+    .name = "pg-logical",
+    .preflight = op_preflight,
+    .ensure_instance = op_ensure_instance,
+    .ensure_endpoints = op_ensure_endpoints,
+    .ensure_task = op_ensure_task,
+    .start_task = op_start_task,
+    .await_full_load = pgl_await_full_load,
+    .await_cdc_latency = pgl_await_cdc_latency,
+    .stop_task = op_stop_task,
+    .delete_task = op_delete_task,
+    .describe_task = pgl_describe_task,
+};

@@ -1,0 +1,35 @@
+/* pglogical.h - the "pg-logical" replication engine: PostgreSQL's own
+ * logical replication (publication on the source, subscription on the
+ * target) behind the engine interface of engine/engine.h.
+ *
+ * Objects per task role (main, rollback, stage) are named from the run id:
+ * cutover_<26 id chars>_<role> for the publication, the replication slot
+ * and the subscription, so a retried or resumed step finds them instead of
+ * creating more. The slot is created on the publisher first with
+ * pg_create_logical_replication_slot() and the subscription is created
+ * with create_slot = false: CREATE SUBSCRIPTION that creates its own slot
+ * hangs when publisher and subscriber databases share a cluster.
+ *
+ * The subscription's connection string holds the source password; PostgreSQL
+ * keeps it in pg_subscription.subconninfo on the target, readable by
+ * superusers only. cutover never logs it or puts it in an event.
+ */
+#ifndef CUTOVER_ENGINE_PGLOGICAL_H
+#define CUTOVER_ENGINE_PGLOGICAL_H
+
+#include "engine/engine.h"
+#include "server/status.h"
+
+extern const co_engine co_pg_logical_engine;
+
+/* Runs the source checks of the pg-logical engine (wal_level = logical,
+ * free replication slots and WAL senders, a role that may replicate) and
+ * the target checks (a role that may create subscriptions). Each failed
+ * check is a finding {"endpoint", "setting", "value", "required"} appended
+ * to findings (a JSON array). Returns CO_OK when the checks could run
+ * (findings may still be non-empty), or the connection error. */
+struct co_step_ctx;
+CO_MUST_CHECK co_status co_pgl_check(struct co_step_ctx *ctx, json_t *findings,
+                                     co_error *err);
+
+#endif

@@ -1,0 +1,524 @@
+/* steps_o2p.c - the steps of the oracle-to-postgres plan (AWS's eight
+ * steps). See steps.h. */
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/pglogical.h"
+#include "engine/steps.h"
+#include "engine/steps_pg.h"
+#include "handlers/validate.h"
+#include "pg/pg_capture.h"
+#include "pg/pg_schema.h"
+#include "pg/pg_scope.h"
+#include "pg/pg_sequences.h"
+#include "pg/pg_sql.h"
+#include "server/log.h"
+
+/* Oracle prerequisite script (aws-dms engine module); weak until linked. */
+char *co_oracle_prereq_script_new(const json_t *source_doc, const json_t *table_mappings,
+                                  const char *dms_user) __attribute__((weak));
+
+#define NEED_OP(ctx, v, op)                                                          \
+    do {                                                                             \
+        if (!(ctx)->engine || !(ctx)->engine->op) {                                  \
+            co_verdict_set((v), CO_VERDICT_FAIL, 0, "engine %s cannot %s",           \
+                           (ctx)->run->engine, #op);                                 \
+            return;                                                                  \
+        }                                                                            \
+    } while (0)
+
+void co_step_progress(co_step_ctx *ctx, const char *object, size_t done, size_t total)
+{
+    co_error err;
+    co_error_clear(&err);
+    if (co_step_event(ctx, "step.progress",
+                      json_pack("{s:s, s:I, s:I, s:f}", "object", object ? object : "",
+                                "done", (json_int_t)done, "total", (json_int_t)total,
+                                "percent", total ? 100.0 * (double)done / (double)total : 100.0),
+                      &err) != CO_OK)
+        co_log(CO_LOG_WARN, "runner", "publishing progress: %s", err.message);
+}
+
+static void progress_cb(void *user, const char *object, size_t done, size_t total)
+{
+    co_step_progress(user, object, done, total);
+}
+
+static bool source_is_postgres(const co_step_ctx *ctx)
+{
+    const char *e = v_str(ctx->source.doc, "engine");
+    return e && strcmp(e, "postgres") == 0;
+}
+
+/* The run's scope: {"schemas": parameters.schemas}. */
+static co_status run_scope(co_step_ctx *ctx, json_t **holder, pg_scope *scope, co_error *err)
+{
+    *holder = json_pack("{s:O}", "schemas", json_object_get(ctx->run->params, "schemas"));
+    return pg_scope_from_json(*holder, "/parameters", scope, err);
+}
+
+static const json_t *output_of(const co_step_ctx *ctx, const char *step, const char *key)
+{
+    return json_object_get(json_object_get(ctx->all_outputs, step), key);
+}
+
+static void artifact(co_step_ctx *ctx, const char *name, const char *ctype, const char *text,
+                     co_verdict *v)
+{
+    co_error err;
+    co_error_clear(&err);
+    if (co_step_artifact(ctx, name, ctype, text, strlen(text), &err) != CO_OK)
+        co_verdict_from_error(v, "storing an artifact", &err);
+}
+
+/* ---------------------------------------------------------- steps 1 to 4 */
+
+void co_step_preflight(co_step_ctx *ctx, co_verdict *v)
+{
+    PGconn *c = NULL;
+    co_error err;
+    co_error_clear(&err);
+    if (co_step_pg_open(ctx, &ctx->target, &c, &err) != CO_OK) {
+        co_verdict_from_error(v, "connecting to the target", &err);
+        return;
+    }
+    pg_conn_close(c);
+    if (ctx->engine && ctx->engine->preflight) {
+        ctx->engine->preflight(ctx, v);
+        return;
+    }
+    co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
+}
+
+void co_step_configure_source(co_step_ctx *ctx, co_verdict *v)
+{
+    if (!source_is_postgres(ctx)) {
+        /* Oracle: the prerequisite script is run by a DBA, then approved. */
+        json_t *mappings = NULL;
+        const char *task_id = co_param_str(ctx, "task_id", NULL);
+        co_resource task;
+        co_error err;
+        char *script;
+        if (json_is_true(json_object_get(ctx->outputs, "script_stored"))) {
+            co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
+            return;
+        }
+        co_error_clear(&err);
+        memset(&task, 0, sizeof task);
+        if (task_id && co_res_get(ctx->app->store, CO_KIND_TASK, task_id, &task, &err) == CO_OK)
+            mappings = json_object_get(task.doc, "table_mappings");
+        script = co_oracle_prereq_script_new
+                     ? co_oracle_prereq_script_new(ctx->source.doc, mappings,
+                                                   v_str(ctx->source.doc, "username"))
+                     : NULL;
+        co_resource_clear(&task);
+        if (!script) {
+            co_verdict_set(v, CO_VERDICT_FAIL, 0, "cannot build the Oracle prerequisite script");
+            return;
+        }
+        artifact(ctx, "oracle_prerequisites.sql", "text/plain", script, v);
+        free(script);
+        if (v->kind == CO_VERDICT_FAIL || v->kind == CO_VERDICT_RETRY)
+            return;
+        json_object_set_new(ctx->outputs, "script_stored", json_true());
+        co_verdict_set(v, CO_VERDICT_GATE, 0, NULL);
+        return;
+    }
+    /* PostgreSQL source: verify what logical replication needs. */
+    {
+        json_t *findings = json_array();
+        co_error err;
+        static const char script[] =
+            "-- PostgreSQL source prerequisites for logical replication\n"
+            "ALTER SYSTEM SET wal_level = logical;          -- needs a restart\n"
+            "ALTER SYSTEM SET max_replication_slots = 10;\n"
+            "ALTER SYSTEM SET max_wal_senders = 10;\n"
+            "-- the migration role: ALTER ROLE <user> WITH REPLICATION;\n";
+        co_error_clear(&err);
+        artifact(ctx, "source_prerequisites.sql", "text/plain", script, v);
+        if (v->kind == CO_VERDICT_RETRY || v->kind == CO_VERDICT_FAIL) {
+            json_decref(findings);
+            return;
+        }
+        if (strcmp(ctx->run->engine, "pg-logical") == 0 &&
+            co_pgl_check(ctx, findings, &err) != CO_OK) {
+            co_verdict_from_error(v, "checking the source", &err);
+        } else if (json_array_size(findings)) {
+            char *text = json_dumps(findings, JSON_COMPACT);
+            json_object_set(ctx->outputs, "findings", findings);
+            co_verdict_set(v, CO_VERDICT_FAIL, 0, "the source is not ready: %s", text ? text : "");
+            free(text);
+        } else {
+            co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
+        }
+        json_decref(findings);
+    }
+}
+
+void co_step_configure_target(co_step_ctx *ctx, co_verdict *v)
+{
+    PGconn *c = NULL;
+    json_t *schemas = json_object_get(ctx->run->params, "schemas"), *s;
+    co_error err;
+    size_t i;
+    co_error_clear(&err);
+    if (co_step_pg_open(ctx, &ctx->target, &c, &err) != CO_OK) {
+        co_verdict_from_error(v, "connecting to the target", &err);
+        return;
+    }
+    json_array_foreach(schemas, i, s) {
+        pg_sql q;
+        char *sql;
+        co_status rc;
+        pg_sql_init(&q);
+        pg_sql_add(&q, "CREATE SCHEMA IF NOT EXISTS ");
+        pg_sql_ident(&q, c, json_string_value(s));
+        rc = pg_sql_check(&q, &err);
+        sql = rc == CO_OK ? pg_sql_steal(&q) : NULL;
+        pg_sql_free(&q);
+        if (rc == CO_OK)
+            rc = pg_exec_simple(c, "creating a schema", sql, NULL, &err);
+        free(sql);
+        if (rc != CO_OK)
+            break;
+    }
+    pg_conn_close(c);
+    if (err.status != CO_OK)
+        co_verdict_from_error(v, "configuring the target", &err);
+    else
+        co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
+}
+
+static void convert_from_script(co_step_ctx *ctx, PGconn *c, const char *script,
+                                co_verdict *v)
+{
+    pg_apply_opts opts = {.if_not_exists_schemas = true};
+    json_t *report = NULL;
+    co_error err;
+    co_error_clear(&err);
+    if (pg_schema_apply_script(c, script, &opts, &report, &err) != CO_OK) {
+        co_verdict_from_error(v, "applying the converted schema", &err);
+        if (report)
+            json_object_set(ctx->outputs, "error_report", report);
+    } else {
+        json_object_set(ctx->outputs, "report", report);
+        json_object_set_new(ctx->outputs, "applied", json_true());
+        co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
+    }
+    json_decref(report);
+}
+
+void co_step_convert_schema(co_step_ctx *ctx, co_verdict *v)
+{
+    PGconn *c = NULL;
+    const char *script = co_param_str(ctx, "converted_schema_sql", NULL);
+    co_error err;
+
+    /* Applying DDL is atomic but not idempotent: once applied, done. */
+    if (json_is_true(json_object_get(ctx->outputs, "applied"))) {
+        co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
+        return;
+    }
+    co_error_clear(&err);
+    if (!script && !source_is_postgres(ctx)) {
+        co_verdict_set(v, CO_VERDICT_FAIL, 0,
+                       "an Oracle source needs the converted schema: pass it as "
+                       "parameters.converted_schema_sql");
+        return;
+    }
+    if (co_step_pg_open(ctx, &ctx->target, &c, &err) != CO_OK) {
+        co_verdict_from_error(v, "connecting to the target", &err);
+        return;
+    }
+    if (script) {
+        convert_from_script(ctx, c, script, v);
+    } else {
+        /* PostgreSQL source: the whole schema of the selected schemas via pg_dump */
+        json_t *schemas = json_object_get(ctx->run->params, "schemas"), *s, *report = NULL;
+        const char *names[64];
+        size_t i, n = 0;
+        char *password = NULL;
+        pg_conn_spec spec;
+        json_array_foreach(schemas, i, s)
+            if (n < 64)
+                names[n++] = json_string_value(s);
+        if (co_step_password(ctx, &ctx->source, &password, &err) != CO_OK) {
+            co_verdict_from_error(v, "reading the source password", &err);
+            pg_conn_close(c);
+            return;
+        }
+        memset(&spec, 0, sizeof spec);
+        spec.host = v_str(ctx->source.doc, "host");
+        spec.port = (int)json_integer_value(json_object_get(ctx->source.doc, "port"));
+        spec.dbname = v_str(ctx->source.doc, "database");
+        spec.user = v_str(ctx->source.doc, "username");
+        spec.password = password;
+        spec.sslmode = v_str(ctx->source.doc, "sslmode");
+        spec.run_id = ctx->run->id;
+        if (pg_schema_copy(&spec, c, names, n, NULL, &report, &err) != CO_OK) {
+            co_verdict_from_error(v, "copying the schema from the source", &err);
+        } else {
+            json_object_set(ctx->outputs, "report", report);
+            json_object_set_new(ctx->outputs, "applied", json_true());
+            co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
+        }
+        json_decref(report);
+        OPENSSL_cleanse(password, strlen(password));
+        free(password);
+    }
+    pg_conn_close(c);
+}
+
+/* --------------------------------------------------------- steps 5 and 6 */
+
+void co_step_create_replication_instance(co_step_ctx *ctx, co_verdict *v)
+{
+    NEED_OP(ctx, v, ensure_instance);
+    ctx->engine->ensure_instance(ctx, v);
+}
+
+void co_step_create_endpoints(co_step_ctx *ctx, co_verdict *v)
+{
+    NEED_OP(ctx, v, ensure_endpoints);
+    ctx->engine->ensure_endpoints(ctx, v);
+}
+
+/* ---------------------------------------------------------------- step 7 */
+
+void co_step_prepare_target(co_step_ctx *ctx, co_verdict *v)
+{
+    PGconn *c = NULL;
+    json_t *holder = NULL, *capture = NULL;
+    pg_scope scope;
+    co_error err;
+    char *script = NULL;
+
+    co_error_clear(&err);
+    memset(&scope, 0, sizeof scope);
+    if (run_scope(ctx, &holder, &scope, &err) != CO_OK ||
+        co_step_pg_open(ctx, &ctx->target, &c, &err) != CO_OK) {
+        co_verdict_from_error(v, "preparing the target", &err);
+        goto out;
+    }
+    if (!json_object_get(ctx->outputs, "capture")) {
+        /* Phase 1: capture and persist before anything is dropped. */
+        if (pg_capture_take(c, &scope, NULL, &capture, &err) != CO_OK) {
+            co_verdict_from_error(v, "capturing constraints", &err);
+            goto out;
+        }
+        if (!(script = pg_capture_script_new(c, capture, PG_SCRIPT_ALL, &err))) {
+            co_verdict_from_error(v, "writing the restore script", &err);
+            goto out;
+        }
+        artifact(ctx, "prepare_target.sql", "text/plain", script, v);
+        if (v->kind == CO_VERDICT_FAIL || v->kind == CO_VERDICT_RETRY)
+            goto out;
+        {
+            char *text = json_dumps(capture, JSON_INDENT(2));
+            if (text) {
+                artifact(ctx, "capture.json", "application/json", text, v);
+                free(text);
+            }
+            if (v->kind == CO_VERDICT_FAIL || v->kind == CO_VERDICT_RETRY)
+                goto out;
+        }
+        json_object_set(ctx->outputs, "capture", capture);
+        co_verdict_set(v, CO_VERDICT_WAIT, 1, NULL); /* persist, then drop */
+        goto out;
+    }
+    /* Phase 2: drop FKs and secondary indexes, disable user triggers. */
+    if (pg_capture_drop(c, json_object_get(ctx->outputs, "capture"), &err) != CO_OK) {
+        co_verdict_from_error(v, "dropping constraints", &err);
+        goto out;
+    }
+    co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
+out:
+    free(script);
+    json_decref(capture);
+    pg_scope_clear(&scope);
+    json_decref(holder);
+    pg_conn_close(c);
+}
+
+/* Engine task phases kept in outputs.phase: ensure -> start -> await. */
+void co_step_engine_task(co_step_ctx *ctx, const char *role, bool start_fresh,
+                         co_verdict *v)
+{
+    const char *phase = v_str(ctx->outputs, "phase");
+    if (!phase)
+        phase = "ensure";
+    NEED_OP(ctx, v, ensure_task);
+    NEED_OP(ctx, v, start_task);
+    NEED_OP(ctx, v, await_full_load);
+    if (strcmp(phase, "ensure") == 0) {
+        ctx->engine->ensure_task(ctx, role, v);
+        if (v->kind != CO_VERDICT_DONE)
+            return;
+        json_object_set_new(ctx->outputs, "phase", json_string("start"));
+        phase = "start";
+    }
+    if (strcmp(phase, "start") == 0) {
+        ctx->engine->start_task(ctx, role,
+                                start_fresh ? CO_TASK_START_REPLICATION
+                                            : CO_TASK_RESUME_PROCESSING, v);
+        if (v->kind != CO_VERDICT_DONE)
+            return;
+        json_object_set_new(ctx->outputs, "phase", json_string("await"));
+        co_verdict_set(v, CO_VERDICT_WAIT, 500, NULL);
+        return;
+    }
+    ctx->engine->await_full_load(ctx, role, v);
+}
+
+void co_step_full_load(co_step_ctx *ctx, co_verdict *v)
+{
+    co_step_engine_task(ctx, "main", true, v);
+}
+
+void co_step_restore_constraints(co_step_ctx *ctx, co_verdict *v)
+{
+    PGconn *c = NULL;
+    json_t *report = NULL;
+    const json_t *capture = output_of(ctx, "prepare_target", "capture");
+    pg_restore_opts opts = {.concurrently = co_param_bool(ctx, "create_indexes_concurrently",
+                                                          false),
+                            .progress = progress_cb,
+                            .progress_user = ctx};
+    co_error err;
+    co_error_clear(&err);
+    if (!capture) {
+        co_verdict_set(v, CO_VERDICT_FAIL, 0, "prepare_target left no capture to restore");
+        return;
+    }
+    if (co_step_pg_open(ctx, &ctx->target, &c, &err) != CO_OK ||
+        pg_conn_set_statement_timeout(c, 0, &err) != CO_OK) {
+        co_verdict_from_error(v, "connecting to the target", &err);
+        pg_conn_close(c);
+        return;
+    }
+    if (pg_capture_restore_constraints(c, capture, &opts, &report, &err) != CO_OK)
+        co_verdict_from_error(v, "restoring constraints", &err);
+    else
+        co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
+    if (report) {
+        char *text = json_dumps(report, JSON_INDENT(2));
+        json_object_set(ctx->outputs, "report", report);
+        if (text) {
+            co_verdict prev = *v;
+            artifact(ctx, "restore_constraints.json", "application/json", text, v);
+            if (v->kind == CO_VERDICT_DONE)
+                *v = prev;
+            free(text);
+        }
+        json_decref(report);
+    }
+    pg_conn_close(c);
+}
+
+void co_step_resume_cdc(co_step_ctx *ctx, co_verdict *v)
+{
+    NEED_OP(ctx, v, start_task);
+    ctx->engine->start_task(ctx, "main", CO_TASK_RESUME_PROCESSING, v);
+}
+
+void co_step_await_cdc_sync(co_step_ctx *ctx, co_verdict *v)
+{
+    NEED_OP(ctx, v, await_cdc_latency);
+    ctx->engine->await_cdc_latency(
+        ctx, "main", (double)co_param_int(ctx, "cdc_latency_threshold_seconds", 5), v);
+}
+
+/* ---------------------------------------------------------------- step 8 */
+
+void co_step_final_sync(co_step_ctx *ctx, co_verdict *v)
+{
+    NEED_OP(ctx, v, await_cdc_latency);
+    ctx->engine->await_cdc_latency(ctx, "main", 0, v);
+}
+
+void co_step_stop_task(co_step_ctx *ctx, co_verdict *v)
+{
+    NEED_OP(ctx, v, stop_task);
+    NEED_OP(ctx, v, delete_task);
+    if (!json_is_true(json_object_get(ctx->outputs, "stopped"))) {
+        ctx->engine->stop_task(ctx, "main", v);
+        if (v->kind != CO_VERDICT_DONE)
+            return;
+        json_object_set_new(ctx->outputs, "stopped", json_true());
+    }
+    ctx->engine->delete_task(ctx, "main", v);
+}
+
+void co_step_enable_triggers(co_step_ctx *ctx, co_verdict *v)
+{
+    PGconn *c = NULL;
+    json_t *report = NULL;
+    const json_t *capture = output_of(ctx, "prepare_target", "capture");
+    co_error err;
+    co_error_clear(&err);
+    if (!capture) {
+        co_verdict_set(v, CO_VERDICT_FAIL, 0, "prepare_target left no trigger states");
+        return;
+    }
+    if (co_step_pg_open(ctx, &ctx->target, &c, &err) != CO_OK ||
+        pg_capture_enable_triggers(c, capture, &report, &err) != CO_OK)
+        co_verdict_from_error(v, "enabling triggers", &err);
+    else
+        co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
+    if (report)
+        json_object_set_new(ctx->outputs, "report", report);
+    pg_conn_close(c);
+}
+
+void co_step_reset_sequences(co_step_ctx *ctx, co_verdict *v)
+{
+    PGconn *c = NULL, *src = NULL;
+    json_t *holder = NULL, *last = NULL, *report = NULL;
+    pg_scope scope;
+    pg_seq_opts opts;
+    co_error err;
+    co_error_clear(&err);
+    memset(&scope, 0, sizeof scope);
+    opts.gap = co_param_int(ctx, "sequence_gap", 1000);
+    opts.source_last_values = NULL;
+    if (run_scope(ctx, &holder, &scope, &err) != CO_OK)
+        goto fail;
+    if (source_is_postgres(ctx)) {
+        if (co_step_pg_open(ctx, &ctx->source, &src, &err) != CO_OK ||
+            pg_sequences_read_last_values(src, &scope, &last, &err) != CO_OK)
+            goto fail;
+        opts.source_last_values = last;
+    }
+    if (co_step_pg_open(ctx, &ctx->target, &c, &err) != CO_OK ||
+        pg_sequences_reset(c, &scope, &opts, &report, &err) != CO_OK)
+        goto fail;
+    json_object_set_new(ctx->outputs, "report", report);
+    report = NULL;
+    co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
+    goto out;
+fail:
+    co_verdict_from_error(v, "resetting sequences", &err);
+out:
+    json_decref(report);
+    json_decref(last);
+    json_decref(holder);
+    pg_scope_clear(&scope);
+    pg_conn_close(c);
+    pg_conn_close(src);
+}
+
+void co_step_rollback_task(co_step_ctx *ctx, co_verdict *v)
+{
+    const char *phase = v_str(ctx->outputs, "phase");
+    NEED_OP(ctx, v, ensure_task);
+    NEED_OP(ctx, v, start_task);
+    if (!phase) {
+        ctx->engine->ensure_task(ctx, "rollback", v);
+        if (v->kind != CO_VERDICT_DONE)
+            return;
+        json_object_set_new(ctx->outputs, "phase", json_string("start"));
+    }
+    ctx->engine->start_task(ctx, "rollback", CO_TASK_START_REPLICATION, v);
+}
