@@ -174,6 +174,63 @@ static void execute(co_runner *r, const co_claim *claim)
     co_run_row_clear(&run);
 }
 
+/* Removes the engine resources of a cancelled run (publications, slots,
+ * subscriptions, DMS tasks): delete_task for every task role. */
+static void cleanup(co_runner *r, const char *run_id)
+{
+    static const char *const roles[] = {"main", "stage", "rollback"};
+    co_app *app = r->app;
+    co_step_ctx ctx;
+    co_run_row run;
+    co_verdict v;
+    co_error err;
+    const co_plan_def *plan;
+    bool done = true;
+    int64_t due = 0;
+
+    memset(&ctx, 0, sizeof ctx);
+    co_error_clear(&err);
+    if (co_runs_load(app->store, run_id, &run, &err) != CO_OK)
+        return;
+    plan = co_plan_find(run.plan);
+    ctx.app = app;
+    ctx.run = &run;
+    ctx.plan = plan;
+    ctx.index = run.current_step;
+    ctx.step = plan ? &plan->steps[run.current_step] : NULL;
+    ctx.outputs = json_object();
+    ctx.all_outputs = json_object();
+    ctx.engine = co_engine_find(run.engine);
+    load_endpoint(app, &run, "source_endpoint_id", &ctx.source);
+    load_endpoint(app, &run, "target_endpoint_id", &ctx.target);
+    if (plan && ctx.engine && ctx.engine->delete_task && !ctx.engine->run_step) {
+        for (size_t i = 0; i < sizeof roles / sizeof roles[0] && done; i++) {
+            memset(&v, 0, sizeof v);
+            ctx.engine->delete_task(&ctx, roles[i], &v);
+            if (v.kind == CO_VERDICT_WAIT || v.kind == CO_VERDICT_RETRY) {
+                done = false;
+                due = co_clock_now_ms() + (v.after_ms > 0 ? v.after_ms : 5000);
+                if (v.kind == CO_VERDICT_RETRY)
+                    co_log(CO_LOG_WARN, "runner", "run %s clean-up of %s: %s", run.id,
+                           roles[i], v.error);
+            } else if (v.kind == CO_VERDICT_FAIL) {
+                co_log(CO_LOG_ERROR, "runner", "run %s clean-up of %s failed: %s", run.id,
+                       roles[i], v.error);
+            }
+        }
+    }
+    co_error_clear(&err);
+    if (co_runs_finish_cleanup(app->store, run.id, done, due, &err) != CO_OK)
+        co_log(CO_LOG_ERROR, "runner", "run %s: %s", run.id, err.message);
+    else if (done && ctx.step)
+        (void)!co_step_event(&ctx, "run.cleanup", json_pack("{s:s}", "result", "done"), &err);
+    json_decref(ctx.outputs);
+    json_decref(ctx.all_outputs);
+    co_resource_clear(&ctx.source);
+    co_resource_clear(&ctx.target);
+    co_run_row_clear(&run);
+}
+
 static void *worker_main(void *p)
 {
     worker_arg *arg = p;
@@ -202,6 +259,17 @@ static void *worker_main(void *p)
         if (found) {
             execute(r, &claim);
             continue;
+        }
+        {
+            char run_id[CO_ID_SIZE];
+            co_error_clear(&err);
+            if (co_runs_claim_cleanup(r->app->store, owner, r->boot_id, co_clock_now_ms(),
+                                      LEASE_MS, run_id, &found, &err) != CO_OK)
+                co_log(CO_LOG_WARN, "runner", "claiming a clean-up: %s", err.message);
+            if (found) {
+                cleanup(r, run_id);
+                continue;
+            }
         }
         {
             int64_t due = co_runs_next_due(r->app->store);

@@ -243,6 +243,8 @@ static co_status apply(tx *t, const co_change *c, co_step_row *step, co_error *e
         if (co_run_state_final(rs) && rs != CO_RUN_FAILED)
             return co_error_set(err, CO_ERR_CONFLICT, "run %s is already %s", t->run.id,
                                 co_run_state_name(rs));
+        if ((rc = co_runs_mark_cleanup(t->app->store, t->run.id, err)) != CO_OK)
+            return rc;
         return set_run(t, CO_RUN_CANCELLED, t->run.current_step, NULL, c->actor, err);
     case CO_ACT_APPROVE:
         if (step->state != CO_STEP_AWAITING_APPROVAL || c->step_index != t->run.current_step)

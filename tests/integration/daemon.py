@@ -62,7 +62,8 @@ class Daemon:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout=15.0):
-        self.port = free_port()
+        if self.port is None:  # a restart keeps its address, as a service would
+            self.port = free_port()
         cmd = [self.binary, "--listen", f"127.0.0.1:{self.port}", "--db", self.db,
                "--log-level", "debug"] + self.args
         if self.tokens_file:

@@ -1,0 +1,154 @@
+/* awsdms.h - the "aws-dms" replication engine: engine.h's operations over
+ * AWS DMS (aws/dms.h), and the Oracle source prerequisite script.
+ *
+ * Resources get deterministic identifiers from the run id (run_<suffix>):
+ *   replication instance  cutover-<suffix>
+ *   endpoints             cutover-<suffix>-source, -target, and for the
+ *                         rollback task the reverse pair
+ *                         cutover-<suffix>-rollback-source (the PostgreSQL
+ *                         target read as a source) and
+ *                         cutover-<suffix>-rollback-target (the original
+ *                         source written as a target)
+ *   tasks                 cutover-<suffix>-<role> (main, rollback, stage)
+ * Every create first looks in the step outputs, and on
+ * ResourceAlreadyExistsFault adopts the existing resource (its resourceArn,
+ * else a Describe* by identifier), so a retried or resumed step converges.
+ *
+ * Step outputs written (ctx->outputs; later steps find them through
+ * ctx->all_outputs, or by describing the deterministic identifier):
+ *   dms_instance_arn, dms_source_endpoint_arn, dms_target_endpoint_arn,
+ *   dms_rollback_source_endpoint_arn, dms_rollback_target_endpoint_arn,
+ *   dms_task_<role>_arn, dms_status_<resource>_<role> (last status seen,
+ *   to publish "engine.status" on change), and progress flags
+ *   (dms_<pair>_<side>_tested, dms_refresh_started, dms_task_<role>_start_<type>).
+ *
+ * Events: "engine.status" {"resource", "role", "status", "stop_reason",
+ * "previous"} whenever a DMS status (or StopReason) changes;
+ * "table.statistics" {"task": role, "status", "tables": [DMS
+ * TableStatistics], "task_stats": DMS ReplicationTaskStats} on each poll of
+ * await_full_load and await_cdc_latency. Timestamps inside tables and
+ * task_stats (members ending in Time or Date) are converted from DMS's
+ * epoch seconds to RFC 3339 UTC strings.
+ *
+ * Poll intervals (WAIT): instance 10 s, connection tests and schema refresh
+ * 3 s, task transitions 3 s, full load and CDC 5 s. The environment
+ * variable CUTOVER_DMS_POLL_SCALE (a factor in (0, 100], read once; tests
+ * use 0.05) scales them all.
+ *
+ * CDC latency: DMS does not report CDC latency through its API (it is the
+ * CloudWatch metric CDCLatencySource/CDCLatencyTarget), so
+ * await_cdc_latency() is DONE once the task is running and applying
+ * changes: status "running", full load at 100 % (or a cdc-only task) and no
+ * table in error. max_seconds is recorded but cannot be checked here.
+ *
+ * THREADS: every operation runs on a runner worker. The DMS client is
+ * created on first use from ctx->app (cfg.dms_endpoint, cfg.region,
+ * aws_creds) and shared by all workers (aws/dms.h documents its locking);
+ * co_aws_dms_engine_shutdown() frees it after the runner stopped.
+ *
+ * SECRETS: endpoint passwords (co_step_password) only travel in the
+ * CreateEndpoint body; they are wiped after the call and never logged, put
+ * in outputs, events or errors.
+ */
+#ifndef CUTOVER_ENGINE_AWSDMS_H
+#define CUTOVER_ENGINE_AWSDMS_H
+
+#include <jansson.h>
+
+#include "engine/engine.h"
+#include "server/status.h"
+
+/* The engine, named "aws-dms" (register it with co_engine_register). */
+extern const co_engine co_aws_dms_engine;
+
+/* Frees the shared DMS client. Call once the runner's workers stopped (no
+ * operation may be running); a later operation creates a new client. */
+void co_aws_dms_engine_shutdown(void);
+
+/* DMS SslMode for a libpq sslmode: disable, allow, prefer -> "none";
+ * require -> "require"; verify-ca -> "verify-ca"; verify-full ->
+ * "verify-full". NULL or "" -> "none" (the endpoint default "prefer").
+ * Returns NULL for an unknown mode. Static strings. (DMS accepts only none
+ * and verify-ca for Oracle endpoints; the mapping is the same for both.) */
+const char *co_awsdms_ssl_mode(const char *libpq_sslmode);
+
+/* Builds the DMS CreateEndpoint input (per DMS API CreateEndpoint) for the
+ * endpoint document doc (host, port, database, username, engine, sslmode,
+ * extra_connection_attributes, secrets_manager_secret_id,
+ * secrets_manager_access_role_arn), as endpoint_type "source" or "target",
+ * named identifier, tagged cutover-run-id=run_id. With a Secrets Manager
+ * secret, PostgreSQLSettings / OracleSettings carry SecretsManagerSecretId
+ * and SecretsManagerAccessRoleArn and no server, port, user or password is
+ * sent; otherwise ServerName, Port, Username and password (may be NULL)
+ * are. Returns a new object (the caller wipes Password with
+ * co_awsdms_wipe_password and decrefs), NULL for an unknown engine or
+ * sslmode, or out of memory. */
+json_t *co_awsdms_endpoint_input_new(const json_t *doc, const char *identifier,
+                                     const char *endpoint_type, const char *password,
+                                     const char *run_id);
+
+/* Overwrites the "Password" member of input (if any) with zero bytes in
+ * place. NULL-safe. */
+void co_awsdms_wipe_password(json_t *input);
+
+/* ReplicationTaskSettings for a task of role ("main", "rollback", "stage")
+ * and migration_type, built from the task resource's task_settings (base,
+ * borrowed, may be NULL) merged with what the plan needs:
+ * FullLoadSettings.TargetTablePrepMode "DO_NOTHING" for main and rollback
+ * (convert_schema created the tables), FullLoadSettings.MaxFullLoadSubTasks
+ * 8 unless set, FullLoadSettings.StopTaskCachedChangesApplied true (and
+ * ...NotApplied false) for a main full-load-and-cdc task, and
+ * Logging.EnableLogging true. Top-level StopTaskCachedChanges* members are
+ * moved into FullLoadSettings. Returns a new object, or NULL (no memory). */
+json_t *co_awsdms_task_settings_new(const json_t *base, const char *role,
+                                    const char *migration_type);
+
+/* Table mappings selecting every table of each schema name in schemas
+ * (array of strings), for runs without a task resource. New object, or
+ * NULL when schemas holds no string. */
+json_t *co_awsdms_default_mappings_new(const json_t *schemas);
+
+/* The mappings of the reverse (rollback) task for the forward mappings:
+ * selection rules with the names they have on the target side, and the
+ * inverse of the forward name transformations: convert-lowercase <->
+ * convert-uppercase (schema, table, column) and schema rename. Other
+ * transformations that change names make it fail (CO_ERR_UNPROCESSABLE,
+ * naming the rule); transformations that do not change names and
+ * table-settings rules are left out. Returns a new object in *out. */
+CO_MUST_CHECK co_status co_awsdms_reverse_mappings_new(const json_t *mappings,
+                                                       json_t **out, co_error *err);
+
+/* The Oracle source prerequisite script (SQL*Plus/SQLcl), for the
+ * configure_source step to store as an artifact and gate on. source_doc is
+ * the source endpoint document (host, port, database, username: used for
+ * the header and as the default DMS user), table_mappings the run's DMS
+ * table mappings (borrowed), dms_user the Oracle user DMS connects as (NULL:
+ * the endpoint's username; an unquoted-style name is upper-cased as Oracle
+ * resolves it). The script:
+ *   1. checks ARCHIVELOG mode (SELECT LOG_MODE FROM V$DATABASE, and a block
+ *      that raises unless it is ARCHIVELOG);
+ *   2. creates the DMS user unless it exists (password prompted with
+ *      ACCEPT ... HIDE, never in the script);
+ *   3. grants what AWS documents for a self-managed Oracle source: CREATE
+ *      SESSION, SELECT ANY TRANSACTION, V_$ARCHIVED_LOG, V_$LOG,
+ *      V_$LOGFILE, V_$LOGMNR_LOGS, V_$LOGMNR_CONTENTS, V_$DATABASE,
+ *      V_$THREAD, V_$PARAMETER, V_$NLS_PARAMETERS, V_$TIMEZONE_NAMES,
+ *      V_$TRANSACTION, V_$CONTAINERS, the ALL_* catalog views, DBA_REGISTRY,
+ *      OBJ$, DBA_TABLESPACES, ALL_ENCRYPTED_COLUMNS, EXECUTE ON DBMS_LOGMNR,
+ *      LOGMINING (12c and later);
+ *   4. enables minimal supplemental logging (ALTER DATABASE ADD
+ *      SUPPLEMENTAL LOG DATA);
+ *   5. for every table the selection rules name explicitly: GRANT SELECT
+ *      and ALTER TABLE ... ADD SUPPLEMENTAL LOG DATA (PRIMARY KEY) COLUMNS;
+ *      rules with '%' wildcards become a PL/SQL loop over ALL_TABLES (LIKE
+ *      with '_' and '\' escaped, exclude rules as NOT conditions), views
+ *      get SELECT only.
+ * Identifiers are double-quoted with '"' doubled, string literals
+ * single-quoted with '\'' doubled (Oracle itself forbids '"' in
+ * identifiers, so such a name fails when the script runs; it can never be
+ * injected). Returns a new NUL-terminated string (caller frees), or NULL
+ * out of memory. */
+char *co_oracle_prereq_script_new(const json_t *source_doc, const json_t *table_mappings,
+                                  const char *dms_user);
+
+#endif

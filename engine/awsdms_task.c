@@ -1,0 +1,898 @@
+/* awsdms_task.c - the aws-dms engine's replication tasks: table mappings
+ * and task settings, create/adopt, start, the full-load and CDC waits,
+ * stop, delete and describe. See awsdms.h for identifiers, outputs and
+ * events; awsdms.c for the shared helpers.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/awsdms_int.h"
+#include "engine/table_mappings.h"
+#include "server/clock.h"
+#include "server/log.h"
+
+#define TABLE_PAGES_MAX 200
+#define PAUSE_GRACE_MS 120000 /* a paused task may take this long to show the resume */
+#define START_REFUSALS_MAX 3
+
+static bool known_role(const char *role)
+{
+    return role && (strcmp(role, "main") == 0 || strcmp(role, "rollback") == 0 ||
+                    strcmp(role, "stage") == 0);
+}
+
+static bool streq(const char *a, const char *b)
+{
+    return a && b && strcmp(a, b) == 0;
+}
+
+/* ---- settings and mappings ---------------------------------------------- */
+
+static json_t *child_object(json_t *parent, const char *key)
+{
+    json_t *o = json_object_get(parent, key);
+    if (!json_is_object(o)) {
+        o = json_object();
+        json_object_set_new(parent, key, o);
+    }
+    return o;
+}
+
+json_t *co_awsdms_task_settings_new(const json_t *base, const char *role,
+                                    const char *migration_type)
+{
+    static const char *const moved[] = {"StopTaskCachedChangesApplied",
+                                        "StopTaskCachedChangesNotApplied"};
+    json_t *s = json_is_object(base) ? json_deep_copy(base) : json_object();
+    json_t *fls, *logging;
+    bool cdc_only = streq(migration_type, "cdc");
+    if (!s)
+        return NULL;
+    fls = child_object(s, "FullLoadSettings");
+    for (size_t i = 0; i < 2; i++) {
+        json_t *top = json_object_get(s, moved[i]);
+        if (top && !json_object_get(fls, moved[i]))
+            json_object_set(fls, moved[i], top);
+        json_object_del(s, moved[i]);
+    }
+    if (streq(role, "main") || streq(role, "rollback"))
+        json_object_set_new(fls, "TargetTablePrepMode", json_string("DO_NOTHING"));
+    if (!cdc_only && !json_is_integer(json_object_get(fls, "MaxFullLoadSubTasks")))
+        json_object_set_new(fls, "MaxFullLoadSubTasks", json_integer(8));
+    if (streq(role, "main") && streq(migration_type, "full-load-and-cdc")) {
+        json_object_set_new(fls, "StopTaskCachedChangesApplied", json_true());
+        json_object_set_new(fls, "StopTaskCachedChangesNotApplied", json_false());
+    }
+    logging = child_object(s, "Logging");
+    json_object_set_new(logging, "EnableLogging", json_true());
+    return s;
+}
+
+json_t *co_awsdms_default_mappings_new(const json_t *schemas)
+{
+    json_t *rules = json_array(), *item;
+    size_t i;
+    int n = 0;
+    json_array_foreach(schemas, i, item) {
+        char id[16], name[160];
+        if (!json_is_string(item))
+            continue;
+        snprintf(id, sizeof id, "%d", ++n);
+        snprintf(name, sizeof name, "include-%d", n);
+        json_array_append_new(rules, json_pack("{s:s, s:s, s:s, s:{s:s, s:s}, s:s}",
+                                               "rule-type", "selection", "rule-id", id,
+                                               "rule-name", name, "object-locator",
+                                               "schema-name", json_string_value(item),
+                                               "table-name", "%", "rule-action", "include"));
+    }
+    if (n == 0) {
+        json_decref(rules);
+        return NULL;
+    }
+    return json_pack("{s:o}", "rules", rules);
+}
+
+/* Name changes found in forward mappings, to invert. */
+typedef struct renames {
+    json_t *case_rules; /* convert-lowercase/uppercase transformation rules */
+    json_t *schema_renames; /* rename rules of rule-target schema */
+} renames;
+
+static char *case_copy(const char *s, bool upper)
+{
+    char *out = strdup(s ? s : "");
+    for (char *p = out; p && *p; p++)
+        *p = (char)(upper ? toupper((unsigned char)*p) : tolower((unsigned char)*p));
+    return out;
+}
+
+static const char *loc_get(const json_t *rule, const char *key)
+{
+    return json_string_value(json_object_get(json_object_get(rule, "object-locator"), key));
+}
+
+/* The case conversion a forward case rule of target applies to the name
+ * (schema, or schema+table): +1 upper, -1 lower, 0 none. */
+static int case_of(const renames *r, const char *target, const char *schema,
+                   const char *table)
+{
+    size_t i;
+    json_t *rule;
+    int c = 0;
+    json_array_foreach(r->case_rules, i, rule) {
+        const char *t = json_string_value(json_object_get(rule, "rule-target"));
+        const char *ls = loc_get(rule, "schema-name"), *lt = loc_get(rule, "table-name");
+        if (!streq(t, target) || !ls || !co_tm_like(ls, schema))
+            continue;
+        if (table && (!lt || !co_tm_like(lt, table)))
+            continue;
+        c = streq(json_string_value(json_object_get(rule, "rule-action")), "convert-uppercase")
+                ? 1 : -1;
+    }
+    return c;
+}
+
+/* The target-side name of schema (new string). */
+static char *fwd_schema(const renames *r, const char *schema)
+{
+    size_t i;
+    json_t *rule;
+    int c;
+    json_array_foreach(r->schema_renames, i, rule) {
+        if (streq(loc_get(rule, "schema-name"), schema))
+            return strdup(json_string_value(json_object_get(rule, "value")));
+    }
+    c = case_of(r, "schema", schema, NULL);
+    return c ? case_copy(schema, c > 0) : strdup(schema);
+}
+
+static char *fwd_table(const renames *r, const char *schema, const char *table)
+{
+    int c = case_of(r, "table", schema, table);
+    return c ? case_copy(table, c > 0) : strdup(table);
+}
+
+static co_status collect_renames(const json_t *mappings, renames *r, co_error *err)
+{
+    static const char *const name_changing[] = {
+        "rename", "add-prefix", "remove-prefix", "replace-prefix", "add-suffix",
+        "remove-suffix", "replace-suffix", NULL};
+    size_t i;
+    json_t *rule;
+    json_array_foreach(json_object_get(mappings, "rules"), i, rule) {
+        const char *type = json_string_value(json_object_get(rule, "rule-type"));
+        const char *action = json_string_value(json_object_get(rule, "rule-action"));
+        const char *target = json_string_value(json_object_get(rule, "rule-target"));
+        const char *name = json_string_value(json_object_get(rule, "rule-name"));
+        if (!streq(type, "transformation") || !action)
+            continue;
+        if (streq(action, "convert-lowercase") || streq(action, "convert-uppercase")) {
+            json_array_append(r->case_rules, rule);
+            continue;
+        }
+        for (const char *const *a = name_changing; *a; a++) {
+            if (strcmp(*a, action) != 0)
+                continue;
+            if (streq(action, "rename") && streq(target, "schema") &&
+                loc_get(rule, "schema-name") && !strchr(loc_get(rule, "schema-name"), '%') &&
+                json_is_string(json_object_get(rule, "value")))
+                json_array_append(r->schema_renames, rule);
+            else
+                return co_error_set(err, CO_ERR_UNPROCESSABLE,
+                                    "the rollback task cannot invert transformation rule "
+                                    "%s (%s of a %s)", name ? name : "?", action,
+                                    target ? target : "?");
+        }
+    }
+    return CO_OK;
+}
+
+static void add_rule(json_t *rules, json_t *rule)
+{
+    char id[16], name[32];
+    size_t n = json_array_size(rules) + 1;
+    snprintf(id, sizeof id, "%zu", n);
+    snprintf(name, sizeof name, "rollback-%zu", n);
+    json_object_set_new(rule, "rule-id", json_string(id));
+    json_object_set_new(rule, "rule-name", json_string(name));
+    json_array_append_new(rules, rule);
+}
+
+/* The inverse of one forward case rule, located by target-side names. */
+static json_t *inverse_case_rule(const renames *r, const json_t *rule)
+{
+    const char *target = json_string_value(json_object_get(rule, "rule-target"));
+    bool to_upper = streq(json_string_value(json_object_get(rule, "rule-action")),
+                          "convert-lowercase");
+    const char *ls = loc_get(rule, "schema-name"), *lt = loc_get(rule, "table-name");
+    const char *lc = loc_get(rule, "column-name");
+    char *s = streq(target, "schema") ? case_copy(ls, !to_upper) : fwd_schema(r, ls ? ls : "%");
+    char *t = lt ? (streq(target, "table") ? case_copy(lt, !to_upper)
+                                            : fwd_table(r, ls ? ls : "%", lt))
+                 : NULL;
+    char *c = lc ? case_copy(lc, !to_upper) : NULL;
+    json_t *out = json_pack("{s:s, s:s, s:{s:s, s:s?, s:s?}, s:s}", "rule-type",
+                            "transformation", "rule-target", target ? target : "schema",
+                            "object-locator", "schema-name", s, "table-name", t,
+                            "column-name", c, "rule-action",
+                            to_upper ? "convert-uppercase" : "convert-lowercase");
+    free(s);
+    free(t);
+    free(c);
+    return out;
+}
+
+co_status co_awsdms_reverse_mappings_new(const json_t *mappings, json_t **out, co_error *err)
+{
+    renames r = {json_array(), json_array()};
+    json_t *rules = json_array(), *rule;
+    co_status rc;
+    size_t i;
+    *out = NULL;
+    if ((rc = collect_renames(mappings, &r, err)) != CO_OK)
+        goto done;
+    json_array_foreach(json_object_get(mappings, "rules"), i, rule) {
+        const char *ls = loc_get(rule, "schema-name"), *lt = loc_get(rule, "table-name");
+        char *s, *t;
+        if (!streq(json_string_value(json_object_get(rule, "rule-type")), "selection") || !ls)
+            continue;
+        s = fwd_schema(&r, ls);
+        t = fwd_table(&r, ls, lt ? lt : "%");
+        add_rule(rules, json_pack("{s:s, s:{s:s, s:s}, s:O}", "rule-type", "selection",
+                                  "object-locator", "schema-name", s, "table-name", t,
+                                  "rule-action", json_object_get(rule, "rule-action")));
+        free(s);
+        free(t);
+    }
+    json_array_foreach(r.schema_renames, i, rule) {
+        add_rule(rules, json_pack("{s:s, s:s, s:{s:O}, s:s, s:s}", "rule-type",
+                                  "transformation", "rule-target", "schema", "object-locator",
+                                  "schema-name", json_object_get(rule, "value"), "rule-action",
+                                  "rename", "value", loc_get(rule, "schema-name")));
+    }
+    json_array_foreach(r.case_rules, i, rule) add_rule(rules, inverse_case_rule(&r, rule));
+    if (json_array_size(rules) == 0) {
+        rc = co_error_set(err, CO_ERR_UNPROCESSABLE, "the table mappings select nothing");
+        goto done;
+    }
+    *out = json_pack("{s:O}", "rules", rules);
+done:
+    json_decref(rules);
+    json_decref(r.case_rules);
+    json_decref(r.schema_renames);
+    return rc;
+}
+
+/* ---- what a task of role is made of ------------------------------------- */
+
+typedef struct task_spec {
+    json_t *mappings;       /* owned */
+    json_t *settings;       /* owned */
+    char migration_type[32];
+} task_spec;
+
+static void task_spec_clear(task_spec *t)
+{
+    json_decref(t->mappings);
+    json_decref(t->settings);
+    memset(t, 0, sizeof *t);
+}
+
+static json_t *stage_mappings(co_step_ctx *ctx)
+{
+    json_t *src = json_object_get(ctx->run->params, "source_table");
+    const char *schema = json_string_value(json_object_get(src, "schema"));
+    const char *name = json_string_value(json_object_get(src, "name"));
+    const char *staging = co_param_str(ctx, "staging_schema", "staging");
+    if (!schema || !name)
+        return NULL;
+    return json_pack("{s:[{s:s, s:s, s:s, s:{s:s, s:s}, s:s}, {s:s, s:s, s:s, s:s, s:{s:s}, "
+                     "s:s, s:s}]}",
+                     "rules", "rule-type", "selection", "rule-id", "1", "rule-name",
+                     "stage-select", "object-locator", "schema-name", schema, "table-name",
+                     name, "rule-action", "include", "rule-type", "transformation",
+                     "rule-id", "2", "rule-name", "stage-schema", "rule-target", "schema",
+                     "object-locator", "schema-name", schema, "rule-action", "rename",
+                     "value", staging);
+}
+
+static co_status load_spec(co_step_ctx *ctx, const char *role, task_spec *t, co_error *err)
+{
+    const char *task_id = co_param_str(ctx, "task_id", NULL);
+    const char *mtype = NULL;
+    json_t *base = NULL, *fwd = NULL;
+    co_resource r;
+    co_status rc = CO_OK;
+    memset(t, 0, sizeof *t);
+    memset(&r, 0, sizeof r);
+    if (task_id && (rc = co_res_get(ctx->app->store, CO_KIND_TASK, task_id, &r, err)) != CO_OK)
+        return rc;
+    if (task_id) {
+        fwd = json_incref(json_object_get(r.doc, "table_mappings"));
+        base = json_object_get(r.doc, "task_settings");
+        mtype = json_string_value(json_object_get(r.doc, "migration_type"));
+    } else if (streq(role, "stage")) {
+        fwd = stage_mappings(ctx);
+    } else {
+        fwd = co_awsdms_default_mappings_new(json_object_get(ctx->run->params, "schemas"));
+    }
+    if (!fwd) {
+        rc = co_error_set(err, CO_ERR_UNPROCESSABLE, "no table mappings for the %s task", role);
+        goto out;
+    }
+    if (streq(role, "rollback")) {
+        mtype = "cdc";
+        rc = co_awsdms_reverse_mappings_new(fwd, &t->mappings, err);
+    } else {
+        if (!mtype)
+            mtype = streq(role, "main") ? "full-load-and-cdc"
+                    : co_param_bool(ctx, "ongoing_sync", false) ? "full-load-and-cdc"
+                                                                : "full-load";
+        t->mappings = json_incref(fwd);
+    }
+    snprintf(t->migration_type, sizeof t->migration_type, "%s", mtype);
+    if (rc == CO_OK && !(t->settings = co_awsdms_task_settings_new(base, role, mtype)))
+        rc = co_error_set(err, CO_ERR_NOMEM, "out of memory");
+out:
+    json_decref(fwd);
+    co_resource_clear(&r);
+    if (rc != CO_OK)
+        task_spec_clear(t);
+    return rc;
+}
+
+/* ---- finding the task --------------------------------------------------- */
+
+/* Describes the task of role (by recorded ARN, else by identifier):
+ * 1 with *task borrowed from res, 0 when it does not exist, -1 with v set. */
+static int find_task(co_step_ctx *ctx, co_dms_client *cli, const char *role,
+                     bool with_settings, co_dms_result *res, json_t **task, co_verdict *v)
+{
+    char key[64], ident[AWSDMS_ID_MAX];
+    const char *arn;
+    json_t *in;
+    co_error err;
+    co_status rc;
+    co_error_clear(&err);
+    *task = NULL;
+    if (!known_role(role)) {
+        co_verdict_set(v, CO_VERDICT_FAIL, 0, "aws-dms: unknown task role %s",
+                       role ? role : "(null)");
+        return -1;
+    }
+    snprintf(key, sizeof key, "dms_task_%s_arn", role);
+    if ((rc = awsdms_ident(ctx, role, 255, ident, &err)) != CO_OK) {
+        awsdms_verdict_error(v, "aws-dms", rc, &err);
+        return -1;
+    }
+    arn = awsdms_output(ctx, key);
+    in = arn ? awsdms_filter("replication-task-arn", arn)
+             : awsdms_filter("replication-task-id", ident);
+    if (!with_settings)
+        json_object_set_new(in, "WithoutSettings", json_true());
+    rc = awsdms_call(cli, "DescribeReplicationTasks", in, res, &err);
+    if (rc == CO_ERR_NOT_FOUND ||
+        (rc == CO_OK && !json_array_size(json_object_get(res->body, "ReplicationTasks")))) {
+        if (arn)
+            awsdms_set_output(ctx, key, NULL);
+        return 0;
+    }
+    if (rc != CO_OK) {
+        awsdms_verdict_error(v, "describe replication task", rc, &err);
+        return -1;
+    }
+    *task = json_array_get(json_object_get(res->body, "ReplicationTasks"), 0);
+    if ((arn = json_string_value(json_object_get(*task, "ReplicationTaskArn"))))
+        awsdms_set_output(ctx, key, arn);
+    return 1;
+}
+
+static const char *task_str(const json_t *task, const char *key)
+{
+    return json_string_value(json_object_get(task, key));
+}
+
+static json_int_t stat_int(const json_t *task, const char *key)
+{
+    return json_integer_value(json_object_get(json_object_get(task, "ReplicationTaskStats"), key));
+}
+
+/* ---- ensure_task -------------------------------------------------------- */
+
+static bool endpoints_ready(co_step_ctx *ctx, co_dms_client *cli, bool reverse, co_verdict *v)
+{
+    const char *flag = reverse ? "dms_rev_ready" : "dms_fwd_ready";
+    if (awsdms_flag(ctx, flag) ||
+        (!reverse && awsdms_output(ctx, "dms_source_endpoint_arn") &&
+         awsdms_output(ctx, "dms_target_endpoint_arn")))
+        return true;
+    if (!awsdms_pair_ready(ctx, cli, reverse, false, v))
+        return false;
+    awsdms_set_flag(ctx, flag, true);
+    return true;
+}
+
+static void create_task(co_step_ctx *ctx, co_dms_client *cli, const char *role,
+                        const char *inst, co_verdict *v)
+{
+    bool rev = streq(role, "rollback");
+    co_dms_result res = {0};
+    co_error err;
+    co_status rc;
+    task_spec t;
+    char ident[AWSDMS_ID_MAX];
+    char *mappings = NULL, *settings = NULL;
+    co_error_clear(&err);
+    if ((rc = awsdms_ident(ctx, role, 255, ident, &err)) != CO_OK ||
+        (rc = load_spec(ctx, role, &t, &err)) != CO_OK) {
+        awsdms_verdict_error(v, "replication task", rc, &err);
+        return;
+    }
+    mappings = json_dumps(t.mappings, JSON_COMPACT);
+    settings = json_dumps(t.settings, JSON_COMPACT);
+    rc = awsdms_call(
+        cli, "CreateReplicationTask",
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:[{s:s, s:s}]}",
+                  "ReplicationTaskIdentifier", ident, "SourceEndpointArn",
+                  awsdms_output(ctx, rev ? "dms_rollback_source_endpoint_arn"
+                                         : "dms_source_endpoint_arn"),
+                  "TargetEndpointArn",
+                  awsdms_output(ctx, rev ? "dms_rollback_target_endpoint_arn"
+                                         : "dms_target_endpoint_arn"),
+                  "ReplicationInstanceArn", inst, "MigrationType", t.migration_type,
+                  "TableMappings", mappings ? mappings : "", "ReplicationTaskSettings",
+                  settings ? settings : "", "Tags", "Key", "cutover-run-id", "Value",
+                  ctx->run->id),
+        &res, &err);
+    if (rc == CO_OK || res.cls == CO_DMS_ALREADY_EXISTS) {
+        /* adopt: the next call finds it by identifier and waits for ready */
+        co_verdict_set(v, CO_VERDICT_WAIT, awsdms_poll_ms(AWSDMS_POLL_SHORT_MS), NULL);
+        co_log(CO_LOG_INFO, "dms", "run %s: replication task %s %s", ctx->run->id, ident,
+               rc == CO_OK ? "created" : "exists, adopted");
+    } else {
+        awsdms_verdict_error(v, "create replication task", rc, &err);
+    }
+    free(mappings);
+    free(settings);
+    task_spec_clear(&t);
+    co_dms_result_clear(&res);
+}
+
+void awsdms_ensure_task(co_step_ctx *ctx, const char *role, co_verdict *v)
+{
+    co_dms_client *cli = awsdms_client(ctx, v);
+    co_dms_result res = {0};
+    char inst[512];
+    json_t *task;
+    const char *status;
+    int found;
+    if (!cli)
+        return;
+    if (!known_role(role)) {
+        co_verdict_set(v, CO_VERDICT_FAIL, 0, "aws-dms: unknown task role %s",
+                       role ? role : "(null)");
+        return;
+    }
+    if (!endpoints_ready(ctx, cli, streq(role, "rollback"), v) ||
+        !awsdms_instance_arn(ctx, cli, inst, sizeof inst, v))
+        return;
+    if ((found = find_task(ctx, cli, role, false, &res, &task, v)) < 0)
+        goto out;
+    if (found == 0) {
+        create_task(ctx, cli, role, inst, v);
+        goto out;
+    }
+    status = task_str(task, "Status");
+    awsdms_note_status(ctx, "replication_task", role, status, task_str(task, "StopReason"));
+    if (streq(status, "creating") || streq(status, "modifying") || streq(status, "deleting"))
+        co_verdict_set(v, CO_VERDICT_WAIT, awsdms_poll_ms(AWSDMS_POLL_TASK_MS), NULL);
+    else if (streq(status, "failed") && !json_object_get(task, "ReplicationTaskStartDate"))
+        co_verdict_set(v, CO_VERDICT_FAIL, 0, "replication task %s failed: %s", role,
+                       task_str(task, "LastFailureMessage") ? task_str(task, "LastFailureMessage")
+                                                            : "no message");
+    else /* ready, or it ran already (a resumed step): start_task decides */
+        co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
+out:
+    co_dms_result_clear(&res);
+}
+
+/* ---- start_task --------------------------------------------------------- */
+
+static const char *start_type(co_task_start kind)
+{
+    return kind == CO_TASK_RESUME_PROCESSING ? "resume-processing"
+           : kind == CO_TASK_RELOAD_TARGET   ? "reload-target"
+                                             : "start-replication";
+}
+
+void awsdms_start_task(co_step_ctx *ctx, const char *role, co_task_start kind,
+                       co_verdict *v)
+{
+    co_dms_client *cli = awsdms_client(ctx, v);
+    co_dms_result res = {0};
+    co_error err;
+    co_status rc;
+    char flag[96], refusals[96];
+    const char *type = start_type(kind), *status, *arn;
+    json_t *task;
+    int found;
+    if (!cli)
+        return;
+    co_error_clear(&err);
+    snprintf(flag, sizeof flag, "dms_task_%s_start_%s", role ? role : "", type);
+    snprintf(refusals, sizeof refusals, "dms_task_%s_start_refusals", role ? role : "");
+    if ((found = find_task(ctx, cli, role, false, &res, &task, v)) <= 0) {
+        if (found == 0)
+            co_verdict_set(v, CO_VERDICT_FAIL, 0, "replication task %s does not exist", role);
+        goto out;
+    }
+    status = task_str(task, "Status");
+    arn = task_str(task, "ReplicationTaskArn");
+    awsdms_note_status(ctx, "replication_task", role, status, task_str(task, "StopReason"));
+    if (streq(status, "running") || streq(status, "starting") || awsdms_flag(ctx, flag)) {
+        awsdms_set_flag(ctx, flag, true);
+        co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
+        goto out;
+    }
+    if (streq(status, "creating") || streq(status, "modifying") || streq(status, "stopping") ||
+        streq(status, "deleting")) {
+        co_verdict_set(v, CO_VERDICT_WAIT, awsdms_poll_ms(AWSDMS_POLL_TASK_MS), NULL);
+        goto out;
+    }
+    if (kind == CO_TASK_START_REPLICATION && json_object_get(task, "ReplicationTaskStartDate")) {
+        awsdms_set_flag(ctx, flag, true); /* it was started before (a resumed step) */
+        co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
+        goto out;
+    }
+    rc = awsdms_call(cli, "StartReplicationTask",
+                     json_pack("{s:s, s:s}", "ReplicationTaskArn", arn,
+                               "StartReplicationTaskType", type),
+                     &res, &err);
+    if (rc == CO_OK) {
+        awsdms_set_flag(ctx, flag, true);
+        json_object_del(ctx->outputs, refusals);
+        co_log(CO_LOG_INFO, "dms", "run %s: task %s: %s", ctx->run->id, role, type);
+        co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
+    } else if (res.cls == CO_DMS_INVALID_STATE &&
+               json_integer_value(json_object_get(ctx->outputs, refusals)) <
+                   START_REFUSALS_MAX) {
+        json_object_set_new(
+            ctx->outputs, refusals,
+            json_integer(json_integer_value(json_object_get(ctx->outputs, refusals)) + 1));
+        co_verdict_set(v, CO_VERDICT_WAIT, awsdms_poll_ms(AWSDMS_POLL_TASK_MS), NULL);
+    } else {
+        awsdms_verdict_error(v, "start replication task", rc, &err);
+    }
+out:
+    co_dms_result_clear(&res);
+}
+
+/* ---- statistics --------------------------------------------------------- */
+
+/* Every TableStatistics entry of task (per DMS API DescribeTableStatistics,
+ * MaxRecords 500, paginated) as a new array in *raw. */
+static co_status read_tables(co_dms_client *cli, const json_t *task, json_t **raw,
+                             co_error *err)
+{
+    co_dms_result res = {0};
+    json_t *in = json_pack("{s:s, s:i}", "ReplicationTaskArn",
+                           task_str(task, "ReplicationTaskArn"), "MaxRecords", 500);
+    co_status rc = co_dms_paginate(cli, "DescribeTableStatistics", in, "TableStatistics",
+                                   TABLE_PAGES_MAX, true, raw, &res, err);
+    json_decref(in);
+    co_dms_result_clear(&res);
+    return rc;
+}
+
+/* Reads every table's statistics (new array in *tables) and publishes one
+ * table.statistics event. false with v set on a DMS error. */
+static bool table_stats(co_step_ctx *ctx, co_dms_client *cli, const char *role,
+                        const json_t *task, json_t **tables, co_verdict *v)
+{
+    co_dms_result res = {0};
+    co_error err;
+    co_status rc;
+    json_t *raw = NULL;
+    co_error_clear(&err);
+    rc = read_tables(cli, task, &raw, &err);
+    if (rc != CO_OK) {
+        awsdms_verdict_error(v, "describe table statistics", rc, &err);
+        return false;
+    }
+    *tables = awsdms_normalize_times(raw);
+    json_decref(raw);
+    if (co_step_event(ctx, "table.statistics",
+                      json_pack("{s:s, s:s?, s:O, s:o}", "task", role, "status",
+                                task_str(task, "Status"), "tables", *tables, "task_stats",
+                                awsdms_normalize_times(
+                                    json_object_get(task, "ReplicationTaskStats"))),
+                      &err) != CO_OK)
+        co_log(CO_LOG_WARN, "dms", "run %s: table.statistics event: %s", ctx->run->id,
+               err.message);
+    return true;
+}
+
+/* FAILs naming the tables in "Table error"; false when there is none. */
+static bool table_errors(const json_t *task, const json_t *tables, const char *role,
+                         co_verdict *v)
+{
+    char names[700] = "";
+    size_t i, n = 0, len = 0;
+    json_t *t;
+    json_array_foreach(tables, i, t) {
+        if (!streq(task_str(t, "TableState"), "Table error"))
+            continue;
+        if (n++ < 8 && len < sizeof names)
+            len += (size_t)snprintf(names + len, sizeof names - len, "%s%s.%s",
+                                    n > 1 ? ", " : "", task_str(t, "SchemaName"),
+                                    task_str(t, "TableName"));
+    }
+    if (n == 0 && stat_int(task, "TablesErrored") == 0)
+        return false;
+    if (n == 0)
+        co_verdict_set(v, CO_VERDICT_FAIL, 0, "replication task %s: %lld table(s) in error",
+                       role, (long long)stat_int(task, "TablesErrored"));
+    else
+        co_verdict_set(v, CO_VERDICT_FAIL, 0, "replication task %s: Table error on %s%s", role,
+                       names, n > 8 ? ", ..." : "");
+    return true;
+}
+
+/* True if the task is set up to stop by itself after its full load. */
+static bool expects_stop(const json_t *task)
+{
+    json_t *s = json_loads(task_str(task, "ReplicationTaskSettings") ?
+                           task_str(task, "ReplicationTaskSettings") : "{}", 0, NULL);
+    json_t *fls = json_object_get(s, "FullLoadSettings");
+    bool stop = streq(task_str(task, "MigrationType"), "full-load") ||
+                json_is_true(json_object_get(fls, "StopTaskCachedChangesApplied")) ||
+                json_is_true(json_object_get(fls, "StopTaskCachedChangesNotApplied"));
+    json_decref(s);
+    return stop;
+}
+
+static bool pause_reason(const char *reason)
+{
+    return reason && (strstr(reason, "STOPPED_AFTER_CACHED_EVENTS") ||
+                      strstr(reason, "STOPPED_AFTER_FULL_LOAD") ||
+                      strstr(reason, "FULL_LOAD_ONLY_FINISHED"));
+}
+
+static void fail_stopped(co_verdict *v, const char *role, const json_t *task)
+{
+    const char *msg = task_str(task, "LastFailureMessage");
+    co_verdict_set(v, CO_VERDICT_FAIL, 0, "replication task %s is %s (%s)%s%s", role,
+                   task_str(task, "Status"),
+                   task_str(task, "StopReason") ? task_str(task, "StopReason") : "no StopReason",
+                   msg ? ": " : "", msg ? msg : "");
+}
+
+void awsdms_await_full_load(co_step_ctx *ctx, const char *role, co_verdict *v)
+{
+    co_dms_client *cli = awsdms_client(ctx, v);
+    co_dms_result res = {0};
+    json_t *task, *tables = NULL;
+    const char *status, *reason;
+    int found;
+    if (!cli)
+        return;
+    if ((found = find_task(ctx, cli, role, true, &res, &task, v)) <= 0) {
+        if (found == 0)
+            co_verdict_set(v, CO_VERDICT_FAIL, 0, "replication task %s does not exist", role);
+        goto out;
+    }
+    status = task_str(task, "Status");
+    reason = task_str(task, "StopReason");
+    awsdms_note_status(ctx, "replication_task", role, status, reason);
+    if (!table_stats(ctx, cli, role, task, &tables, v) || table_errors(task, tables, role, v))
+        goto out;
+    if (streq(status, "stopped") && pause_reason(reason))
+        co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
+    else if (streq(status, "stopped") || streq(status, "failed"))
+        fail_stopped(v, role, task);
+    else if (streq(status, "running") && !expects_stop(task) &&
+             stat_int(task, "FullLoadProgressPercent") >= 100 &&
+             stat_int(task, "TablesLoading") == 0 && stat_int(task, "TablesQueued") == 0)
+        co_verdict_set(v, CO_VERDICT_DONE, 0, NULL); /* loaded; CDC goes on */
+    else
+        co_verdict_set(v, CO_VERDICT_WAIT, awsdms_poll_ms(AWSDMS_POLL_LOAD_MS), NULL);
+out:
+    json_decref(tables);
+    co_dms_result_clear(&res);
+}
+
+void awsdms_await_cdc_latency(co_step_ctx *ctx, const char *role, double max_seconds,
+                              co_verdict *v)
+{
+    co_dms_client *cli = awsdms_client(ctx, v);
+    co_dms_result res = {0};
+    json_t *task, *tables = NULL;
+    const char *status, *reason;
+    char since_key[96];
+    int found;
+    if (!cli)
+        return;
+    snprintf(since_key, sizeof since_key, "dms_task_%s_paused_since_ms", role ? role : "");
+    json_object_set_new(ctx->outputs, "dms_cdc_latency_threshold_seconds",
+                        json_real(max_seconds));
+    awsdms_set_output(ctx, "dms_cdc_latency",
+                      "not available from the DMS API (CloudWatch CDCLatencySource/"
+                      "CDCLatencyTarget); done when the task is running and applying changes");
+    if ((found = find_task(ctx, cli, role, false, &res, &task, v)) <= 0) {
+        if (found == 0)
+            co_verdict_set(v, CO_VERDICT_FAIL, 0, "replication task %s does not exist", role);
+        goto out;
+    }
+    status = task_str(task, "Status");
+    reason = task_str(task, "StopReason");
+    awsdms_note_status(ctx, "replication_task", role, status, reason);
+    if (!table_stats(ctx, cli, role, task, &tables, v) || table_errors(task, tables, role, v))
+        goto out;
+    if (streq(status, "running")) {
+        json_object_del(ctx->outputs, since_key);
+        if (streq(task_str(task, "MigrationType"), "cdc") ||
+            stat_int(task, "FullLoadProgressPercent") >= 100)
+            co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
+        else
+            co_verdict_set(v, CO_VERDICT_WAIT, awsdms_poll_ms(AWSDMS_POLL_LOAD_MS), NULL);
+    } else if (streq(status, "failed") ||
+               (streq(status, "stopped") && !pause_reason(reason))) {
+        fail_stopped(v, role, task);
+    } else if (streq(status, "stopped") || streq(status, "ready")) {
+        /* paused or not started yet: the resume may not show immediately */
+        int64_t now = co_clock_now_ms();
+        json_int_t since = json_integer_value(json_object_get(ctx->outputs, since_key));
+        if (!since)
+            json_object_set_new(ctx->outputs, since_key, json_integer(since = now));
+        if (now - since > PAUSE_GRACE_MS)
+            co_verdict_set(v, CO_VERDICT_FAIL, 0,
+                           "replication task %s is still %s (%s): it was not resumed", role,
+                           status, reason ? reason : "no StopReason");
+        else
+            co_verdict_set(v, CO_VERDICT_WAIT, awsdms_poll_ms(AWSDMS_POLL_LOAD_MS), NULL);
+    } else {
+        co_verdict_set(v, CO_VERDICT_WAIT, awsdms_poll_ms(AWSDMS_POLL_LOAD_MS), NULL);
+    }
+out:
+    json_decref(tables);
+    co_dms_result_clear(&res);
+}
+
+/* ---- stop, delete, describe --------------------------------------------- */
+
+/* Issues op (StopReplicationTask / DeleteReplicationTask) on task; WAIT
+ * afterwards (also when DMS says the state changed meanwhile). */
+static void task_action(co_dms_client *cli, const char *op, const json_t *task,
+                        co_verdict *v)
+{
+    co_dms_result res = {0};
+    co_error err;
+    co_status rc;
+    co_error_clear(&err);
+    rc = awsdms_call(cli, op, json_pack("{s:s}", "ReplicationTaskArn",
+                                        task_str(task, "ReplicationTaskArn")),
+                     &res, &err);
+    if (rc == CO_OK || res.cls == CO_DMS_INVALID_STATE || res.cls == CO_DMS_NOT_FOUND)
+        co_verdict_set(v, CO_VERDICT_WAIT, awsdms_poll_ms(AWSDMS_POLL_TASK_MS), NULL);
+    else
+        awsdms_verdict_error(v, op, rc, &err);
+    co_dms_result_clear(&res);
+}
+
+void awsdms_stop_task(co_step_ctx *ctx, const char *role, co_verdict *v)
+{
+    co_dms_client *cli = awsdms_client(ctx, v);
+    co_dms_result res = {0};
+    json_t *task;
+    const char *status;
+    int found;
+    if (!cli)
+        return;
+    if ((found = find_task(ctx, cli, role, false, &res, &task, v)) <= 0) {
+        if (found == 0) /* nothing to stop */
+            co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
+        goto out;
+    }
+    status = task_str(task, "Status");
+    awsdms_note_status(ctx, "replication_task", role, status, task_str(task, "StopReason"));
+    if (streq(status, "stopped") || streq(status, "ready") || streq(status, "failed"))
+        co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
+    else if (streq(status, "running") || streq(status, "starting"))
+        task_action(cli, "StopReplicationTask", task, v);
+    else
+        co_verdict_set(v, CO_VERDICT_WAIT, awsdms_poll_ms(AWSDMS_POLL_TASK_MS), NULL);
+out:
+    co_dms_result_clear(&res);
+}
+
+/* Deletes the reverse endpoints once the rollback task is gone. */
+static void delete_rollback_endpoints(co_step_ctx *ctx, co_dms_client *cli, co_verdict *v)
+{
+    static const char *const keys[] = {"dms_rollback_source_endpoint_arn",
+                                       "dms_rollback_target_endpoint_arn"};
+    for (size_t i = 0; i < 2 && v->kind == CO_VERDICT_DONE; i++) {
+        const char *arn = awsdms_output(ctx, keys[i]);
+        co_dms_result res = {0};
+        co_error err;
+        co_status rc;
+        if (!arn)
+            continue;
+        co_error_clear(&err);
+        rc = awsdms_call(cli, "DeleteEndpoint", json_pack("{s:s}", "EndpointArn", arn), &res,
+                         &err);
+        if (rc != CO_OK && res.cls != CO_DMS_NOT_FOUND && res.cls != CO_DMS_INVALID_STATE)
+            awsdms_verdict_error(v, "delete endpoint", rc, &err);
+        co_dms_result_clear(&res);
+    }
+}
+
+void awsdms_delete_task(co_step_ctx *ctx, const char *role, co_verdict *v)
+{
+    co_dms_client *cli = awsdms_client(ctx, v);
+    co_dms_result res = {0};
+    json_t *task;
+    const char *status;
+    int found;
+    if (!cli)
+        return;
+    if ((found = find_task(ctx, cli, role, false, &res, &task, v)) < 0)
+        goto out;
+    if (found == 0) {
+        co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
+        if (streq(role, "rollback"))
+            delete_rollback_endpoints(ctx, cli, v);
+        goto out;
+    }
+    status = task_str(task, "Status");
+    awsdms_note_status(ctx, "replication_task", role, status, task_str(task, "StopReason"));
+    if (streq(status, "running") || streq(status, "starting"))
+        task_action(cli, "StopReplicationTask", task, v);
+    else if (streq(status, "stopped") || streq(status, "ready") || streq(status, "failed"))
+        task_action(cli, "DeleteReplicationTask", task, v);
+    else
+        co_verdict_set(v, CO_VERDICT_WAIT, awsdms_poll_ms(AWSDMS_POLL_TASK_MS), NULL);
+out:
+    co_dms_result_clear(&res);
+}
+
+void awsdms_describe_task(co_step_ctx *ctx, const char *role, json_t **out, json_t **tables,
+                          co_verdict *v)
+{
+    static const char *const keys[] = {
+        "ReplicationTaskIdentifier", "ReplicationTaskArn", "MigrationType", "Status",
+        "StopReason", "LastFailureMessage", "ReplicationTaskStartDate",
+        "ReplicationTaskStats", NULL};
+    co_dms_client *cli = awsdms_client(ctx, v);
+    co_dms_result res = {0};
+    co_error err;
+    co_status rc;
+    json_t *task, *raw = NULL, *norm;
+    int found;
+    *out = NULL;
+    *tables = NULL;
+    if (!cli)
+        return;
+    co_error_clear(&err);
+    if ((found = find_task(ctx, cli, role, false, &res, &task, v)) <= 0) {
+        if (found == 0)
+            co_verdict_set(v, CO_VERDICT_FAIL, 0, "replication task %s does not exist", role);
+        goto out;
+    }
+    if ((rc = read_tables(cli, task, &raw, &err)) != CO_OK) {
+        awsdms_verdict_error(v, "describe table statistics", rc, &err);
+        goto out;
+    }
+    norm = awsdms_normalize_times(task);
+    *out = json_object();
+    for (const char *const *k = keys; *k; k++)
+        if (json_object_get(norm, *k))
+            json_object_set(*out, *k, json_object_get(norm, *k));
+    json_decref(norm);
+    *tables = awsdms_normalize_times(raw);
+    co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
+out:
+    json_decref(raw);
+    co_dms_result_clear(&res);
+}
