@@ -591,7 +591,6 @@ static co_status read_tables(co_dms_client *cli, const json_t *task, json_t **ra
 static bool table_stats(co_step_ctx *ctx, co_dms_client *cli, const char *role,
                         const json_t *task, json_t **tables, co_verdict *v)
 {
-    co_dms_result res = {0};
     co_error err;
     co_status rc;
     json_t *raw = NULL;

@@ -2,6 +2,7 @@
 #include "engine/table_mappings.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "handlers/validate.h"
@@ -116,12 +117,34 @@ static void check_rule(const json_t *rule, size_t i, const char *base, co_error 
     check_locator(rule, type, action, target, rp, err);
 }
 
+/* rule-ids "1", "01" and 1 name the same rule. */
+static bool same_id(const json_t *a, const json_t *b)
+{
+    long long x, y;
+    char *end;
+    if (!a || !b)
+        return false;
+    if (json_is_integer(a))
+        x = json_integer_value(a);
+    else if (json_is_string(a) && (x = strtoll(json_string_value(a), &end, 10), !*end))
+        ;
+    else
+        return json_equal(a, b);
+    if (json_is_integer(b))
+        y = json_integer_value(b);
+    else if (json_is_string(b) && (y = strtoll(json_string_value(b), &end, 10), !*end))
+        ;
+    else
+        return false;
+    return x == y;
+}
+
 co_status co_tm_validate(const json_t *mappings, const char *base, co_error *err)
 {
     json_t *rules = json_object_get(mappings, "rules");
     char ptr[160];
     bool includes = false;
-    size_t i, j;
+    size_t i, j, fields_before = err ? err->nfields : 0;
 
     snprintf(ptr, sizeof ptr, "%s/rules", base);
     if (!json_is_object(mappings))
@@ -135,7 +158,7 @@ co_status co_tm_validate(const json_t *mappings, const char *base, co_error *err
         for (j = i + 1; j < json_array_size(rules); j++) {
             json_t *b = json_array_get(rules, j);
             char rp[200];
-            if (json_equal(json_object_get(a, "rule-id"), json_object_get(b, "rule-id"))) {
+            if (same_id(json_object_get(a, "rule-id"), json_object_get(b, "rule-id"))) {
                 snprintf(rp, sizeof rp, "%s/%zu/rule-id", ptr, j);
                 co_error_field(err, rp, "duplicates the rule-id of rule %zu", i);
             }
@@ -146,7 +169,7 @@ co_status co_tm_validate(const json_t *mappings, const char *base, co_error *err
             }
         }
     }
-    if (!includes && err->status == CO_OK)
+    if (!includes && err->nfields == fields_before)
         co_error_field(err, ptr, "needs at least one selection rule with rule-action "
                                  "include or explicit");
     return err->status;
@@ -154,17 +177,25 @@ co_status co_tm_validate(const json_t *mappings, const char *base, co_error *err
 
 bool co_tm_like(const char *pattern, const char *name)
 {
-    if (*pattern == '\0')
-        return *name == '\0';
-    if (*pattern == '%') {
-        for (const char *n = name;; n++) {
-            if (co_tm_like(pattern + 1, n))
-                return true;
-            if (*n == '\0')
-                return false;
+    /* iterative wildcard match: linear backtracking to the last '%' */
+    const char *star = NULL, *resume = NULL;
+    while (*name) {
+        if (*pattern == '%') {
+            star = ++pattern;
+            resume = name;
+        } else if (*pattern == *name) {
+            pattern++;
+            name++;
+        } else if (star) {
+            pattern = star;
+            name = ++resume;
+        } else {
+            return false;
         }
     }
-    return *name && *pattern == *name && co_tm_like(pattern + 1, name + 1);
+    while (*pattern == '%')
+        pattern++;
+    return *pattern == '\0';
 }
 
 bool co_tm_selects(const json_t *mappings, const char *schema, const char *table,

@@ -194,19 +194,27 @@ bool v_read_only(json_t *obj, const char *base, const char *const *fields,
     return ok;
 }
 
-void v_merge_patch(json_t *target, json_t *patch)
+/* RFC 7396 MergePatch(target, patch) for an object patch; returns the new
+ * value (a new reference). */
+static json_t *merge(json_t *target, json_t *patch)
 {
     const char *key;
-    json_t *val;
+    json_t *val, *out;
+    if (!json_is_object(patch))
+        return json_deep_copy(patch);
+    out = json_is_object(target) ? json_incref(target) : json_object();
     json_object_foreach(patch, key, val) {
-        json_t *cur = json_object_get(target, key);
         if (json_is_null(val))
-            json_object_del(target, key);
-        else if (json_is_object(val) && json_is_object(cur))
-            v_merge_patch(cur, val);
+            json_object_del(out, key);
         else
-            json_object_set(target, key, val);
+            json_object_set_new(out, key, merge(json_object_get(out, key), val));
     }
+    return out;
+}
+
+void v_merge_patch(json_t *target, json_t *patch)
+{
+    json_decref(merge(target, patch));
 }
 
 const char *v_str(const json_t *obj, const char *key)

@@ -44,6 +44,21 @@ static json_t *uri_reference(const char *path)
     return json_string(out);
 }
 
+/* A JSON string of text, with bytes that are not valid UTF-8 replaced by
+ * '?' (messages may quote remote systems). */
+static json_t *safe_string(const char *text)
+{
+    json_t *v = json_string(text);
+    char buf[1024];
+    size_t n = 0;
+    if (v)
+        return v;
+    for (const unsigned char *p = (const unsigned char *)text; *p && n + 1 < sizeof buf; p++)
+        buf[n++] = *p < 0x80 ? (char)*p : '?';
+    buf[n] = '\0';
+    return json_string(buf);
+}
+
 json_t *co_problem_new(const co_error *err, const char *instance, json_t *extra)
 {
     char type[96];
@@ -51,9 +66,9 @@ json_t *co_problem_new(const co_error *err, const char *instance, json_t *extra)
     json_t *p, *errors;
 
     snprintf(type, sizeof type, "urn:cutover:problem:%s", co_status_str(err->status));
-    p = json_pack("{s:s, s:s, s:i, s:s}", "type", type, "title", title_of(http),
+    p = json_pack("{s:s, s:s, s:i, s:o}", "type", type, "title", title_of(http),
                   "status", http, "detail",
-                  err->message[0] ? err->message : title_of(http));
+                  safe_string(err->message[0] ? err->message : title_of(http)));
     if (!p)
         return NULL;
     if (instance)
@@ -73,8 +88,8 @@ json_t *co_problem_new(const co_error *err, const char *instance, json_t *extra)
                 key = "header";
                 where++;
             }
-            json_array_append_new(errors, json_pack("{s:s, s:s}", key, where,
-                                                    "detail", f->reason));
+            json_array_append_new(errors, json_pack("{s:o, s:o}", key, safe_string(where),
+                                                    "detail", safe_string(f->reason)));
         }
         json_object_set_new(p, "errors", errors);
     }

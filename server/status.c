@@ -53,6 +53,24 @@ void co_error_clear(co_error *err)
     err->sqlstate[0] = '\0';
 }
 
+/* Cuts a multi-byte UTF-8 sequence that vsnprintf truncated at the end of
+ * buf, so that messages stay valid UTF-8. */
+static void utf8_trim(char *buf)
+{
+    size_t n = strlen(buf), i = n, need;
+    unsigned char c;
+    while (i > 0 && ((unsigned char)buf[i - 1] & 0xC0) == 0x80 && n - i < 3)
+        i--;
+    if (i == 0)
+        return;
+    c = (unsigned char)buf[i - 1];
+    if (c < 0x80)
+        return;
+    need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    if (n - (i - 1) < need)
+        buf[i - 1] = '\0';
+}
+
 co_status co_error_set(co_error *err, co_status st, const char *fmt, ...)
 {
     va_list ap;
@@ -62,6 +80,7 @@ co_status co_error_set(co_error *err, co_status st, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err->message, sizeof err->message, fmt, ap);
     va_end(ap);
+    utf8_trim(err->message);
     return st;
 }
 
@@ -83,5 +102,7 @@ co_status co_error_field(co_error *err, const char *pointer, const char *fmt, ..
     va_start(ap, fmt);
     vsnprintf(f->reason, sizeof f->reason, fmt, ap);
     va_end(ap);
+    utf8_trim(f->reason);
+    utf8_trim(f->pointer);
     return err->status;
 }

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
@@ -140,6 +141,8 @@ co_status co_secret_open(const co_secret_key *key, const char *aad,
     plain = NULL;
 fail:
     EVP_CIPHER_CTX_free(ctx);
+    if (plain)
+        OPENSSL_cleanse(plain, plain_len + 1);
     free(plain);
     return rc;
 }
