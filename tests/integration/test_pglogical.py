@@ -145,7 +145,11 @@ def test_oracle_to_postgres_plan_on_pg_logical_with_pagila(clusters, tmp_path):
         assert tgt.scalar("SELECT count(*) FROM pg_subscription", "target") == "0"
         # the run's artifacts hold the captured DDL; events show table statistics
         arts = {a["name"] for a in requests.get(f"{url}/v1/runs/{rid}/artifacts").json()["items"]}
-        assert {"prepare_target.sql", "capture.json"} <= arts
+        assert {"prepare_target.sql", "capture.json", "validation.json"} <= arts
+        report = requests.get(f"{url}/v1/runs/{rid}/artifacts/validation.json").json()
+        assert report["match"] is True and report["mismatches"] == 0
+        assert set(report["tables"]) == set(tables)
+        assert all(t["source"] == t["target"] for t in report["tables"].values())
         script = requests.get(f"{url}/v1/runs/{rid}/artifacts/prepare_target.sql").text
         assert re.search(r"FOREIGN KEY", script)
         stats = requests.get(f"{url}/v1/runs/{rid}/events",
