@@ -5,6 +5,9 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# scripts/pgcluster.py: throwaway PostgreSQL clusters, shared with the demo
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "scripts"))
 
 from daemon import Daemon  # noqa: E402
 

@@ -14,7 +14,7 @@ non-root user everything runs directly. psql always runs as the current user
 and connects over TCP with the password (PGPASSWORD in its environment only).
 
 Datasets come from ``$CUTOVER_DATASETS`` or ``<source root>/../shared/datasets``
-where the source root is ``$CUTOVER_SOURCE_ROOT`` or two levels above this file:
+where the source root is ``$CUTOVER_SOURCE_ROOT`` or the parent of scripts/:
 
 - ``load_pagila(cluster, db)``: pagila-schema.sql then pagila-data.sql (~1 s).
 - ``load_dms_sample(cluster, db)``: dms_sample's PostgreSQL create-table,
@@ -54,8 +54,8 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def source_root():
-    """The repository root: $CUTOVER_SOURCE_ROOT or two levels above here."""
-    return os.environ.get("CUTOVER_SOURCE_ROOT") or os.path.dirname(os.path.dirname(_HERE))
+    """The repository root: $CUTOVER_SOURCE_ROOT or the parent of scripts/."""
+    return os.environ.get("CUTOVER_SOURCE_ROOT") or os.path.dirname(_HERE)
 
 
 def datasets_dir():
@@ -102,8 +102,9 @@ class Cluster:
         "lc_messages": "C",
     }
 
-    def __init__(self, name="cutover", **settings):
+    def __init__(self, name="cutover", base_dir=None, **settings):
         self.name = name
+        self.base_dir = base_dir  # keep the cluster under base_dir/<name> (the demo)
         self.settings = dict(self.DEFAULT_SETTINGS)
         self.settings.update({k: str(v) for k, v in settings.items()})
         self.user = "postgres"
@@ -150,7 +151,11 @@ class Cluster:
         """initdb into a new temporary directory (idempotent)."""
         if self.datadir:
             return
-        self.tmpdir = tempfile.mkdtemp(prefix="cutover-pg-%s-" % self.name)
+        if self.base_dir:
+            self.tmpdir = os.path.join(self.base_dir, self.name)
+            os.makedirs(self.tmpdir)
+        else:
+            self.tmpdir = tempfile.mkdtemp(prefix="cutover-pg-%s-" % self.name)
         os.chmod(self.tmpdir, 0o755)
         self.datadir = os.path.join(self.tmpdir, "data")
         self.sockdir = self.tmpdir
