@@ -308,7 +308,7 @@ def run_demo(args):
     say(f"  target  127.0.0.1:{target.port}  db1 (empty), db2 (chinook: the existing invoice table)")
 
     say(c("== cutoverd", "1"))
-    binary = os.path.join(ROOT, "build", "cutoverd")
+    binary = os.environ.get("CUTOVERD", os.path.join(ROOT, "build", "cutoverd"))
     log = open(os.path.join(d, "cutoverd.log"), "ab")
     proc = subprocess.Popen([binary, "--listen", f"127.0.0.1:{args.port}", "--db",
                              os.path.join(d, "cutover.db")], stdout=log, stderr=log)
