@@ -2,12 +2,14 @@
  * (DMS CreateReplicationTask's members: endpoints, instance, migration
  * type, table mappings, task settings). status, arn and stop_reason are
  * set by the engine. */
+#include <stdio.h>
 #include <string.h>
 
 #include "engine/table_mappings.h"
 #include "handlers/crud.h"
 #include "handlers/handlers.h"
 #include "handlers/validate.h"
+#include "server/app.h"
 
 static const char *const fields[] = {
     "name", "source_endpoint_id", "target_endpoint_id", "replication_instance_id",
@@ -31,6 +33,37 @@ static void check_endpoint(co_request *req, const char *project_id, json_t *doc,
     }
     *ref = v_str(doc, key);
     co_resource_clear(&ep);
+}
+
+/* PostgreSQL's native replication applies changes to tables of the same
+ * name: in a project whose default engine is pg-logical, a transformation
+ * that renames is refused when the task is created (per DMS rule). */
+static void reject_renames_for_pg_logical(co_request *req, const char *project_id,
+                                          json_t *doc, co_error *err)
+{
+    co_resource project;
+    const char *rule = NULL;
+    json_t *rules = json_object_get(json_object_get(doc, "table_mappings"), "rules"), *r;
+    size_t i;
+    co_error tmp;
+    co_error_clear(&tmp);
+    if (co_res_get(req->app->store, CO_KIND_PROJECT, project_id, &project, &tmp) != CO_OK)
+        return;
+    if (strcmp(v_str(project.doc, "default_engine"), "pg-logical") == 0 &&
+        co_tm_has_renames(json_object_get(doc, "table_mappings"), &rule)) {
+        json_array_foreach(rules, i, r) {
+            if (v_str(r, "rule-name") && rule && strcmp(v_str(r, "rule-name"), rule) == 0) {
+                char ptr[96];
+                snprintf(ptr, sizeof ptr, "/table_mappings/rules/%zu/rule-action", i);
+                co_error_field(err, ptr,
+                               "rule '%s' renames objects, which pg-logical (PostgreSQL's "
+                               "native replication) cannot honour: use the aws-dms engine "
+                               "for this project", rule);
+                break;
+            }
+        }
+    }
+    co_resource_clear(&project);
 }
 
 static co_status validate(co_request *req, const char *project_id, json_t *doc,
@@ -57,8 +90,10 @@ static co_status validate(co_request *req, const char *project_id, json_t *doc,
             co_resource_clear(&inst);
         }
     }
-    if (v_object(doc, "", "table_mappings", true, err))
-        co_tm_validate(json_object_get(doc, "table_mappings"), "/table_mappings", err);
+    if (v_object(doc, "", "table_mappings", true, err) &&
+        co_tm_validate(json_object_get(doc, "table_mappings"), "/table_mappings", err) ==
+            CO_OK)
+        reject_renames_for_pg_logical(req, project_id, doc, err);
     v_object(doc, "", "task_settings", false, err);
     return err->status;
 }

@@ -333,3 +333,29 @@ def test_ops_endpoints(daemon, api):
     assert sorted({s["aws_step"] for s in o2p["steps"]}) == list(range(1, 9))
     log_lines = [json.loads(line) for line in daemon.log().splitlines() if line.strip()]
     assert all({"ts", "level", "component", "msg"} <= set(x) for x in log_lines)
+
+
+def test_pg_logical_project_refuses_renaming_rules(daemon, api):
+    url = daemon.url
+    p = project(api, url)  # default engine pg-logical
+    src = api.post(f"{url}/v1/projects/{p['id']}/endpoints", json=endpoint_body("s")).json()
+    tgt = api.post(f"{url}/v1/projects/{p['id']}/endpoints",
+                   json=endpoint_body("t", role="target")).json()
+    mappings = {"rules": MAPPINGS["rules"] + [
+        {"rule-type": "transformation", "rule-id": "2", "rule-name": "to-staging",
+         "rule-target": "schema", "object-locator": {"schema-name": "public"},
+         "rule-action": "rename", "value": "staging"}]}
+    body = {"name": "t", "source_endpoint_id": src["id"], "target_endpoint_id": tgt["id"],
+            "table_mappings": mappings}
+    r = api.post(f"{url}/v1/projects/{p['id']}/tasks", json=body)
+    assert r.status_code == 400
+    err = r.json()["errors"][0]
+    assert err["pointer"] == "/table_mappings/rules/1/rule-action"
+    assert "to-staging" in err["detail"] and "aws-dms" in err["detail"]
+    # the same task is fine in an aws-dms project
+    p2 = api.post(url + "/v1/projects", json={"name": "dms", "default_engine": "aws-dms"}).json()
+    s2 = api.post(f"{url}/v1/projects/{p2['id']}/endpoints", json=endpoint_body("s")).json()
+    t2 = api.post(f"{url}/v1/projects/{p2['id']}/endpoints",
+                  json=endpoint_body("t", role="target")).json()
+    body.update(source_endpoint_id=s2["id"], target_endpoint_id=t2["id"])
+    assert api.post(f"{url}/v1/projects/{p2['id']}/tasks", json=body).status_code == 201
