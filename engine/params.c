@@ -48,6 +48,9 @@ static const param_def o2p_params[] = {
      "CDC latency under which await_cdc_sync is done"},
     {"create_indexes_concurrently", P_BOOL, false, "false", 0, 0,
      "restore indexes with CREATE INDEX CONCURRENTLY"},
+    {"migration_role", P_STRING, false, NULL, 0, 0,
+     "role that configure_target creates (NOLOGIN, if absent) and grants USAGE, "
+     "CREATE and all privileges on the migrated schemas"},
     {"validate_tables", P_BOOL, false, "true", 0, 0,
      "at final_sync, compare row counts and checksums of every table (PostgreSQL "
      "sources) and fail on a difference"},

@@ -157,35 +157,84 @@ void co_step_configure_source(co_step_ctx *ctx, co_verdict *v)
     }
 }
 
+/* Runs trusted SQL text built with pg_sql (identifiers escaped). */
+static co_status run_built(PGconn *c, pg_sql *q, const char *what, co_error *err)
+{
+    co_status rc = pg_sql_check(q, err);
+    char *sql = rc == CO_OK ? pg_sql_steal(q) : NULL;
+    pg_sql_free(q);
+    if (rc == CO_OK)
+        rc = pg_exec_simple(c, what, sql, NULL, err);
+    free(sql);
+    return rc;
+}
+
+/* The migration role (parameter migration_role): created NOLOGIN if absent,
+ * with USAGE and CREATE on each schema, all privileges on its tables and
+ * sequences, and the same by default for objects created later. */
+static co_status grant_role(PGconn *c, const char *role, const char *schema, co_error *err)
+{
+    static const char *const grants[][2] = {
+        {"GRANT USAGE, CREATE ON SCHEMA ", " TO "},
+        {"GRANT ALL ON ALL TABLES IN SCHEMA ", " TO "},
+        {"GRANT ALL ON ALL SEQUENCES IN SCHEMA ", " TO "},
+        {"ALTER DEFAULT PRIVILEGES IN SCHEMA ", " GRANT ALL ON TABLES TO "},
+        {"ALTER DEFAULT PRIVILEGES IN SCHEMA ", " GRANT ALL ON SEQUENCES TO "},
+    };
+    co_status rc = CO_OK;
+    for (size_t i = 0; rc == CO_OK && i < sizeof grants / sizeof grants[0]; i++) {
+        pg_sql q;
+        pg_sql_init(&q);
+        pg_sql_add(&q, grants[i][0]);
+        pg_sql_ident(&q, c, schema);
+        pg_sql_add(&q, grants[i][1]);
+        pg_sql_ident(&q, c, role);
+        rc = run_built(c, &q, "granting the migration role", err);
+    }
+    return rc;
+}
+
 void co_step_configure_target(co_step_ctx *ctx, co_verdict *v)
 {
     PGconn *c = NULL;
     json_t *schemas = json_object_get(ctx->run->params, "schemas"), *s;
+    const char *role = co_param_str(ctx, "migration_role", NULL);
     co_error err;
+    co_status rc = CO_OK;
     size_t i;
     co_error_clear(&err);
     if (co_step_pg_open(ctx, &ctx->target, &c, &err) != CO_OK) {
         co_verdict_from_error(v, "connecting to the target", &err);
         return;
     }
+    if (role) {
+        const char *params[1] = {role};
+        PGresult *res = NULL;
+        rc = pg_exec(c, "looking for the migration role",
+                     "SELECT 1 FROM pg_roles WHERE rolname = $1", 1, params, &res, &err);
+        if (rc == CO_OK && PQntuples(res) == 0) {
+            pg_sql q;
+            pg_sql_init(&q);
+            pg_sql_add(&q, "CREATE ROLE ");
+            pg_sql_ident(&q, c, role);
+            pg_sql_add(&q, " NOLOGIN");
+            rc = run_built(c, &q, "creating the migration role", &err);
+        }
+        PQclear(res);
+    }
     json_array_foreach(schemas, i, s) {
         pg_sql q;
-        char *sql;
-        co_status rc;
+        if (rc != CO_OK)
+            break;
         pg_sql_init(&q);
         pg_sql_add(&q, "CREATE SCHEMA IF NOT EXISTS ");
         pg_sql_ident(&q, c, json_string_value(s));
-        rc = pg_sql_check(&q, &err);
-        sql = rc == CO_OK ? pg_sql_steal(&q) : NULL;
-        pg_sql_free(&q);
-        if (rc == CO_OK)
-            rc = pg_exec_simple(c, "creating a schema", sql, NULL, &err);
-        free(sql);
-        if (rc != CO_OK)
-            break;
+        rc = run_built(c, &q, "creating a schema", &err);
+        if (rc == CO_OK && role)
+            rc = grant_role(c, role, json_string_value(s), &err);
     }
     pg_conn_close(c);
-    if (err.status != CO_OK)
+    if (rc != CO_OK)
         co_verdict_from_error(v, "configuring the target", &err);
     else
         co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);

@@ -102,7 +102,8 @@ def test_oracle_to_postgres_plan_on_pg_logical_with_pagila(clusters, tmp_path):
         r = requests.post(f"{url}/v1/projects/{pid}/runs", json={
             "plan": "oracle-to-postgres", "engine": "pg-logical",
             "parameters": {"source_endpoint_id": s, "target_endpoint_id": t,
-                           "schemas": ["public"], "sequence_gap": 1000}})
+                           "schemas": ["public"], "sequence_gap": 1000,
+                           "migration_role": "Migration Role; x"}})
         assert r.status_code == 201, r.text
         rid = r.json()["id"]
 
@@ -139,6 +140,9 @@ def test_oracle_to_postgres_plan_on_pg_logical_with_pagila(clusters, tmp_path):
         src_last = int(src.scalar("SELECT last_value FROM actor_actor_id_seq", "pagila"))
         tgt_last = int(tgt.scalar("SELECT last_value FROM actor_actor_id_seq", "target"))
         assert tgt_last >= src_last + 1000
+        # configure_target created the migration role with its grants
+        assert tgt.scalar("SELECT has_table_privilege('Migration Role; x',"
+                          " 'public.actor', 'INSERT')", "target") == "t"
         # nothing left behind on either server
         assert src.scalar("SELECT count(*) FROM pg_replication_slots") == "0"
         assert src.scalar("SELECT count(*) FROM pg_publication", "pagila") == "0"
