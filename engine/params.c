@@ -61,8 +61,9 @@ static const param_def view_params[] = {
     COMMON_PARAMS,
     {"source_table", P_OBJECT, true, NULL, 0, 0,
      "{schema, name} of the source table staged by stage_load"},
-    {"staging_schema", P_STRING, false, "\"staging\"", 0, 0,
-     "schema of the staged table on the target (pg-logical: the source table's schema)"},
+    {"staging_schema", P_STRING, false, NULL, 0, 0,
+     "schema of the staged table on the target (default: \"staging\"; with "
+     "pg-logical, the source table's schema)"},
     {"remote_endpoint_id", P_STRING, true, NULL, 0, 0,
      "endpoint of the second PostgreSQL database, linked with postgres_fdw"},
     {"remote_table", P_OBJECT, true, NULL, 0, 0,
@@ -175,6 +176,12 @@ co_status co_params_validate(co_request *req, const co_plan_def *plan,
     check_endpoint(req, project_id, params, "source_endpoint_id", "source", err);
     check_endpoint(req, project_id, params, "target_endpoint_id", "target", err);
     check_endpoint(req, project_id, params, "remote_endpoint_id", NULL, err);
+    if (strcmp(plan->id, "view-migration") == 0 && !json_object_get(params, "staging_schema")) {
+        const char *src_schema = v_str(json_object_get(params, "source_table"), "schema");
+        bool native = strcmp(engine_name, "pg-logical") == 0;
+        json_object_set_new(params, "staging_schema",
+                            json_string(native && src_schema ? src_schema : "staging"));
+    }
     if (strcmp(engine_name, "pg-logical") == 0 && strcmp(plan->id, "view-migration") == 0) {
         const char *src_schema = v_str(json_object_get(params, "source_table"), "schema");
         const char *staging = v_str(params, "staging_schema");

@@ -15,7 +15,11 @@
 #include "server/clock.h"
 #include "server/log.h"
 
-#define LEASE_MS (10 * 60 * 1000)
+/* A lease only keeps the other workers of this process off a step that is
+ * executing; a restart (new boot id) frees every lease at once. Threads do
+ * not die alone, so the lease can outlast any attempt (index builds may take
+ * hours). */
+#define LEASE_MS (24LL * 60 * 60 * 1000)
 #define IDLE_MAX_MS 5000
 
 static const double dur_buckets[] = {0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600};

@@ -92,8 +92,8 @@ typedef struct co_events_filter {
 
 /* Builds an SSE response for conn starting after event id `after`
  * (exclusive), with filter f (strings copied). *out is a new MHD response
- * (the caller queues and destroys it). Errors: CO_ERR_CONFLICT while
- * shutting down, CO_ERR_NOMEM. */
+ * (the caller queues and destroys it). Errors: CO_ERR_TRANSIENT while
+ * shutting down (503), CO_ERR_NOMEM. */
 CO_MUST_CHECK co_status co_events_sse_response(co_events *ev, co_store *store,
                                                struct MHD_Connection *conn,
                                                int64_t after,
