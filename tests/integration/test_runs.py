@@ -73,6 +73,13 @@ def test_gate_waits_for_approval_and_records_approver(rd):
     assert bad.status_code == 409
     assert bad.json()["state"] == "awaiting_approval"
     assert bad.json()["step_state"] == "pending"
+    # pausing at the gate and resuming returns to the gate
+    r = requests.post(f"{rd.url}/v1/runs/{run['id']}/pause")
+    assert r.status_code == 200 and r.json()["state"] == "paused"
+    r = requests.post(f"{rd.url}/v1/runs/{run['id']}/steps/configure_source/approve")
+    assert r.status_code == 409 and r.json()["state"] == "paused"
+    r = requests.post(f"{rd.url}/v1/runs/{run['id']}/resume")
+    assert r.status_code == 200 and r.json()["state"] == "awaiting_approval"
     ok = requests.post(f"{rd.url}/v1/runs/{run['id']}/steps/configure_source/approve")
     assert ok.status_code == 200
     r = wait_state(rd.url, run["id"], "awaiting_approval")
