@@ -16,14 +16,16 @@
  *
  * Step outputs written (ctx->outputs; later steps find them through
  * ctx->all_outputs, or by describing the deterministic identifier):
- *   dms_instance_arn, dms_source_endpoint_arn, dms_target_endpoint_arn,
- *   dms_rollback_source_endpoint_arn, dms_rollback_target_endpoint_arn,
- *   dms_task_<role>_arn, dms_status_<resource>_<role> (last status seen,
- *   to publish "engine.status" on change), and progress flags
- *   (dms_<pair>_<side>_tested, dms_refresh_started, dms_task_<role>_start_<type>).
+ *   dms_instance_arn, dms_instance_status, dms_source_endpoint_arn,
+ *   dms_target_endpoint_arn, dms_rollback_source_endpoint_arn,
+ *   dms_rollback_target_endpoint_arn, dms_task_<role>_arn,
+ *   dms_status_<resource>_<role> (last "status|StopReason" seen, to
+ *   publish "engine.status" on change), and progress flags
+ *   (dms_{fwd,rev}_{source,target}_tested, dms_{fwd,rev}_ready,
+ *   dms_refresh_started, dms_task_<role>_start_<StartReplicationTaskType>).
  *
  * Events: "engine.status" {"resource", "role", "status", "stop_reason",
- * "previous"} whenever a DMS status (or StopReason) changes;
+ * "previous_status"} whenever a DMS status (or StopReason) changes;
  * "table.statistics" {"task": role, "status", "tables": [DMS
  * TableStatistics], "task_stats": DMS ReplicationTaskStats} on each poll of
  * await_full_load and await_cdc_latency. Timestamps inside tables and

@@ -34,6 +34,11 @@ int64_t awsdms_poll_ms(int64_t base_ms);
 co_status awsdms_call(co_dms_client *cli, const char *op, json_t *input,
                       co_dms_result *res, co_error *err);
 
+/* What every operation does first: presets v to FAIL "ended without a
+ * verdict" (so that a path that forgets to decide can never pass for
+ * DONE), then returns awsdms_client(). */
+co_dms_client *awsdms_begin(co_step_ctx *ctx, co_verdict *v, const char *op);
+
 /* RETRY (runner backoff) for CO_ERR_TRANSIENT, FAIL otherwise, with
  * "<what>: <err message>". */
 void awsdms_verdict_error(co_verdict *v, const char *what, co_status rc,
@@ -69,6 +74,18 @@ void awsdms_note_status(co_step_ctx *ctx, const char *resource, const char *role
  * reference (NULL stays NULL). */
 json_t *awsdms_normalize_times(const json_t *v);
 
+/* Ensures the run's replication instance exists and is available:
+ * CreateReplicationInstance "cutover-<run>" (class, storage, multi-AZ,
+ * public access and engine version from the run's replication_instance_id
+ * resource, else dms.t3.medium / 50 GB / single-AZ / private; adopted on
+ * ResourceAlreadyExistsFault), then DescribeReplicationInstances (Filters
+ * replication-instance-id). true once available (outputs
+ * dms_instance_arn, dms_instance_status); false with v set: WAIT (10 s)
+ * while creating/modifying/..., FAIL on failed, incompatible-*,
+ * storage-full, inaccessible-encryption-credentials or deleting. An
+ * instance recorded as available in the outputs is not described again. */
+bool awsdms_instance_ready(co_step_ctx *ctx, co_dms_client *cli, co_verdict *v);
+
 /* ARN of the run's replication instance: from the outputs, else described
  * by identifier (and then recorded). false with v set when it does not
  * exist (FAIL) or DMS failed. */
@@ -82,15 +99,59 @@ bool awsdms_instance_arn(co_step_ctx *ctx, co_dms_client *cli, char *out, size_t
 bool awsdms_pair_ready(co_step_ctx *ctx, co_dms_client *cli, bool reverse, bool refresh,
                        co_verdict *v);
 
-/* Task operations (awsdms_task.c), as engine.h describes them. */
+/* ---- task operations (awsdms_task.c); engine.h gives their contract.
+ * role is "main", "rollback" or "stage" (anything else FAILs). Each
+ * finds the task by its recorded ARN, else by identifier, per DMS API
+ * DescribeReplicationTasks (Filters replication-task-arn / -id). */
+
+/* The instance (awsdms_instance_ready: the view-migration plan has no
+ * step of its own for it) and the endpoints (the forward pair, or the
+ * reverse pair for rollback, created and tested here) first; then
+ * CreateReplicationTask (MigrationType,
+ * TableMappings and ReplicationTaskSettings from the run's task resource,
+ * see co_awsdms_task_settings_new / co_awsdms_reverse_mappings_new),
+ * adopting on ResourceAlreadyExistsFault. WAIT (3 s) while creating or
+ * modifying; DONE once ready (or already run); FAIL if creation failed. */
 void awsdms_ensure_task(co_step_ctx *ctx, const char *role, co_verdict *v);
+
+/* StartReplicationTask with StartReplicationTaskType start-replication,
+ * resume-processing or reload-target. DONE at once if the task is running
+ * or starting, or this start was already accepted (output flag); WAIT
+ * while it is changing state; an InvalidResourceStateFault is re-read up to
+ * 3 times (WAIT), then FAILs with DMS's message. */
 void awsdms_start_task(co_step_ctx *ctx, const char *role, co_task_start kind,
                        co_verdict *v);
+
+/* DescribeReplicationTasks + DescribeTableStatistics (paginated,
+ * MaxRecords 500) on each poll, with a table.statistics event. DONE when
+ * the task stopped with StopReason STOPPED_AFTER_CACHED_EVENTS,
+ * STOPPED_AFTER_FULL_LOAD or FULL_LOAD_ONLY_FINISHED, or (for a task not
+ * set to stop) runs with the full load at 100 %; FAIL when it failed,
+ * stopped otherwise, or a table is in "Table error" (named); WAIT (5 s)
+ * otherwise. */
 void awsdms_await_full_load(co_step_ctx *ctx, const char *role, co_verdict *v);
+
+/* As await_full_load for the polls; DONE once the task runs and applies
+ * changes (MigrationType cdc or FullLoadProgressPercent 100, no table in
+ * error). DMS has no API for CDC latency (CloudWatch only), so max_seconds
+ * is recorded in the outputs, not checked. A task still paused or ready
+ * is waited for 2 minutes (the resume may not show yet), then FAILs. */
 void awsdms_await_cdc_latency(co_step_ctx *ctx, const char *role, double max_seconds,
                               co_verdict *v);
+
+/* StopReplicationTask while running or starting, WAIT (3 s) until
+ * stopped; DONE when stopped, ready, failed or absent. */
 void awsdms_stop_task(co_step_ctx *ctx, const char *role, co_verdict *v);
+
+/* Stops the task if needed, then DeleteReplicationTask and WAIT until
+ * DescribeReplicationTasks answers ResourceNotFoundFault (DONE). For
+ * rollback also DeleteEndpoint of the reverse pair, which only it uses. */
 void awsdms_delete_task(co_step_ctx *ctx, const char *role, co_verdict *v);
+
+/* *out: {ReplicationTaskIdentifier, ReplicationTaskArn, MigrationType,
+ * Status, StopReason, LastFailureMessage, ReplicationTaskStartDate,
+ * ReplicationTaskStats} and *tables: [TableStatistics], both new
+ * references with RFC 3339 times (NULL unless DONE). */
 void awsdms_describe_task(co_step_ctx *ctx, const char *role, json_t **out,
                           json_t **tables, co_verdict *v);
 

@@ -185,7 +185,15 @@ static void create_task(co_step_ctx *ctx, co_dms_client *cli, const char *role,
     task_spec t;
     char ident[AWSDMS_ID_MAX];
     char *mappings = NULL, *settings = NULL;
+    const char *src = awsdms_output(ctx, rev ? "dms_rollback_source_endpoint_arn"
+                                             : "dms_source_endpoint_arn");
+    const char *dst = awsdms_output(ctx, rev ? "dms_rollback_target_endpoint_arn"
+                                             : "dms_target_endpoint_arn");
     co_error_clear(&err);
+    if (!src || !dst) {
+        co_verdict_set(v, CO_VERDICT_FAIL, 0, "replication task %s: endpoint ARNs unknown", role);
+        return;
+    }
     if ((rc = awsdms_ident(ctx, role, 255, ident, &err)) != CO_OK ||
         (rc = load_spec(ctx, role, &t, &err)) != CO_OK) {
         awsdms_verdict_error(v, "replication task", rc, &err);
@@ -196,13 +204,8 @@ static void create_task(co_step_ctx *ctx, co_dms_client *cli, const char *role,
     rc = awsdms_call(
         cli, "CreateReplicationTask",
         json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:[{s:s, s:s}]}",
-                  "ReplicationTaskIdentifier", ident, "SourceEndpointArn",
-                  awsdms_output(ctx, rev ? "dms_rollback_source_endpoint_arn"
-                                         : "dms_source_endpoint_arn"),
-                  "TargetEndpointArn",
-                  awsdms_output(ctx, rev ? "dms_rollback_target_endpoint_arn"
-                                         : "dms_target_endpoint_arn"),
-                  "ReplicationInstanceArn", inst, "MigrationType", t.migration_type,
+                  "ReplicationTaskIdentifier", ident, "SourceEndpointArn", src,
+                  "TargetEndpointArn", dst, "ReplicationInstanceArn", inst, "MigrationType", t.migration_type,
                   "TableMappings", mappings ? mappings : "", "ReplicationTaskSettings",
                   settings ? settings : "", "Tags", "Key", "cutover-run-id", "Value",
                   ctx->run->id),
@@ -223,7 +226,7 @@ static void create_task(co_step_ctx *ctx, co_dms_client *cli, const char *role,
 
 void awsdms_ensure_task(co_step_ctx *ctx, const char *role, co_verdict *v)
 {
-    co_dms_client *cli = awsdms_client(ctx, v);
+    co_dms_client *cli = awsdms_begin(ctx, v, "ensure_task");
     co_dms_result res = {0};
     char inst[512];
     json_t *task;
@@ -236,7 +239,8 @@ void awsdms_ensure_task(co_step_ctx *ctx, const char *role, co_verdict *v)
                        role ? role : "(null)");
         return;
     }
-    if (!endpoints_ready(ctx, cli, streq(role, "rollback"), v) ||
+    if (!awsdms_instance_ready(ctx, cli, v) ||
+        !endpoints_ready(ctx, cli, streq(role, "rollback"), v) ||
         !awsdms_instance_arn(ctx, cli, inst, sizeof inst, v))
         return;
     if ((found = find_task(ctx, cli, role, false, &res, &task, v)) < 0)
@@ -271,7 +275,7 @@ static const char *start_type(co_task_start kind)
 void awsdms_start_task(co_step_ctx *ctx, const char *role, co_task_start kind,
                        co_verdict *v)
 {
-    co_dms_client *cli = awsdms_client(ctx, v);
+    co_dms_client *cli = awsdms_begin(ctx, v, "start_task");
     co_dms_result res = {0};
     co_error err;
     co_status rc;
@@ -431,7 +435,7 @@ static void fail_stopped(co_verdict *v, const char *role, const json_t *task)
 
 void awsdms_await_full_load(co_step_ctx *ctx, const char *role, co_verdict *v)
 {
-    co_dms_client *cli = awsdms_client(ctx, v);
+    co_dms_client *cli = awsdms_begin(ctx, v, "await_full_load");
     co_dms_result res = {0};
     json_t *task, *tables = NULL;
     const char *status, *reason;
@@ -446,11 +450,15 @@ void awsdms_await_full_load(co_step_ctx *ctx, const char *role, co_verdict *v)
     status = task_str(task, "Status");
     reason = task_str(task, "StopReason");
     awsdms_note_status(ctx, "replication_task", role, status, reason);
-    if (!table_stats(ctx, cli, role, task, &tables, v) || table_errors(task, tables, role, v))
+    if (!table_stats(ctx, cli, role, task, &tables, v))
         goto out;
-    if (streq(status, "stopped") && pause_reason(reason))
+    if (streq(status, "failed")) /* its LastFailureMessage says most */
+        fail_stopped(v, role, task);
+    else if (table_errors(task, tables, role, v))
+        ;
+    else if (streq(status, "stopped") && pause_reason(reason))
         co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
-    else if (streq(status, "stopped") || streq(status, "failed"))
+    else if (streq(status, "stopped"))
         fail_stopped(v, role, task);
     else if (streq(status, "running") && !expects_stop(task) &&
              stat_int(task, "FullLoadProgressPercent") >= 100 &&
@@ -466,7 +474,7 @@ out:
 void awsdms_await_cdc_latency(co_step_ctx *ctx, const char *role, double max_seconds,
                               co_verdict *v)
 {
-    co_dms_client *cli = awsdms_client(ctx, v);
+    co_dms_client *cli = awsdms_begin(ctx, v, "await_cdc_latency");
     co_dms_result res = {0};
     json_t *task, *tables = NULL;
     const char *status, *reason;
@@ -488,17 +496,20 @@ void awsdms_await_cdc_latency(co_step_ctx *ctx, const char *role, double max_sec
     status = task_str(task, "Status");
     reason = task_str(task, "StopReason");
     awsdms_note_status(ctx, "replication_task", role, status, reason);
-    if (!table_stats(ctx, cli, role, task, &tables, v) || table_errors(task, tables, role, v))
+    if (!table_stats(ctx, cli, role, task, &tables, v))
         goto out;
-    if (streq(status, "running")) {
+    if (streq(status, "failed"))
+        fail_stopped(v, role, task);
+    else if (table_errors(task, tables, role, v))
+        ;
+    else if (streq(status, "running")) {
         json_object_del(ctx->outputs, since_key);
         if (streq(task_str(task, "MigrationType"), "cdc") ||
             stat_int(task, "FullLoadProgressPercent") >= 100)
             co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
         else
             co_verdict_set(v, CO_VERDICT_WAIT, awsdms_poll_ms(AWSDMS_POLL_LOAD_MS), NULL);
-    } else if (streq(status, "failed") ||
-               (streq(status, "stopped") && !pause_reason(reason))) {
+    } else if (streq(status, "stopped") && !pause_reason(reason)) {
         fail_stopped(v, role, task);
     } else if (streq(status, "stopped") || streq(status, "ready")) {
         /* paused or not started yet: the resume may not show immediately */
@@ -543,7 +554,7 @@ static void task_action(co_dms_client *cli, const char *op, const json_t *task,
 
 void awsdms_stop_task(co_step_ctx *ctx, const char *role, co_verdict *v)
 {
-    co_dms_client *cli = awsdms_client(ctx, v);
+    co_dms_client *cli = awsdms_begin(ctx, v, "stop_task");
     co_dms_result res = {0};
     json_t *task;
     const char *status;
@@ -590,7 +601,7 @@ static void delete_rollback_endpoints(co_step_ctx *ctx, co_dms_client *cli, co_v
 
 void awsdms_delete_task(co_step_ctx *ctx, const char *role, co_verdict *v)
 {
-    co_dms_client *cli = awsdms_client(ctx, v);
+    co_dms_client *cli = awsdms_begin(ctx, v, "delete_task");
     co_dms_result res = {0};
     json_t *task;
     const char *status;
@@ -624,7 +635,7 @@ void awsdms_describe_task(co_step_ctx *ctx, const char *role, json_t **out, json
         "ReplicationTaskIdentifier", "ReplicationTaskArn", "MigrationType", "Status",
         "StopReason", "LastFailureMessage", "ReplicationTaskStartDate",
         "ReplicationTaskStats", NULL};
-    co_dms_client *cli = awsdms_client(ctx, v);
+    co_dms_client *cli = awsdms_begin(ctx, v, "describe_task");
     co_dms_result res = {0};
     co_error err;
     co_status rc;

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "engine/awsdms.h"
 #include "engine/pglogical.h"
 
 #define MAX_ENGINES 8
@@ -26,10 +27,6 @@ const co_engine *co_engine_find(const char *name)
     return NULL;
 }
 
-/* aws-dms operations come from engine/awsdms.c; until it is linked, a step
- * that needs them fails clearly. */
-static const co_engine aws_dms = {.name = "aws-dms"};
-
 __attribute__((weak)) void co_engine_register_extra(void)
 {
 }
@@ -39,6 +36,6 @@ void co_engine_register_builtin(void)
     if (co_engine_find("pg-logical"))
         return;
     co_engine_register(&co_pg_logical_engine);
-    co_engine_register(&aws_dms);
+    co_engine_register(&co_aws_dms_engine);
     co_engine_register_extra();
 }

@@ -306,7 +306,7 @@ static void wildcard_loop(out *o, const json_t *mappings, const char *schema,
 static void tables(out *o, const json_t *mappings, const char *quser)
 {
     json_t *seen = json_object();
-    size_t i;
+    size_t i, rules = 0;
     json_t *r;
     put(o, "PROMPT 5. SELECT and supplemental logging (primary key columns) per table\n");
     json_array_foreach(json_object_get(mappings, "rules"), i, r) {
@@ -320,6 +320,7 @@ static void tables(out *o, const json_t *mappings, const char *quser)
             continue;
         if (!t)
             t = "%";
+        rules++;
         for (size_t k = 0; k < 2; k++) {
             char *key;
             if (!admits(r, types[k]))
@@ -345,6 +346,11 @@ static void tables(out *o, const json_t *mappings, const char *quser)
             free(key);
         }
     }
+    if (rules == 0)
+        put(o, "-- The run has no table mappings: for every table to migrate, run\n"
+               "--   GRANT SELECT ON \"SCHEMA\".\"TABLE\" TO %s;\n"
+               "--   ALTER TABLE \"SCHEMA\".\"TABLE\" ADD SUPPLEMENTAL LOG DATA "
+               "(PRIMARY KEY) COLUMNS;\n", quser);
     json_decref(seen);
 }
 

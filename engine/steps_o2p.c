@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/awsdms.h"
 #include "engine/pglogical.h"
 #include "engine/steps.h"
 #include "engine/steps_pg.h"
@@ -15,10 +16,6 @@
 #include "pg/pg_sequences.h"
 #include "pg/pg_sql.h"
 #include "server/log.h"
-
-/* Oracle prerequisite script (aws-dms engine module); weak until linked. */
-char *co_oracle_prereq_script_new(const json_t *source_doc, const json_t *table_mappings,
-                                  const char *dms_user) __attribute__((weak));
 
 #define NEED_OP(ctx, v, op)                                                          \
     do {                                                                             \
@@ -109,10 +106,16 @@ void co_step_configure_source(co_step_ctx *ctx, co_verdict *v)
         memset(&task, 0, sizeof task);
         if (task_id && co_res_get(ctx->app->store, CO_KIND_TASK, task_id, &task, &err) == CO_OK)
             mappings = json_object_get(task.doc, "table_mappings");
-        script = co_oracle_prereq_script_new
-                     ? co_oracle_prereq_script_new(ctx->source.doc, mappings,
-                                                   v_str(ctx->source.doc, "username"))
-                     : NULL;
+        if (!mappings) {
+            json_t *defaults = co_awsdms_default_mappings_new(
+                json_object_get(ctx->run->params, "schemas"));
+            script = co_oracle_prereq_script_new(ctx->source.doc, defaults,
+                                                 v_str(ctx->source.doc, "username"));
+            json_decref(defaults);
+        } else {
+            script = co_oracle_prereq_script_new(ctx->source.doc, mappings,
+                                                 v_str(ctx->source.doc, "username"));
+        }
         co_resource_clear(&task);
         if (!script) {
             co_verdict_set(v, CO_VERDICT_FAIL, 0, "cannot build the Oracle prerequisite script");

@@ -14,6 +14,7 @@
 #include "store/runs.h"
 #include "engine/runner.h"
 #include "aws/creds.h"
+#include "aws/dms.h"
 #include "server/events.h"
 
 co_status h_healthz(co_request *req, co_response *resp)
@@ -71,6 +72,8 @@ co_status h_metrics(co_request *req, co_response *resp)
     }
     if (rc == CO_OK && req->app->runner)
         rc = co_runner_metrics(req->app->runner, &out);
+    if (rc == CO_OK)
+        rc = co_dms_metrics_render(&out);
     if (rc == CO_OK && req->app->events)
         rc = co_buf_printf(&out,
                            "# HELP cutover_sse_subscribers Open event streams.\n"

@@ -23,6 +23,7 @@
 #include "server/events.h"
 #include "engine/engine.h"
 #include "engine/runner.h"
+#include "engine/awsdms.h"
 #include "aws/creds.h"
 #include <curl/curl.h>
 
@@ -120,6 +121,7 @@ static int run(co_app *app)
     http = NULL;
     co_runner_stop(app->runner);
     app->runner = NULL;
+    co_aws_dms_engine_shutdown();
     co_log(CO_LOG_INFO, "main", "stopped");
     code = 0;
     goto out;

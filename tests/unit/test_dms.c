@@ -87,9 +87,10 @@ static void test_parse_error(void)
               rows[i].message);
     }
     {
+        static const char body[] =
+            "{\"__type\":\"VeryLongTypeName\",\"message\":\"long message\"}";
         char type[8], msg[8];
-        co_dms_parse_error("{\"__type\":\"VeryLongTypeName\",\"message\":\"long message\"}",
-                           55, NULL, type, sizeof type, msg, sizeof msg);
+        co_dms_parse_error(body, sizeof body - 1, NULL, type, sizeof type, msg, sizeof msg);
         CHECK(strcmp(type, "VeryLon") == 0 && strcmp(msg, "long me") == 0,
               "truncated to the buffers: %s / %s", type, msg);
     }
@@ -152,7 +153,7 @@ static void test_identifiers(void)
         {"9lives", "run_q", NULL, 63, "x9lives-q"},
         {"-", "run_-", "-", 63, ""},
         {"cutover", "run_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "x", 63,
-         "cutover-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"},
+         "cutover-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"},
         {"cutover", "run_abcdefghijklmnopqrstuvwxyz", "target", 34,
          "cutover-abcdefghijklmnopqrstuvwxyz"},
     };
