@@ -169,14 +169,14 @@ co_status co_res_handle_list(const co_kind_def *def, co_request *req,
 co_status co_res_handle_get(const co_kind_def *def, co_request *req,
                             co_response *resp)
 {
-    co_resource r;
-    co_status rc = co_res_get(req->app->store, def->kind, req->params[0], &r,
-                              &resp->err);
+    int64_t version;
+    co_status rc = co_res_get_json(req->app->store, def->kind, req->params[0], &resp->raw,
+                                   &resp->raw_len, &version, &resp->err);
     if (rc != CO_OK)
         return rc;
-    co_resp_json(resp, 200, co_resource_json(def, &r));
-    set_etag(resp, &r);
-    co_resource_clear(&r);
+    resp->content_type = "application/json";
+    resp->status = 200;
+    snprintf(resp->etag, sizeof resp->etag, "%lld", (long long)version);
     return CO_OK;
 }
 

@@ -283,6 +283,10 @@ def run_demo(args):
     cleanup(d)
     os.makedirs(d)
     os.chmod(d, 0o755)
+    if os.getuid() == 0 and subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x", d],
+                                           check=False).returncode != 0:
+        raise DemoError(f"{d} is not reachable by the postgres user that runs the clusters: "
+                        "choose another --dir")
     state = {"clusters": [], "cutoverd_pid": None}
 
     def save():
@@ -461,8 +465,10 @@ def main():
     ap.add_argument("--non-interactive", action="store_true",
                     help="no colours; progress as plain lines")
     ap.add_argument("--port", type=int, default=int(os.environ.get("CUTOVER_DEMO_PORT", 8080)))
-    ap.add_argument("--dir", default=os.environ.get("CUTOVER_DEMO_DIR",
-                                                    os.path.join(ROOT, "demo")))
+    # under /tmp: the clusters run as the postgres user when the demo runs as
+    # root, and that user must be able to reach their directories
+    ap.add_argument("--dir", default=os.environ.get(
+        "CUTOVER_DEMO_DIR", os.path.join("/tmp", f"cutover-demo-{os.getuid()}")))
     args = ap.parse_args()
     global COLOR
     if args.non_interactive:

@@ -108,12 +108,22 @@ static co_status migrate(sqlite3 *db, int *version, co_error *err)
     return CO_OK;
 }
 
+static pthread_once_t sqlite_once = PTHREAD_ONCE_INIT;
+
+/* Process-wide SQLite settings, before the first connection: no global
+ * memory statistics (they take a global mutex on every allocation). */
+static void sqlite_configure(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 co_status co_store_open(const char *path, co_store **out, co_error *err)
 {
     co_store *store = calloc(1, sizeof *store);
     sqlite3 *db = NULL;
     co_status rc;
 
+    pthread_once(&sqlite_once, sqlite_configure);
     if (!store || !(store->path = strdup(path))) {
         free(store);
         return co_error_set(err, CO_ERR_NOMEM, "out of memory");

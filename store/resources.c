@@ -30,6 +30,7 @@ enum {
     SQL_REF_CLEAR,
     SQL_DEPENDENTS,
     SQL_COUNT,
+    SQL_GET_JSON,
     SQL_LAST
 };
 
@@ -62,6 +63,14 @@ static const char *const sql_text[] = {
                        " UNION ALL SELECT id FROM runs WHERE project_id = ?1"
                        " LIMIT 5",
     [SQL_COUNT] = "SELECT kind, count(*) FROM resources GROUP BY kind",
+    /* the API representation rendered by SQLite's JSON functions; a NULL
+     * member of the patch removes the key (RFC 7396), so projects get no
+     * project_id and only endpoints get password_set */
+    [SQL_GET_JSON] = "SELECT json_patch(doc, json_object('id', id, 'project_id', project_id,"
+                     " 'created_at', created_at, 'updated_at', updated_at, 'password_set',"
+                     " CASE WHEN kind = 'endpoint' THEN json(CASE WHEN secret IS NULL"
+                     " THEN 'false' ELSE 'true' END) END)), version"
+                     " FROM resources WHERE id = ?1 AND kind = ?2",
 };
 _Static_assert(sizeof sql_text / sizeof sql_text[0] == SQL_LAST,
                "sql_text must cover the statement enum");
@@ -415,5 +424,37 @@ co_status co_res_count(co_store *store, int64_t counts[CO_KIND_LAST], co_error *
     sqlite3_reset(st);
     if (src != SQLITE_DONE)
         return co_store_fail(store, src, "counting resources", err);
+    return CO_OK;
+}
+
+co_status co_res_get_json(co_store *store, co_kind kind, const char *id, char **json_out,
+                          size_t *len, int64_t *version, co_error *err)
+{
+    sqlite3_stmt *st = co_store_stmt(store, &sql, SQL_GET_JSON, err);
+    int src;
+    if (!st)
+        return CO_ERR_STORE;
+    co_bind_text(st, 1, id);
+    co_bind_text(st, 2, co_kind_name(kind));
+    src = sqlite3_step(st);
+    if (src == SQLITE_DONE) {
+        sqlite3_reset(st);
+        return co_error_set(err, CO_ERR_NOT_FOUND, "%s %s does not exist",
+                            co_kind_name(kind), id);
+    }
+    if (src != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return co_store_fail(store, src, "reading the resource", err);
+    }
+    *len = (size_t)sqlite3_column_bytes(st, 0);
+    *json_out = malloc(*len + 1);
+    if (*json_out) {
+        memcpy(*json_out, co_col_text(st, 0), *len);
+        (*json_out)[*len] = '\0';
+    }
+    *version = sqlite3_column_int64(st, 1);
+    sqlite3_reset(st);
+    if (!*json_out)
+        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
     return CO_OK;
 }

@@ -64,6 +64,15 @@ CO_MUST_CHECK co_status co_res_insert(co_store *store, co_resource *r,
 CO_MUST_CHECK co_status co_res_get(co_store *store, co_kind kind, const char *id,
                                    co_resource *out, co_error *err);
 
+/* The API representation of resource id (the document plus id, project_id,
+ * created_at, updated_at and, for endpoints, password_set; never the
+ * secret) rendered as JSON text by SQLite: *json_out is a new string of
+ * *len bytes (caller frees), *version the ETag. The fast path of GET.
+ * Errors: CO_ERR_NOT_FOUND, CO_ERR_STORE, CO_ERR_NOMEM. */
+CO_MUST_CHECK co_status co_res_get_json(co_store *store, co_kind kind, const char *id,
+                                        char **json_out, size_t *len, int64_t *version,
+                                        co_error *err);
+
 /* Replaces name, doc (and the secret if set_secret; r->secret NULL clears
  * it) and the references of r, if the stored version equals
  * expected_version (or always when expected_version < 0). Bumps r->version
