@@ -197,3 +197,47 @@ def test_wal_level_replica_stops_at_preflight(tmp_path):
         assert d.stop() == 0
         src.stop()
         tgt.stop()
+
+
+def test_rollback_task_replicates_target_changes_back(clusters, tmp_path):
+    """With rollback_task, cutover starts a CDC-only task from the target
+    back to the source: writes on the new primary reach the old one."""
+    src, tgt = clusters
+    tgt.createdb("rollback")
+    d = Daemon(tmp_path).start()
+    try:
+        url = d.url
+        pid = requests.post(url + "/v1/projects", json={"name": "rb"}).json()["id"]
+        s = endpoint(url, pid, "legacy", "source", src, "pagila")
+        t = endpoint(url, pid, "target", "target", tgt, "rollback")
+        rid = requests.post(f"{url}/v1/projects/{pid}/runs", json={
+            "plan": "oracle-to-postgres", "engine": "pg-logical",
+            "parameters": {"source_endpoint_id": s, "target_endpoint_id": t,
+                           "rollback_task": True}}).json()["id"]
+
+        def state():
+            return requests.get(f"{url}/v1/runs/{rid}").json()
+        wait_until(lambda: state()["state"] in ("awaiting_approval", "failed"), 180,
+                   what="the gate")
+        assert requests.post(f"{url}/v1/runs/{rid}/steps/cutover_gate/approve").status_code == 200
+        run = wait_until(lambda: (lambda x: x if x["state"] in ("succeeded", "failed")
+                                  else None)(state()), 180, what="the run")
+        assert run["state"] == "succeeded", run
+        assert {x["id"]: x["state"] for x in run["steps"]}["rollback_task"] == "succeeded"
+        # the reverse subscription lives on the source, its slot on the target
+        assert src.scalar("SELECT count(*) FROM pg_subscription", "pagila") == "1"
+        tgt.psql("INSERT INTO actor (first_name, last_name) VALUES ('ROLL', 'BACK')", "rollback")
+        wait_until(lambda: src.scalar("SELECT count(*) FROM actor WHERE last_name = 'BACK'",
+                                      "pagila") == "1", 30, what="the change to flow back")
+    finally:
+        if d.proc:
+            assert d.stop() == 0, d.log()
+        # the rollback task outlives the run on purpose; remove it here
+        sub = src.scalar("SELECT subname FROM pg_subscription", "pagila")
+        if sub:
+            src.psql(f'ALTER SUBSCRIPTION "{sub}" DISABLE;'
+                     f' ALTER SUBSCRIPTION "{sub}" SET (slot_name = NONE);'
+                     f' DROP SUBSCRIPTION "{sub}"', "pagila")
+            tgt.psql(f"SELECT pg_drop_replication_slot('{sub}')")
+            tgt.psql(f'DROP PUBLICATION IF EXISTS "{sub}"', "rollback")
+        src.psql("DELETE FROM actor WHERE last_name = 'BACK'", "pagila")
