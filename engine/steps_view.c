@@ -234,53 +234,70 @@ void co_step_create_view(co_step_ctx *ctx, co_verdict *v)
     pg_conn_close(c);
 }
 
-void co_step_create_final_table(co_step_ctx *ctx, co_verdict *v)
-{
-    PGconn *c = NULL;
-    json_t *obj = final_json(ctx), *report = NULL;
+/* What the final-table steps share: the final table's spec from the run's
+ * parameters and a connection to the target. */
+typedef struct final_job {
+    json_t *obj; /* holds the strings spec borrows */
     pg_final_spec spec;
+    PGconn *c;
     co_error err;
-    co_error_clear(&err);
-    memset(&spec, 0, sizeof spec);
-    if (!obj || pg_final_spec_from_json(obj, "/parameters/final_table", &spec, &err) != CO_OK ||
-        co_step_pg_open(ctx, &ctx->target, &c, &err) != CO_OK ||
-        pg_viewmig_create_final_table(c, &spec, &report, &err) != CO_OK) {
-        co_verdict_from_error(v, "creating the final table", &err);
+} final_job;
+
+/* Parses the spec and connects; false with j->err set on failure. */
+static bool final_begin(co_step_ctx *ctx, final_job *j)
+{
+    memset(j, 0, sizeof *j);
+    co_error_clear(&j->err);
+    j->obj = final_json(ctx);
+    if (!j->obj) {
+        co_error_set(&j->err, CO_ERR_NOMEM, "out of memory");
+        return false;
+    }
+    return pg_final_spec_from_json(j->obj, "/parameters/final_table", &j->spec, &j->err) ==
+               CO_OK &&
+           co_step_pg_open(ctx, &ctx->target, &j->c, &j->err) == CO_OK;
+}
+
+/* Sets the verdict from rc (keeping report in the outputs when done) and
+ * releases the job. report is consumed. */
+static void final_end(co_step_ctx *ctx, final_job *j, co_status rc, json_t *report,
+                      const char *what, co_verdict *v)
+{
+    if (rc != CO_OK || j->err.status != CO_OK) {
+        co_verdict_from_error(v, what, &j->err);
     } else {
         json_object_set(ctx->outputs, "report", report);
         co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
     }
     json_decref(report);
-    pg_final_spec_clear(&spec);
-    json_decref(obj);
-    pg_conn_close(c);
+    pg_final_spec_clear(&j->spec);
+    json_decref(j->obj);
+    pg_conn_close(j->c);
+}
+
+void co_step_create_final_table(co_step_ctx *ctx, co_verdict *v)
+{
+    final_job j;
+    json_t *report = NULL;
+    co_status rc = final_begin(ctx, &j)
+                       ? pg_viewmig_create_final_table(j.c, &j.spec, &report, &j.err)
+                       : j.err.status;
+    final_end(ctx, &j, rc, report, "creating the final table", v);
 }
 
 void co_step_load_final(co_step_ctx *ctx, co_verdict *v)
 {
-    PGconn *c = NULL;
-    json_t *obj = final_json(ctx), *report = NULL;
-    pg_final_spec spec;
+    final_job j;
+    json_t *report = NULL;
     pg_load_opts opts = {.batch_rows = (long)co_param_int(ctx, "batch_size", 10000),
                          .update_existing = true,
                          .prune = false,
                          .progress = progress_cb,
                          .progress_user = ctx};
-    co_error err;
-    co_error_clear(&err);
-    memset(&spec, 0, sizeof spec);
-    if (!obj || pg_final_spec_from_json(obj, "/parameters/final_table", &spec, &err) != CO_OK ||
-        co_step_pg_open(ctx, &ctx->target, &c, &err) != CO_OK ||
-        pg_viewmig_load_final(c, &spec, &opts, &report, &err) != CO_OK) {
-        co_verdict_from_error(v, "loading the final table", &err);
-    } else {
-        json_object_set(ctx->outputs, "report", report);
-        co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
-    }
-    json_decref(report);
-    pg_final_spec_clear(&spec);
-    json_decref(obj);
-    pg_conn_close(c);
+    co_status rc = final_begin(ctx, &j)
+                       ? pg_viewmig_load_final(j.c, &j.spec, &opts, &report, &j.err)
+                       : j.err.status;
+    final_end(ctx, &j, rc, report, "loading the final table", v);
 }
 
 void co_step_ongoing_sync(co_step_ctx *ctx, co_verdict *v)
