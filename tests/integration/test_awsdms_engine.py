@@ -393,8 +393,16 @@ CREATE INDEX employees_department_ix ON hr.employees (department_id);
 """
 
 
-@pytest.mark.parametrize("faults", [None, 0.3], ids=["clean", "faults"])
-def test_oracle_to_postgres_plan(tmp_path, faults):
+def last_event_id(url):
+    for line in requests.get(url + "/metrics", timeout=5).text.splitlines():
+        if line.startswith("cutover_events_last_id "):
+            return int(line.split()[1])
+    return 0
+
+
+@pytest.mark.parametrize("faults,kills", [(None, False), (0.3, False), (None, True)],
+                         ids=["clean", "faults", "kill-9"])
+def test_oracle_to_postgres_plan(tmp_path, faults, kills):
     sys.path.insert(0, os.path.join(ROOT, "scripts"))
     from pgcluster import Cluster
     fake = Fake(tmp_path, control={
@@ -460,8 +468,18 @@ def test_oracle_to_postgres_plan(tmp_path, faults):
             return requests.get(f"{url}/v1/runs/{rid}").json()
 
         approved = []
+        # kill -9 points, chosen from event ids: each DMS resource must still
+        # be created exactly once (the fake counts creates per identifier)
+        kill_points = [5, 12, 20, 30, 42, 56] if kills else []
+        killed = 0
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
+            if kill_points and last_event_id(url) >= kill_points[0]:
+                kill_points.pop(0)
+                d.kill9()
+                killed += 1
+                d.start()
+                continue
             x = run()
             if x["state"] in ("succeeded", "failed", "cancelled"):
                 break
@@ -480,6 +498,8 @@ def test_oracle_to_postgres_plan(tmp_path, faults):
         x = run()
         assert x["state"] == "succeeded", json.dumps(x, indent=1)
         assert approved == ["configure_source", "cutover_gate"]
+        if kills:
+            assert killed >= 5, f"only {killed} kills before the run finished"
 
         stats = requests.get(f"{url}/v1/runs/{rid}/events",
                              params={"type": "table.statistics", "limit": 1000}).json()["items"]
