@@ -500,6 +500,15 @@ def test_oracle_to_postgres_plan(tmp_path, faults, kills):
         assert approved == ["configure_source", "cutover_gate"]
         if kills:
             assert killed >= 5, f"only {killed} kills before the run finished"
+        if faults:
+            # retries are bounded and visible in /metrics
+            metrics = requests.get(url + "/metrics").text
+            retries = sum(float(line.split()[-1]) for line in metrics.splitlines()
+                          if line.startswith("cutover_dms_retries_total{"))
+            throttled = [line for line in metrics.splitlines()
+                         if line.startswith("cutover_dms_requests_total{")
+                         and 'outcome="throttled"' in line]
+            assert retries > 0 and throttled, metrics
 
         stats = requests.get(f"{url}/v1/runs/{rid}/events",
                              params={"type": "table.statistics", "limit": 1000}).json()["items"]
