@@ -217,7 +217,8 @@ static co_status apply(tx *t, const co_change *c, co_step_row *step, co_error *e
         if (rs == CO_RUN_PENDING &&
             (rc = set_run(t, CO_RUN_RUNNING, c->step_index, NULL, NULL, err)) != CO_OK)
             return rc;
-        return set_step(t, c->step_index, step->state, &w, step->attempts, NULL, err);
+        /* the attempt about to run */
+        return set_step(t, c->step_index, step->state, &w, step->attempts + 1, NULL, err);
     case CO_ACT_VERDICT:
         return apply_verdict(t, c, step, err);
     case CO_ACT_PAUSE:

@@ -78,6 +78,8 @@ co_status h_runs_create(co_request *req, co_response *resp)
     co_runner_wake(req->app->runner);
     if ((rc = co_runs_json(req->app->store, run.id, &run_json, err)) != CO_OK)
         goto out;
+    snprintf(resp->etag, sizeof resp->etag, "%lld",
+             (long long)json_integer_value(json_object_get(run_json, "version")));
     co_resp_json(resp, 201, run_json);
     snprintf(resp->location, sizeof resp->location, "/v1/runs/%s", run.id);
 out:
