@@ -316,6 +316,11 @@ co_status co_runner_start(co_app *app, int n, co_runner **out, co_error *err)
     }
     snprintf(r->boot_id, sizeof r->boot_id, "b%02x%02x%02x%02x%02x%02x", raw[0], raw[1],
              raw[2], raw[3], raw[4], raw[5]);
+    /* one process owns the store: leases of an earlier process are void */
+    if (co_runs_release_all_leases(app->store, err) != CO_OK) {
+        free(r);
+        return err->status;
+    }
     r->threads = calloc((size_t)n, sizeof *r->threads);
     if (!r->threads) {
         free(r);

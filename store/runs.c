@@ -19,6 +19,7 @@ enum {
     SQL_CLAIM_PICK,
     SQL_CLAIM_TAKE,
     SQL_NEXT_DUE,
+    SQL_RELEASE_ALL,
     SQL_STEPS_OF_RUN,
     SQL_RUN_LIST,
     SQL_RUN_COUNT,
@@ -80,20 +81,27 @@ static const char *const sql_text[] = {
         " WHERE run_id = ?1 AND idx = ?2",
     [SQL_EVENT_INSERT] = "INSERT INTO events (run_id, project_id, type, data, created_at)"
                          " VALUES (?1, ?2, ?3, ?4, ?5)",
+    /* CROSS JOIN makes SQLite drive from the runs (index runs_state) and
+     * look up each run's current step by primary key, instead of scanning
+     * every pending step of every queued run */
     [SQL_CLAIM_PICK] =
-        "SELECT s.run_id, s.idx, s.state, r.state, s.attempts FROM run_steps s"
-        " JOIN runs r ON r.id = s.run_id"
-        " WHERE r.state IN ('pending', 'running') AND s.idx = r.current_step"
+        "SELECT s.run_id, s.idx, s.state, r.state, s.attempts FROM runs r"
+        " CROSS JOIN run_steps s ON s.run_id = r.id AND s.idx = r.current_step"
+        " WHERE r.state IN ('pending', 'running')"
         " AND s.state IN ('pending', 'running', 'waiting') AND s.due_at <= ?1"
         " AND (s.lease_owner IS NULL OR s.lease_until < ?1"
         "      OR substr(s.lease_owner, 1, length(?2)) <> ?2)"
         " ORDER BY s.due_at, r.seq LIMIT 1",
     [SQL_CLAIM_TAKE] = "UPDATE run_steps SET lease_owner = ?3, lease_until = ?4"
                        " WHERE run_id = ?1 AND idx = ?2",
-    [SQL_NEXT_DUE] = "SELECT min(s.due_at) FROM run_steps s JOIN runs r"
-                     " ON r.id = s.run_id WHERE r.state IN ('pending', 'running')"
-                     " AND s.idx = r.current_step"
-                     " AND s.state IN ('pending', 'running', 'waiting')",
+    /* steps leased by a live worker are not "due": idle workers sleep */
+    [SQL_NEXT_DUE] = "SELECT min(s.due_at) FROM runs r CROSS JOIN run_steps s"
+                     " ON s.run_id = r.id AND s.idx = r.current_step"
+                     " WHERE r.state IN ('pending', 'running')"
+                     " AND s.state IN ('pending', 'running', 'waiting')"
+                     " AND s.lease_owner IS NULL",
+    [SQL_RELEASE_ALL] = "UPDATE run_steps SET lease_owner = NULL, lease_until = 0"
+                        " WHERE lease_owner IS NOT NULL",
     [SQL_STEPS_OF_RUN] = "SELECT idx, step_id, state, attempts, coalesce(started_at, ''),"
                          " coalesce(finished_at, ''), duration_ms,"
                          " coalesce(last_error, ''), coalesce(sqlstate, ''), progress,"
@@ -453,6 +461,12 @@ co_status co_runs_finish_cleanup(co_store *store, const char *id, bool done,
     co_bind_int(st, 2, done);
     co_bind_int(st, 3, due_ms);
     return step_done(store, st, sqlite3_step(st), "recording the clean-up", err);
+}
+
+co_status co_runs_release_all_leases(co_store *store, co_error *err)
+{
+    STMT(SQL_RELEASE_ALL);
+    return step_done(store, st, sqlite3_step(st), "releasing leases", err);
 }
 
 int64_t co_runs_next_due(co_store *store)

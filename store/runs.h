@@ -139,7 +139,11 @@ CO_MUST_CHECK co_status co_runs_finish_cleanup(co_store *store, const char *id,
                                                bool done, int64_t due_ms,
                                                co_error *err);
 
-/* Epoch ms at which the next step becomes due (INT64_MAX if none). */
+/* Frees every step lease (at start-up: the process that held them is gone).
+ * Errors: CO_ERR_STORE. */
+CO_MUST_CHECK co_status co_runs_release_all_leases(co_store *store, co_error *err);
+
+/* Epoch ms at which the next unleased step becomes due (INT64_MAX if none). */
 int64_t co_runs_next_due(co_store *store);
 
 /* JSON representation of run id with all its steps (new reference), as
