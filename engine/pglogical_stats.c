@@ -20,6 +20,10 @@
 #include "server/log.h"
 
 #define POLL_MS 1000
+/* The full load is polled 4 times a second so that the step ends soon after
+ * the last table is ready; statistics events go out at most once a second. */
+#define LOAD_POLL_MS 250
+#define STATS_EVERY_MS 1000
 
 static const char *table_state(char substate, bool errored)
 {
@@ -167,8 +171,16 @@ void pgl_await_full_load(co_step_ctx *ctx, const char *role, co_verdict *v)
         return;
     }
     pg_conn_close(c);
-    publish(ctx, "table.statistics",
-            json_pack("{s:s, s:O, s:O}", "task", role, "tables", tables, "task_stats", task));
+    {
+        int64_t now = co_clock_now_ms();
+        int64_t last = json_integer_value(json_object_get(ctx->outputs, "stats_published_ms"));
+        if (ready || errored || now - last >= STATS_EVERY_MS) {
+            publish(ctx, "table.statistics",
+                    json_pack("{s:s, s:O, s:O}", "task", role, "tables", tables, "task_stats",
+                              task));
+            json_object_set_new(ctx->outputs, "stats_published_ms", json_integer(now));
+        }
+    }
     json_object_set(ctx->outputs, "task_stats", task);
     if (errored) {
         json_t *t;
@@ -184,7 +196,7 @@ void pgl_await_full_load(co_step_ctx *ctx, const char *role, co_verdict *v)
                        "Table error during the full load of %s (see the subscriber's "
                        "server log)", names_buf[0] ? names_buf : "the task");
     } else if (!ready) {
-        co_verdict_set(v, CO_VERDICT_WAIT, POLL_MS, NULL);
+        co_verdict_set(v, CO_VERDICT_WAIT, LOAD_POLL_MS, NULL);
     } else if (strcmp(role, "main") == 0) {
         /* Stop after the full load: changes wait in the slot, as DMS's
          * cached changes do, until resume_cdc enables the subscription. */
