@@ -343,11 +343,21 @@ static void op_ensure_task(co_step_ctx *ctx, const char *role, co_verdict *v)
     pgl_names n;
     co_error err;
     size_t i;
-    bool copy = strcmp(role, "rollback") != 0 &&
-                strcmp(co_param_str(ctx, "migration_type", "full-load-and-cdc"), "cdc") != 0;
+    bool copy = strcmp(role, "rollback") != 0;
 
     co_error_clear(&err);
     pgl_names_make(ctx, role, &n);
+    if (copy && co_param_str(ctx, "task_id", NULL) && strcmp(role, "main") == 0) {
+        /* a CDC-only task (DMS migration type "cdc") copies no data */
+        co_resource task;
+        if (co_res_get(ctx->app->store, CO_KIND_TASK, co_param_str(ctx, "task_id", NULL),
+                       &task, &err) == CO_OK) {
+            const char *type = v_str(task.doc, "migration_type");
+            copy = !type || strcmp(type, "cdc") != 0;
+            co_resource_clear(&task);
+        }
+        co_error_clear(&err);
+    }
     if (co_step_pg_open(ctx, &ctx->source, &pubc, &err) != CO_OK) {
         fail_verdict(v, "connecting to the source", &err);
         goto out;
