@@ -550,10 +550,10 @@ void co_http_stop(co_http *http, int drain_ms)
     if (!http)
         return;
     if (http->daemon) {
+        /* per the libmicrohttpd manual, the quiesced listen socket may only
+         * be closed after MHD_stop_daemon: pool threads may still use it */
         MHD_socket fd = MHD_quiesce_daemon(http->daemon);
         struct timespec deadline;
-        if (fd != MHD_INVALID_SOCKET)
-            close(fd);
         clock_gettime(CLOCK_REALTIME, &deadline);
         deadline.tv_sec += drain_ms / 1000;
         deadline.tv_nsec += (long)(drain_ms % 1000) * 1000000L;
@@ -570,6 +570,8 @@ void co_http_stop(co_http *http, int drain_ms)
                    http->inflight, drain_ms);
         pthread_mutex_unlock(&http->mu);
         MHD_stop_daemon(http->daemon);
+        if (fd != MHD_INVALID_SOCKET)
+            close(fd);
     }
     pthread_mutex_destroy(&http->idem_mu);
     pthread_cond_destroy(&http->idle);
