@@ -11,7 +11,6 @@ packages) are used.
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -19,6 +18,9 @@ import tempfile
 import time
 
 import requests
+
+from _bench import (build, free_port, machine_ticks, pct, wait_quiet,  # noqa: E402,F401
+                    wait_until)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
@@ -46,45 +48,6 @@ def log(*a):
     print(*a, file=sys.stderr, flush=True)
 
 
-def build(build_dir):
-    """The release cutoverd (set up and built when missing or stale)."""
-    if not os.path.exists(os.path.join(build_dir, "build.ninja")):
-        subprocess.run(["meson", "setup", build_dir, ROOT, "-Dbuildtype=release"],
-                       check=True, stdout=sys.stderr, timeout=600)
-    subprocess.run(["ninja", "-C", build_dir, "cutoverd"], check=True, stdout=sys.stderr,
-                   timeout=1800)
-    return os.path.join(build_dir, "cutoverd")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(pred, timeout, what, interval=0.2):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = pred()
-            if last:
-                return last
-        except requests.RequestException as e:
-            last = e
-        time.sleep(interval)
-    raise RuntimeError(f"timed out after {timeout}s waiting for {what}: {last!r}")
-
-
-def pct(values, p):
-    """Nearest-rank percentile of values (NaN when empty)."""
-    v = sorted(values)
-    if not v:
-        return float("nan")
-    k = max(0, min(len(v) - 1, int(-(-p * len(v) // 100)) - 1))
-    return v[k]
-
-
 def median(values):
     return statistics.median(values) if values else float("nan")
 
@@ -97,14 +60,6 @@ def median(values):
 # script's process tree and of the clusters' postmasters and their children).
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def machine_ticks():
-    """(busy, total) jiffies of all CPUs since boot."""
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    idle = v[3] + (v[4] if len(v) > 4 else 0)
-    return sum(v[:8]) - idle, sum(v[:8])
 
 
 def _procs():
@@ -169,19 +124,6 @@ class CpuMeter:
                 "ours_cpu_s": round(ours / CLK_TCK, 1),
                 "foreign_cpu_pct": round(max(0.0, 100.0 * (busy - ours) / total), 1),
                 "wall_s": round(secs, 2), "cpus": ncpu}
-
-
-def wait_quiet(max_secs, busy_pct=20.0):
-    """Waits (at most max_secs) for 2 s in which the machine is under busy_pct
-    busy; returns the last busy percentage seen."""
-    deadline = time.monotonic() + max_secs
-    while True:
-        b0, t0 = machine_ticks()
-        time.sleep(2.0)
-        b1, t1 = machine_ticks()
-        busy = 100.0 * (b1 - b0) / max(1, t1 - t0)
-        if busy < busy_pct or time.monotonic() >= deadline:
-            return round(busy, 1)
 
 
 # --------------------------------------------------------------- clusters

@@ -34,11 +34,9 @@ succeed in time.
 import argparse
 import datetime
 import json
-import math
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,79 +45,10 @@ import time
 
 import requests
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+from _bench import (ROOT, CLK_TCK, build, cpu_ticks, free_port, machine_ticks,  # noqa: E402
+                    metric, pct, wait_quiet, wait_until)
+
 STEPS_PER_RUN = 6            # view-migration: 7 steps, ongoing_sync skipped
-
-
-def build(build_dir):
-    binary = os.path.join(build_dir, "tests", "cutoverd-test")
-    if not os.path.exists(os.path.join(build_dir, "build.ninja")):
-        subprocess.run(["meson", "setup", build_dir, ROOT, "-Dbuildtype=release"],
-                       check=True, stdout=sys.stderr, timeout=600)
-    if not os.path.exists(binary):
-        subprocess.run(["ninja", "-C", build_dir, "tests/cutoverd-test"], check=True,
-                       stdout=sys.stderr, timeout=1800)
-    return binary
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(pred, timeout, what, interval=0.05):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = pred()
-            if last:
-                return last
-        except requests.RequestException as e:
-            last = e
-        time.sleep(interval)
-    raise RuntimeError(f"timed out after {timeout}s waiting for {what}: {last!r}")
-
-
-def cpu_ticks(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
-
-
-def machine_ticks():
-    with open("/proc/stat") as f:
-        vals = [int(x) for x in f.readline().split()[1:]]
-    idle = vals[3] + (vals[4] if len(vals) > 4 else 0)
-    return sum(vals[:8]) - idle, sum(vals[:8])
-
-
-def wait_quiet(max_secs, busy_pct=15.0):
-    deadline = time.monotonic() + max_secs
-    busy = 100.0
-    while True:
-        b0, t0 = machine_ticks()
-        time.sleep(2.0)
-        b1, t1 = machine_ticks()
-        busy = 100.0 * (b1 - b0) / max(1, t1 - t0)
-        if busy < busy_pct or time.monotonic() >= deadline:
-            return busy
-
-
-def metric(url, name):
-    for line in requests.get(url + "/metrics", timeout=5).text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return 0.0
-
-
-def pct(sorted_vals, p):
-    if not sorted_vals:
-        return float("nan")
-    return sorted_vals[min(len(sorted_vals) - 1, max(0, math.ceil(p / 100.0 *
-                                                                   len(sorted_vals)) - 1))]
 
 
 def parse_ts(text):
@@ -154,7 +83,7 @@ def bench_one(binary, a, workers):
                           timeout=10)
         r.raise_for_status()
         pid = r.json()["id"]
-        done0 = metric(url, 'cutover_step_attempts_total{verdict="done"}')
+        done0 = metric(url, 'cutover_step_attempts_total{verdict="done"}', 0.0)
         if a.wait_quiet:
             fig["machine_busy_pct_before"] = round(wait_quiet(a.wait_quiet), 1)
 
@@ -240,7 +169,7 @@ def bench_one(binary, a, workers):
         stop.set()
         for t in threads:
             t.join(30)
-        done1 = metric(url, 'cutover_step_attempts_total{verdict="done"}')
+        done1 = metric(url, 'cutover_step_attempts_total{verdict="done"}', 0.0)
         states = {}
         for st, _ in finished.values():
             states[st] = states.get(st, 0) + 1
@@ -309,7 +238,7 @@ def main():
     if not workers or any(not 1 <= w <= 64 for w in workers) or \
             not (1 <= a.runs <= 100000 and 1 <= a.clients <= 64 and 1 <= a.timeout <= 3600):
         ap.error("option out of range")
-    binary = build(os.path.abspath(a.build_dir))
+    binary = build(os.path.abspath(a.build_dir), "tests/cutoverd-test")
     results, ok = [], True
     for w in workers:
         f = bench_one(binary, a, w)

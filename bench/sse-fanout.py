@@ -53,7 +53,6 @@ exit code is non-zero only if the set-up fails.
 import argparse
 import array
 import json
-import math
 import multiprocessing as mp
 import os
 import re
@@ -69,22 +68,12 @@ import time
 
 import requests
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+from _bench import (ROOT, CLK_TCK, build, cpu_ticks, free_port, machine_ticks,  # noqa: E402
+                    metric, pct, wait_quiet, wait_until)
+
 
 
 # ----------------------------------------------------------------- set-up
-
-def build(build_dir):
-    binary = os.path.join(build_dir, "tests", "cutoverd-test")
-    if not os.path.exists(os.path.join(build_dir, "build.ninja")):
-        subprocess.run(["meson", "setup", build_dir, ROOT, "-Dbuildtype=release"],
-                       check=True, stdout=sys.stderr, timeout=600)
-    if not os.path.exists(binary):
-        subprocess.run(["ninja", "-C", build_dir, "tests/cutoverd-test"], check=True,
-                       stdout=sys.stderr, timeout=1800)
-    return binary
-
 
 def raise_nofile(need):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -97,74 +86,12 @@ def raise_nofile(need):
     return want
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(pred, timeout, what, interval=0.05):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = pred()
-            if last:
-                return last
-        except requests.RequestException as e:
-            last = e
-        time.sleep(interval)
-    raise RuntimeError(f"timed out after {timeout}s waiting for {what}: {last!r}")
-
-
-def cpu_ticks(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])    # utime + stime (fields 14, 15)
-
-
-def machine_ticks():
-    """(busy, total) jiffies of all CPUs from /proc/stat."""
-    with open("/proc/stat") as f:
-        vals = [int(x) for x in f.readline().split()[1:]]
-    idle = vals[3] + (vals[4] if len(vals) > 4 else 0)
-    return sum(vals[:8]) - idle, sum(vals[:8])
-
-
-def wait_quiet(max_secs, busy_pct=15.0):
-    """Waits (at most max_secs) for a 2-s window in which the machine's CPUs
-    are less than busy_pct busy; returns the last busy %."""
-    deadline = time.monotonic() + max_secs
-    busy = 100.0
-    while True:
-        b0, t0 = machine_ticks()
-        time.sleep(2.0)
-        b1, t1 = machine_ticks()
-        busy = 100.0 * (b1 - b0) / max(1, t1 - t0)
-        if busy < busy_pct or time.monotonic() >= deadline:
-            return busy
-
-
 def status_kb(pid, key):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             if line.startswith(key + ":"):
                 return int(line.split()[1])
     return 0
-
-
-def metric(url, name):
-    for line in requests.get(url + "/metrics", timeout=5).text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return None
-
-
-def pct(sorted_vals, p):
-    if not sorted_vals:
-        return float("nan")
-    k = min(len(sorted_vals) - 1, max(0, math.ceil(p / 100.0 * len(sorted_vals)) - 1))
-    return sorted_vals[k]
 
 
 # ----------------------------------------------------------------- client
@@ -400,7 +327,7 @@ def main():
             1 <= a.interval_ms <= 60000 and 0 <= a.idle_secs <= 600 and 1 <= a.procs <= 16):
         ap.error("option out of range")
 
-    binary = build(os.path.abspath(a.build_dir))
+    binary = build(os.path.abspath(a.build_dir), "tests/cutoverd-test")
     nofile = raise_nofile(a.subscribers + 512)
     tmp = tempfile.mkdtemp(prefix="cutover-sse-fanout.")
     port = free_port()
