@@ -108,7 +108,7 @@ static const char *const sql_text[] = {
                          " outputs, coalesce(approved_by, ''),"
                          " coalesce(approved_at, ''), due_at"
                          " FROM run_steps WHERE run_id = ?1 ORDER BY idx",
-    [SQL_RUN_LIST] = "SELECT id FROM runs WHERE project_id = ?1 AND seq > ?2"
+    [SQL_RUN_LIST] = "SELECT id, seq FROM runs WHERE project_id = ?1 AND seq > ?2"
                      " ORDER BY seq LIMIT ?3",
     [SQL_RUN_COUNT] = "SELECT state, count(*) FROM runs GROUP BY state",
     [SQL_ART_PUT] = "INSERT INTO artifacts (run_id, name, step_id, content_type, body,"
@@ -282,10 +282,11 @@ co_status co_runs_load_step(co_store *store, const char *id, int idx,
 co_status co_runs_all_outputs(co_store *store, const char *id, json_t **out,
                               co_error *err)
 {
-    json_t *all = json_object();
+    json_t *all;
     json_error_t jerr;
     int src;
     STMT(SQL_ALL_OUTPUTS);
+    all = json_object();
     co_bind_text(st, 1, id);
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
         json_t *o = json_loads(co_col_text(st, 1), 0, &jerr);
@@ -581,14 +582,16 @@ co_status co_runs_list_json(co_store *store, const char *project_id, int64_t aft
                             co_error *err)
 {
     char (*ids)[CO_ID_SIZE] = calloc((size_t)limit + 1, CO_ID_SIZE);
+    int64_t *seqs = calloc((size_t)limit + 1, sizeof *seqs);
     int n = 0, src;
     json_t *arr;
     sqlite3_stmt *st = co_store_stmt(store, &sql, SQL_RUN_LIST, err);
-    if (!ids)
-        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
-    if (!st) {
+    co_status rc = CO_OK;
+
+    if (!ids || !seqs || !st) {
         free(ids);
-        return CO_ERR_STORE;
+        free(seqs);
+        return st ? co_error_set(err, CO_ERR_NOMEM, "out of memory") : CO_ERR_STORE;
     }
     co_bind_text(st, 1, project_id);
     co_bind_int(st, 2, after_seq);
@@ -599,26 +602,24 @@ co_status co_runs_list_json(co_store *store, const char *project_id, int64_t aft
             *more = true;
             break;
         }
-        snprintf(ids[n++], CO_ID_SIZE, "%s", co_col_text(st, 0));
+        snprintf(ids[n], CO_ID_SIZE, "%s", co_col_text(st, 0));
+        seqs[n++] = sqlite3_column_int64(st, 1);
     }
     sqlite3_reset(st);
+    /* the statement is reset before co_runs_json reuses this connection */
     arr = json_array();
-    *last_seq = after_seq;
-    for (int i = 0; i < n; i++) {
+    *last_seq = n ? seqs[n - 1] : after_seq;
+    for (int i = 0; i < n && rc == CO_OK; i++) {
         json_t *run = NULL;
-        co_run_row row;
-        if (co_runs_json(store, ids[i], &run, err) != CO_OK ||
-            co_runs_load(store, ids[i], &row, err) != CO_OK) {
-            json_decref(run);
-            json_decref(arr);
-            free(ids);
-            return err->status;
-        }
-        *last_seq = row.seq;
-        co_run_row_clear(&row);
-        json_array_append_new(arr, run);
+        if ((rc = co_runs_json(store, ids[i], &run, err)) == CO_OK)
+            json_array_append_new(arr, run);
     }
     free(ids);
+    free(seqs);
+    if (rc != CO_OK) {
+        json_decref(arr);
+        return rc;
+    }
     *items = arr;
     return CO_OK;
 }
@@ -657,10 +658,11 @@ co_status co_artifact_put(co_store *store, const char *run_id, const char *name,
 co_status co_artifact_list(co_store *store, const char *run_id, json_t **items,
                            co_error *err)
 {
-    json_t *arr = json_array();
+    json_t *arr;
     int src;
     co_status rc;
     STMT(SQL_ART_LIST);
+    arr = json_array();
     co_bind_text(st, 1, run_id);
     while ((src = sqlite3_step(st)) == SQLITE_ROW)
         json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:s, s:s}",
@@ -712,11 +714,12 @@ co_status co_events_query(co_store *store, int64_t after, int64_t upto,
                           const char *type, int limit, json_t **items,
                           co_error *err)
 {
-    json_t *arr = json_array();
+    json_t *arr;
     json_error_t jerr;
     int src;
     co_status rc;
     STMT(SQL_EV_QUERY);
+    arr = json_array();
     co_bind_int(st, 1, after);
     co_bind_int(st, 2, upto);
     co_bind_text(st, 3, run_id);
