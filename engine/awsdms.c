@@ -159,7 +159,6 @@ void awsdms_note_status(co_step_ctx *ctx, const char *resource, const char *role
 {
     char key[128], now[256], prev_status[128] = "";
     const char *prev, *bar;
-    co_error err;
     snprintf(key, sizeof key, "dms_status_%s_%s", resource, role ? role : "");
     snprintf(now, sizeof now, "%s|%s", status ? status : "", reason ? reason : "");
     prev = awsdms_output(ctx, key);
@@ -167,14 +166,10 @@ void awsdms_note_status(co_step_ctx *ctx, const char *resource, const char *role
         return;
     if (prev && (bar = strchr(prev, '|')))
         snprintf(prev_status, sizeof prev_status, "%.*s", (int)(bar - prev), prev);
-    co_error_clear(&err);
-    if (co_step_event(ctx, "engine.status",
-                      json_pack("{s:s, s:s?, s:s, s:s?, s:s?}", "resource", resource, "role",
-                                role, "status", status ? status : "", "stop_reason", reason,
-                                "previous_status", prev ? prev_status : NULL),
-                      &err) != CO_OK)
-        co_log(CO_LOG_WARN, "dms", "run %s: engine.status event: %s", ctx->run->id,
-               err.message);
+    co_step_notify(ctx, "engine.status",
+                   json_pack("{s:s, s:s?, s:s, s:s?, s:s?}", "resource", resource, "role",
+                             role, "status", status ? status : "", "stop_reason", reason,
+                             "previous_status", prev ? prev_status : NULL));
     awsdms_set_output(ctx, key, now);
 }
 

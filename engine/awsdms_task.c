@@ -367,14 +367,11 @@ static bool table_stats(co_step_ctx *ctx, co_dms_client *cli, const char *role,
     }
     *tables = awsdms_normalize_times(raw);
     json_decref(raw);
-    if (co_step_event(ctx, "table.statistics",
-                      json_pack("{s:s, s:s?, s:O, s:o}", "task", role, "status",
-                                task_str(task, "Status"), "tables", *tables, "task_stats",
-                                awsdms_normalize_times(
-                                    json_object_get(task, "ReplicationTaskStats"))),
-                      &err) != CO_OK)
-        co_log(CO_LOG_WARN, "dms", "run %s: table.statistics event: %s", ctx->run->id,
-               err.message);
+    co_step_notify(ctx, "table.statistics",
+                   json_pack("{s:s, s:s?, s:O, s:o}", "task", role, "status",
+                             task_str(task, "Status"), "tables", *tables, "task_stats",
+                             awsdms_normalize_times(
+                                 json_object_get(task, "ReplicationTaskStats"))));
     return true;
 }
 

@@ -147,15 +147,6 @@ static co_status read_stats(co_step_ctx *ctx, PGconn *c, const char *role,
     return CO_OK;
 }
 
-static void publish(co_step_ctx *ctx, const char *type, json_t *data)
-{
-    co_error err;
-    co_error_clear(&err);
-    /* progress events are best effort: a failure must not fail the step */
-    if (co_step_event(ctx, type, data, &err) != CO_OK)
-        co_log(CO_LOG_WARN, "pg-logical", "publishing %s: %s", type, err.message);
-}
-
 void pgl_await_full_load(co_step_ctx *ctx, const char *role, co_verdict *v)
 {
     PGconn *c = NULL;
@@ -175,7 +166,7 @@ void pgl_await_full_load(co_step_ctx *ctx, const char *role, co_verdict *v)
         int64_t now = co_clock_now_ms();
         int64_t last = json_integer_value(json_object_get(ctx->outputs, "stats_published_ms"));
         if (ready || errored || now - last >= STATS_EVERY_MS) {
-            publish(ctx, "table.statistics",
+            co_step_notify(ctx, "table.statistics",
                     json_pack("{s:s, s:O, s:O}", "task", role, "tables", tables, "task_stats",
                               task));
             json_object_set_new(ctx->outputs, "stats_published_ms", json_integer(now));
@@ -203,7 +194,7 @@ void pgl_await_full_load(co_step_ctx *ctx, const char *role, co_verdict *v)
         if (pgl_alter_subscription(ctx, role, "DISABLE", &err) != CO_OK) {
             co_verdict_from_error(v, "pausing the subscription", &err);
         } else {
-            publish(ctx, "engine.status",
+            co_step_notify(ctx, "engine.status",
                     json_pack("{s:s, s:s, s:s}", "task", role, "Status", "stopped",
                               "StopReason", "STOPPED_AFTER_CACHED_EVENTS"));
             json_object_set_new(ctx->outputs, "StopReason",
@@ -255,7 +246,7 @@ void pgl_await_cdc_latency(co_step_ctx *ctx, const char *role, double max_second
     lag = atof(PQgetvalue(res, 0, 1));
     PQclear(res);
     pg_conn_close(pc);
-    publish(ctx, "engine.status",
+    co_step_notify(ctx, "engine.status",
             json_pack("{s:s, s:s, s:f, s:f, s:I}", "task", role, "Status", "running",
                       "CDCLatencySource", lag, "CDCLatencyTarget", lag, "BytesBehind",
                       (json_int_t)bytes));

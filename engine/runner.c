@@ -227,7 +227,7 @@ static void cleanup(co_runner *r, const char *run_id)
     if (co_runs_finish_cleanup(app->store, run.id, done, due, &err) != CO_OK)
         co_log(CO_LOG_ERROR, "runner", "run %s: %s", run.id, err.message);
     else if (done && ctx.step)
-        (void)!co_step_event(&ctx, "run.cleanup", json_pack("{s:s}", "result", "done"), &err);
+        co_step_notify(&ctx, "run.cleanup", json_pack("{s:s}", "result", "done"));
     json_decref(ctx.outputs);
     json_decref(ctx.all_outputs);
     co_resource_clear(&ctx.source);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "server/events.h"
+#include "server/log.h"
 #include "store/secret.h"
 
 co_status co_step_event(co_step_ctx *ctx, const char *type, json_t *data,
@@ -27,6 +28,15 @@ co_status co_step_event(co_step_ctx *ctx, const char *type, json_t *data,
         return rc;
     }
     return co_evb_commit(&b, ctx->app->store, err);
+}
+
+void co_step_notify(co_step_ctx *ctx, const char *type, json_t *data)
+{
+    co_error err;
+    co_error_clear(&err);
+    if (co_step_event(ctx, type, data, &err) != CO_OK)
+        co_log(CO_LOG_WARN, "runner", "run %s: publishing %s: %s", ctx->run->id, type,
+               err.message);
 }
 
 co_status co_step_artifact(co_step_ctx *ctx, const char *name, const char *content_type,

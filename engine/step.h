@@ -50,6 +50,10 @@ CO_MUST_CHECK co_status co_step_artifact(co_step_ctx *ctx, const char *name,
 CO_MUST_CHECK co_status co_step_event(co_step_ctx *ctx, const char *type,
                                       json_t *data, co_error *err);
 
+/* co_step_event for progress and status events, which must never fail a
+ * step: a failure is logged as a warning and otherwise ignored. */
+void co_step_notify(co_step_ctx *ctx, const char *type, json_t *data);
+
 /* Decrypts the password of endpoint ep into *out (caller wipes with
  * OPENSSL_cleanse and frees). Errors: CO_ERR_NOT_FOUND when the endpoint
  * has no password (Secrets Manager), CO_ERR_CRYPTO. */

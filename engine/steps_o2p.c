@@ -28,14 +28,10 @@
 
 void co_step_progress(co_step_ctx *ctx, const char *object, size_t done, size_t total)
 {
-    co_error err;
-    co_error_clear(&err);
-    if (co_step_event(ctx, "step.progress",
-                      json_pack("{s:s, s:I, s:I, s:f}", "object", object ? object : "",
-                                "done", (json_int_t)done, "total", (json_int_t)total,
-                                "percent", total ? 100.0 * (double)done / (double)total : 100.0),
-                      &err) != CO_OK)
-        co_log(CO_LOG_WARN, "runner", "publishing progress: %s", err.message);
+    co_step_notify(ctx, "step.progress",
+                   json_pack("{s:s, s:I, s:I, s:f}", "object", object ? object : "", "done",
+                             (json_int_t)done, "total", (json_int_t)total, "percent",
+                             total ? 100.0 * (double)done / (double)total : 100.0));
 }
 
 static void progress_cb(void *user, const char *object, size_t done, size_t total)
