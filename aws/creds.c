@@ -26,9 +26,9 @@
 #include <string.h>
 
 #include "aws/creds_int.h"
-#include "server/buf.h"
-#include "server/clock.h"
-#include "server/log.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/log.h"
 
 #define DEFAULT_REFRESH_WINDOW_MS (5 * 60 * 1000)
 #define DEFAULT_RETRY_AFTER_MS (30 * 1000)

@@ -54,7 +54,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/status.h"
+#include "core/status.h"
 
 /* Longest source description, NUL included ("shared-credentials-file:" +
  * profile name, truncated if needed). */

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "aws/creds.h"
-#include "server/status.h"
+#include "core/status.h"
 
 /* The sources, in chain order; SRC_NONE while nothing is cached. */
 typedef enum source_kind {

@@ -21,8 +21,8 @@
 #include <sys/stat.h>
 
 #include "aws/creds_int.h"
-#include "server/buf.h"
-#include "server/clock.h"
+#include "core/buf.h"
+#include "core/clock.h"
 
 #define HTTP_BODY_MAX ((size_t)64 << 10)
 #define FILE_MAX ((size_t)1 << 20)

@@ -24,8 +24,8 @@
 
 #include "aws/creds.h"
 #include "aws/sigv4.h"
-#include "server/clock.h"
-#include "server/log.h"
+#include "core/clock.h"
+#include "core/log.h"
 
 #define TARGET_PREFIX "AmazonDMSv20160101."
 #define CONTENT_TYPE "application/x-amz-json-1.1"

@@ -56,8 +56,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/buf.h"
-#include "server/status.h"
+#include "core/buf.h"
+#include "core/status.h"
 
 struct co_aws_provider;
 

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "server/buf.h"
+#include "core/buf.h"
 
 #define ALGORITHM "AWS4-HMAC-SHA256"
 #define CANON_MAX ((size_t)1 << 20)       /* cap of the canonical request */

@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/status.h"
+#include "core/status.h"
 
 /* One request header, borrowed. name is matched case-insensitively; value
  * is signed trimmed, with inner runs of whitespace (space, tab, CR, LF, so

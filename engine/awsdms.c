@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/clock.h"
-#include "server/log.h"
+#include "core/clock.h"
+#include "core/log.h"
 
 /* ---- the shared client -------------------------------------------------- */
 

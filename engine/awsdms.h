@@ -58,7 +58,7 @@
 #include <jansson.h>
 
 #include "engine/engine.h"
-#include "server/status.h"
+#include "core/status.h"
 
 /* The engine, named "aws-dms" (register it with co_engine_register). */
 extern const co_engine co_aws_dms_engine;

@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "engine/awsdms_int.h"
-#include "server/clock.h"
-#include "server/log.h"
+#include "core/clock.h"
+#include "core/log.h"
 
 #define TABLE_PAGES_MAX 200
 #define PAUSE_GRACE_MS 120000 /* a paused task may take this long to show the resume */

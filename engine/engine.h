@@ -20,7 +20,7 @@
 
 #include <jansson.h>
 
-#include "engine/state.h"
+#include "core/state.h"
 
 struct co_step_ctx;
 

@@ -17,7 +17,7 @@
 
 #include "engine/awsdms.h"
 #include "engine/table_mappings.h"
-#include "server/buf.h"
+#include "core/buf.h"
 
 /* A buffer that remembers its first failure. */
 typedef struct out {

@@ -3,8 +3,8 @@
 
 #include <string.h>
 
-#include "handlers/resource.h"
-#include "handlers/validate.h"
+#include "store/resources.h"
+#include "core/validate.h"
 
 typedef enum ptype { P_STRING, P_INT, P_BOOL, P_OBJECT, P_ARRAY } ptype;
 
@@ -107,7 +107,7 @@ static bool type_ok(ptype t, const json_t *v)
     }
 }
 
-static void check_endpoint(co_request *req, const char *project_id, json_t *params,
+static void check_endpoint(co_store *store, const char *project_id, json_t *params,
                            const char *key, const char *role, co_error *err)
 {
     co_resource ep;
@@ -115,7 +115,7 @@ static void check_endpoint(co_request *req, const char *project_id, json_t *para
     if (!json_object_get(params, key))
         return;
     v_pointer(ptr, sizeof ptr, "/parameters", key);
-    if (co_res_ref(req, CO_KIND_ENDPOINT, project_id, params, key, &ep, NULL) != CO_OK) {
+    if (co_resource_ref(store, CO_KIND_ENDPOINT, project_id, params, key, &ep, NULL) != CO_OK) {
         co_error_field(err, ptr, "endpoint %s does not exist in project %s",
                        v_str(params, key), project_id);
         return;
@@ -126,7 +126,7 @@ static void check_endpoint(co_request *req, const char *project_id, json_t *para
     co_resource_clear(&ep);
 }
 
-co_status co_params_validate(co_request *req, const co_plan_def *plan,
+co_status co_params_validate(co_store *store, const co_plan_def *plan,
                              const char *engine_name, const char *project_id,
                              json_t *params, co_error *err)
 {
@@ -173,9 +173,9 @@ co_status co_params_validate(co_request *req, const co_plan_def *plan,
     }
     if (json_object_get(params, "test") && !test_engine)
         co_error_field(err, "/parameters/test", "is only for test engines");
-    check_endpoint(req, project_id, params, "source_endpoint_id", "source", err);
-    check_endpoint(req, project_id, params, "target_endpoint_id", "target", err);
-    check_endpoint(req, project_id, params, "remote_endpoint_id", NULL, err);
+    check_endpoint(store, project_id, params, "source_endpoint_id", "source", err);
+    check_endpoint(store, project_id, params, "target_endpoint_id", "target", err);
+    check_endpoint(store, project_id, params, "remote_endpoint_id", NULL, err);
     if (strcmp(plan->id, "view-migration") == 0 && !json_object_get(params, "staging_schema")) {
         const char *src_schema = v_str(json_object_get(params, "source_table"), "schema");
         bool native = strcmp(engine_name, "pg-logical") == 0;
@@ -193,7 +193,7 @@ co_status co_params_validate(co_request *req, const co_plan_def *plan,
     }
     if (json_object_get(params, "task_id")) {
         co_resource task;
-        if (co_res_ref(req, CO_KIND_TASK, project_id, params, "task_id", &task, NULL) != CO_OK)
+        if (co_resource_ref(store, CO_KIND_TASK, project_id, params, "task_id", &task, NULL) != CO_OK)
             co_error_field(err, "/parameters/task_id", "task %s does not exist in project %s",
                            v_str(params, "task_id"), project_id);
         else

@@ -12,11 +12,11 @@
 #include <jansson.h>
 
 #include "engine/plans.h"
-#include "server/http.h"
+#include "store/db.h"
 
 /* Validates params (modified in place: defaults added) for plan and
  * engine_name within project_id. Returns err's status. */
-co_status co_params_validate(co_request *req, const co_plan_def *plan,
+co_status co_params_validate(co_store *store, const co_plan_def *plan,
                              const char *engine_name, const char *project_id,
                              json_t *params, co_error *err);
 

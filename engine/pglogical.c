@@ -18,9 +18,9 @@
 #include "engine/step.h"
 #include "engine/steps_pg.h"
 #include "engine/table_mappings.h"
-#include "handlers/validate.h"
+#include "core/validate.h"
 #include "pg/pg_sql.h"
-#include "server/clock.h"
+#include "core/clock.h"
 
 #define POLL_MS 1000
 

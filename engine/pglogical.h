@@ -18,7 +18,7 @@
 #define CUTOVER_ENGINE_PGLOGICAL_H
 
 #include "engine/engine.h"
-#include "server/status.h"
+#include "core/status.h"
 
 extern const co_engine co_pg_logical_engine;
 

@@ -15,9 +15,9 @@
 #include "engine/pglogical.h"
 #include "engine/pglogical_int.h"
 #include "engine/steps_pg.h"
-#include "handlers/validate.h"
-#include "server/clock.h"
-#include "server/log.h"
+#include "core/validate.h"
+#include "core/clock.h"
+#include "core/log.h"
 
 #define POLL_MS 1000
 /* The full load is polled 4 times a second so that the step ends soon after

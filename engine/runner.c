@@ -12,8 +12,8 @@
 #include "engine/plans.h"
 #include "engine/step.h"
 #include "engine/transition.h"
-#include "server/clock.h"
-#include "server/log.h"
+#include "core/clock.h"
+#include "core/log.h"
 
 /* A lease only keeps the other workers of this process off a step that is
  * executing; a restart (new boot id) frees every lease at once. Threads do

@@ -20,8 +20,8 @@
 #ifndef CUTOVER_ENGINE_RUNNER_H
 #define CUTOVER_ENGINE_RUNNER_H
 
-#include "server/app.h"
-#include "server/buf.h"
+#include "engine/app.h"
+#include "core/buf.h"
 
 typedef struct co_runner co_runner;
 

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "server/events.h"
-#include "server/log.h"
+#include "core/log.h"
 #include "store/secret.h"
 
 co_status co_step_event(co_step_ctx *ctx, const char *type, json_t *data,

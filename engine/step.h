@@ -16,8 +16,8 @@
 
 #include "engine/engine.h"
 #include "engine/plans.h"
-#include "engine/state.h"
-#include "server/app.h"
+#include "core/state.h"
+#include "engine/app.h"
 #include "store/resources.h"
 #include "store/runs.h"
 

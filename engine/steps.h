@@ -1,6 +1,6 @@
 /* steps.h - the step functions of both plans (engine/plans.c binds them to
  * the plan tables). Each runs one bounded unit of work on a runner thread
- * and sets a verdict (engine/state.h); see engine/step.h for the context.
+ * and sets a verdict (core/state.h); see engine/step.h for the context.
  *
  * Steps that act on PostgreSQL use pg/ through engine/steps_pg.h; steps
  * that move data call the run's replication engine (engine/engine.h). All

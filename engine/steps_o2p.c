@@ -9,13 +9,13 @@
 #include "engine/pglogical.h"
 #include "engine/steps.h"
 #include "engine/steps_pg.h"
-#include "handlers/validate.h"
+#include "core/validate.h"
 #include "pg/pg_capture.h"
 #include "pg/pg_schema.h"
 #include "pg/pg_scope.h"
 #include "pg/pg_sequences.h"
 #include "pg/pg_sql.h"
-#include "server/log.h"
+#include "core/log.h"
 
 #define NEED_OP(ctx, v, op)                                                          \
     do {                                                                             \

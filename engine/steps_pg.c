@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "handlers/validate.h"
-#include "server/buf.h"
+#include "core/validate.h"
+#include "core/buf.h"
 
 co_status co_step_pg_open(co_step_ctx *ctx, const co_resource *ep, PGconn **out,
                           co_error *err)

@@ -14,10 +14,10 @@
 
 #include "engine/steps.h"
 #include "engine/steps_pg.h"
-#include "handlers/validate.h"
+#include "core/validate.h"
 #include "pg/pg_sql.h"
 #include "pg/pg_viewmig.h"
-#include "server/log.h"
+#include "core/log.h"
 
 static const char *pstr(const co_step_ctx *ctx, const char *obj, const char *key)
 {

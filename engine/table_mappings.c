@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "handlers/validate.h"
+#include "core/validate.h"
 
 static const char *const selection_actions[] = {"include", "exclude", "explicit",
                                                 NULL};

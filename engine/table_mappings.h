@@ -12,7 +12,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#include "server/status.h"
+#include "core/status.h"
 
 /* Validates mappings (borrowed). Records one field error per problem with a
  * JSON pointer under base (e.g. "/table_mappings/rules/2/rule-action") and

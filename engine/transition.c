@@ -5,9 +5,9 @@
 #include <string.h>
 
 #include "engine/plans.h"
-#include "server/clock.h"
+#include "core/clock.h"
 #include "server/events.h"
-#include "server/log.h"
+#include "core/log.h"
 
 typedef struct tx {
     co_app *app;

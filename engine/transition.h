@@ -1,7 +1,7 @@
 /* transition.h - the one function that changes a run's or a step's state.
  *
  * co_transition() applies one change in one SQLite transaction: it checks
- * the current states against the legal-transition tables (engine/state.c),
+ * the current states against the legal-transition tables (core/state.c),
  * writes the run and step rows, appends an event per state change
  * (run.state, step.state, plus any extra event given), commits, publishes
  * the events to SSE subscribers and logs old -> new. Callers (the runner's
@@ -12,8 +12,8 @@
 
 #include <jansson.h>
 
-#include "engine/state.h"
-#include "server/app.h"
+#include "core/state.h"
+#include "engine/app.h"
 #include "store/runs.h"
 
 typedef enum co_action {

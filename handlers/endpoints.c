@@ -6,7 +6,7 @@
 
 #include "handlers/crud.h"
 #include "handlers/handlers.h"
-#include "handlers/validate.h"
+#include "core/validate.h"
 
 static const char *const fields[] = {
     "name", "role", "engine", "host", "port", "database", "username",

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "handlers/handlers.h"
-#include "server/app.h"
+#include "engine/app.h"
 #include "server/events.h"
 #include "store/runs.h"
 

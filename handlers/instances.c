@@ -5,7 +5,7 @@
 
 #include "handlers/crud.h"
 #include "handlers/handlers.h"
-#include "handlers/validate.h"
+#include "core/validate.h"
 
 static const char *const fields[] = {
     "name", "replication_instance_class", "allocated_storage", "multi_az",

@@ -6,9 +6,9 @@
 
 #include "handlers/handlers.h"
 #include "openapi/openapi_json.h"
-#include "server/app.h"
-#include "server/buf.h"
-#include "server/clock.h"
+#include "engine/app.h"
+#include "core/buf.h"
+#include "core/clock.h"
 #include "server/metrics.h"
 #include "store/resources.h"
 #include "store/runs.h"

@@ -4,8 +4,8 @@
 
 #include "handlers/crud.h"
 #include "handlers/handlers.h"
-#include "handlers/validate.h"
-#include "server/app.h"
+#include "core/validate.h"
+#include "engine/app.h"
 
 static const char *const fields[] = {"name", "description", "default_engine",
                                      "region", NULL};

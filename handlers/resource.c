@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "handlers/validate.h"
-#include "server/app.h"
+#include "core/validate.h"
+#include "engine/app.h"
 #include "store/secret.h"
 
 json_t *co_resource_json(const co_kind_def *def, const co_resource *r)
@@ -257,26 +257,5 @@ co_status co_res_handle_delete(const co_kind_def *def, co_request *req,
     if (rc != CO_OK)
         return rc;
     resp->status = 204;
-    return CO_OK;
-}
-
-co_status co_res_ref(co_request *req, co_kind kind, const char *project_id,
-                     json_t *doc, const char *key, co_resource *out, co_error *err)
-{
-    const char *id = v_str(doc, key);
-    char ptr[160];
-    co_error tmp;
-    v_pointer(ptr, sizeof ptr, "", key);
-    memset(out, 0, sizeof *out);
-    if (!id)
-        return co_error_field(err, ptr, "is required");
-    co_error_clear(&tmp);
-    if (co_res_get(req->app->store, kind, id, out, &tmp) != CO_OK)
-        return co_error_field(err, ptr, "%s %s does not exist", co_kind_name(kind), id);
-    if (strcmp(out->project_id, project_id) != 0) {
-        co_resource_clear(out);
-        return co_error_field(err, ptr, "%s %s belongs to another project",
-                              co_kind_name(kind), id);
-    }
     return CO_OK;
 }

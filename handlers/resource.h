@@ -43,12 +43,5 @@ co_status co_res_handle_update(const co_kind_def *def, co_request *req,
 co_status co_res_handle_delete(const co_kind_def *def, co_request *req,
                                co_response *resp);
 
-/* Loads resource id of kind and checks it belongs to project_id; the error
- * names pointer (a JSON pointer into the request) when it does not.
- * Caller clears *out. */
-CO_MUST_CHECK co_status co_res_ref(co_request *req, co_kind kind,
-                                   const char *project_id, json_t *doc,
-                                   const char *key, co_resource *out,
-                                   co_error *err);
 
 #endif

@@ -11,8 +11,8 @@
 #include "engine/runner.h"
 #include "engine/transition.h"
 #include "handlers/handlers.h"
-#include "handlers/validate.h"
-#include "server/app.h"
+#include "core/validate.h"
+#include "engine/app.h"
 #include "server/events.h"
 #include "store/resources.h"
 #include "store/runs.h"
@@ -48,7 +48,7 @@ co_status h_runs_create(co_request *req, co_response *resp)
     v_object(body, "", "parameters", false, err);
     params = json_object_get(body, "parameters");
     if (plan && engine && json_is_object(params))
-        co_params_validate(req, plan, engine, project.id, params, err);
+        co_params_validate(req->app->store, plan, engine, project.id, params, err);
     if ((rc = err->status) != CO_OK)
         goto out;
     if ((rc = co_id_new("run_", run.id, err)) != CO_OK)

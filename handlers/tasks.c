@@ -8,8 +8,8 @@
 #include "engine/table_mappings.h"
 #include "handlers/crud.h"
 #include "handlers/handlers.h"
-#include "handlers/validate.h"
-#include "server/app.h"
+#include "core/validate.h"
+#include "engine/app.h"
 
 static const char *const fields[] = {
     "name", "source_endpoint_id", "target_endpoint_id", "replication_instance_id",
@@ -24,7 +24,7 @@ static void check_endpoint(co_request *req, const char *project_id, json_t *doc,
 {
     co_resource ep;
     char ptr[64];
-    if (co_res_ref(req, CO_KIND_ENDPOINT, project_id, doc, key, &ep, err) != CO_OK)
+    if (co_resource_ref(req->app->store, CO_KIND_ENDPOINT, project_id, doc, key, &ep, err) != CO_OK)
         return;
     if (strcmp(v_str(ep.doc, "role"), role) != 0) {
         v_pointer(ptr, sizeof ptr, "", key);
@@ -84,7 +84,7 @@ static co_status validate(co_request *req, const char *project_id, json_t *doc,
     if (json_object_get(doc, "replication_instance_id") &&
         v_string(doc, "", "replication_instance_id", 1, 64, NULL, err)) {
         co_resource inst;
-        if (co_res_ref(req, CO_KIND_INSTANCE, project_id, doc,
+        if (co_resource_ref(req->app->store, CO_KIND_INSTANCE, project_id, doc,
                        "replication_instance_id", &inst, err) == CO_OK) {
             refs[(*nrefs)++] = v_str(doc, "replication_instance_id");
             co_resource_clear(&inst);

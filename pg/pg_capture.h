@@ -68,7 +68,7 @@
 
 #include "pg/pg_conn.h"
 #include "pg/pg_scope.h"
-#include "server/status.h"
+#include "core/status.h"
 
 /* Parts of the SQL script returned by pg_capture_script_new. */
 enum {

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "pg/pg_sql.h"
-#include "server/log.h"
+#include "core/log.h"
 
 static const char *jstr(const json_t *o, const char *k)
 {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/log.h"
+#include "core/log.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_S 10
 

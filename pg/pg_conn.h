@@ -35,7 +35,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "server/status.h"
+#include "core/status.h"
 
 /* How to reach a PostgreSQL database. All strings are borrowed (the caller
  * keeps them alive while the spec is used). NULL means "libpq default"

@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 #include "pg/pg_sqlsplit.h"
-#include "server/clock.h"
-#include "server/log.h"
+#include "core/clock.h"
+#include "core/log.h"
 
 extern char **environ;
 

@@ -52,7 +52,7 @@
 #include <stdbool.h>
 
 #include "pg/pg_conn.h"
-#include "server/status.h"
+#include "core/status.h"
 
 typedef struct pg_apply_opts {
     bool if_not_exists_schemas; /* CREATE SCHEMA x -> CREATE SCHEMA IF NOT EXISTS x */

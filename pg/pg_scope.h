@@ -14,7 +14,7 @@
 #include <libpq-fe.h>
 #include <stddef.h>
 
-#include "server/status.h"
+#include "core/status.h"
 
 /* A relation name: schema and name exactly as in the catalog (unquoted).
  * Strings are borrowed. schema NULL means "any schema of the scope". */

@@ -29,7 +29,7 @@
 #include <libpq-fe.h>
 
 #include "pg/pg_scope.h"
-#include "server/status.h"
+#include "core/status.h"
 
 #define PG_SEQ_DEFAULT_GAP 1000
 

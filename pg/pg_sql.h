@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/status.h"
+#include "core/status.h"
 
 #define PG_SQL_MAX_BYTES ((size_t)256 * 1024 * 1024)
 

@@ -21,7 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "server/status.h"
+#include "core/status.h"
 
 typedef struct pg_stmt {
     size_t offset; /* byte offset of the first character in the script */

@@ -33,7 +33,7 @@
 
 #include "pg/pg_conn.h"
 #include "pg/pg_scope.h"
-#include "server/status.h"
+#include "core/status.h"
 
 /* --- parameters (all strings borrowed) --------------------------------- */
 

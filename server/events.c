@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/buf.h"
-#include "server/clock.h"
-#include "server/log.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/log.h"
 #include "store/runs.h"
 
 #define RING_SIZE 8192

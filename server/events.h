@@ -25,7 +25,7 @@
 #include <microhttpd.h>
 #include <stdint.h>
 
-#include "server/status.h"
+#include "core/status.h"
 #include "store/db.h"
 
 typedef struct co_events co_events;

@@ -17,11 +17,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "server/app.h"
+#include "engine/app.h"
 #include "server/auth.h"
-#include "server/buf.h"
-#include "server/clock.h"
-#include "server/log.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/log.h"
 #include "server/metrics.h"
 #include "server/problem.h"
 #include "server/router.h"

@@ -19,7 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "server/status.h"
+#include "core/status.h"
 
 typedef struct co_app co_app;
 struct co_route;

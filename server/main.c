@@ -13,12 +13,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "server/app.h"
+#include "engine/app.h"
 #include "server/auth.h"
-#include "server/clock.h"
-#include "server/config.h"
+#include "core/clock.h"
+#include "core/config.h"
 #include "server/http.h"
-#include "server/log.h"
+#include "core/log.h"
 #include "server/metrics.h"
 #include "server/events.h"
 #include "engine/engine.h"

@@ -7,7 +7,7 @@
 #ifndef CUTOVER_SERVER_METRICS_H
 #define CUTOVER_SERVER_METRICS_H
 
-#include "server/buf.h"
+#include "core/buf.h"
 
 typedef struct co_metrics co_metrics;
 

@@ -12,7 +12,7 @@
 
 #include <jansson.h>
 
-#include "server/status.h"
+#include "core/status.h"
 
 #define CO_PROBLEM_CONTENT_TYPE "application/problem+json"
 

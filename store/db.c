@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/log.h"
+#include "core/log.h"
 #include "store/schema.h"
 
 typedef struct thread_conn {

@@ -23,7 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "server/status.h"
+#include "core/status.h"
 
 typedef struct co_store co_store;
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/clock.h"
+#include "core/clock.h"
 
 enum { SQL_GET, SQL_PUT, SQL_EXPIRE, SQL_LAST };
 

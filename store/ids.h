@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "server/status.h"
+#include "core/status.h"
 
 #define CO_ID_SIZE 32 /* prefix (4) + 26 base32 chars + NUL, rounded */
 

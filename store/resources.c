@@ -4,7 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/clock.h"
+#include "core/clock.h"
+#include "core/validate.h"
 
 static const struct {
     const char *name;
@@ -456,5 +457,26 @@ co_status co_res_get_json(co_store *store, co_kind kind, const char *id, char **
     sqlite3_reset(st);
     if (!*json_out)
         return co_error_set(err, CO_ERR_NOMEM, "out of memory");
+    return CO_OK;
+}
+
+co_status co_resource_ref(co_store *store, co_kind kind, const char *project_id,
+                          json_t *doc, const char *key, co_resource *out, co_error *err)
+{
+    const char *id = v_str(doc, key);
+    char ptr[160];
+    co_error tmp;
+    v_pointer(ptr, sizeof ptr, "", key);
+    memset(out, 0, sizeof *out);
+    if (!id)
+        return co_error_field(err, ptr, "is required");
+    co_error_clear(&tmp);
+    if (co_res_get(store, kind, id, out, &tmp) != CO_OK)
+        return co_error_field(err, ptr, "%s %s does not exist", co_kind_name(kind), id);
+    if (strcmp(out->project_id, project_id) != 0) {
+        co_resource_clear(out);
+        return co_error_field(err, ptr, "%s %s belongs to another project",
+                              co_kind_name(kind), id);
+    }
     return CO_OK;
 }

@@ -106,4 +106,14 @@ CO_MUST_CHECK co_status co_res_list(co_store *store, co_kind kind,
 CO_MUST_CHECK co_status co_res_count(co_store *store, int64_t counts[CO_KIND_LAST],
                                      co_error *err);
 
+/* Loads the resource of kind whose id is the string member doc[key] and
+ * checks it belongs to project_id. On failure the error's field is the
+ * JSON pointer "/<key>" (err may be NULL). On success the caller clears
+ * *out. Errors: CO_ERR_INVALID (member missing, no such resource, or one of
+ * another project). */
+CO_MUST_CHECK co_status co_resource_ref(co_store *store, co_kind kind,
+                                        const char *project_id, json_t *doc,
+                                        const char *key, co_resource *out,
+                                        co_error *err);
+
 #endif

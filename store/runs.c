@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/clock.h"
+#include "core/clock.h"
 
 enum {
     SQL_RUN_INSERT,

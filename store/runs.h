@@ -13,7 +13,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#include "engine/state.h"
+#include "core/state.h"
 #include "store/db.h"
 #include "store/ids.h"
 

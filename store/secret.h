@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 
-#include "server/status.h"
+#include "core/status.h"
 
 #define CO_SECRET_KEY_LEN 32
 #define CO_SECRET_OVERHEAD (1 + 12 + 16)

@@ -27,7 +27,7 @@
 
 #include "engine/engine.h"
 #include "engine/step.h"
-#include "server/clock.h"
+#include "core/clock.h"
 
 static int effect_present(const char *path, const char *line)
 {

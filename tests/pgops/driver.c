@@ -28,7 +28,7 @@
 #include "pg/pg_scope.h"
 #include "pg/pg_sequences.h"
 #include "pg/pg_viewmig.h"
-#include "server/status.h"
+#include "core/status.h"
 
 typedef co_status (*command_fn)(const json_t *req, PGconn *conn, json_t *result,
                                 co_error *err);

@@ -28,7 +28,7 @@
 #include "engine/awsdms.h"
 #include "engine/plans.h"
 #include "engine/step.h"
-#include "server/buf.h"
+#include "core/buf.h"
 #include "server/events.h"
 #include "store/secret.h"
 #include "tests/unit/tap.h"

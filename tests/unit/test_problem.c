@@ -1,10 +1,10 @@
 /* test_problem.c - server/problem (RFC 9457 problem details) and the status
- * table of server/status. */
+ * table of core/status. */
 #include <stdio.h>
 #include <string.h>
 
 #include "server/problem.h"
-#include "server/status.h"
+#include "core/status.h"
 #include "tests/unit/tap.h"
 
 /* The mapping as status.h documents it, written out independently. */

@@ -3,11 +3,11 @@
 #include <string.h>
 
 #include "engine/plans.h"
-#include "engine/state.h"
+#include "core/state.h"
 #include "tests/unit/tap.h"
 
 /* The expected legal run transitions, written out independently of the
- * tables in engine/state.c. */
+ * tables in core/state.c. */
 static const char *const legal_runs[][2] = {
     {"pending", "running"},           {"pending", "paused"},
     {"pending", "cancelled"},         {"pending", "failed"},

@@ -1,9 +1,9 @@
-/* test_validate.c - handlers/validate and the co_error record (server/status). */
+/* test_validate.c - core/validate and the co_error record (core/status). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "handlers/validate.h"
+#include "core/validate.h"
 #include "tests/unit/tap.h"
 
 /* Parses a JSON text that the test itself wrote; NULL on a typo. */

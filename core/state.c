@@ -1,5 +1,5 @@
 /* state.c - see state.h. */
-#include "engine/state.h"
+#include "core/state.h"
 
 #include <stdarg.h>
 #include <stdio.h>

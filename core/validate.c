@@ -1,5 +1,5 @@
 /* validate.c - see validate.h. */
-#include "handlers/validate.h"
+#include "core/validate.h"
 
 #include <stdio.h>
 #include <string.h>

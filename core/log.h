@@ -5,8 +5,8 @@
  * lines from different threads never interleave. Callers must never pass a
  * secret (password, token, key) in the message. Thread-safe.
  */
-#ifndef CUTOVER_SERVER_LOG_H
-#define CUTOVER_SERVER_LOG_H
+#ifndef CUTOVER_CORE_LOG_H
+#define CUTOVER_CORE_LOG_H
 
 typedef enum co_log_level {
     CO_LOG_DEBUG,

@@ -3,8 +3,8 @@
  * Times in the store and the API are RFC 3339 UTC with milliseconds
  * ("2026-11-23T11:48:18.123Z"); internal arithmetic uses int64 milliseconds.
  */
-#ifndef CUTOVER_SERVER_CLOCK_H
-#define CUTOVER_SERVER_CLOCK_H
+#ifndef CUTOVER_CORE_CLOCK_H
+#define CUTOVER_CORE_CLOCK_H
 
 #include <stddef.h>
 #include <stdint.h>

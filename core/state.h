@@ -8,8 +8,8 @@
  * The tables in state.c are the single source of which transitions are
  * legal; engine/transition.c is the single function that applies one.
  */
-#ifndef CUTOVER_ENGINE_STATE_H
-#define CUTOVER_ENGINE_STATE_H
+#ifndef CUTOVER_CORE_STATE_H
+#define CUTOVER_CORE_STATE_H
 
 #include <stdbool.h>
 #include <stdint.h>

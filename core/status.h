@@ -9,8 +9,8 @@
  * The mapping from status to HTTP status lives in one place:
  * co_status_http().
  */
-#ifndef CUTOVER_SERVER_STATUS_H
-#define CUTOVER_SERVER_STATUS_H
+#ifndef CUTOVER_CORE_STATUS_H
+#define CUTOVER_CORE_STATUS_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /* status.c - see status.h. */
-#include "server/status.h"
+#include "core/status.h"
 
 #include <stdarg.h>
 #include <stdio.h>

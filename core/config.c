@@ -1,5 +1,5 @@
 /* config.c - see config.h. */
-#include "server/config.h"
+#include "core/config.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

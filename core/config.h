@@ -4,14 +4,14 @@
  * in config.c is the single source of the option names, their variables,
  * defaults and help text (cutoverd --help prints it).
  */
-#ifndef CUTOVER_SERVER_CONFIG_H
-#define CUTOVER_SERVER_CONFIG_H
+#ifndef CUTOVER_CORE_CONFIG_H
+#define CUTOVER_CORE_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "server/log.h"
-#include "server/status.h"
+#include "core/log.h"
+#include "core/status.h"
 
 #define CO_MAX_CORS_ORIGINS 16
 

@@ -1,5 +1,5 @@
 /* log.c - see log.h. */
-#include "server/log.h"
+#include "core/log.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "server/clock.h"
+#include "core/clock.h"
 
 static volatile co_log_level min_level = CO_LOG_INFO;
 

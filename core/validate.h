@@ -8,14 +8,14 @@
  * never stops the others: callers run all checks and then test err->status,
  * so one response lists every invalid field.
  */
-#ifndef CUTOVER_HANDLERS_VALIDATE_H
-#define CUTOVER_HANDLERS_VALIDATE_H
+#ifndef CUTOVER_CORE_VALIDATE_H
+#define CUTOVER_CORE_VALIDATE_H
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "server/status.h"
+#include "core/status.h"
 
 /* Writes base + "/" + escaped key into out[size]. */
 void v_pointer(char *out, size_t size, const char *base, const char *key);

@@ -1,5 +1,5 @@
 /* clock.c - see clock.h. */
-#include "server/clock.h"
+#include "core/clock.h"
 
 #include <stdio.h>
 #include <string.h>

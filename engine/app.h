@@ -4,13 +4,13 @@
  * all stopped; fields are read-only afterwards except where a module
  * documents its own locking (metrics, events, runner).
  */
-#ifndef CUTOVER_SERVER_APP_H
-#define CUTOVER_SERVER_APP_H
+#ifndef CUTOVER_ENGINE_APP_H
+#define CUTOVER_ENGINE_APP_H
 
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "server/config.h"
+#include "core/config.h"
 #include "store/db.h"
 #include "store/secret.h"
 

@@ -3,12 +3,12 @@
  * data is always NUL-terminated after a successful append. Appends beyond
  * cap fail with CO_ERR_TOO_LARGE and leave the buffer unchanged.
  */
-#ifndef CUTOVER_SERVER_BUF_H
-#define CUTOVER_SERVER_BUF_H
+#ifndef CUTOVER_CORE_BUF_H
+#define CUTOVER_CORE_BUF_H
 
 #include <stddef.h>
 
-#include "server/status.h"
+#include "core/status.h"
 
 typedef struct co_buf {
     char *data;  /* owned; NULL until the first append */
