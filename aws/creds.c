@@ -6,8 +6,10 @@
  * source), or an error (configured but broken: stop). resolve_chain() runs
  * them in SDK order; refresh() reruns the one that produced the cached
  * credentials. The provider's mutex guards the cache (cached, kind,
- * next_attempt_ms); everything else in the struct is written once in
- * co_aws_provider_new() and only read afterwards.
+ * next_attempt_ms, fetching); everything else in the struct is written once
+ * in co_aws_provider_new() and only read afterwards. No lock is held while
+ * a source is asked (ECS and IMDS answer over HTTP): one fetch runs at a
+ * time, other callers serve the still-valid cache or wait on `fetched`.
  *
  * Secrets pass through: environment copies, file text, HTTP bodies, curl
  * header lists, co_aws_creds. Each is wiped with OPENSSL_cleanse() before it
@@ -145,22 +147,35 @@ static int64_t provider_now(const co_aws_provider *p)
     return p->now_ms ? p->now_ms(p->clock_ctx) : co_clock_now_ms();
 }
 
-/* Called with the lock held: refreshes temporary credentials in or past the
- * refresh window. Leaves p->cached valid or returns an error. */
-static co_status refresh_locked(co_aws_provider *p, int64_t now, co_error *err)
-{
-    co_aws_creds *fresh = NULL;
-    co_error local = {0};
-    char why[WHY_MAX] = "";
-    bool expired = now >= p->cached->expiration_ms;
-    co_status rc;
+/* What co_aws_provider_get must do before it can answer from the cache. */
+typedef enum need { NEED_NOTHING, NEED_RESOLVE, NEED_REFRESH } need;
 
-    if (!expired && now < p->next_attempt_ms)
-        return CO_OK; /* a recent attempt failed: keep serving the cache */
-    rc = creds_source_fetch(p->kind, p, &fresh, why, sizeof why, &local);
+/* Called with the lock held. A refresh is due in the refresh window, but a
+ * recent failed attempt is not repeated before next_attempt_ms unless the
+ * cached credentials expired. */
+static need what_is_needed(const co_aws_provider *p, int64_t now)
+{
+    if (!p->cached)
+        return NEED_RESOLVE;
+    if (!p->cached->expiration_ms ||
+        now < p->cached->expiration_ms - p->refresh_window_ms)
+        return NEED_NOTHING;
+    if (now < p->cached->expiration_ms && now < p->next_attempt_ms)
+        return NEED_NOTHING;
+    return NEED_REFRESH;
+}
+
+/* Called with the lock held, after a refresh attempt made without it:
+ * installs fresh credentials, or keeps serving the cached ones until they
+ * expire, or reports the failure. Takes ownership of fresh. */
+static co_status refresh_done(co_aws_provider *p, int64_t now, co_status rc,
+                              co_aws_creds *fresh, const char *why, co_error *local,
+                              co_error *err)
+{
+    bool expired = now >= p->cached->expiration_ms;
     p->next_attempt_ms = now + p->retry_after_ms;
     if (rc == CO_OK && !fresh)
-        rc = co_error_set(&local, CO_ERR_TRANSIENT, "%s no longer has credentials: %s",
+        rc = co_error_set(local, CO_ERR_TRANSIENT, "%s no longer has credentials: %s",
                           p->cached->source, why);
     if (rc == CO_OK) {
         co_aws_creds_free(p->cached);
@@ -168,38 +183,62 @@ static co_status refresh_locked(co_aws_provider *p, int64_t now, co_error *err)
         log_resolved(fresh, "refreshed");
         return CO_OK;
     }
+    co_aws_creds_free(fresh);
     if (!expired) {
         co_log(CO_LOG_WARN, "aws", "refreshing credentials from %s failed, using the cached "
-               "ones until they expire: %s", p->cached->source, local.message);
+               "ones until they expire: %s", p->cached->source, local->message);
         return CO_OK;
     }
-    return co_error_set(err, local.status, "credentials from %s expired and the refresh "
-                        "failed: %s", p->cached->source, local.message);
+    return co_error_set(err, local->status, "credentials from %s expired and the refresh "
+                        "failed: %s", p->cached->source, local->message);
 }
 
+/* One fetch at a time, made without the lock (ECS and IMDS answer over
+ * HTTP): other callers serve the cache meanwhile while it is still valid,
+ * and otherwise wait on `fetched` for the fetch in flight. */
 co_status co_aws_provider_get(co_aws_provider *p, co_aws_creds **out, co_error *err)
 {
     co_status rc = CO_OK;
-    int64_t now;
 
     if (!p || !out)
         return co_error_set(err, CO_ERR_INVALID, "no provider");
     *out = NULL;
     pthread_mutex_lock(&p->lock);
-    now = provider_now(p);
-    if (!p->cached) {
-        co_aws_creds *c = NULL;
-        source_kind kind = SRC_NONE;
-        rc = resolve_chain(p, &c, &kind, err);
-        if (rc == CO_OK) {
-            p->cached = c;
+    for (;;) {
+        int64_t now = provider_now(p);
+        need n = what_is_needed(p, now);
+        co_aws_creds *fresh = NULL;
+        source_kind kind = p->kind;
+        co_error local = {0};
+        char why[WHY_MAX] = "";
+        if (n == NEED_NOTHING)
+            break;
+        if (p->fetching) {
+            if (n == NEED_REFRESH && now < p->cached->expiration_ms)
+                break; /* still valid: serve it while another thread refreshes */
+            pthread_cond_wait(&p->fetched, &p->lock);
+            continue;
+        }
+        p->fetching = true;
+        pthread_mutex_unlock(&p->lock);
+        if (n == NEED_RESOLVE)
+            rc = resolve_chain(p, &fresh, &kind, err);
+        else
+            rc = creds_source_fetch(kind, p, &fresh, why, sizeof why, &local);
+        pthread_mutex_lock(&p->lock);
+        p->fetching = false;
+        pthread_cond_broadcast(&p->fetched);
+        now = provider_now(p);
+        if (n == NEED_REFRESH && p->cached) {
+            rc = refresh_done(p, now, rc, fresh, why, &local, err);
+        } else if (rc == CO_OK) {
+            co_aws_creds_free(p->cached);
+            p->cached = fresh;
             p->kind = kind;
             p->next_attempt_ms = now + p->retry_after_ms;
-            log_resolved(c, "resolved");
+            log_resolved(fresh, "resolved");
         }
-    } else if (p->cached->expiration_ms &&
-               now >= p->cached->expiration_ms - p->refresh_window_ms) {
-        rc = refresh_locked(p, now, err);
+        break;
     }
     if (rc == CO_OK) {
         *out = creds_copy(p->cached);
@@ -255,6 +294,7 @@ co_status co_aws_provider_new(const co_aws_provider_options *opts, co_aws_provid
         free(p);
         return co_error_set(err, CO_ERR_INTERNAL, "curl_global_init failed");
     }
+    pthread_cond_init(&p->fetched, NULL);
     if (pthread_mutex_init(&p->lock, NULL) != 0) {
         curl_global_cleanup();
         free(p);
@@ -293,6 +333,7 @@ void co_aws_provider_free(co_aws_provider *p)
         creds_wipe_free(p->env[i]);
     free(p->profile);
     pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->fetched);
     curl_global_cleanup();
     free(p);
 }

@@ -38,11 +38,12 @@
  * IMDS that cannot be reached simply means "not on EC2".
  *
  * THREADS: the provider is shared by the runner's worker threads; one mutex
- * guards its cache, and a fetch (HTTP with a 1 s connect timeout) happens
- * with the mutex held, so concurrent callers wait for one fetch instead of
- * each doing their own. co_aws_provider_get() may therefore block for up to
- * the request timeout: call it from worker threads, never from an HTTP
- * thread. The environment is read once, in co_aws_provider_new().
+ * guards its cache and is never held across a fetch (HTTP with a 1 s connect
+ * timeout): one fetch runs at a time, concurrent callers serve the cached
+ * credentials while they are still valid or wait for that one fetch instead
+ * of each doing their own. co_aws_provider_get() may therefore block for up
+ * to the request timeout: call it from worker threads, never from an HTTP
+ * thread. co_aws_provider_source() (used by /readyz) never waits on a fetch. The environment is read once, in co_aws_provider_new().
  *
  * SECRETS: secret keys and session tokens are never logged, never put in a
  * co_error message, and are wiped (OPENSSL_cleanse) before their memory is

@@ -64,6 +64,8 @@ struct co_aws_provider {
     co_aws_creds *cached;    /* NULL until resolved */
     source_kind kind;        /* which source produced cached */
     int64_t next_attempt_ms; /* no refresh attempt before this (unless expired) */
+    bool fetching;           /* a source is being asked, without the lock */
+    pthread_cond_t fetched;  /* signalled when that fetch ends */
 };
 
 /* Wipes s (OPENSSL_cleanse) and frees it. NULL-safe. */
@@ -78,7 +80,7 @@ co_aws_creds *creds_new(const char *akid, const char *secret, const char *token,
  * *out set (found, caller frees), CO_OK with *out NULL and the reason in
  * why[whysz] (not configured here: try the next source), or an error in
  * err (configured but broken: stop). ECS and IMDS block on HTTP for up to
- * p's timeouts; called with p->lock held. */
+ * p's timeouts; called without p->lock (reads only immutable fields). */
 co_status creds_source_fetch(source_kind kind, co_aws_provider *p, co_aws_creds **out,
                              char *why, size_t whysz, co_error *err);
 

@@ -66,6 +66,7 @@ static const char *const metric_ops[] = {
     "StopReplicationTask", "ModifyReplicationTask", "DeleteReplicationTask",
     "DescribeTableStatistics", "other"};
 #define N_METRIC_OPS (sizeof metric_ops / sizeof metric_ops[0])
+_Static_assert(N_METRIC_OPS == CO_DMS_METRIC_OPS, "CO_DMS_METRIC_OPS must match metric_ops");
 
 typedef enum outcome {
     OUT_OK,
@@ -79,6 +80,7 @@ typedef enum outcome {
 static const char *const outcome_names[] = {
     [OUT_OK] = "ok", [OUT_THROTTLED] = "throttled", [OUT_SERVER_ERROR] = "server_error",
     [OUT_NETWORK_ERROR] = "network_error", [OUT_ERROR] = "error"};
+_Static_assert(OUT_LAST == CO_DMS_OUTCOMES, "CO_DMS_OUTCOMES must match outcome");
 _Static_assert(sizeof outcome_names / sizeof outcome_names[0] == OUT_LAST,
                "outcome_names must cover outcome");
 
@@ -93,32 +95,16 @@ static size_t metric_op(const char *op)
     return N_METRIC_OPS - 1;
 }
 
-co_status co_dms_metrics_render(co_buf *out)
+void co_dms_counters_read(co_dms_counters *out)
 {
-    co_status rc;
-    rc = co_buf_printf(out, "# HELP cutover_dms_requests_total DMS API HTTP requests by "
-                            "operation and outcome.\n"
-                            "# TYPE cutover_dms_requests_total counter\n");
-    for (size_t i = 0; rc == CO_OK && i < N_METRIC_OPS; i++)
-        for (int o = 0; rc == CO_OK && o < OUT_LAST; o++) {
-            unsigned long long n = atomic_load(&m_requests[i][o]);
-            if (n)
-                rc = co_buf_printf(out,
-                                   "cutover_dms_requests_total{operation=\"%s\","
-                                   "outcome=\"%s\"} %llu\n",
-                                   metric_ops[i], outcome_names[o], n);
-        }
-    if (rc == CO_OK)
-        rc = co_buf_printf(out, "# HELP cutover_dms_retries_total DMS API requests "
-                                "retried inside a call (throttling, 5xx, network).\n"
-                                "# TYPE cutover_dms_retries_total counter\n");
-    for (size_t i = 0; rc == CO_OK && i < N_METRIC_OPS; i++) {
-        unsigned long long n = atomic_load(&m_retries[i]);
-        if (n)
-            rc = co_buf_printf(out, "cutover_dms_retries_total{operation=\"%s\"} %llu\n",
-                               metric_ops[i], n);
+    memset(out, 0, sizeof *out);
+    out->ops = metric_ops;
+    out->outcomes = outcome_names;
+    for (size_t i = 0; i < N_METRIC_OPS; i++) {
+        for (int o = 0; o < OUT_LAST; o++)
+            out->requests[i][o] = atomic_load(&m_requests[i][o]);
+        out->retries[i] = atomic_load(&m_retries[i]);
     }
-    return rc;
 }
 
 /* ---- client ------------------------------------------------------------- */

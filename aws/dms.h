@@ -46,7 +46,7 @@
  * answered.
  *
  * METRICS: process-wide atomic counters per operation, rendered by
- * co_dms_metrics_render() as Prometheus text.
+ * co_dms_counters_read() as a snapshot.
  */
 #ifndef CUTOVER_AWS_DMS_H
 #define CUTOVER_AWS_DMS_H
@@ -212,13 +212,20 @@ CO_MUST_CHECK co_status co_dms_identifier(const char *prefix, const char *run_id
  * characters. */
 bool co_dms_identifier_valid(const char *id, size_t max_len);
 
-/* Appends the DMS client metrics, Prometheus text format 0.0.4, to out:
- *   cutover_dms_requests_total{operation,outcome} counter, one HTTP attempt
- *     each; outcome ok | throttled | server_error | network_error | error
- *     (any other DMS error answer);
- *   cutover_dms_retries_total{operation} counter, in-call retries.
- * Series that are still zero are left out. Process-wide. Errors:
- * CO_ERR_NOMEM, CO_ERR_TOO_LARGE. Thread-safe. */
-CO_MUST_CHECK co_status co_dms_metrics_render(co_buf *out);
+/* The DMS client's process-wide counters (server/metrics.c renders them as
+ * cutover_dms_requests_total{operation,outcome}, one HTTP attempt each,
+ * outcome ok | throttled | server_error | network_error | error, and
+ * cutover_dms_retries_total{operation}, in-call retries). */
+#define CO_DMS_METRIC_OPS 20
+#define CO_DMS_OUTCOMES 5
+typedef struct co_dms_counters {
+    const char *const *ops;      /* CO_DMS_METRIC_OPS operation names, static */
+    const char *const *outcomes; /* CO_DMS_OUTCOMES outcome names, static */
+    unsigned long long requests[CO_DMS_METRIC_OPS][CO_DMS_OUTCOMES];
+    unsigned long long retries[CO_DMS_METRIC_OPS];
+} co_dms_counters;
+
+/* Fills *out with a snapshot of the counters. Reads atomics; thread-safe. */
+void co_dms_counters_read(co_dms_counters *out);
 
 #endif

@@ -20,14 +20,13 @@
 #include <time.h>
 
 #include "core/buf.h"
+#include "core/hex.h"
 
 #define ALGORITHM "AWS4-HMAC-SHA256"
 #define CANON_MAX ((size_t)1 << 20)       /* cap of the canonical request */
 #define LAST_EPOCH_SECOND 253402300799LL  /* 9999-12-31T23:59:59Z */
 #define PAYLOAD_HASH_MAX 128
 
-static const char hexdigits_upper[] = "0123456789ABCDEF";
-static const char hexdigits_lower[] = "0123456789abcdef";
 
 /* One header while canonicalizing: the lower-cased name (owned), the value
  * (borrowed) and its position in the input, which keeps the sort stable so
@@ -56,26 +55,6 @@ static bool is_unreserved(unsigned char c)
 static bool is_ws(unsigned char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-static int hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static void hex_encode(const unsigned char *in, size_t len, char *out)
-{
-    for (size_t i = 0; i < len; i++) {
-        out[2 * i] = hexdigits_lower[in[i] >> 4];
-        out[2 * i + 1] = hexdigits_lower[in[i] & 0x0f];
-    }
-    out[2 * len] = '\0';
 }
 
 /* True if s is non-empty and every byte is printable ASCII that may appear
@@ -107,7 +86,7 @@ static bool is_header_name(const char *s)
 /* Appends one byte as %XX. */
 static co_status add_pct(co_buf *b, unsigned char c)
 {
-    char esc[3] = {'%', hexdigits_upper[c >> 4], hexdigits_upper[c & 0x0f]};
+    char esc[3] = {'%', co_hex_upper[c >> 4], co_hex_upper[c & 0x0f]};
     return co_buf_append(b, esc, sizeof esc);
 }
 
@@ -119,14 +98,12 @@ static co_status add_encoded(co_buf *b, const char *s, size_t n,
 {
     co_status rc = CO_OK;
     for (size_t i = 0; i < n && rc == CO_OK; i++) {
-        unsigned char c = (unsigned char)s[i];
+        unsigned char c = (unsigned char)s[i], d;
         if (is_unreserved(c) || (keep_slash && c == '/')) {
             rc = co_buf_append(b, &s[i], 1);
         } else if (keep_escapes && c == '%' && i + 2 < n &&
-                   hex_value((unsigned char)s[i + 1]) >= 0 &&
-                   hex_value((unsigned char)s[i + 2]) >= 0) {
-            rc = add_pct(b, (unsigned char)(hex_value((unsigned char)s[i + 1]) * 16 +
-                                            hex_value((unsigned char)s[i + 2])));
+                   co_hex_decode(s + i + 1, &d, 1) == 0) {
+            rc = add_pct(b, d);
             i += 2;
         } else {
             rc = add_pct(b, c);
@@ -196,7 +173,7 @@ co_status co_sigv4_sha256_hex(const void *data, size_t len, char hex[65])
     if (!EVP_Digest(data ? data : &empty, len, md, &md_len, EVP_sha256(), NULL) ||
         md_len != 32)
         return CO_ERR_CRYPTO;
-    hex_encode(md, md_len, hex);
+    co_hex_encode(md, md_len, hex);
     return CO_OK;
 }
 
@@ -267,12 +244,9 @@ static co_status reencode_component(const char *s, size_t n, char **out)
     co_buf b = {.cap = CANON_MAX};
     co_status rc = CO_OK;
     for (size_t i = 0; i < n && rc == CO_OK; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '%' && i + 2 < n &&
-            hex_value((unsigned char)s[i + 1]) >= 0 &&
-            hex_value((unsigned char)s[i + 2]) >= 0) {
-            c = (unsigned char)(hex_value((unsigned char)s[i + 1]) * 16 +
-                                hex_value((unsigned char)s[i + 2]));
+        unsigned char c = (unsigned char)s[i], d;
+        if (c == '%' && i + 2 < n && co_hex_decode(s + i + 1, &d, 1) == 0) {
+            c = d;
             i += 2;
         } else if (c == '+') {
             c = ' ';
@@ -550,7 +524,7 @@ static co_status compute_signature(const char *secret, const co_sigv4_result *re
         rc = hmac_sha256(k_signing, 32, res->string_to_sign,
                          strlen(res->string_to_sign), mac);
     if (rc == CO_OK)
-        hex_encode(mac, 32, sig);
+        co_hex_encode(mac, 32, sig);
 
 fail:
     if (k_secret) {

@@ -57,3 +57,16 @@ int64_t co_clock_parse_rfc3339(const char *text)
         return -1;
     return (int64_t)timegm(&tm) * 1000 + millis;
 }
+
+void co_clock_deadline(struct timespec *ts, int64_t ms)
+{
+    if (ms < 0)
+        ms = 0;
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += (time_t)(ms / 1000);
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Milliseconds since the Unix epoch (CLOCK_REALTIME). */
 int64_t co_clock_now_ms(void);
@@ -22,5 +23,9 @@ char *co_clock_rfc3339(int64_t ms, char *buf, size_t size);
 /* Parses an RFC 3339 UTC timestamp as written by co_clock_rfc3339 (also
  * without milliseconds). Returns epoch milliseconds, or -1 if malformed. */
 int64_t co_clock_parse_rfc3339(const char *text);
+
+/* Fills *ts with the CLOCK_REALTIME instant ms milliseconds from now (ms <
+ * 0 counts as 0), the absolute deadline pthread_cond_timedwait takes. */
+void co_clock_deadline(struct timespec *ts, int64_t ms);
 
 #endif

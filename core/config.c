@@ -22,6 +22,7 @@ enum opt_id {
     OPT_DMS_ENDPOINT,
     OPT_REGION,
     OPT_MAX_BODY,
+    OPT_PORT_FILE,
     OPT_LAST
 };
 
@@ -54,6 +55,9 @@ static const struct opt_def {
                     "AWS region (default $AWS_REGION, else us-east-1)"},
     [OPT_MAX_BODY] = {"max-body", "CUTOVER_MAX_BODY", "1048576",
                       "largest request body accepted, in bytes"},
+    [OPT_PORT_FILE] = {"port-file", "CUTOVER_PORT_FILE", "",
+                       "write the bound TCP port (a decimal number and a newline) to "
+                       "this file once listening; useful with port 0"},
 };
 _Static_assert(sizeof opt_table / sizeof opt_table[0] == OPT_LAST,
                "opt_table must cover the options");
@@ -108,6 +112,8 @@ static co_status apply(co_config *cfg, int id, const char *v, co_error *err)
         return copy_str(flag, cfg->listen, sizeof cfg->listen, v, err);
     case OPT_DB:
         return copy_str(flag, cfg->db_path, sizeof cfg->db_path, v, err);
+    case OPT_PORT_FILE:
+        return copy_str(flag, cfg->port_file, sizeof cfg->port_file, v, err);
     case OPT_WORKERS:
         if (parse_int(flag, v, 1, 64, &n, err) != CO_OK)
             return CO_ERR_INVALID;

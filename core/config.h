@@ -28,6 +28,7 @@ typedef struct co_config {
     char dms_endpoint[512];      /* "" = https://dms.<region>.amazonaws.com */
     char region[64];
     size_t max_body;             /* request body limit in bytes */
+    char port_file[1024];        /* "" = none; else the bound port is written there */
 } co_config;
 
 /* Fills cfg from defaults, the environment and argv. Returns CO_OK, or

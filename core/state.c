@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/status.h"
+
 static const char *const run_names[] = {
     [CO_RUN_PENDING] = "pending",
     [CO_RUN_RUNNING] = "running",
@@ -29,7 +31,7 @@ static const char *const step_names[] = {
 _Static_assert(sizeof step_names / sizeof step_names[0] == CO_STEP_STATE_LAST,
                "step_names must cover co_step_state");
 
-static const char *const verdict_names[] = {"done", "wait", "gate", "retry", "fail"};
+static const char *const verdict_names[] = {"none", "done", "wait", "gate", "retry", "fail"};
 _Static_assert(sizeof verdict_names / sizeof verdict_names[0] == CO_VERDICT_LAST,
                "verdict_names must cover co_verdict_kind");
 
@@ -138,4 +140,11 @@ void co_verdict_set(co_verdict *v, co_verdict_kind kind, int64_t after_ms,
         vsnprintf(v->error, sizeof v->error, fmt, ap);
         va_end(ap);
     }
+}
+
+void co_verdict_from_error(co_verdict *v, const char *what, const co_error *err)
+{
+    co_verdict_set(v, err->status == CO_ERR_TRANSIENT ? CO_VERDICT_RETRY : CO_VERDICT_FAIL,
+                   0, "%s: %s", what, err->message[0] ? err->message : co_status_str(err->status));
+    snprintf(v->sqlstate, sizeof v->sqlstate, "%s", err->sqlstate);
 }

@@ -38,6 +38,8 @@ typedef enum co_step_state {
 
 /* What one attempt of a step function concluded. */
 typedef enum co_verdict_kind {
+    CO_VERDICT_NONE,  /* no verdict was set (a zeroed co_verdict): the runner
+                         fails the step, naming it, rather than take it as done */
     CO_VERDICT_DONE,  /* the step is complete */
     CO_VERDICT_WAIT,  /* not yet: poll again after after_ms (e.g. a task loading) */
     CO_VERDICT_GATE,  /* wait for an operator's approval */
@@ -79,5 +81,12 @@ int64_t co_backoff_ms(int attempt, int64_t base_ms, int64_t cap_ms, double rand0
 /* Fills a verdict. error may be NULL. */
 void co_verdict_set(co_verdict *v, co_verdict_kind kind, int64_t after_ms,
                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* The one error -> verdict mapping (PostgreSQL work and DMS calls alike):
+ * RETRY (the runner's backoff) for CO_ERR_TRANSIENT, FAIL otherwise, with
+ * "<what>: <err message>" and err's SQLSTATE. err->status must be set (it
+ * is whenever a co_error_set/co_error_field recorded the failure). */
+struct co_error;
+void co_verdict_from_error(co_verdict *v, const char *what, const struct co_error *err);
 
 #endif

@@ -103,8 +103,10 @@ co_dms_client *awsdms_begin(co_step_ctx *ctx, co_verdict *v, const char *op)
 void awsdms_verdict_error(co_verdict *v, const char *what, co_status rc,
                           const co_error *err)
 {
-    co_verdict_set(v, rc == CO_ERR_TRANSIENT ? CO_VERDICT_RETRY : CO_VERDICT_FAIL, 0,
-                   "%s: %s", what, err->message[0] ? err->message : co_status_str(rc));
+    co_error e = *err;
+    if (e.status == CO_OK)
+        e.status = rc;
+    co_verdict_from_error(v, what, &e);
 }
 
 json_t *awsdms_filter(const char *name, const char *value)

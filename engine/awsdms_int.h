@@ -39,8 +39,8 @@ co_status awsdms_call(co_dms_client *cli, const char *op, json_t *input,
  * DONE), then returns awsdms_client(). */
 co_dms_client *awsdms_begin(co_step_ctx *ctx, co_verdict *v, const char *op);
 
-/* RETRY (runner backoff) for CO_ERR_TRANSIENT, FAIL otherwise, with
- * "<what>: <err message>". */
+/* co_verdict_from_error for a DMS call that returned rc (used when err
+ * was not filled, e.g. a classified DMS answer). */
 void awsdms_verdict_error(co_verdict *v, const char *what, co_status rc,
                           const co_error *err);
 

@@ -13,6 +13,7 @@
 #include "engine/step.h"
 #include "engine/transition.h"
 #include "core/clock.h"
+#include "core/hex.h"
 #include "core/log.h"
 
 /* A lease only keeps the other workers of this process off a step that is
@@ -24,6 +25,7 @@
 
 static const double dur_buckets[] = {0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600};
 #define NDUR (sizeof dur_buckets / sizeof dur_buckets[0])
+_Static_assert(NDUR <= CO_RUNNER_MAX_BUCKETS, "CO_RUNNER_MAX_BUCKETS too small");
 
 struct co_runner {
     co_app *app;
@@ -147,8 +149,12 @@ static void execute(co_runner *r, const co_claim *claim)
         else
             fn(&ctx, &v);
     }
+    if (v.kind == CO_VERDICT_NONE || v.kind >= CO_VERDICT_LAST)
+        co_verdict_set(&v, CO_VERDICT_FAIL, 0,
+                       "step %s returned without a verdict (a defect of cutover: "
+                       "please report it)", ctx.step->id);
 
-    atomic_fetch_add(&r->verdicts[v.kind < CO_VERDICT_LAST ? v.kind : CO_VERDICT_FAIL], 1);
+    atomic_fetch_add(&r->verdicts[v.kind], 1);
     {
         int64_t ms = co_clock_mono_ms() - t0;
         double secs = (double)ms / 1000.0;
@@ -284,13 +290,7 @@ static void *worker_main(void *p)
                 wait_ms = IDLE_MAX_MS;
             if (wait_ms < 1)
                 wait_ms = 1;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += wait_ms / 1000;
-            ts.tv_nsec += (wait_ms % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+            co_clock_deadline(&ts, wait_ms);
             pthread_mutex_lock(&r->mu);
             while (!r->stop && r->wake_gen == gen &&
                    pthread_cond_timedwait(&r->cv, &r->mu, &ts) == 0)
@@ -314,8 +314,8 @@ co_status co_runner_start(co_app *app, int n, co_runner **out, co_error *err)
         free(r);
         return co_error_set(err, CO_ERR_CRYPTO, "RAND_bytes failed");
     }
-    snprintf(r->boot_id, sizeof r->boot_id, "b%02x%02x%02x%02x%02x%02x", raw[0], raw[1],
-             raw[2], raw[3], raw[4], raw[5]);
+    r->boot_id[0] = 'b';
+    co_hex_encode(raw, 6, r->boot_id + 1);
     /* one process owns the store: leases of an earlier process are void */
     if (co_runs_release_all_leases(app->store, err) != CO_OK) {
         free(r);
@@ -370,34 +370,17 @@ void co_runner_stop(co_runner *r)
     free(r);
 }
 
-co_status co_runner_metrics(co_runner *r, co_buf *out)
+void co_runner_counters_read(co_runner *r, co_runner_counters *out)
 {
-    co_status rc = co_buf_printf(out, "# HELP cutover_step_attempts_total Step function "
-                                      "calls by verdict.\n"
-                                      "# TYPE cutover_step_attempts_total counter\n");
-    for (int k = 0; k < CO_VERDICT_LAST && rc == CO_OK; k++)
-        rc = co_buf_printf(out, "cutover_step_attempts_total{verdict=\"%s\"} %llu\n",
-                           co_verdict_name((co_verdict_kind)k),
-                           (unsigned long long)atomic_load(&r->verdicts[k]));
-    if (rc == CO_OK)
-        rc = co_buf_printf(out, "# HELP cutover_step_retries_total Step attempts that "
-                                "asked for a retry.\n"
-                                "# TYPE cutover_step_retries_total counter\n"
-                                "cutover_step_retries_total %llu\n"
-                                "# HELP cutover_step_attempt_duration_seconds Time of one "
-                                "step attempt.\n"
-                                "# TYPE cutover_step_attempt_duration_seconds histogram\n",
-                           (unsigned long long)atomic_load(&r->verdicts[CO_VERDICT_RETRY]));
-    for (size_t b = 0; b < NDUR && rc == CO_OK; b++)
-        rc = co_buf_printf(out, "cutover_step_attempt_duration_seconds_bucket{le=\"%g\"} %llu\n",
-                           dur_buckets[b], (unsigned long long)atomic_load(&r->dur_hist[b]));
-    if (rc == CO_OK)
-        rc = co_buf_printf(out,
-                           "cutover_step_attempt_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
-                           "cutover_step_attempt_duration_seconds_sum %.3f\n"
-                           "cutover_step_attempt_duration_seconds_count %llu\n",
-                           (unsigned long long)atomic_load(&r->dur_count),
-                           (double)atomic_load(&r->dur_sum_ms) / 1000.0,
-                           (unsigned long long)atomic_load(&r->dur_count));
-    return rc;
+    memset(out, 0, sizeof *out);
+    if (!r)
+        return;
+    for (int k = 0; k < CO_VERDICT_LAST; k++)
+        out->verdicts[k] = atomic_load(&r->verdicts[k]);
+    out->dur_buckets = dur_buckets;
+    out->ndur = NDUR;
+    for (size_t b = 0; b < NDUR; b++)
+        out->dur_hist[b] = atomic_load(&r->dur_hist[b]);
+    out->dur_count = atomic_load(&r->dur_count);
+    out->dur_sum_ms = atomic_load(&r->dur_sum_ms);
 }

@@ -22,6 +22,7 @@
 
 #include "engine/app.h"
 #include "core/buf.h"
+#include "core/state.h"
 
 typedef struct co_runner co_runner;
 
@@ -37,8 +38,19 @@ void co_runner_wake(co_runner *r);
  * NULL-safe. */
 void co_runner_stop(co_runner *r);
 
-/* Appends runner metrics (Prometheus text: step attempts by verdict,
- * retries, step duration histogram) to out. */
-CO_MUST_CHECK co_status co_runner_metrics(co_runner *r, co_buf *out);
+/* A snapshot of the runner's counters (server/metrics.c renders them). */
+#define CO_RUNNER_MAX_BUCKETS 16
+typedef struct co_runner_counters {
+    unsigned long long verdicts[CO_VERDICT_LAST]; /* step attempts by verdict */
+    const double *dur_buckets;  /* upper bounds in seconds, static, ndur of them */
+    size_t ndur;
+    unsigned long long dur_hist[CO_RUNNER_MAX_BUCKETS]; /* cumulative per bound */
+    unsigned long long dur_count;  /* attempts timed */
+    unsigned long long dur_sum_ms; /* their total time, milliseconds */
+} co_runner_counters;
+
+/* Fills *out with the current counters (all zero when r is NULL). Reads
+ * atomics; any thread. */
+void co_runner_counters_read(co_runner *r, co_runner_counters *out);
 
 #endif

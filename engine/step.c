@@ -2,10 +2,11 @@
 #include "engine/step.h"
 
 #include <openssl/crypto.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/events.h"
+#include "events/events.h"
 #include "core/log.h"
 #include "store/secret.h"
 
@@ -16,6 +17,11 @@ co_status co_step_event(co_step_ctx *ctx, const char *type, json_t *data,
     co_status rc;
     if (!data)
         return co_error_set(err, CO_ERR_NOMEM, "out of memory");
+    if (!ctx->step) {
+        /* an operation outside a run (co_op_ctx_init): no run to publish on */
+        json_decref(data);
+        return CO_OK;
+    }
     json_object_set_new(data, "run_id", json_string(ctx->run->id));
     json_object_set_new(data, "step", json_string(ctx->step->id));
     if ((rc = co_evb_begin(&b, ctx->app->events, ctx->app->store, err)) != CO_OK) {
@@ -43,6 +49,8 @@ co_status co_step_artifact(co_step_ctx *ctx, const char *name, const char *conte
                            const void *data, size_t len, co_error *err)
 {
     co_evb b;
+    if (!ctx->step)
+        return co_error_set(err, CO_ERR_INVALID, "artifact %s: no run to store it in", name);
     co_status rc;
     if ((rc = co_evb_begin(&b, ctx->app->events, ctx->app->store, err)) != CO_OK)
         return rc;
@@ -88,4 +96,42 @@ const char *co_param_str(const co_step_ctx *ctx, const char *name, const char *d
 {
     const char *s = json_string_value(json_object_get(ctx->run->params, name));
     return s ? s : def;
+}
+
+co_status co_op_ctx_init(co_op_ctx *op, co_app *app, const char *engine_name,
+                         const char *project_id, const char *scope_id, const json_t *params,
+                         const co_resource *source, const co_resource *target,
+                         co_error *err)
+{
+    memset(op, 0, sizeof *op);
+    snprintf(op->run.id, sizeof op->run.id, "%s", scope_id);
+    snprintf(op->run.project_id, sizeof op->run.project_id, "%s", project_id);
+    snprintf(op->run.engine, sizeof op->run.engine, "%s", engine_name);
+    op->run.params = params ? json_deep_copy(params) : json_object();
+    op->ctx.app = app;
+    op->ctx.run = &op->run;
+    op->ctx.outputs = json_object();
+    op->ctx.all_outputs = json_object();
+    op->ctx.engine = co_engine_find(engine_name);
+    if (source)
+        op->ctx.source = *source;
+    if (target)
+        op->ctx.target = *target;
+    if (!op->run.params || !op->ctx.outputs || !op->ctx.all_outputs) {
+        co_op_ctx_release(op);
+        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
+    }
+    if (!op->ctx.engine) {
+        co_op_ctx_release(op);
+        return co_error_set(err, CO_ERR_INVALID, "engine %s is not available", engine_name);
+    }
+    return CO_OK;
+}
+
+void co_op_ctx_release(co_op_ctx *op)
+{
+    json_decref(op->run.params);
+    json_decref(op->ctx.outputs);
+    json_decref(op->ctx.all_outputs);
+    op->run.params = op->ctx.outputs = op->ctx.all_outputs = NULL;
 }

@@ -65,4 +65,29 @@ int64_t co_param_int(const co_step_ctx *ctx, const char *name, int64_t def);
 bool co_param_bool(const co_step_ctx *ctx, const char *name, bool def);
 const char *co_param_str(const co_step_ctx *ctx, const char *name, const char *def);
 
+/* An engine operation outside a run: the same context, built from plain
+ * inputs, so that a route (test a connection, describe or stop a
+ * replication task) calls the engine operations a step calls.
+ * ctx.step and ctx.plan are NULL: events and artifacts have no run to go
+ * to (co_step_event does nothing, co_step_artifact fails). */
+typedef struct co_op_ctx {
+    co_step_ctx ctx;    /* pass &op.ctx to the engine operation */
+    co_run_row run;     /* id = scope_id, project_id, engine, params */
+} co_op_ctx;
+
+/* Fills *op for engine engine_name within project_id. scope_id names what
+ * the engine derives its resource identifiers from (a run id, or a task or
+ * endpoint id). params (copied; NULL = {}) are read like run parameters;
+ * source and target (copied by value; borrowed strings and secrets, so they
+ * must outlive op; NULL = none) are the endpoints. The engine keeps what it
+ * learns in op->ctx.outputs (owned by op). Release with co_op_ctx_release.
+ * Errors: CO_ERR_NOMEM, CO_ERR_INVALID (no such engine). */
+CO_MUST_CHECK co_status co_op_ctx_init(co_op_ctx *op, co_app *app, const char *engine_name,
+                                       const char *project_id, const char *scope_id,
+                                       const json_t *params, const co_resource *source,
+                                       const co_resource *target, co_error *err);
+
+/* Frees what co_op_ctx_init allocated. Safe to call twice. */
+void co_op_ctx_release(co_op_ctx *op);
+
 #endif

@@ -104,9 +104,3 @@ char *co_step_conninfo_new(co_step_ctx *ctx, const co_resource *ep, co_error *er
     return co_buf_steal(&b);
 }
 
-void co_verdict_from_error(co_verdict *v, const char *what, const co_error *err)
-{
-    co_verdict_set(v, err->status == CO_ERR_TRANSIENT ? CO_VERDICT_RETRY : CO_VERDICT_FAIL,
-                   0, "%s: %s", what, err->message[0] ? err->message : co_status_str(err->status));
-    snprintf(v->sqlstate, sizeof v->sqlstate, "%s", err->sqlstate);
-}

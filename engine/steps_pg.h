@@ -31,8 +31,4 @@ CO_MUST_CHECK co_status co_step_endpoint(co_step_ctx *ctx, const char *param,
  * frees it and never logs it. NULL on failure with err set. */
 char *co_step_conninfo_new(co_step_ctx *ctx, const co_resource *ep, co_error *err);
 
-/* Verdict for a failed operation: RETRY for CO_ERR_TRANSIENT, FAIL
- * otherwise, with the error message (prefixed by what) and SQLSTATE. */
-void co_verdict_from_error(co_verdict *v, const char *what, const co_error *err);
-
 #endif

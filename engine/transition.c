@@ -6,7 +6,7 @@
 
 #include "engine/plans.h"
 #include "core/clock.h"
-#include "server/events.h"
+#include "events/events.h"
 #include "core/log.h"
 
 typedef struct tx {

@@ -6,7 +6,7 @@
 #ifndef CUTOVER_HANDLERS_HANDLERS_H
 #define CUTOVER_HANDLERS_HANDLERS_H
 
-#include "server/http.h"
+#include "handlers/request.h"
 
 #define CO_DECLARE_CRUD(prefix)                                          \
     co_status prefix##_create(co_request *req, co_response *resp);       \
@@ -43,7 +43,6 @@ co_status h_events(co_request *req, co_response *resp);
 /* Operations endpoints. */
 co_status h_healthz(co_request *req, co_response *resp);
 co_status h_readyz(co_request *req, co_response *resp);
-co_status h_metrics(co_request *req, co_response *resp);
 co_status h_openapi(co_request *req, co_response *resp);
 
 #endif

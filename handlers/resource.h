@@ -6,7 +6,7 @@
 #ifndef CUTOVER_HANDLERS_RESOURCE_H
 #define CUTOVER_HANDLERS_RESOURCE_H
 
-#include "server/http.h"
+#include "handlers/request.h"
 #include "store/resources.h"
 
 typedef struct co_kind_def {

@@ -13,7 +13,7 @@
 #include "handlers/handlers.h"
 #include "core/validate.h"
 #include "engine/app.h"
-#include "server/events.h"
+#include "events/events.h"
 #include "store/resources.h"
 #include "store/runs.h"
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "pg/pg_sql.h"
+#include "core/validate.h"
 
 #define CAPTURE_FORMAT "cutover-capture/1"
 
@@ -57,12 +58,6 @@ static const char sql_triggers[] =
 
 /* ---- shape ------------------------------------------------------------ */
 
-static const char *jstr(const json_t *o, const char *k)
-{
-    const json_t *v = json_object_get(o, k);
-    return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
 static co_status check_items(const json_t *arr, const char *what,
                              const char *const *strings, const char *const *bools,
                              co_error *err)
@@ -76,7 +71,7 @@ static co_status check_items(const json_t *arr, const char *what,
             return co_error_set(err, CO_ERR_INVALID, "capture: %s[%zu] must be an object",
                                 what, i);
         for (j = 0; strings[j]; j++) {
-            const char *s = jstr(it, strings[j]);
+            const char *s = v_str(it, strings[j]);
             if (!s || !*s)
                 return co_error_set(err, CO_ERR_INVALID,
                                     "capture: %s[%zu].%s must be a non-empty string",
@@ -106,7 +101,7 @@ co_status pg_capture_validate(const json_t *capture, co_error *err)
 
     if (!json_is_object(capture))
         return co_error_set(err, CO_ERR_INVALID, "capture must be a JSON object");
-    fmt = jstr(capture, "format");
+    fmt = v_str(capture, "format");
     if (!fmt || strcmp(fmt, CAPTURE_FORMAT) != 0)
         return co_error_set(err, CO_ERR_INVALID, "capture format must be %s",
                             CAPTURE_FORMAT);
@@ -118,14 +113,14 @@ co_status pg_capture_validate(const json_t *capture, co_error *err)
                           tg_b, err)) != CO_OK)
         return rc;
     json_array_foreach(json_object_get(capture, "indexes"), i, it) {
-        const char *def = jstr(it, "definition");
+        const char *def = v_str(it, "definition");
         if (strncmp(def, "CREATE INDEX ", 13) != 0 &&
             strncmp(def, "CREATE UNIQUE INDEX ", 20) != 0)
             return co_error_set(err, CO_ERR_INVALID,
                                 "capture: indexes[%zu].definition is not CREATE INDEX", i);
     }
     json_array_foreach(json_object_get(capture, "triggers"), i, it) {
-        const char *e = jstr(it, "enabled");
+        const char *e = v_str(it, "enabled");
         if (strlen(e) != 1 || !strchr("ODRA", e[0]))
             return co_error_set(err, CO_ERR_INVALID,
                                 "capture: triggers[%zu].enabled must be O, D, R or A", i);
@@ -202,7 +197,7 @@ static co_status rows_triggers(const PGresult *res, json_t *out)
  * indexes the table is left out: index names are unique per schema. */
 static char *object_key(const json_t *o, bool with_table)
 {
-    const char *s = jstr(o, "schema"), *t = jstr(o, "table"), *n = jstr(o, "name");
+    const char *s = v_str(o, "schema"), *t = v_str(o, "table"), *n = v_str(o, "name");
     size_t len = strlen(s) + strlen(n) + (with_table ? strlen(t) : 0) + 3;
     char *k = malloc(len);
     if (!k)
@@ -238,11 +233,11 @@ static co_status prune_orphans(json_t *indexes)
         }
         for (i = 0; i < json_array_size(indexes);) {
             json_t *ix = json_array_get(indexes, i);
-            const char *parent = jstr(ix, "parent");
+            const char *parent = v_str(ix, "parent");
             if (parent) {
-                const char *ps = jstr(ix, "parent_schema");
+                const char *ps = v_str(ix, "parent_schema");
                 json_t *probe = json_pack("{s:s, s:s}", "schema",
-                                          ps ? ps : jstr(ix, "schema"), "name", parent);
+                                          ps ? ps : v_str(ix, "schema"), "name", parent);
                 char *k = probe ? object_key(probe, false) : NULL;
                 bool known = k && json_object_get(names, k);
                 json_decref(probe);
@@ -407,22 +402,22 @@ co_status pg_capture_drop(PGconn *conn, const json_t *capture, co_error *err)
         return rc;
     json_array_foreach(json_object_get(capture, "foreign_keys"), i, it) {
         pg_sql_add(&b, "ALTER TABLE IF EXISTS ");
-        pg_sql_qname(&b, conn, jstr(it, "schema"), jstr(it, "table"));
+        pg_sql_qname(&b, conn, v_str(it, "schema"), v_str(it, "table"));
         pg_sql_add(&b, " DROP CONSTRAINT IF EXISTS ");
-        pg_sql_ident(&b, conn, jstr(it, "name"));
-        snprintf(what, sizeof what, "drop foreign key %s on %s", jstr(it, "name"),
-                 pg_sql_display_name(jstr(it, "schema"), jstr(it, "table"), disp,
+        pg_sql_ident(&b, conn, v_str(it, "name"));
+        snprintf(what, sizeof what, "drop foreign key %s on %s", v_str(it, "name"),
+                 pg_sql_display_name(v_str(it, "schema"), v_str(it, "table"), disp,
                                      sizeof disp));
         if ((rc = run_one(conn, &b, what, err)) != CO_OK)
             goto fail;
     }
     json_array_foreach(json_object_get(capture, "indexes"), i, it) {
-        if (jstr(it, "parent"))
+        if (v_str(it, "parent"))
             continue; /* dropped with its parent */
         pg_sql_add(&b, "DROP INDEX IF EXISTS ");
-        pg_sql_qname(&b, conn, jstr(it, "schema"), jstr(it, "name"));
+        pg_sql_qname(&b, conn, v_str(it, "schema"), v_str(it, "name"));
         snprintf(what, sizeof what, "drop index %s",
-                 pg_sql_display_name(jstr(it, "schema"), jstr(it, "name"), disp,
+                 pg_sql_display_name(v_str(it, "schema"), v_str(it, "name"), disp,
                                      sizeof disp));
         if ((rc = run_one(conn, &b, what, err)) != CO_OK)
             goto fail;
@@ -435,8 +430,8 @@ co_status pg_capture_drop(PGconn *conn, const json_t *capture, co_error *err)
         goto fail;
     }
     json_array_foreach(json_object_get(capture, "triggers"), i, it) {
-        json_t *k = json_pack("{s:s, s:s, s:s}", "schema", jstr(it, "schema"), "table",
-                              jstr(it, "table"), "name", "");
+        json_t *k = json_pack("{s:s, s:s, s:s}", "schema", v_str(it, "schema"), "table",
+                              v_str(it, "table"), "name", "");
         char *ks = k ? object_key(k, true) : NULL;
         json_decref(k);
         if (!ks) {
@@ -446,10 +441,10 @@ co_status pg_capture_drop(PGconn *conn, const json_t *capture, co_error *err)
         if (!json_object_get(tables, ks)) {
             json_object_set_new(tables, ks, json_true());
             pg_sql_add(&b, "ALTER TABLE IF EXISTS ");
-            pg_sql_qname(&b, conn, jstr(it, "schema"), jstr(it, "table"));
+            pg_sql_qname(&b, conn, v_str(it, "schema"), v_str(it, "table"));
             pg_sql_add(&b, " DISABLE TRIGGER USER");
             snprintf(what, sizeof what, "disable triggers on %s",
-                     pg_sql_display_name(jstr(it, "schema"), jstr(it, "table"), disp,
+                     pg_sql_display_name(v_str(it, "schema"), v_str(it, "table"), disp,
                                          sizeof disp));
             if ((rc = run_one(conn, &b, what, err)) != CO_OK) {
                 free(ks);

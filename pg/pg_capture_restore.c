@@ -8,12 +8,7 @@
 
 #include "pg/pg_sql.h"
 #include "core/log.h"
-
-static const char *jstr(const json_t *o, const char *k)
-{
-    const json_t *v = json_object_get(o, k);
-    return json_is_string(v) ? json_string_value(v) : NULL;
-}
+#include "core/validate.h"
 
 static bool jbool(const json_t *o, const char *k)
 {
@@ -26,7 +21,7 @@ static bool jbool(const json_t *o, const char *k)
  * after the fixed prefix pg_get_indexdef() always emits. */
 static void build_create_index(pg_sql *b, const json_t *ix, bool concurrently)
 {
-    const char *def = jstr(ix, "definition");
+    const char *def = v_str(ix, "definition");
     size_t skip;
     if (!strncmp(def, "CREATE UNIQUE INDEX ", 20)) {
         pg_sql_add(b, "CREATE UNIQUE INDEX ");
@@ -43,35 +38,35 @@ static void build_create_index(pg_sql *b, const json_t *ix, bool concurrently)
 
 static void build_attach(pg_sql *b, PGconn *c, const json_t *ix)
 {
-    const char *ps = jstr(ix, "parent_schema");
+    const char *ps = v_str(ix, "parent_schema");
     pg_sql_add(b, "ALTER INDEX ");
-    pg_sql_qname(b, c, ps ? ps : jstr(ix, "schema"), jstr(ix, "parent"));
+    pg_sql_qname(b, c, ps ? ps : v_str(ix, "schema"), v_str(ix, "parent"));
     pg_sql_add(b, " ATTACH PARTITION ");
-    pg_sql_qname(b, c, jstr(ix, "schema"), jstr(ix, "name"));
+    pg_sql_qname(b, c, v_str(ix, "schema"), v_str(ix, "name"));
 }
 
 /* Tablespace, CLUSTER mark and comment, each as "stmt;\n". */
 static void build_index_extras(pg_sql *b, PGconn *c, const json_t *ix)
 {
-    if (jstr(ix, "tablespace")) {
+    if (v_str(ix, "tablespace")) {
         pg_sql_add(b, "ALTER INDEX ");
-        pg_sql_qname(b, c, jstr(ix, "schema"), jstr(ix, "name"));
+        pg_sql_qname(b, c, v_str(ix, "schema"), v_str(ix, "name"));
         pg_sql_add(b, " SET TABLESPACE ");
-        pg_sql_ident(b, c, jstr(ix, "tablespace"));
+        pg_sql_ident(b, c, v_str(ix, "tablespace"));
         pg_sql_add(b, ";\n");
     }
     if (jbool(ix, "clustered")) {
         pg_sql_add(b, "ALTER TABLE ");
-        pg_sql_qname(b, c, jstr(ix, "schema"), jstr(ix, "table"));
+        pg_sql_qname(b, c, v_str(ix, "schema"), v_str(ix, "table"));
         pg_sql_add(b, " CLUSTER ON ");
-        pg_sql_ident(b, c, jstr(ix, "name"));
+        pg_sql_ident(b, c, v_str(ix, "name"));
         pg_sql_add(b, ";\n");
     }
-    if (jstr(ix, "comment")) {
+    if (v_str(ix, "comment")) {
         pg_sql_add(b, "COMMENT ON INDEX ");
-        pg_sql_qname(b, c, jstr(ix, "schema"), jstr(ix, "name"));
+        pg_sql_qname(b, c, v_str(ix, "schema"), v_str(ix, "name"));
         pg_sql_add(b, " IS ");
-        pg_sql_literal(b, c, jstr(ix, "comment"));
+        pg_sql_literal(b, c, v_str(ix, "comment"));
         pg_sql_add(b, ";\n");
     }
 }
@@ -85,11 +80,11 @@ static bool fk_two_phase(const json_t *fk)
 static void build_add_fk(pg_sql *b, PGconn *c, const json_t *fk)
 {
     pg_sql_add(b, "ALTER TABLE ");
-    pg_sql_qname(b, c, jstr(fk, "schema"), jstr(fk, "table"));
+    pg_sql_qname(b, c, v_str(fk, "schema"), v_str(fk, "table"));
     pg_sql_add(b, " ADD CONSTRAINT ");
-    pg_sql_ident(b, c, jstr(fk, "name"));
+    pg_sql_ident(b, c, v_str(fk, "name"));
     pg_sql_add(b, " ");
-    pg_sql_add(b, jstr(fk, "definition")); /* server-generated; keeps NOT VALID */
+    pg_sql_add(b, v_str(fk, "definition")); /* server-generated; keeps NOT VALID */
     if (fk_two_phase(fk))
         pg_sql_add(b, " NOT VALID");
 }
@@ -97,19 +92,19 @@ static void build_add_fk(pg_sql *b, PGconn *c, const json_t *fk)
 static void build_validate_fk(pg_sql *b, PGconn *c, const json_t *fk)
 {
     pg_sql_add(b, "ALTER TABLE ");
-    pg_sql_qname(b, c, jstr(fk, "schema"), jstr(fk, "table"));
+    pg_sql_qname(b, c, v_str(fk, "schema"), v_str(fk, "table"));
     pg_sql_add(b, " VALIDATE CONSTRAINT ");
-    pg_sql_ident(b, c, jstr(fk, "name"));
+    pg_sql_ident(b, c, v_str(fk, "name"));
 }
 
 static void build_fk_comment(pg_sql *b, PGconn *c, const json_t *fk)
 {
     pg_sql_add(b, "COMMENT ON CONSTRAINT ");
-    pg_sql_ident(b, c, jstr(fk, "name"));
+    pg_sql_ident(b, c, v_str(fk, "name"));
     pg_sql_add(b, " ON ");
-    pg_sql_qname(b, c, jstr(fk, "schema"), jstr(fk, "table"));
+    pg_sql_qname(b, c, v_str(fk, "schema"), v_str(fk, "table"));
     pg_sql_add(b, " IS ");
-    pg_sql_literal(b, c, jstr(fk, "comment"));
+    pg_sql_literal(b, c, v_str(fk, "comment"));
 }
 
 static const char *trigger_verb(const char *enabled)
@@ -125,9 +120,9 @@ static const char *trigger_verb(const char *enabled)
 static void build_trigger_state(pg_sql *b, PGconn *c, const json_t *tg)
 {
     pg_sql_add(b, "ALTER TABLE ");
-    pg_sql_qname(b, c, jstr(tg, "schema"), jstr(tg, "table"));
-    pg_sql_add(b, trigger_verb(jstr(tg, "enabled")));
-    pg_sql_ident(b, c, jstr(tg, "name"));
+    pg_sql_qname(b, c, v_str(tg, "schema"), v_str(tg, "table"));
+    pg_sql_add(b, trigger_verb(v_str(tg, "enabled")));
+    pg_sql_ident(b, c, v_str(tg, "name"));
 }
 
 /* Index order for restore: partitioned parents before the indexes attached
@@ -135,14 +130,14 @@ static void build_trigger_state(pg_sql *b, PGconn *c, const json_t *tg)
 static int index_depth(const json_t *indexes, const json_t *ix)
 {
     int depth = 0;
-    while (ix && jstr(ix, "parent") && depth < 32) {
-        const char *ps = jstr(ix, "parent_schema");
-        const char *schema = ps ? ps : jstr(ix, "schema");
-        const char *parent = jstr(ix, "parent");
+    while (ix && v_str(ix, "parent") && depth < 32) {
+        const char *ps = v_str(ix, "parent_schema");
+        const char *schema = ps ? ps : v_str(ix, "schema");
+        const char *parent = v_str(ix, "parent");
         const json_t *next = NULL, *it;
         size_t i;
         json_array_foreach(indexes, i, it) {
-            if (!strcmp(jstr(it, "schema"), schema) && !strcmp(jstr(it, "name"), parent)) {
+            if (!strcmp(v_str(it, "schema"), schema) && !strcmp(v_str(it, "name"), parent)) {
                 next = it;
                 break;
             }
@@ -203,11 +198,11 @@ static void script_fk(pg_sql *b, PGconn *c, const json_t *fk, pg_sql *tmp)
     pg_sql_add(tmp, "  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint"
                     " WHERE conrelid = ");
     /* to_regclass takes the quoted, qualified name as a literal. */
-    qn = pg_sql_qname_new(c, jstr(fk, "schema"), jstr(fk, "table"), NULL);
+    qn = pg_sql_qname_new(c, v_str(fk, "schema"), v_str(fk, "table"), NULL);
     pg_sql_literal(tmp, c, qn ? qn : "");
     free(qn);
     pg_sql_add(tmp, "::pg_catalog.regclass AND conname = ");
-    pg_sql_literal(tmp, c, jstr(fk, "name"));
+    pg_sql_literal(tmp, c, v_str(fk, "name"));
     pg_sql_add(tmp, ") THEN\n    ");
     build_add_fk(tmp, c, fk);
     pg_sql_add(tmp, ";\n  END IF;\n");
@@ -221,7 +216,7 @@ static void script_fk(pg_sql *b, PGconn *c, const json_t *fk, pg_sql *tmp)
         build_validate_fk(b, c, fk);
         pg_sql_add(b, ";\n");
     }
-    if (jstr(fk, "comment")) {
+    if (v_str(fk, "comment")) {
         build_fk_comment(b, c, fk);
         pg_sql_add(b, ";\n");
     }
@@ -234,23 +229,23 @@ static void script_drop(pg_sql *b, PGconn *c, const json_t *capture)
     pg_sql_add(b, "-- Drops performed by prepare_target\n");
     json_array_foreach(json_object_get(capture, "foreign_keys"), i, it) {
         pg_sql_add(b, "ALTER TABLE IF EXISTS ");
-        pg_sql_qname(b, c, jstr(it, "schema"), jstr(it, "table"));
+        pg_sql_qname(b, c, v_str(it, "schema"), v_str(it, "table"));
         pg_sql_add(b, " DROP CONSTRAINT IF EXISTS ");
-        pg_sql_ident(b, c, jstr(it, "name"));
+        pg_sql_ident(b, c, v_str(it, "name"));
         pg_sql_add(b, ";\n");
     }
     json_array_foreach(json_object_get(capture, "indexes"), i, it) {
-        if (jstr(it, "parent"))
+        if (v_str(it, "parent"))
             continue;
         pg_sql_add(b, "DROP INDEX IF EXISTS ");
-        pg_sql_qname(b, c, jstr(it, "schema"), jstr(it, "name"));
+        pg_sql_qname(b, c, v_str(it, "schema"), v_str(it, "name"));
         pg_sql_add(b, ";\n");
     }
     json_array_foreach(json_object_get(capture, "triggers"), i, it) {
         pg_sql_add(b, "ALTER TABLE IF EXISTS ");
-        pg_sql_qname(b, c, jstr(it, "schema"), jstr(it, "table"));
+        pg_sql_qname(b, c, v_str(it, "schema"), v_str(it, "table"));
         pg_sql_add(b, " DISABLE TRIGGER ");
-        pg_sql_ident(b, c, jstr(it, "name"));
+        pg_sql_ident(b, c, v_str(it, "name"));
         pg_sql_add(b, ";\n");
     }
 }
@@ -281,7 +276,7 @@ char *pg_capture_script_new(PGconn *conn, const json_t *capture, unsigned parts,
         json_array_foreach(order, i, it) {
             build_create_index(&b, it, false);
             pg_sql_add(&b, ";\n");
-            if (jstr(it, "parent")) {
+            if (v_str(it, "parent")) {
                 build_attach(&b, conn, it);
                 pg_sql_add(&b, ";\n");
             }
@@ -332,8 +327,8 @@ static void report_object(restore_ctx *x, const char *kind, const json_t *o,
 {
     char disp[300];
     json_t *r = json_pack("{s:s, s:s, s:s, s:s, s:s}", "kind", kind, "schema",
-                          jstr(o, "schema"), "table", jstr(o, "table"), "name",
-                          jstr(o, "name"), "action", action);
+                          v_str(o, "schema"), "table", v_str(o, "table"), "name",
+                          v_str(o, "name"), "action", action);
     if (r && e) {
         json_object_set_new(r, "error", json_string(e->message));
         if (e->sqlstate[0])
@@ -341,7 +336,7 @@ static void report_object(restore_ctx *x, const char *kind, const json_t *o,
     }
     if (r)
         json_array_append_new(x->objects, r);
-    snprintf(disp, sizeof disp, "%s %s.%s", kind, jstr(o, "schema"), jstr(o, "name"));
+    snprintf(disp, sizeof disp, "%s %s.%s", kind, v_str(o, "schema"), v_str(o, "name"));
     if (e) {
         x->failed++;
         if (x->first.status == CO_OK) {
@@ -386,7 +381,7 @@ static void restore_index(restore_ctx *x, const json_t *ix, pg_sql *b)
         " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
         " LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid"
         " WHERE n.nspname = $1 AND c.relname = $2";
-    const char *params[2] = {jstr(ix, "schema"), jstr(ix, "name")};
+    const char *params[2] = {v_str(ix, "schema"), v_str(ix, "name")};
     bool concurrently = x->opts && x->opts->concurrently;
     PGresult *res = NULL;
     co_error e;
@@ -408,7 +403,7 @@ static void restore_index(restore_ctx *x, const json_t *ix, pg_sql *b)
             /* INVALID leftover of an interrupted concurrent build. */
             pg_sql_add(b, concurrently ? "DROP INDEX CONCURRENTLY IF EXISTS "
                                        : "DROP INDEX IF EXISTS ");
-            pg_sql_qname(b, x->conn, jstr(ix, "schema"), jstr(ix, "name"));
+            pg_sql_qname(b, x->conn, v_str(ix, "schema"), v_str(ix, "name"));
             if (run_stmt(x, b, "drop invalid index", &e) != CO_OK)
                 goto fail;
         }
@@ -420,7 +415,7 @@ static void restore_index(restore_ctx *x, const json_t *ix, pg_sql *b)
         if (run_stmt(x, b, "create index", &e) != CO_OK)
             goto fail;
     }
-    if (jstr(ix, "parent")) {
+    if (v_str(ix, "parent")) {
         build_attach(b, x->conn, ix);
         if (run_stmt(x, b, "attach index", &e) != CO_OK)
             goto fail;
@@ -443,7 +438,7 @@ static void restore_fk(restore_ctx *x, const json_t *fk, pg_sql *b)
         " JOIN pg_catalog.pg_class c ON c.oid = k.conrelid"
         " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
         " WHERE n.nspname = $1 AND c.relname = $2 AND k.conname = $3";
-    const char *params[3] = {jstr(fk, "schema"), jstr(fk, "table"), jstr(fk, "name")};
+    const char *params[3] = {v_str(fk, "schema"), v_str(fk, "table"), v_str(fk, "name")};
     PGresult *res = NULL;
     co_error e;
     bool exists, valid;
@@ -470,7 +465,7 @@ static void restore_fk(restore_ctx *x, const json_t *fk, pg_sql *b)
         if (exists)
             action = "validated";
     }
-    if (jstr(fk, "comment")) {
+    if (v_str(fk, "comment")) {
         build_fk_comment(b, x->conn, fk);
         if (run_stmt(x, b, "comment on foreign key", &e) != CO_OK)
             goto fail;
@@ -561,7 +556,7 @@ static void set_trigger(PGconn *conn, const json_t *tg, json_t *list, size_t *fa
         " JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid"
         " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
         " WHERE n.nspname = $1 AND c.relname = $2 AND g.tgname = $3";
-    const char *params[3] = {jstr(tg, "schema"), jstr(tg, "table"), jstr(tg, "name")};
+    const char *params[3] = {v_str(tg, "schema"), v_str(tg, "table"), v_str(tg, "name")};
     PGresult *res = NULL;
     co_error e;
     json_t *r;
@@ -570,7 +565,7 @@ static void set_trigger(PGconn *conn, const json_t *tg, json_t *list, size_t *fa
     if (pg_exec(conn, "look up trigger", sql_exists, 3, params, &res, &e) == CO_OK) {
         if (PQntuples(res) == 0) {
             co_error_set(&e, CO_ERR_CONFLICT, "trigger %s on %s.%s no longer exists",
-                         jstr(tg, "name"), jstr(tg, "schema"), jstr(tg, "table"));
+                         v_str(tg, "name"), v_str(tg, "schema"), v_str(tg, "table"));
         } else {
             build_trigger_state(b, conn, tg);
             if (pg_sql_check(b, &e) == CO_OK &&
@@ -580,9 +575,9 @@ static void set_trigger(PGconn *conn, const json_t *tg, json_t *list, size_t *fa
         }
     }
     PQclear(res);
-    r = json_pack("{s:s, s:s, s:s, s:s, s:s}", "schema", jstr(tg, "schema"), "table",
-                  jstr(tg, "table"), "name", jstr(tg, "name"), "enabled",
-                  jstr(tg, "enabled"), "action", e.status == CO_OK ? "set" : "failed");
+    r = json_pack("{s:s, s:s, s:s, s:s, s:s}", "schema", v_str(tg, "schema"), "table",
+                  v_str(tg, "table"), "name", v_str(tg, "name"), "enabled",
+                  v_str(tg, "enabled"), "action", e.status == CO_OK ? "set" : "failed");
     if (r && e.status != CO_OK)
         json_object_set_new(r, "error", json_string(e.message));
     if (r)

@@ -7,14 +7,9 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/validate.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_S 10
-
-static const char *json_str(const json_t *obj, const char *key)
-{
-    const json_t *v = json_object_get(obj, key);
-    return json_is_string(v) ? json_string_value(v) : NULL;
-}
 
 static bool json_int_member(const json_t *obj, const char *key, long long min,
                             long long max, int *out, bool *bad)
@@ -68,13 +63,13 @@ co_status pg_conn_spec_from_json(const json_t *obj, const char *pointer,
             rc = co_error_field(err, ptr, "must be a string");
         }
     }
-    out->host = json_str(obj, "host");
-    out->dbname = json_str(obj, "dbname");
-    out->user = json_str(obj, "user");
-    out->password = json_str(obj, "password");
-    out->sslmode = json_str(obj, "sslmode");
-    out->run_id = json_str(obj, "run_id");
-    out->application_name = json_str(obj, "application_name");
+    out->host = v_str(obj, "host");
+    out->dbname = v_str(obj, "dbname");
+    out->user = v_str(obj, "user");
+    out->password = v_str(obj, "password");
+    out->sslmode = v_str(obj, "sslmode");
+    out->run_id = v_str(obj, "run_id");
+    out->application_name = v_str(obj, "application_name");
     json_int_member(obj, "port", 1, 65535, &out->port, &bad);
     if (bad) {
         snprintf(ptr, sizeof ptr, "%s/port", pointer);

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "pg/pg_sql.h"
+#include "core/validate.h"
 
 /* ---- link_remote --------------------------------------------------------- */
 
@@ -257,10 +258,11 @@ fail:
 
 /* ---- JSON parameters ------------------------------------------------------- */
 
+/* v_str, with "" taken as absent. */
 static const char *get_str(const json_t *o, const char *k)
 {
-    const json_t *v = json_object_get(o, k);
-    return json_is_string(v) && *json_string_value(v) ? json_string_value(v) : NULL;
+    const char *s = v_str(o, k);
+    return s && *s ? s : NULL;
 }
 
 static co_status need_str(const json_t *o, const char *k, const char *pointer,

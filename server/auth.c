@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hex.h"
+
 typedef struct token {
     unsigned char hash[32];
     co_role role;
@@ -35,35 +37,9 @@ static void sha256(const void *data, size_t len, unsigned char out[32])
 
 void co_auth_hash(const char *token_text, size_t len, char out[65])
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char md[32];
     sha256(token_text, len, md);
-    for (int i = 0; i < 32; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[64] = '\0';
-}
-
-static int unhex(const char *s, unsigned char out[32])
-{
-    for (int i = 0; i < 32; i++) {
-        unsigned v = 0;
-        for (int j = 0; j < 2; j++) {
-            char c = s[2 * i + j];
-            v <<= 4;
-            if (c >= '0' && c <= '9')
-                v |= (unsigned)(c - '0');
-            else if (c >= 'a' && c <= 'f')
-                v |= (unsigned)(c - 'a' + 10);
-            else if (c >= 'A' && c <= 'F')
-                v |= (unsigned)(c - 'A' + 10);
-            else
-                return -1;
-        }
-        out[i] = (unsigned char)v;
-    }
-    return 0;
+    co_hex_encode(md, sizeof md, out);
 }
 
 co_status co_auth_load(const char *path, co_auth **out, co_error *err)
@@ -103,7 +79,7 @@ co_status co_auth_load(const char *path, co_auth **out, co_error *err)
         auth->tokens = grown;
         t = &auth->tokens[auth->count];
         memset(t, 0, sizeof *t);
-        if (unhex(hash, t->hash) != 0) {
+        if (co_hex_decode(hash, t->hash, 32) != 0) {
             rc = co_error_set(err, CO_ERR_INVALID,
                               "tokens file %s line %d: hash is not hex", path, lineno);
             goto fail;

@@ -3,8 +3,11 @@
  * THREADS: callbacks run on libmicrohttpd's pool threads. Per-request state
  * (req_ctx) lives in *req_cls from the first callback to on_completed. The
  * in-flight counter and its condition variable (guarded by mu) let
- * co_http_stop drain requests. idem_mu serialises POSTs that carry an
- * Idempotency-Key so that two concurrent retries cannot both execute.
+ * co_http_stop drain requests. POSTs that carry the same Idempotency-Key
+ * (for the same principal) are serialised so that two concurrent retries
+ * cannot both execute: idem_mu guards only the list of keys in flight and is
+ * never held while a handler runs; a second request with a key in flight
+ * waits on idem_cv.
  */
 #include "server/http.h"
 
@@ -25,6 +28,7 @@
 #include "server/metrics.h"
 #include "server/problem.h"
 #include "server/router.h"
+#include "server/sse.h"
 #include "store/idempotency.h"
 
 struct co_http {
@@ -35,6 +39,9 @@ struct co_http {
     pthread_cond_t idle;
     int inflight;
     pthread_mutex_t idem_mu;
+    pthread_cond_t idem_cv;
+    struct idem_key *idem_keys; /* keys in flight, guarded by idem_mu */
+    co_sse *sse;           /* event streams and their heartbeat */
 };
 
 typedef struct req_ctx {
@@ -48,99 +55,6 @@ typedef struct req_ctx {
 #define ALLOWED_HEADERS \
     "Authorization, Content-Type, If-Match, Idempotency-Key, Last-Event-ID"
 #define EXPOSED_HEADERS "ETag, Location, Idempotent-Replayed"
-
-/* ---------------------------------------------------------------- helpers */
-
-const char *co_req_header(const co_request *req, const char *name)
-{
-    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
-}
-
-const char *co_req_query(const co_request *req, const char *name)
-{
-    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
-}
-
-co_status co_req_json(const co_request *req, json_t **out, co_error *err)
-{
-    json_error_t jerr;
-    json_t *v;
-    if (!req->body || req->body_len == 0)
-        return co_error_field(err, "", "the request body must be a JSON object");
-    v = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!v)
-        return co_error_field(err, "", "malformed JSON at line %d column %d: %s",
-                              jerr.line, jerr.column, jerr.text);
-    if (!json_is_object(v)) {
-        json_decref(v);
-        return co_error_field(err, "", "the request body must be a JSON object");
-    }
-    *out = v;
-    return CO_OK;
-}
-
-void co_resp_json(co_response *resp, int status, json_t *body)
-{
-    json_decref(resp->json);
-    resp->json = body;
-    resp->status = status;
-}
-
-co_status co_req_if_match(const co_request *req, int64_t *version, co_error *err)
-{
-    const char *v = co_req_header(req, "If-Match");
-    char *end;
-    long long n;
-    *version = -1;
-    if (!v)
-        return CO_OK;
-    if (strcmp(v, "*") == 0)
-        return CO_OK;
-    if (strncmp(v, "W/", 2) == 0)
-        v += 2;
-    if (*v != '"')
-        goto bad;
-    n = strtoll(v + 1, &end, 10);
-    if (end == v + 1 || *end != '"' || end[1] != '\0' || n < 1)
-        goto bad;
-    *version = n;
-    return CO_OK;
-bad:
-    co_error_set(err, CO_ERR_PRECONDITION,
-                 "If-Match does not name a current version of this resource");
-    return co_error_field(err, "@If-Match", "expected an ETag from a previous read");
-}
-
-void co_page_token(int64_t seq, char buf[32])
-{
-    snprintf(buf, 32, "c%llx", (unsigned long long)seq);
-}
-
-co_status co_req_page(const co_request *req, int *limit, int64_t *after,
-                      co_error *err)
-{
-    const char *l = co_req_query(req, "limit");
-    const char *t = co_req_query(req, "page_token");
-    char *end;
-    *limit = 50;
-    *after = 0;
-    if (l) {
-        long v = strtol(l, &end, 10);
-        if (end == l || *end || v < 1 || v > 200)
-            return co_error_field(err, "?limit", "must be an integer from 1 to 200");
-        *limit = (int)v;
-    }
-    if (t) {
-        unsigned long long v;
-        if (t[0] != 'c' || !t[1])
-            return co_error_field(err, "?page_token", "not a page token from this API");
-        v = strtoull(t + 1, &end, 16);
-        if (*end || v > (unsigned long long)INT64_MAX)
-            return co_error_field(err, "?page_token", "not a page token from this API");
-        *after = (int64_t)v;
-    }
-    return CO_OK;
-}
 
 /* ------------------------------------------------------------- responses */
 
@@ -206,11 +120,23 @@ static struct MHD_Response *problem_response(const co_error *err, const char *pa
     return problem_response_x(err, path, NULL, status);
 }
 
+/* Turns a handler's stream request into an SSE response in resp->mhd. */
+static co_status open_stream(co_http *http, co_request *req, co_response *resp)
+{
+    co_events_filter f = {resp->stream.run_id, resp->stream.project_id, resp->stream.type};
+    if (!http->sse)
+        return co_error_set(&resp->err, CO_ERR_TRANSIENT, "event streams are not available");
+    return co_sse_response(http->sse, req->app->store, req->conn, resp->stream.after, &f,
+                           &resp->mhd, &resp->err);
+}
+
 /* Renders resp into an MHD response and its status. */
-static struct MHD_Response *render(co_request *req, co_response *resp,
+static struct MHD_Response *render(co_http *http, co_request *req, co_response *resp,
                                    co_status rc, int *status)
 {
     struct MHD_Response *r;
+    if (rc == CO_OK && resp->stream.active && !resp->mhd)
+        rc = open_stream(http, req, resp);
     if (rc != CO_OK) {
         if (resp->err.status == CO_OK)
             co_error_set(&resp->err, rc, "%s", co_status_str(rc));
@@ -250,6 +176,44 @@ static void resp_clear(co_response *resp)
 
 /* ------------------------------------------------------------ idempotency */
 
+/* An Idempotency-Key being processed: principal + "\n" + key. */
+typedef struct idem_key {
+    char id[600];
+    struct idem_key *next;
+} idem_key;
+
+/* Waits until no other request processes (principal, key), then marks it
+ * in flight in *slot (released with idem_release). */
+static void idem_acquire(co_http *http, const char *principal, const char *key,
+                         idem_key *slot)
+{
+    snprintf(slot->id, sizeof slot->id, "%s\n%s", principal ? principal : "", key);
+    pthread_mutex_lock(&http->idem_mu);
+    for (;;) {
+        idem_key *k = http->idem_keys;
+        while (k && strcmp(k->id, slot->id) != 0)
+            k = k->next;
+        if (!k)
+            break;
+        pthread_cond_wait(&http->idem_cv, &http->idem_mu);
+    }
+    slot->next = http->idem_keys;
+    http->idem_keys = slot;
+    pthread_mutex_unlock(&http->idem_mu);
+}
+
+static void idem_release(co_http *http, idem_key *slot)
+{
+    pthread_mutex_lock(&http->idem_mu);
+    for (idem_key **k = &http->idem_keys; *k; k = &(*k)->next)
+        if (*k == slot) {
+            *k = slot->next;
+            break;
+        }
+    pthread_cond_broadcast(&http->idem_cv);
+    pthread_mutex_unlock(&http->idem_mu);
+}
+
 /* Runs the handler for a POST with an Idempotency-Key: replays a stored
  * response, refuses a reused key with another body, or runs and stores. */
 static struct MHD_Response *run_idempotent(co_http *http, co_request *req,
@@ -257,6 +221,7 @@ static struct MHD_Response *run_idempotent(co_http *http, co_request *req,
 {
     co_response resp;
     co_idem_record rec, stored;
+    idem_key slot;
     int found = 0;
     co_status rc;
     struct MHD_Response *r = NULL;
@@ -269,7 +234,7 @@ static struct MHD_Response *run_idempotent(co_http *http, co_request *req,
     }
     co_idem_fingerprint(req->method, req->path, req->body, req->body_len,
                         rec.fingerprint);
-    pthread_mutex_lock(&http->idem_mu);
+    idem_acquire(http, req->principal, key, &slot);
     rc = co_idem_get(req->app->store, req->principal, key, &stored, &found,
                      &resp.err);
     if (rc != CO_OK) {
@@ -318,9 +283,9 @@ static struct MHD_Response *run_idempotent(co_http *http, co_request *req,
             free(text);
         }
     }
-    r = render(req, &resp, rc, status);
+    r = render(http, req, &resp, rc, status);
 out:
-    pthread_mutex_unlock(&http->idem_mu);
+    idem_release(http, &slot);
     resp_clear(&resp);
     return r;
 }
@@ -416,7 +381,7 @@ static struct MHD_Response *dispatch(co_http *http, struct MHD_Connection *conn,
             return run_idempotent(http, &req, key, status);
     }
     rc = route->handler(&req, &resp);
-    r = render(&req, &resp, rc, status);
+    r = render(http, &req, &resp, rc, status);
     resp_clear(&resp);
     return r;
 }
@@ -518,9 +483,14 @@ co_status co_http_start(co_app *app, co_http **out, co_error *err)
     if (!http)
         return co_error_set(err, CO_ERR_NOMEM, "out of memory");
     http->app = app;
+    if (app->events && co_sse_new(app->events, 15000, &http->sse, err) != CO_OK) {
+        free(http);
+        return err->status;
+    }
     pthread_mutex_init(&http->mu, NULL);
     pthread_cond_init(&http->idle, NULL);
     pthread_mutex_init(&http->idem_mu, NULL);
+    pthread_cond_init(&http->idem_cv, NULL);
     http->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, &on_request, http, MHD_OPTION_EXTERNAL_LOGGER,
         &mhd_logger, NULL, MHD_OPTION_SOCK_ADDR,
@@ -554,13 +524,7 @@ void co_http_stop(co_http *http, int drain_ms)
          * be closed after MHD_stop_daemon: pool threads may still use it */
         MHD_socket fd = MHD_quiesce_daemon(http->daemon);
         struct timespec deadline;
-        clock_gettime(CLOCK_REALTIME, &deadline);
-        deadline.tv_sec += drain_ms / 1000;
-        deadline.tv_nsec += (long)(drain_ms % 1000) * 1000000L;
-        if (deadline.tv_nsec >= 1000000000L) {
-            deadline.tv_sec++;
-            deadline.tv_nsec -= 1000000000L;
-        }
+        co_clock_deadline(&deadline, drain_ms);
         pthread_mutex_lock(&http->mu);
         while (http->inflight > 0 &&
                pthread_cond_timedwait(&http->idle, &http->mu, &deadline) == 0)
@@ -573,7 +537,9 @@ void co_http_stop(co_http *http, int drain_ms)
         if (fd != MHD_INVALID_SOCKET)
             close(fd);
     }
+    co_sse_free(http->sse);
     pthread_mutex_destroy(&http->idem_mu);
+    pthread_cond_destroy(&http->idem_cv);
     pthread_cond_destroy(&http->idle);
     pthread_mutex_destroy(&http->mu);
     free(http);

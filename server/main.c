@@ -5,6 +5,7 @@
  * signal with sigwait(). On SIGTERM or SIGINT it stops accepting, drains
  * in-flight requests (up to 10 s), stops the other threads and exits 0.
  */
+#include <errno.h>
 #include <openssl/crypto.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,7 +21,7 @@
 #include "server/http.h"
 #include "core/log.h"
 #include "server/metrics.h"
-#include "server/events.h"
+#include "events/events.h"
 #include "engine/engine.h"
 #include "engine/runner.h"
 #include "engine/awsdms.h"
@@ -44,6 +45,23 @@ static int hash_token(void)
     OPENSSL_cleanse(line, sizeof line);
     printf("%s\n", hex);
     return 0;
+}
+
+/* Writes port and a newline to path atomically (a temporary file renamed
+ * over it), so a reader never sees a partial number. Errors: CO_ERR_IO. */
+static co_status write_port_file(const char *path, unsigned port, co_error *err)
+{
+    char tmp[1100];
+    FILE *f;
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    f = fopen(tmp, "w");
+    if (!f || fprintf(f, "%u\n", port) < 0 || fclose(f) != 0 || rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return co_error_set(err, CO_ERR_IO, "cannot write the port file %s: %s", path,
+                            strerror(e));
+    }
+    return CO_OK;
 }
 
 static int run(co_app *app)
@@ -95,7 +113,7 @@ static int run(co_app *app)
             goto fail;
     }
     co_engine_register_builtin();
-    if (co_events_new(app->store, 15000, &app->events, &err) != CO_OK)
+    if (co_events_new(app->store, &app->events, &err) != CO_OK)
         goto fail;
     if (co_runner_start(app, app->cfg.workers, &app->runner, &err) != CO_OK)
         goto fail;
@@ -105,6 +123,9 @@ static int run(co_app *app)
            "cutoverd %s listening on %s (port %u), store %s, auth %s",
            CUTOVER_VERSION, app->cfg.listen, (unsigned)co_http_port(http),
            app->cfg.db_path, app->auth ? "tokens" : "off (loopback)");
+    if (app->cfg.port_file[0] &&
+        write_port_file(app->cfg.port_file, co_http_port(http), &err) != CO_OK)
+        goto fail;
     for (;;) {
         if (sigwait(&sigs, &sig) != 0)
             continue;

@@ -117,3 +117,56 @@ co_status co_metrics_render(co_metrics *m, co_buf *out)
     pthread_mutex_unlock(&m->mu);
     return rc == CO_OK ? CO_OK : CO_ERR_NOMEM;
 }
+
+co_status co_metrics_render_runner(const co_runner_counters *c, co_buf *out)
+{
+    co_status rc = co_buf_printf(out, "# HELP cutover_step_attempts_total Step function "
+                                      "calls by verdict.\n"
+                                      "# TYPE cutover_step_attempts_total counter\n");
+    for (int k = CO_VERDICT_NONE + 1; k < CO_VERDICT_LAST && rc == CO_OK; k++)
+        rc = co_buf_printf(out, "cutover_step_attempts_total{verdict=\"%s\"} %llu\n",
+                           co_verdict_name((co_verdict_kind)k), c->verdicts[k]);
+    if (rc == CO_OK)
+        rc = co_buf_printf(out, "# HELP cutover_step_retries_total Step attempts that "
+                                "asked for a retry.\n"
+                                "# TYPE cutover_step_retries_total counter\n"
+                                "cutover_step_retries_total %llu\n"
+                                "# HELP cutover_step_attempt_duration_seconds Time of one "
+                                "step attempt.\n"
+                                "# TYPE cutover_step_attempt_duration_seconds histogram\n",
+                           c->verdicts[CO_VERDICT_RETRY]);
+    for (size_t b = 0; b < c->ndur && rc == CO_OK; b++)
+        rc = co_buf_printf(out, "cutover_step_attempt_duration_seconds_bucket{le=\"%g\"} %llu\n",
+                           c->dur_buckets[b], c->dur_hist[b]);
+    if (rc == CO_OK)
+        rc = co_buf_printf(out,
+                           "cutover_step_attempt_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
+                           "cutover_step_attempt_duration_seconds_sum %.3f\n"
+                           "cutover_step_attempt_duration_seconds_count %llu\n",
+                           c->dur_count, (double)c->dur_sum_ms / 1000.0, c->dur_count);
+    return rc;
+}
+
+co_status co_metrics_render_dms(const co_dms_counters *c, co_buf *out)
+{
+    co_status rc;
+    rc = co_buf_printf(out, "# HELP cutover_dms_requests_total DMS API HTTP requests by "
+                            "operation and outcome.\n"
+                            "# TYPE cutover_dms_requests_total counter\n");
+    for (size_t i = 0; rc == CO_OK && i < CO_DMS_METRIC_OPS; i++)
+        for (int o = 0; rc == CO_OK && o < CO_DMS_OUTCOMES; o++)
+            if (c->requests[i][o])
+                rc = co_buf_printf(out,
+                                   "cutover_dms_requests_total{operation=\"%s\","
+                                   "outcome=\"%s\"} %llu\n",
+                                   c->ops[i], c->outcomes[o], c->requests[i][o]);
+    if (rc == CO_OK)
+        rc = co_buf_printf(out, "# HELP cutover_dms_retries_total DMS API requests "
+                                "retried inside a call (throttling, 5xx, network).\n"
+                                "# TYPE cutover_dms_retries_total counter\n");
+    for (size_t i = 0; rc == CO_OK && i < CO_DMS_METRIC_OPS; i++)
+        if (c->retries[i])
+            rc = co_buf_printf(out, "cutover_dms_retries_total{operation=\"%s\"} %llu\n",
+                               c->ops[i], c->retries[i]);
+    return rc;
+}

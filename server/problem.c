@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/hex.h"
+
 static const char *title_of(int http)
 {
     switch (http) {
@@ -27,7 +29,6 @@ static const char *title_of(int http)
 static json_t *uri_reference(const char *path)
 {
     static const char keep[] = "-._~!$&'()*+,;=:@/";
-    static const char hex[] = "0123456789ABCDEF";
     char out[1024];
     size_t n = 0;
     for (const unsigned char *p = (const unsigned char *)path; *p && n + 4 < sizeof out; p++) {
@@ -36,8 +37,8 @@ static json_t *uri_reference(const char *path)
             out[n++] = (char)*p;
         } else {
             out[n++] = '%';
-            out[n++] = hex[*p >> 4];
-            out[n++] = hex[*p & 15];
+            out[n++] = co_hex_upper[*p >> 4];
+            out[n++] = co_hex_upper[*p & 15];
         }
     }
     out[n] = '\0';

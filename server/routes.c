@@ -6,6 +6,7 @@
  * need operator; endpoint changes (they carry secrets) need admin.
  */
 #include "handlers/handlers.h"
+#include "server/metrics.h"
 #include "server/router.h"
 
 #define V CO_ROLE_VIEWER

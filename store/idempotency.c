@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/hex.h"
 
 enum { SQL_GET, SQL_PUT, SQL_EXPIRE, SQL_LAST };
 
@@ -39,7 +40,6 @@ void co_idem_fingerprint(const char *method, const char *path, const char *body,
     unsigned char md[32];
     unsigned int mdlen = 0;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    static const char hex[] = "0123456789abcdef";
     out[0] = '\0';
     if (!ctx)
         return;
@@ -50,11 +50,7 @@ void co_idem_fingerprint(const char *method, const char *path, const char *body,
         EVP_DigestUpdate(ctx, body, body_len);
     EVP_DigestFinal_ex(ctx, md, &mdlen);
     EVP_MD_CTX_free(ctx);
-    for (unsigned i = 0; i < 32; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[64] = '\0';
+    co_hex_encode(md, 32, out);
 }
 
 static void cutoff(char *buf, size_t size)

@@ -29,7 +29,7 @@
 #include "engine/plans.h"
 #include "engine/step.h"
 #include "core/buf.h"
-#include "server/events.h"
+#include "events/events.h"
 #include "store/secret.h"
 #include "tests/unit/tap.h"
 
@@ -146,7 +146,7 @@ static int setup(const char *dir)
     snprintf(path, sizeof path, "%s/cutover.db", dir);
     if (RAND_bytes(app.key.key, sizeof app.key.key) != 1 ||
         co_store_open(path, &app.store, &err) != CO_OK ||
-        co_events_new(app.store, 15000, &app.events, &err) != CO_OK ||
+        co_events_new(app.store, &app.events, &err) != CO_OK ||
         co_aws_provider_new(NULL, &app.aws_creds, &err) != CO_OK) {
         printf("setup: %s\n", err.message);
         return -1;
@@ -353,21 +353,19 @@ static void test_sequence(void)
           "engine.status events on status changes (%zu)", json_array_size(events));
     json_decref(events);
     {
-        co_step_ctx ctx;
-        memset(&ctx, 0, sizeof ctx);
-        ctx.app = &app;
-        ctx.run = &r.row;
-        ctx.plan = r.plan;
-        ctx.step = &r.plan->steps[0];
-        ctx.outputs = json_object();
-        ctx.all_outputs = r.all;
-        ctx.source = r.src;
-        ctx.target = r.tgt;
-        co_aws_dms_engine.describe_task(&ctx, "main", &desc, &tables, &v);
+        /* the same operation outside a run (as a route calls it): plain
+         * inputs, no plan, no step */
+        co_op_ctx op;
+        co_error_clear(&err);
+        CHECK(co_op_ctx_init(&op, &app, "aws-dms", r.row.project_id, r.row.id, r.row.params,
+                             &r.src, &r.tgt, &err) == CO_OK,
+              "operation context: %s", err.message);
+        memset(&v, 0, sizeof v);
+        co_aws_dms_engine.describe_task(&op.ctx, "main", &desc, &tables, &v);
         CHECK(v.kind == CO_VERDICT_DONE && desc && json_array_size(tables) == 6 &&
                   json_is_object(json_object_get(desc, "ReplicationTaskStats")),
-              "describe_task: %s", v.error);
-        json_decref(ctx.outputs);
+              "describe_task outside a run: %s", v.error);
+        co_op_ctx_release(&op);
     }
     json_decref(desc);
     json_decref(tables);
@@ -545,6 +543,7 @@ int main(void)
             kill(fake_pid, SIGTERM);
         return 77;
     }
+    co_engine_register_builtin(); /* co_op_ctx_init finds engines by name */
     if (setup(dir) == 0) {
         test_sequence();
         test_stage();

@@ -1,0 +1,97 @@
+/* request.c - see request.h. */
+#include "handlers/request.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *co_req_header(const co_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *co_req_query(const co_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+co_status co_req_json(const co_request *req, json_t **out, co_error *err)
+{
+    json_error_t jerr;
+    json_t *v;
+    if (!req->body || req->body_len == 0)
+        return co_error_field(err, "", "the request body must be a JSON object");
+    v = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!v)
+        return co_error_field(err, "", "malformed JSON at line %d column %d: %s",
+                              jerr.line, jerr.column, jerr.text);
+    if (!json_is_object(v)) {
+        json_decref(v);
+        return co_error_field(err, "", "the request body must be a JSON object");
+    }
+    *out = v;
+    return CO_OK;
+}
+
+void co_resp_json(co_response *resp, int status, json_t *body)
+{
+    json_decref(resp->json);
+    resp->json = body;
+    resp->status = status;
+}
+
+co_status co_req_if_match(const co_request *req, int64_t *version, co_error *err)
+{
+    const char *v = co_req_header(req, "If-Match");
+    char *end;
+    long long n;
+    *version = -1;
+    if (!v)
+        return CO_OK;
+    if (strcmp(v, "*") == 0)
+        return CO_OK;
+    if (strncmp(v, "W/", 2) == 0)
+        v += 2;
+    if (*v != '"')
+        goto bad;
+    n = strtoll(v + 1, &end, 10);
+    if (end == v + 1 || *end != '"' || end[1] != '\0' || n < 1)
+        goto bad;
+    *version = n;
+    return CO_OK;
+bad:
+    co_error_set(err, CO_ERR_PRECONDITION,
+                 "If-Match does not name a current version of this resource");
+    return co_error_field(err, "@If-Match", "expected an ETag from a previous read");
+}
+
+void co_page_token(int64_t seq, char buf[32])
+{
+    snprintf(buf, 32, "c%llx", (unsigned long long)seq);
+}
+
+co_status co_req_page(const co_request *req, int *limit, int64_t *after,
+                      co_error *err)
+{
+    const char *l = co_req_query(req, "limit");
+    const char *t = co_req_query(req, "page_token");
+    char *end;
+    *limit = 50;
+    *after = 0;
+    if (l) {
+        long v = strtol(l, &end, 10);
+        if (end == l || *end || v < 1 || v > 200)
+            return co_error_field(err, "?limit", "must be an integer from 1 to 200");
+        *limit = (int)v;
+    }
+    if (t) {
+        unsigned long long v;
+        if (t[0] != 'c' || !t[1])
+            return co_error_field(err, "?page_token", "not a page token from this API");
+        v = strtoull(t + 1, &end, 16);
+        if (*end || v > (unsigned long long)INT64_MAX)
+            return co_error_field(err, "?page_token", "not a page token from this API");
+        *after = (int64_t)v;
+    }
+    return CO_OK;
+}
