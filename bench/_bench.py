@@ -1,9 +1,8 @@
 """Helpers shared by the benchmark scripts in bench/: building the release
-daemon, ports, polling with a deadline, CPU accounting from /proc, waiting for
+daemon, starting it on a port it picks (scripts/cutoverd_proc.py), polling with a deadline, CPU accounting from /proc, waiting for
 a quiet machine, reading /metrics, percentiles. Debian python3 only."""
 import math
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -11,6 +10,8 @@ import time
 import requests
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import cutoverd_proc  # noqa: E402,F401  (scripts/cutoverd_proc.py, re-exported)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -24,12 +25,6 @@ def build(build_dir, target="cutoverd"):
     subprocess.run(["ninja", "-C", build_dir, target], check=True, stdout=sys.stderr,
                    timeout=1800)
     return os.path.join(build_dir, target)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until(pred, timeout, what, interval=0.05):

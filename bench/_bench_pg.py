@@ -19,7 +19,7 @@ import time
 
 import requests
 
-from _bench import (build, free_port, machine_ticks, pct, wait_quiet,  # noqa: E402,F401
+from _bench import (build, cutoverd_proc, machine_ticks, pct, wait_quiet,  # noqa: E402,F401
                     wait_until)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -182,12 +182,11 @@ class Cutoverd:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self):
-        self.port = free_port()
         self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [self.binary, "--listen", f"127.0.0.1:{self.port}", "--db",
-             os.path.join(self.workdir, "bench.db"), "--log-level", self.log_level],
-            stdout=self._log, stderr=self._log, cwd=self.workdir)
+        self.proc, self.port = cutoverd_proc.start(
+            self.binary, self.workdir,
+            ["--db", os.path.join(self.workdir, "bench.db"), "--log-level", self.log_level],
+            log=self._log)
 
         def ready():
             if self.proc.poll() is not None:

@@ -45,7 +45,7 @@ import time
 
 import requests
 
-from _bench import (ROOT, CLK_TCK, build, cpu_ticks, free_port, machine_ticks,  # noqa: E402
+from _bench import (ROOT, CLK_TCK, build, cpu_ticks, cutoverd_proc, machine_ticks,  # noqa: E402
                     metric, pct, wait_quiet, wait_until)
 
 STEPS_PER_RUN = 6            # view-migration: 7 steps, ongoing_sync skipped
@@ -61,14 +61,13 @@ def parse_ts(text):
 
 def bench_one(binary, a, workers):
     tmp = tempfile.mkdtemp(prefix="cutover-runner-bench.")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    cmd = [binary, "--listen", f"127.0.0.1:{port}", "--db", os.path.join(tmp, "bench.db"),
+    cmd = ["--db", os.path.join(tmp, "bench.db"),
            "--log-level", "warn", "--workers", str(workers)]
     if a.http_threads:
         cmd += ["--http-threads", str(a.http_threads)]
     log = open(os.path.join(tmp, "cutoverd.log"), "wb")
-    daemon = subprocess.Popen(cmd, stdout=log, stderr=log, cwd=tmp)
+    daemon, port = cutoverd_proc.start(binary, tmp, cmd, log=log)
+    url = f"http://127.0.0.1:{port}"
     fig = {"workers": workers, "clients": a.clients, "runs": a.runs,
            "http_threads": a.http_threads or "default"}
     stop = threading.Event()

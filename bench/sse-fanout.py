@@ -68,7 +68,7 @@ import time
 
 import requests
 
-from _bench import (ROOT, CLK_TCK, build, cpu_ticks, free_port, machine_ticks,  # noqa: E402
+from _bench import (ROOT, CLK_TCK, build, cpu_ticks, cutoverd_proc, machine_ticks,  # noqa: E402
                     metric, pct, wait_quiet, wait_until)
 
 
@@ -330,16 +330,15 @@ def main():
     binary = build(os.path.abspath(a.build_dir), "tests/cutoverd-test")
     nofile = raise_nofile(a.subscribers + 512)
     tmp = tempfile.mkdtemp(prefix="cutover-sse-fanout.")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    cmd = [binary, "--listen", f"127.0.0.1:{port}", "--db", os.path.join(tmp, "bench.db"),
+    cmd = ["--db", os.path.join(tmp, "bench.db"),
            "--log-level", "warn"]
     if a.http_threads:
         cmd += ["--http-threads", str(a.http_threads)]
     if a.workers:
         cmd += ["--workers", str(a.workers)]
     log = open(os.path.join(tmp, "cutoverd.log"), "wb")
-    daemon = subprocess.Popen(cmd, stdout=log, stderr=log, cwd=tmp)
+    daemon, port = cutoverd_proc.start(binary, tmp, cmd, log=log)
+    url = f"http://127.0.0.1:{port}"
     children = []
     fig = {"subscribers": a.subscribers, "ticks": a.ticks, "interval_ms": a.interval_ms,
            "procs": a.procs, "http_threads": a.http_threads or "default",

@@ -38,6 +38,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
+import cutoverd_proc  # noqa: E402
 from pgcluster import Cluster, load_chinook, load_pagila  # noqa: E402
 
 COLOR = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
@@ -314,11 +315,14 @@ def run_demo(args):
     say(c("== cutoverd", "1"))
     binary = os.environ.get("CUTOVERD", os.path.join(ROOT, "build", "cutoverd"))
     log = open(os.path.join(d, "cutoverd.log"), "ab")
-    proc = subprocess.Popen([binary, "--listen", f"127.0.0.1:{args.port}", "--db",
-                             os.path.join(d, "cutover.db")], stdout=log, stderr=log)
+    try:
+        proc, port = cutoverd_proc.start(binary, d, ["--db", os.path.join(d, "cutover.db")],
+                                         port=args.port, log=log)
+    except cutoverd_proc.StartError as e:
+        raise DemoError(f"{e}; see {d}/cutoverd.log")
     state["cutoverd_pid"] = proc.pid
     save()
-    url = f"http://127.0.0.1:{args.port}"
+    url = f"http://127.0.0.1:{port}"
     api = Api(url)
 
     def ready():
@@ -464,7 +468,8 @@ def main():
     ap.add_argument("--keep", action="store_true", help="leave everything running")
     ap.add_argument("--non-interactive", action="store_true",
                     help="no colours; progress as plain lines")
-    ap.add_argument("--port", type=int, default=int(os.environ.get("CUTOVER_DEMO_PORT", 8080)))
+    ap.add_argument("--port", type=int, default=int(os.environ.get("CUTOVER_DEMO_PORT", 0)),
+                    help="port for cutoverd (default 0: any free port, printed)")
     # under /tmp: the clusters run as the postgres user when the demo runs as
     # root, and that user must be able to reach their directories
     ap.add_argument("--dir", default=os.environ.get(

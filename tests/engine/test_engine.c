@@ -14,6 +14,8 @@
  *                 publishes n "step.progress" events carrying "tick" and
  *                 "sent_at_ms" (epoch ms), one per call, WAITing interval_ms
  *                 between them (benchmarks of event delivery).
+ *   no_verdict:   "<step>": that step returns without setting a verdict (the
+ *                 runner must fail it, naming it).
  *   effects_file: path; when a step completes, the line "<run> <step>" is
  *                 appended unless it is already there. The crash test counts
  *                 these lines: each must appear exactly once.
@@ -80,6 +82,9 @@ static void run_step(co_step_ctx *ctx, co_verdict *v)
     json_t *g;
 
     json_object_set_new(out, "calls", json_integer(calls));
+    if (json_is_string(json_object_get(cfg, "no_verdict")) &&
+        strcmp(json_string_value(json_object_get(cfg, "no_verdict")), step) == 0)
+        return; /* deliberately leaves *v as it came: CO_VERDICT_NONE */
     if (calls <= nfail) {
         json_object_set_new(out, "failures", json_integer(counter(out, "failures") + 1));
         co_verdict_set(v, CO_VERDICT_FAIL, 0, "test engine: %s fails on command (%lld/%lld)",

@@ -1,17 +1,23 @@
 """Starting and stopping the real cutoverd for integration tests.
 
 Daemon(tmpdir).start() runs the binary named by $CUTOVERD (default
-build/cutoverd) on a free loopback port with a SQLite file in tmpdir, waits
-for /readyz with a deadline, and keeps its stderr (JSON log lines) in a file
-so tests can search it.
+build/cutoverd) on loopback port 0 with a SQLite file in tmpdir, reads the
+port it bound from its --port-file (scripts/cutoverd_proc.py), waits for
+/readyz with a deadline, and keeps its stderr (JSON log lines) in a file so tests can
+search it. A restart asks for the same port again, as a service would.
 """
 import os
 import signal
+import sys
 import socket
 import subprocess
 import time
 
 import requests
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+    os.path.dirname(os.path.abspath(__file__)))), "scripts"))
+import cutoverd_proc  # noqa: E402
 
 ROOT = os.environ.get(
     "CUTOVER_SOURCE_ROOT",
@@ -23,6 +29,8 @@ TEST_BINARY = os.environ.get("CUTOVERD_TEST",
 
 
 def free_port():
+    """A loopback port with nothing listening a moment ago (for addresses
+    that must not answer; daemons are started on port 0 instead)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -62,15 +70,17 @@ class Daemon:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout=15.0):
-        if self.port is None:  # a restart keeps its address, as a service would
-            self.port = free_port()
-        cmd = [self.binary, "--listen", f"127.0.0.1:{self.port}", "--db", self.db,
-               "--log-level", "debug"] + self.args
+        # the first start binds port 0; a restart keeps its address
+        args = ["--db", self.db, "--log-level", "debug"] + self.args
         if self.tokens_file:
-            cmd += ["--tokens-file", self.tokens_file]
+            args += ["--tokens-file", self.tokens_file]
         self.log_file = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(cmd, stdout=self.log_file, stderr=self.log_file,
-                                     env=self.env, cwd=self.workdir)
+        try:
+            self.proc, self.port = cutoverd_proc.start(
+                self.binary, self.workdir, args, port=self.port or 0, log=self.log_file,
+                env=self.env, timeout=timeout)
+        except cutoverd_proc.StartError as e:
+            raise AssertionError(f"{e}: {self.log()}")
 
         def ready():
             if self.proc.poll() is not None:

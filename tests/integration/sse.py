@@ -7,9 +7,10 @@ import threading
 import requests
 
 
-def parse_stream(lines):
+def parse_stream(lines, on_comment=None):
     """Yields {"id": int|None, "event": str, "data": obj} per event from an
-    iterator of decoded lines."""
+    iterator of decoded lines; on_comment(text) is called for comment lines
+    (": connected", ": heartbeat")."""
     ev = {"id": None, "event": "message", "data": []}
     for line in lines:
         if line == "":
@@ -19,6 +20,8 @@ def parse_stream(lines):
             ev = {"id": None, "event": "message", "data": []}
             continue
         if line.startswith(":"):
+            if on_comment:
+                on_comment(line[1:].strip())
             continue
         field, _, value = line.partition(":")
         if value.startswith(" "):
@@ -33,7 +36,9 @@ def parse_stream(lines):
 
 class Subscriber:
     """Reads an SSE stream in a background thread until stop() or until a
-    predicate over the received events is satisfied."""
+    predicate over the received events is satisfied. `connected` is set once
+    the server's ": connected" comment arrived, i.e. the stream is open and
+    subscribed; a stream that failed before that sets only `done`."""
 
     def __init__(self, url, last_event_id=None, headers=None, until=None):
         self.url = url
@@ -60,8 +65,11 @@ class Subscriber:
                 self.resp = r
                 self.status = r.status_code
                 self.content_type = r.headers.get("Content-Type")
-                self.connected.set()
-                for ev in parse_stream(r.iter_lines(decode_unicode=True)):
+
+                def comment(text):
+                    if text == "connected":
+                        self.connected.set()
+                for ev in parse_stream(r.iter_lines(decode_unicode=True), comment):
                     self.events.append(ev)
                     if self.until and self.until(self.events):
                         break
@@ -71,7 +79,6 @@ class Subscriber:
             if not self.done.is_set():
                 self.error = e
         finally:
-            self.connected.set()
             self.done.set()
 
     def stop(self):

@@ -22,9 +22,6 @@ import hashlib
 import json
 import os
 import re
-import signal
-import socket
-import subprocess
 import sys
 import time
 
@@ -37,10 +34,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import contract  # noqa: E402
 from contract import ContractSession  # noqa: E402
 
+from daemon import TEST_BINARY, Daemon  # noqa: E402
+
 ROOT = contract.ROOT
-BINARY = os.environ.get("CUTOVERD", os.path.join(ROOT, "build", "cutoverd"))
-TEST_BINARY = os.environ.get("CUTOVERD_TEST",
-                             os.path.join(ROOT, "build", "tests", "cutoverd-test"))
 MAX_BODY = 16384
 ORIGIN = "https://portal.example"
 PASSWORD = "contract-Pa55word-never-returned"
@@ -52,78 +48,18 @@ MISSING = {"project": "prj_" + "a" * 26, "endpoint": "ept_" + "a" * 26,
 
 # ------------------------------------------------------------------ daemon
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class _Daemon:
-    """cutoverd on a free loopback port with its own SQLite file."""
-
-    def __init__(self, workdir, args=(), binary=None):
-        self.binary = binary or BINARY
-        self.workdir = str(workdir)
-        self.args = list(args)
-        self.log_path = os.path.join(self.workdir, "cutoverd.log")
-        self.proc = None
-        self.url = None
-
-    def start(self, timeout=15.0):
-        assert os.access(self.binary, os.X_OK), \
-            f"{self.binary} is missing: build it with `ninja -C build`"
-        port = _free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [self.binary, "--listen", f"127.0.0.1:{port}",
-                 "--db", os.path.join(self.workdir, "cutover.db")] + self.args,
-                stdout=log, stderr=log, cwd=self.workdir)
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"cutoverd exited with {self.proc.returncode}: "
-                                     f"{self.log()}")
-            try:
-                if requests.get(self.url + "/readyz", timeout=1).status_code == 200:
-                    return self
-            except requests.RequestException as e:
-                last = e
-            time.sleep(0.02)
-        self.proc.kill()
-        raise AssertionError(f"cutoverd not ready after {timeout}s ({last!r}): {self.log()}")
-
-    def stop(self, timeout=15.0):
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        code, self.proc = self.proc.returncode, None
-        return code
-
-    def log(self):
-        with open(self.log_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-
-
 @pytest.fixture(scope="module")
 def cutoverd(tmp_path_factory):
-    d = _Daemon(tmp_path_factory.mktemp("contract"),
-                ["--max-body", str(MAX_BODY), "--cors-origins", ORIGIN]).start()
+    d = Daemon(tmp_path_factory.mktemp("contract"),
+               args=["--max-body", str(MAX_BODY), "--cors-origins", ORIGIN]).start()
     yield d
     assert d.stop() == 0, d.log()
 
 
 @pytest.fixture(scope="module")
 def cutoverd_runs(tmp_path_factory):
-    d = _Daemon(tmp_path_factory.mktemp("contract-runs"), ["--max-body", str(MAX_BODY)],
-                binary=TEST_BINARY).start()
+    d = Daemon(tmp_path_factory.mktemp("contract-runs"), args=["--max-body", str(MAX_BODY)],
+               binary=TEST_BINARY).start()
     yield d
     assert d.stop() == 0, d.log()
 
@@ -134,7 +70,7 @@ def cutoverd_auth(tmp_path_factory):
     tokens = work / "tokens"
     tokens.write_text("".join(f"{hashlib.sha256(t.encode()).hexdigest()} {role} ct-{role}\n"
                               for role, t in TOKENS.items()))
-    d = _Daemon(work, ["--tokens-file", str(tokens)]).start()
+    d = Daemon(work, tokens_file=str(tokens)).start()
     yield d
     assert d.stop() == 0, d.log()
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import tempfile
 
-from daemon import ROOT, free_port
+from daemon import ROOT
 
 
 def test_demo_end_to_end():
@@ -19,7 +19,7 @@ def test_demo_end_to_end():
     try:
         proc = subprocess.run(
             ["/usr/bin/python3", os.path.join(ROOT, "scripts", "demo.py"), "--non-interactive",
-             "--port", str(free_port()), "--dir", demo_dir],
+             "--dir", demo_dir],
             capture_output=True, text=True, timeout=900, env=env)
     finally:
         leftover = os.path.exists(demo_dir)

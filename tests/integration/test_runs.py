@@ -30,7 +30,7 @@ def test_plan_runs_to_success_with_steps_in_order(rd, plan):
                      until=lambda evs: any(e["event"] == "run.state" and
                                            e["data"]["to"] == "succeeded" for e in evs))
     sub.start()
-    sub.connected.wait(5)
+    assert sub.connected.wait(5)
     run = start_run(url, pid, plan=plan, test={"step_ms": 10})
     assert run["state"] == "pending" and run["plan"] == plan
     if plan == "oracle-to-postgres":
@@ -168,6 +168,18 @@ def test_terminal_failure_fails_the_run_at_once(rd):
     assert r["state"] == "failed"
     step = {s["id"]: s for s in r["steps"]}["convert_schema"]
     assert step["attempts"] == 1 and "fails on command" in step["last_error"]
+
+
+def test_step_without_a_verdict_fails_the_run_naming_it(rd):
+    pid = make_project(rd.url)
+    run = start_run(rd.url, pid, test={"no_verdict": "convert_schema"})
+    r = wait_state(rd.url, run["id"], {"failed", "succeeded"})
+    assert r["state"] == "failed"
+    steps = {s["id"]: s for s in r["steps"]}
+    assert steps["configure_target"]["state"] == "succeeded"
+    assert steps["convert_schema"]["state"] == "failed"
+    assert "step convert_schema returned without a verdict" in steps["convert_schema"]["last_error"]
+    assert steps["create_replication_instance"]["state"] == "pending"
 
 
 def test_run_validation_and_artifacts(rd):

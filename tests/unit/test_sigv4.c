@@ -543,10 +543,20 @@ static void test_errors(void)
 
     st = co_sigv4_sign(&req, NULL, &res, NULL);
     CHECK(st == CO_ERR_INVALID, "NULL params with NULL err");
+    /* clear after a successful signature frees and zeroes every owned
+     * member; a second clear and a NULL clear must be harmless (ASan) */
+    req.method = "GET";
+    co_error_clear(&err);
+    st = co_sigv4_sign(&req, &p, &res, &err);
+    CHECK(st == CO_OK && res.authorization && res.canonical_request, "signs again: %s",
+          err.message);
     co_sigv4_result_clear(&res);
+    CHECK(!res.authorization && !res.canonical_request && !res.string_to_sign &&
+              !res.credential_scope && !res.signed_headers && res.signature[0] == '\0',
+          "result_clear frees and zeroes every member");
     co_sigv4_result_clear(&res);
     co_sigv4_result_clear(NULL);
-    CHECK(true, "result_clear is idempotent and NULL-safe");
+    CHECK(!res.authorization, "result_clear is idempotent and NULL-safe");
 }
 
 /* The signer adds X-Amz-Date (and the token) when the request lacks them;
