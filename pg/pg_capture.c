@@ -130,63 +130,47 @@ co_status pg_capture_validate(const json_t *capture, co_error *err)
 
 /* ---- take --------------------------------------------------------------- */
 
-static json_t *opt_string(const PGresult *res, int row, int col)
-{
-    const char *v = pg_res_get(res, row, col);
-    return v ? json_string(v) : json_null();
-}
+/* How one result column becomes a member of the captured object. */
+typedef enum col_kind { COL_TEXT, COL_BOOL, COL_OPT_TEXT } col_kind;
+typedef struct col_def {
+    const char *member;
+    int col;
+    col_kind kind;
+} col_def;
 
-static co_status rows_fks(const PGresult *res, json_t *out)
+/* The members taken from each row of sql_fks, sql_indexes and sql_triggers. */
+static const col_def fk_cols[] = {
+    {"schema", 0, COL_TEXT},      {"table", 1, COL_TEXT},        {"name", 2, COL_TEXT},
+    {"definition", 3, COL_TEXT},  {"validated", 4, COL_BOOL},    {"partitioned", 5, COL_BOOL},
+    {"comment", 6, COL_OPT_TEXT}, {NULL, 0, COL_TEXT}};
+static const col_def index_cols[] = {
+    {"schema", 0, COL_TEXT},          {"table", 1, COL_TEXT},
+    {"name", 2, COL_TEXT},            {"definition", 3, COL_TEXT},
+    {"partitioned", 4, COL_BOOL},     {"parent", 5, COL_OPT_TEXT},
+    {"parent_schema", 9, COL_OPT_TEXT}, {"tablespace", 6, COL_OPT_TEXT},
+    {"clustered", 7, COL_BOOL},       {"comment", 8, COL_OPT_TEXT},
+    {NULL, 0, COL_TEXT}};
+static const col_def trigger_cols[] = {
+    {"schema", 0, COL_TEXT}, {"table", 1, COL_TEXT}, {"name", 2, COL_TEXT},
+    {"enabled", 3, COL_TEXT}, {"clone", 4, COL_BOOL}, {NULL, 0, COL_TEXT}};
+
+/* Appends one object per row of res to out, members as cols say (a NULL
+ * optional text becomes JSON null). Errors: CO_ERR_NOMEM. */
+static co_status rows_to_json(const PGresult *res, const col_def *cols, json_t *out)
 {
-    int r;
-    for (r = 0; r < PQntuples(res); r++) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:o}",
-                              "schema", PQgetvalue(res, r, 0),
-                              "table", PQgetvalue(res, r, 1),
-                              "name", PQgetvalue(res, r, 2),
-                              "definition", PQgetvalue(res, r, 3),
-                              "validated", pg_res_bool(res, r, 4),
-                              "partitioned", pg_res_bool(res, r, 5),
-                              "comment", opt_string(res, r, 6));
+    for (int r = 0; r < PQntuples(res); r++) {
+        json_t *o = json_object();
         if (!o || json_array_append_new(out, o))
             return CO_ERR_NOMEM;
-    }
-    return CO_OK;
-}
-
-static co_status rows_indexes(const PGresult *res, json_t *out)
-{
-    int r;
-    for (r = 0; r < PQntuples(res); r++) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:o, s:o, s:o, s:b, s:o}",
-                              "schema", PQgetvalue(res, r, 0),
-                              "table", PQgetvalue(res, r, 1),
-                              "name", PQgetvalue(res, r, 2),
-                              "definition", PQgetvalue(res, r, 3),
-                              "partitioned", pg_res_bool(res, r, 4),
-                              "parent", opt_string(res, r, 5),
-                              "parent_schema", opt_string(res, r, 9),
-                              "tablespace", opt_string(res, r, 6),
-                              "clustered", pg_res_bool(res, r, 7),
-                              "comment", opt_string(res, r, 8));
-        if (!o || json_array_append_new(out, o))
-            return CO_ERR_NOMEM;
-    }
-    return CO_OK;
-}
-
-static co_status rows_triggers(const PGresult *res, json_t *out)
-{
-    int r;
-    for (r = 0; r < PQntuples(res); r++) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b}",
-                              "schema", PQgetvalue(res, r, 0),
-                              "table", PQgetvalue(res, r, 1),
-                              "name", PQgetvalue(res, r, 2),
-                              "enabled", PQgetvalue(res, r, 3),
-                              "clone", pg_res_bool(res, r, 4));
-        if (!o || json_array_append_new(out, o))
-            return CO_ERR_NOMEM;
+        for (const col_def *c = cols; c->member; c++) {
+            const char *v = pg_res_get(res, r, c->col);
+            json_t *j = c->kind == COL_BOOL ? json_boolean(pg_res_bool(res, r, c->col))
+                        : v                 ? json_string(v)
+                        : c->kind == COL_TEXT ? json_string("")
+                                              : json_null();
+            if (!j || json_object_set_new(o, c->member, j))
+                return CO_ERR_NOMEM;
+        }
     }
     return CO_OK;
 }
@@ -300,15 +284,15 @@ nomem:
 }
 
 static co_status query_rows(PGconn *conn, const char *what, const char *sql,
-                            const char *param, co_status (*fill)(const PGresult *, json_t *),
-                            json_t *out, co_error *err)
+                            const char *param, const col_def *cols, json_t *out,
+                            co_error *err)
 {
     const char *params[1] = {param};
     PGresult *res = NULL;
     co_status rc = pg_exec(conn, what, sql, 1, params, &res, err);
     if (rc != CO_OK)
         return rc;
-    rc = fill(res, out);
+    rc = rows_to_json(res, cols, out);
     PQclear(res);
     if (rc != CO_OK)
         return co_error_set(err, rc, "out of memory building the capture");
@@ -340,12 +324,12 @@ co_status pg_capture_take(PGconn *conn, const pg_scope *scope, const json_t *pre
                              "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL,
                              err)) != CO_OK)
         goto done;
-    rc = query_rows(conn, "capture foreign keys", sql_fks, param, rows_fks, fks, err);
+    rc = query_rows(conn, "capture foreign keys", sql_fks, param, fk_cols, fks, err);
     if (rc == CO_OK)
-        rc = query_rows(conn, "capture indexes", sql_indexes, param, rows_indexes, ixs,
+        rc = query_rows(conn, "capture indexes", sql_indexes, param, index_cols, ixs,
                         err);
     if (rc == CO_OK)
-        rc = query_rows(conn, "capture triggers", sql_triggers, param, rows_triggers,
+        rc = query_rows(conn, "capture triggers", sql_triggers, param, trigger_cols,
                         tgs, err);
     pg_rollback(conn); /* read-only: nothing to commit */
     if (rc != CO_OK)

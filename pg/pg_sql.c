@@ -1,13 +1,19 @@
 /* pg_sql.c - see pg_sql.h. */
 #include "pg/pg_sql.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+_Static_assert(offsetof(pg_sql, data) == offsetof(co_buf, data) &&
+                   offsetof(pg_sql, len) == offsetof(co_buf, len),
+               "pg_sql.data and .len must alias co_buf's");
+
 void pg_sql_init(pg_sql *b)
 {
     memset(b, 0, sizeof *b);
+    b->buf.cap = PG_SQL_MAX_BYTES;
     b->failed = CO_OK;
 }
 
@@ -15,54 +21,26 @@ void pg_sql_free(pg_sql *b)
 {
     if (!b)
         return;
-    free(b->data);
+    co_buf_free(&b->buf);
     pg_sql_init(b);
 }
 
 void pg_sql_reset(pg_sql *b)
 {
-    b->len = 0;
-    if (b->data)
-        b->data[0] = '\0';
+    b->buf.len = 0;
+    if (b->buf.data)
+        b->buf.data[0] = '\0';
     b->failed = CO_OK;
     b->why[0] = '\0';
 }
 
-static bool grow(pg_sql *b, size_t extra)
-{
-    size_t need, cap;
-    char *p;
-    if (b->failed != CO_OK)
-        return false;
-    if (extra > PG_SQL_MAX_BYTES || b->len + extra + 1 > PG_SQL_MAX_BYTES) {
-        b->failed = CO_ERR_TOO_LARGE;
-        return false;
-    }
-    need = b->len + extra + 1;
-    if (need <= b->cap)
-        return true;
-    cap = b->cap ? b->cap : 256;
-    while (cap < need)
-        cap *= 2;
-    if (cap > PG_SQL_MAX_BYTES)
-        cap = PG_SQL_MAX_BYTES;
-    p = realloc(b->data, cap);
-    if (!p) {
-        b->failed = CO_ERR_NOMEM;
-        return false;
-    }
-    b->data = p;
-    b->cap = cap;
-    return true;
-}
-
 void pg_sql_addn(pg_sql *b, const char *text, size_t n)
 {
-    if (!grow(b, n))
+    co_status rc;
+    if (b->failed != CO_OK)
         return;
-    memcpy(b->data + b->len, text, n);
-    b->len += n;
-    b->data[b->len] = '\0';
+    if ((rc = co_buf_append(&b->buf, text, n)) != CO_OK)
+        b->failed = rc;
 }
 
 void pg_sql_add(pg_sql *b, const char *text)
@@ -150,7 +128,7 @@ char *pg_sql_steal(pg_sql *b)
         pg_sql_free(b);
         return NULL;
     }
-    p = b->data ? b->data : strdup("");
+    p = b->buf.data ? co_buf_steal(&b->buf) : strdup("");
     pg_sql_init(b);
     return p;
 }

@@ -24,14 +24,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "core/status.h"
 
 #define PG_SQL_MAX_BYTES ((size_t)256 * 1024 * 1024)
 
+/* The text lives in a co_buf (core/buf.h, capped at PG_SQL_MAX_BYTES);
+ * data and len name its first two members for readers of the text. */
 typedef struct pg_sql {
-    char *data;        /* NUL-terminated text, NULL until the first append */
-    size_t len;        /* bytes used, without the NUL */
-    size_t cap;        /* bytes allocated */
+    union {
+        co_buf buf;
+        struct {
+            char *data; /* NUL-terminated text, NULL until the first append */
+            size_t len; /* bytes used, without the NUL */
+        };
+    };
     co_status failed;  /* CO_OK, CO_ERR_NOMEM, CO_ERR_TOO_LARGE or CO_ERR_INVALID */
     char why[160];     /* reason for CO_ERR_INVALID (escaping failure) */
 } pg_sql;
