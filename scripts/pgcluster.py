@@ -13,8 +13,11 @@ root, initdb and pg_ctl run as the ``postgres`` system user through
 non-root user everything runs directly. psql always runs as the current user
 and connects over TCP with the password (PGPASSWORD in its environment only).
 
-Datasets come from ``$CUTOVER_DATASETS`` or ``<source root>/../shared/datasets``
-where the source root is ``$CUTOVER_SOURCE_ROOT`` or the parent of scripts/:
+Datasets come from ``$CUTOVER_DATASETS`` or ``<source root>/data`` (the
+repository's own copy, see data/README.md) where the source root is
+``$CUTOVER_SOURCE_ROOT`` or the parent of scripts/. Nothing outside those two
+is searched. Each file is read as ``<name>.gz`` (gzip, as the repository keeps
+them) or, when only that exists, as plain ``<name>`` (an upstream checkout):
 
 - ``load_pagila(cluster, db)``: pagila-schema.sql then pagila-data.sql (~1 s).
 - ``load_dms_sample(cluster, db)``: dms_sample's PostgreSQL create-table,
@@ -34,6 +37,7 @@ Only the Python standard library is used (psycopg2 is optional and not needed
 here). Nothing listens on anything but 127.0.0.1 and the private socket dir.
 """
 
+import gzip
 import os
 import pwd
 import secrets
@@ -59,11 +63,26 @@ def source_root():
 
 
 def datasets_dir():
-    """The shared datasets: $CUTOVER_DATASETS or <source root>/../shared/datasets."""
+    """The sample datasets: $CUTOVER_DATASETS or <source root>/data."""
     env = os.environ.get("CUTOVER_DATASETS")
     if env:
         return env
-    return os.path.normpath(os.path.join(source_root(), "..", "shared", "datasets"))
+    return os.path.join(source_root(), "data")
+
+
+def read_dataset(*parts):
+    """The text (UTF-8) of datasets_dir()/<parts>: <path>.gz decompressed when
+    it exists, else <path> itself. Raises ClusterError naming both when
+    neither exists."""
+    path = os.path.join(datasets_dir(), *parts)
+    if os.path.isfile(path + ".gz"):
+        with gzip.open(path + ".gz", "rt", encoding="utf-8") as f:
+            return f.read()
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    raise ClusterError("dataset file %s(.gz) not found (datasets from %s; set "
+                       "CUTOVER_DATASETS to use another copy)" % (path, datasets_dir()))
 
 
 def free_port():
@@ -264,11 +283,12 @@ class Cluster:
         lines = out.splitlines()
         return lines[0] if lines and lines[0] != "" else None
 
-    def load_sql_file(self, path, db="postgres", cwd=None):
-        """Runs a SQL file with psql -X -v ON_ERROR_STOP=1 -f."""
+    def load_sql_text(self, sql, db="postgres"):
+        """Runs a SQL script (text, may hold COPY ... FROM stdin blocks and
+        psql meta-commands) fed to psql -X -v ON_ERROR_STOP=1 -f - on stdin."""
         argv = [os.path.join(PG_BINDIR, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
-                "-d", db, "-f", path]
-        self._run(argv, env=self.env(), cwd=cwd)
+                "-d", db, "-f", "-"]
+        self._run(argv, env=self.env(), input=sql)
 
     def createdb(self, name, template="template0"):
         """CREATE DATABASE name (any identifier); returns name."""
@@ -293,9 +313,8 @@ class Cluster:
 
 def load_pagila(cluster, db):
     """Loads pagila (schema then data) into the existing database db."""
-    d = os.path.join(datasets_dir(), "pagila")
-    cluster.load_sql_file(os.path.join(d, "pagila-schema.sql"), db)
-    cluster.load_sql_file(os.path.join(d, "pagila-data.sql"), db)
+    cluster.load_sql_text(read_dataset("pagila", "pagila-schema.sql"), db)
+    cluster.load_sql_text(read_dataset("pagila", "pagila-data.sql"), db)
 
 
 DMS_CSV_TABLES = ["sport_type", "sport_league", "sport_division", "seat_type",
@@ -348,19 +367,23 @@ FROM sporting_event_ticket t WHERE t.ticketholder_id IS NOT NULL;
 
 def load_dms_sample(cluster, db):
     """Loads dms_sample (PostgreSQL schema, seed CSVs, a generated slice)."""
-    d = os.path.join(datasets_dir(), "dms_sample", "postgresql")
+    def schema(name):
+        return read_dataset("dms_sample", "postgresql", "schema", name)
+
     for f in ("create-table.sql", "create-index.sql"):
-        cluster.load_sql_file(os.path.join(d, "schema", f), db)
+        cluster.load_sql_text(schema(f), db)
+    # One script of inline COPY blocks (the CSVs are kept gzipped).
     copies = []
     for t in DMS_CSV_TABLES:
-        path = os.path.join(d, "data", "csv", t + ".csv")
-        copies.append("\\copy dms_sample.%s FROM '%s' WITH (FORMAT csv, HEADER true)"
-                      % (t, path.replace("'", "''")))
-    cluster.psql("\n".join(copies) + "\n", db, tuples=False)
+        data = read_dataset("dms_sample", "postgresql", "data", "csv", t + ".csv")
+        if not data.endswith("\n"):
+            data += "\n"
+        copies.append("COPY dms_sample.%s FROM stdin WITH (FORMAT csv, HEADER true);\n%s\\.\n"
+                      % (t, data))
+    cluster.load_sql_text("".join(copies), db)
     cluster.psql(_DMS_GENERATED, db, tuples=False)
-    cluster.load_sql_file(os.path.join(d, "schema", "foreign-keys.sql"), db)
-    cluster.psql("SET search_path = dms_sample;\n"
-                 + open(os.path.join(d, "schema", "create-view.sql")).read(), db, tuples=False)
+    cluster.load_sql_text(schema("foreign-keys.sql"), db)
+    cluster.psql("SET search_path = dms_sample;\n" + schema("create-view.sql"), db, tuples=False)
     cluster.psql("ANALYZE", db, tuples=False)
 
 
@@ -371,19 +394,11 @@ def load_chinook(cluster, db):
     ``\\c chinook``; everything before the first CREATE TABLE is dropped so the
     tables land in db instead.
     """
-    path = os.path.join(datasets_dir(), "chinook", "Chinook_PostgreSql.sql")
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
+    text = read_dataset("chinook", "Chinook_PostgreSql.sql")
     start = text.find("CREATE TABLE")
     if start < 0:
         raise ClusterError("unexpected Chinook_PostgreSql.sql layout")
-    tmp = tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False, encoding="utf-8")
-    try:
-        tmp.write(text[start:])
-        tmp.close()
-        cluster.load_sql_file(tmp.name, db)
-    finally:
-        os.unlink(tmp.name)
+    cluster.load_sql_text(text[start:], db)
 
 
 # -- pytest fixtures ---------------------------------------------------------

@@ -1,7 +1,7 @@
 /* test_sigv4.c - aws/sigv4 against the AWS SigV4 test suite.
  *
  * Data-driven: walks the suite directory (CUTOVER_SIGV4_SUITE, else
- * ../shared/testdata/sigv4 relative to the working directory, which meson
+ * data/sigv4 of the repository, relative to the working directory, which meson
  * sets to the source root), recursing into nested directories. A case is a
  * directory <d> holding <d>.req; each one is parsed, signed with the suite's
  * parameters (see the suite's README.md) and compared with <d>.creq, .sts,
@@ -30,7 +30,7 @@
 #include "aws/sigv4.h"
 #include "tests/unit/tap.h"
 
-#define SUITE_DEFAULT "../shared/testdata/sigv4"
+#define SUITE_DEFAULT "data/sigv4"
 #define SUITE_CASES 34 /* suite README: "Cases (34)" */
 #define SUITE_AKID "AKIDEXAMPLE"
 #define SUITE_SECRET "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
