@@ -106,7 +106,9 @@ static co_status copy_str(const char *flag, char *dst, size_t size, const char *
 static co_status apply(co_config *cfg, int id, const char *v, co_error *err)
 {
     const char *flag = opt_table[id].flag;
-    long n;
+    /* Set by parse_int on CO_OK. Initialised because at -O3 gcc cannot see
+     * that co_error_set never returns CO_OK (-Wmaybe-uninitialized). */
+    long n = 0;
     switch (id) {
     case OPT_LISTEN:
         return copy_str(flag, cfg->listen, sizeof cfg->listen, v, err);
