@@ -101,7 +101,7 @@ case "$health" in *readyz*) ;; *) echo "image.sh: no /readyz HEALTHCHECK" >&2; e
 
 # -- 3. run and smoke-test ----------------------------------------------------
 stage "run"
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(python3 -c 'import sys; sys.path.insert(0, "scripts"); import pgcluster; print(pgcluster.free_port())')
 token=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
 printf '%s admin image-smoke\n' "$(printf '%s' "$token" | sha256sum | cut -d' ' -f1)" > "$work/tokens"
 chmod 0644 "$work/tokens"
