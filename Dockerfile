@@ -21,8 +21,9 @@ RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-ins
       libmicrohttpd12 libjansson4 libpq5 libcurl4 libssl3 libsqlite3-0 \
       postgresql-client-15 curl ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
-    && groupadd --system --gid 10001 cutover \
-    && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/cutover --create-home cutover
+    && groupadd --gid 10001 cutover \
+    && useradd --uid 10001 --gid 10001 --no-log-init --shell /usr/sbin/nologin \
+         --home-dir /var/lib/cutover --create-home cutover
 COPY --from=build /staging/usr/local/ /usr/local/
 USER 10001:10001
 VOLUME /var/lib/cutover
