@@ -1,0 +1,129 @@
+"""dms_control_tables: the control tables DMS keeps on a PostgreSQL target.
+
+Part of the fake DMS (entry point: tests/fakes/fake_dms.py).  When a task's
+ReplicationTaskSettings have ControlTablesSettings.StatusTableEnabled, DMS
+creates and updates the replication status table awsdms_status in the
+control schema (ControlTablesSettings.ControlSchema, else public) of the
+target, one row per task (DMS user guide, "Control table task settings").
+The fake does the same, really, in the PostgreSQL database the target
+endpoint names: it connects with psycopg2 with the ServerName, Port,
+DatabaseName, Username and Password the endpoint was created with (only
+loopback addresses), whenever DescribeReplicationTasks is answered.  The CDC
+latency and pending changes it reports come from set_cdc_latency()
+(POST /_fake/cdc-latency).  Callers hold FakeDMS._lock.
+"""
+
+import datetime
+import ipaddress
+import json
+import socket
+import sys
+
+STATUS_DDL = """CREATE TABLE IF NOT EXISTS {table} (
+  server_name varchar(100),
+  task_name varchar(128) NOT NULL,
+  task_status varchar(32),
+  status_time timestamp,
+  pending_changes bigint,
+  disk_swap_size bigint,
+  task_memory bigint,
+  source_current_position varchar(128),
+  source_current_timestamp timestamp,
+  source_tail_position varchar(128),
+  source_tail_timestamp timestamp,
+  source_timestamp_applied timestamp,
+  PRIMARY KEY (task_name))"""
+
+
+def _loopback(host):
+    try:
+        return ipaddress.ip_address(socket.gethostbyname(host)).is_loopback
+    except (OSError, ValueError):
+        return False
+
+
+class ControlTablesMixin:
+    """FakeDMS's writes of control tables into real PostgreSQL targets."""
+
+    def _close_control_conns(self):
+        for conn in getattr(self, "_control_conns", {}).values():
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - closing a dead connection
+                pass
+        self._control_conns = {}
+
+    def _control_conn(self, ep):
+        p = ep.params
+        if p.get("EngineName") not in ("postgres", "aurora-postgresql") or not p.get("ServerName"):
+            return None
+        if not _loopback(p["ServerName"]):  # never anything but loopback
+            return None
+        key = ep.arn
+        conn = self._control_conns.get(key)
+        if conn is not None and not conn.closed:
+            return conn
+        import psycopg2  # only needed when a task asks for control tables
+        conn = psycopg2.connect(host=p["ServerName"], port=p.get("Port", 5432),
+                                dbname=p.get("DatabaseName", "postgres"), user=p.get("Username"),
+                                password=p.get("Password"), connect_timeout=5,
+                                application_name="fake_dms")
+        conn.autocommit = True
+        self._control_conns[key] = conn
+        return conn
+
+    def _status_row(self, t, now):
+        lat, pending = self.cdc_latency.get(t.ident, self.cdc_latency["*"])
+        if t.status == "running" and t.fl_active:
+            status = "FULL LOAD"
+        elif t.status == "running" and t.cdc_active:
+            status = "CHANGE PROCESSING"
+        else:
+            status, lat, pending = "NOT RUNNING", 0.0, 0
+        wall = datetime.datetime.fromtimestamp(float(self._wall(now)), tz=datetime.timezone.utc)
+        wall = wall.replace(tzinfo=None)
+        return {
+            "server_name": "fake-dms", "task_name": t.arn.rsplit(":", 1)[1], "task_status": status,
+            "status_time": wall, "pending_changes": pending,
+            "source_current_timestamp": wall,
+            "source_timestamp_applied": wall - datetime.timedelta(seconds=lat),
+        }
+
+    def _write_control_tables(self, result=None):
+        """Updates awsdms_status for every task that enabled it."""
+        now = self.now()
+        for t in list(self.tasks.values()):
+            try:
+                settings = json.loads(t.settings)
+            except ValueError:
+                continue
+            cts = settings.get("ControlTablesSettings") or {}
+            if not cts.get("StatusTableEnabled") or t.migration_type == "full-load":
+                continue
+            ep = self.endpoints.get(t.target_arn)
+            if ep is None:
+                continue
+            schema = cts.get("ControlSchema") or "public"
+            try:
+                conn = self._control_conn(ep)
+                if conn is None:
+                    continue
+                self._upsert_status(conn, schema, self._status_row(t, now))
+            except Exception as exc:  # noqa: BLE001 - DMS goes on when a control write fails
+                sys.stderr.write(f"fake_dms: writing {schema}.awsdms_status: {exc!r}\n")
+                self._control_conns.pop(ep.arn, None)
+
+    @staticmethod
+    def _upsert_status(conn, schema, row):
+        from psycopg2 import sql
+        table = sql.Identifier(schema, "awsdms_status")
+        cols = list(row)
+        with conn.cursor() as cur:
+            cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+            cur.execute(sql.SQL(STATUS_DDL).format(table=table))
+            cur.execute(sql.SQL("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (task_name) DO UPDATE SET {}").format(
+                table, sql.SQL(", ").join(map(sql.Identifier, cols)),
+                sql.SQL(", ").join(sql.Placeholder() * len(cols)),
+                sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c))
+                                   for c in cols if c != "task_name")),
+                [row[c] for c in cols])
