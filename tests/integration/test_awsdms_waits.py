@@ -1,0 +1,138 @@
+"""No silent waits on aws-dms, and measured CDC latency: the plan against the
+loopback fake DMS (tests/fakes/fake_dms.py) with a real PostgreSQL 15 target.
+
+- a task that DMS accepts to start but that never leaves ready is started
+  again task_start_attempts times, then the run fails naming it and its status;
+- a replication instance that never becomes available fails the step after
+  instance_timeout_minutes, naming it and its last status;
+- a full load without progress publishes step.stalled and shows waiting_for;
+- CDC latency above the threshold (read from the awsdms_status control table
+  the fake writes into the target) keeps await_cdc_sync waiting; it passes
+  once the latency drops.
+
+Nothing here talks to anything but 127.0.0.1.
+"""
+import time
+
+from awsdms_run import PlanRun
+
+
+def test_task_that_never_leaves_ready_fails_naming_it(tmp_path):
+    p = PlanRun(tmp_path, control={"ignore_starts": True})
+    try:
+        p.start(task_start_timeout_minutes=0.01, task_start_attempts=2)
+        t0 = time.monotonic()
+        x = p.wait_for(lambda x: x["state"] == "awaiting_approval", what="configure_source")
+        p.approve(x["current_step"])
+        x = p.wait_for(lambda x: x["current_step"] == "full_load" and x["waiting_for"]
+                       and "to run after StartReplicationTask" in x["waiting_for"]["what"],
+                       what="waiting_for on the stuck task")
+        assert x["waiting_for"]["detail"].startswith("status ready"), x["waiting_for"]
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
+            x = p.run()
+            if x["state"] != "running":
+                break
+            time.sleep(0.2)
+        assert x["state"] == "failed", x
+        assert x["current_step"] == "full_load"
+        err = x["error"]
+        assert f"replication task {p.ident('main')} is still ready after 2 " \
+               "StartReplicationTask call(s)" in err, err
+        assert time.monotonic() - t0 < 60
+        starts = p.fake.stats()["operations"]["StartReplicationTask"]["ok"]
+        assert starts == 2, starts
+    finally:
+        p.close()
+
+
+def test_instance_that_never_becomes_available_fails_after_the_deadline(tmp_path):
+    p = PlanRun(tmp_path, control={"timings": {"instance_create": 1e7}})
+    try:
+        p.start(instance_timeout_minutes=0.02)
+        x = p.wait_for(lambda x: x["state"] == "awaiting_approval", what="configure_source")
+        p.approve(x["current_step"])
+        x = p.wait_for(lambda x: x["current_step"] == "create_replication_instance"
+                       and x["waiting_for"], what="waiting_for on the instance")
+        assert x["waiting_for"] == {
+            "what": f"replication instance {p.ident()} to become available",
+            "detail": "status creating", "since": x["waiting_for"]["since"]}
+        end = time.monotonic() + 60
+        while time.monotonic() < end and x["state"] == "running":
+            time.sleep(0.2)
+            x = p.run()
+        assert x["state"] == "failed", x
+        assert f"for replication instance {p.ident()} to become available; last status: " \
+               "status creating (run parameter instance_timeout_minutes)" in x["error"], x
+        waits = [e["data"] for e in p.events("step.waiting")
+                 if e["data"]["step"] == "create_replication_instance"]
+        assert waits and waits[0]["what"] == f"replication instance {p.ident()} to become available"
+    finally:
+        p.close()
+
+
+def test_full_load_without_progress_is_reported_as_stalled(tmp_path):
+    # one table so slow that its FullLoadRows stays 0 for a long time
+    p = PlanRun(tmp_path, control={
+        "catalog": [{"schema": "HR", "table": "EMPLOYEES", "rows": 1000}],
+        "timings": {"rows_per_second": 0.0001}})
+    try:
+        p.start(stall_minutes=0.02, waiting_event_minutes=0.01)
+        x = p.wait_for(lambda x: x["state"] == "awaiting_approval", what="configure_source")
+        p.approve(x["current_step"])
+        x = p.wait_for(lambda x: x["current_step"] == "full_load" and x["waiting_for"]
+                       and "stalled" in (x["waiting_for"].get("detail") or ""),
+                       what="a stalled full load")
+        assert x["waiting_for"]["what"] == f"full load of replication task {p.ident('main')}"
+        assert "no table's FullLoadRows or TableState changed since" in \
+            x["waiting_for"]["detail"]
+        stalled = p.events("step.stalled")
+        assert len(stalled) == 1, stalled
+        d = stalled[0]["data"]
+        assert d["task"] == p.ident("main") and d["tables"] == 1 and d["tables_loaded"] == 0
+        # still waiting (not failed: fail_on_stall is false), with periodic events
+        n = len(p.events("step.waiting"))
+        p.wait_for(lambda x: len(p.events("step.waiting")) > n, what="another step.waiting")
+        assert p.run()["state"] == "running"
+    finally:
+        p.close()
+
+
+def test_cdc_latency_above_the_threshold_keeps_await_cdc_sync_waiting(tmp_path):
+    p = PlanRun(tmp_path, control={})
+    try:
+        # what DMS writes into awsdms_status: 120 s behind, 40 changes pending
+        p.fake.control("/_fake/cdc-latency", {"task": "*", "seconds": 120, "pending": 40})
+        p.start(cdc_latency_threshold_seconds=5, cdc_sync_window_seconds=1)
+        x = p.wait_for(lambda x: x["state"] == "awaiting_approval", what="configure_source")
+        p.approve(x["current_step"])
+
+        def behind():
+            return [e["data"] for e in p.events("engine.status")
+                    if e["data"].get("CDCLatency") == 120]
+        x = p.wait_for(lambda x: x["current_step"] == "await_cdc_sync" and len(behind()) >= 3,
+                       what="three latency readings of 120 s")
+        assert x["state"] == "running", x
+        d = behind()[-1]
+        assert d["PendingChanges"] == 40 and d["latency_source"] == "public.awsdms_status"
+        assert d["TaskStatus"] == "CHANGE PROCESSING"
+        assert x["waiting_for"]["what"].startswith(
+            f"CDC latency of replication task {p.ident('main')} at most 5 s"), x["waiting_for"]
+        assert "CDCLatency 120.0 s, PendingChanges 40" in x["waiting_for"]["detail"]
+        # the latency drops: await_cdc_sync passes, the run stops at the gate
+        p.fake.control("/_fake/cdc-latency", {"task": "*", "seconds": 2, "pending": 3})
+        x = p.wait_for(lambda x: x["state"] == "awaiting_approval", what="the cutover gate")
+        assert x["current_step"] == "cutover_gate"
+        steps = {s["id"]: s for s in x["steps"]}
+        assert steps["await_cdc_sync"]["outputs"]["cdc"]["CDCLatency"] == 2
+        # final_sync waits for PENDING_CHANGES 0 and a latency of ~0
+        p.approve("cutover_gate")
+        x = p.wait_for(lambda x: x["current_step"] == "final_sync" and x["waiting_for"]
+                       and "PendingChanges 3" in (x["waiting_for"].get("detail") or ""),
+                       what="final_sync waiting for the pending changes")
+        p.fake.control("/_fake/cdc-latency", {"task": "*", "seconds": 0, "pending": 0})
+        x = p.wait_for(lambda x: x["state"] == "succeeded", what="the end of the run")
+        steps = {s["id"]: s for s in x["steps"]}
+        assert steps["final_sync"]["outputs"]["cdc"]["PendingChanges"] == 0
+    finally:
+        p.close()
