@@ -1,10 +1,16 @@
-/* awsdms_cdc.c - CDC latency of a DMS task, measured from the replication
- * status control table DMS keeps on a PostgreSQL target when the task's
- * ControlTablesSettings.StatusTableEnabled is true (per the DMS user
- * guide, "Control table task settings": awsdms_status in the control
- * schema, one row per task with TASK_NAME, TASK_STATUS, STATUS_TIME,
- * PENDING_CHANGES, SOURCE_CURRENT_TIMESTAMP, SOURCE_TIMESTAMP_APPLIED).
- * Read with libpq as the target endpoint's user; see awsdms_int.h.
+/* awsdms_cdc.c - the control tables DMS keeps on a PostgreSQL target,
+ * read with libpq as the target endpoint's user; see awsdms_int.h.
+ *  - CDC latency from the replication status table, written when the
+ *    task's ControlTablesSettings.StatusTableEnabled is true (per the DMS
+ *    user guide, "Control table task settings": awsdms_status in the
+ *    control schema, one row per task with TASK_NAME, TASK_STATUS,
+ *    STATUS_TIME, PENDING_CHANGES, SOURCE_CURRENT_TIMESTAMP,
+ *    SOURCE_TIMESTAMP_APPLIED);
+ *  - the keys of rows that failed DMS data validation, from
+ *    awsdms_validation_failures_v1 (TASK_NAME, TABLE_OWNER, TABLE_NAME,
+ *    FAILURE_TIME, KEY_TYPE, KEY, FAILURE_TYPE, DETAILS; per the DMS user
+ *    guide, "AWS DMS data validation").
+ * TASK_NAME is the task's resource id, the last part of its ARN.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,4 +108,64 @@ out:
     PQclear(res);
     pg_conn_close(c);
     return found;
+}
+
+co_status awsdms_validation_failures(co_step_ctx *ctx, const json_t *task, int limit,
+                                     json_t **out, co_error *err)
+{
+    const char *arn = awsdms_task_str(task, "ReplicationTaskArn");
+    const char *colon = arn ? strrchr(arn, ':') : NULL;
+    char schema[128], lim[16];
+    const char *params[3];
+    PGconn *c = NULL;
+    PGresult *res = NULL;
+    pg_sql q;
+    char *sql = NULL;
+    co_status rc;
+
+    *out = json_object();
+    control_schema(task, schema, sizeof schema);
+    snprintf(lim, sizeof lim, "%d", limit);
+    params[0] = schema;
+    params[1] = colon ? colon + 1 : "";
+    params[2] = lim;
+    pg_sql_init(&q);
+    if ((rc = co_step_pg_open(ctx, &ctx->target, &c, err)) != CO_OK ||
+        (rc = pg_exec(c, "looking for the DMS validation failures table",
+                      "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                      " WHERE n.nspname = $1 AND c.relname = 'awsdms_validation_failures_v1'",
+                      1, params, &res, err)) != CO_OK || PQntuples(res) == 0)
+        goto out;
+    PQclear(res);
+    res = NULL;
+    pg_sql_add(&q, "SELECT table_owner, table_name, key, failure_type FROM ");
+    pg_sql_qname(&q, c, schema, "awsdms_validation_failures_v1");
+    pg_sql_add(&q, " WHERE task_name = $1 ORDER BY failure_time, key LIMIT $2::int");
+    if ((rc = pg_sql_check(&q, err)) != CO_OK)
+        goto out;
+    sql = pg_sql_steal(&q);
+    if ((rc = pg_exec(c, "reading the DMS validation failures", sql, 2, params + 1, &res,
+                      err)) != CO_OK)
+        goto out;
+    for (int r = 0; r < PQntuples(res); r++) {
+        char name[300];
+        json_t *list;
+        snprintf(name, sizeof name, "%s.%s", PQgetvalue(res, r, 0), PQgetvalue(res, r, 1));
+        if (!(list = json_object_get(*out, name))) {
+            list = json_array();
+            json_object_set_new(*out, name, list);
+        }
+        json_array_append_new(list, json_pack("{s:s, s:s}", "key", PQgetvalue(res, r, 2),
+                                              "failure_type", PQgetvalue(res, r, 3)));
+    }
+out:
+    free(sql);
+    pg_sql_free(&q);
+    PQclear(res);
+    pg_conn_close(c);
+    if (rc != CO_OK) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
 }

@@ -144,6 +144,26 @@ bool awsdms_cdc_measurable(const co_step_ctx *ctx, const char *role, const json_
 int awsdms_cdc_read(co_step_ctx *ctx, const json_t *task, awsdms_cdc_figures *f,
                     co_error *err);
 
+/* The keys of rows that failed DMS data validation for task, at most
+ * limit, from awsdms_validation_failures_v1 in the control schema on the
+ * target, as a new object {"<TABLE_OWNER>.<TABLE_NAME>": [{key,
+ * failure_type}]} in *out ({} when the table does not exist). Errors:
+ * connection and SQL errors (CO_ERR_TRANSIENT for transient ones). */
+CO_MUST_CHECK co_status awsdms_validation_failures(co_step_ctx *ctx, const json_t *task,
+                                                   int limit, json_t **out, co_error *err);
+
+/* (awsdms_validate.c) DMS data validation at final_sync: reads
+ * ValidationState, ValidationPendingRecords, ValidationFailedRecords and
+ * ValidationSuspendedRecords of every table (tables: DescribeTableStatistics
+ * of task), stores validation.json (the shape of the pg-logical report:
+ * {match, mismatches, method, tables: {name: {match, source, target, dms,
+ * failed_keys}}}) and sets outputs.validation {match, mismatches}. DONE
+ * when every table is validated (or validation is not enabled on the task:
+ * outputs say so); WAIT while records are pending; FAIL naming the tables
+ * mismatched or suspended and the keys from awsdms_validation_failures_v1. */
+void awsdms_validate(co_step_ctx *ctx, const char *role, const json_t *task,
+                     const json_t *tables, co_verdict *v);
+
 /* ---- shared by awsdms_task.c and awsdms_wait.c ---------------------------- */
 
 /* strcmp(a, b) == 0 with NULL never equal. */

@@ -95,6 +95,16 @@ static co_status load_spec(co_step_ctx *ctx, const char *role, task_spec *t, co_
     snprintf(t->migration_type, sizeof t->migration_type, "%s", mtype);
     if (rc == CO_OK && !(t->settings = co_awsdms_task_settings_new(base, role, mtype)))
         rc = co_error_set(err, CO_ERR_NOMEM, "out of memory");
+    if (rc == CO_OK && awsdms_streq(role, "main") &&
+        co_param_bool(ctx, "validate_tables", true)) {
+        /* DMS data validation, read back at final_sync (awsdms_validate.c);
+         * an explicit EnableValidation of the task resource is kept */
+        json_t *vs = json_object_get(t->settings, "ValidationSettings");
+        if (!json_is_object(vs))
+            json_object_set_new(t->settings, "ValidationSettings", vs = json_object());
+        if (!json_is_boolean(json_object_get(vs, "EnableValidation")))
+            json_object_set_new(vs, "EnableValidation", json_true());
+    }
 out:
     json_decref(fwd);
     co_resource_clear(&r);

@@ -243,7 +243,7 @@ out:
 /* Measures the latency of a running task whose full load is done and
  * decides: DONE once it held under max_seconds for the window. */
 static void cdc_measure(co_step_ctx *ctx, const char *role, const json_t *task,
-                        double max_seconds, co_verdict *v)
+                        const json_t *tables, double max_seconds, co_verdict *v)
 {
     awsdms_cdc_figures f;
     co_error err;
@@ -300,7 +300,11 @@ static void cdc_measure(co_step_ctx *ctx, const char *role, const json_t *task,
     }
     if (ok && now - under >= window) {
         co_step_waiting_clear(ctx);
-        co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
+        if (max_seconds <= 0 && awsdms_streq(role, "main") &&
+            co_param_bool(ctx, "validate_tables", true))
+            awsdms_validate(ctx, role, task, tables, v); /* final_sync: prove it */
+        else
+            co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
         return;
     }
     snprintf(detail, sizeof detail, "CDCLatency %.1f s, PendingChanges %lld (%s)%s",
@@ -342,7 +346,7 @@ void awsdms_await_cdc_latency(co_step_ctx *ctx, const char *role, double max_sec
         ;
     else if (awsdms_streq(status, "running") &&
              (awsdms_streq(awsdms_task_str(task, "MigrationType"), "cdc") || c.percent >= 100))
-        cdc_measure(ctx, role, task, max_seconds, v);
+        cdc_measure(ctx, role, task, tables, max_seconds, v);
     else if (awsdms_streq(status, "running"))
         load_wait(ctx, task_name(task, role), tables, &c, v);
     else if (awsdms_streq(status, "stopped") && reason && !awsdms_pause_reason(reason))

@@ -5,6 +5,12 @@ ReplicationTaskSettings have ControlTablesSettings.StatusTableEnabled, DMS
 creates and updates the replication status table awsdms_status in the
 control schema (ControlTablesSettings.ControlSchema, else public) of the
 target, one row per task (DMS user guide, "Control table task settings").
+With ValidationSettings.EnableValidation, DMS reports each table's
+ValidationState in DescribeTableStatistics and keeps the keys of rows that
+failed validation in awsdms_validation_failures_v1 in the same schema; the
+fake reports "Validated" for loaded tables unless set_validation_failure()
+(POST /_fake/validation-failure) named keys of the table, which then is
+"Mismatched records" and whose keys it writes into that table.
 The fake does the same, really, in the PostgreSQL database the target
 endpoint names: it connects with psycopg2 with the ServerName, Port,
 DatabaseName, Username and Password the endpoint was created with (only
@@ -33,6 +39,23 @@ STATUS_DDL = """CREATE TABLE IF NOT EXISTS {table} (
   source_tail_timestamp timestamp,
   source_timestamp_applied timestamp,
   PRIMARY KEY (task_name))"""
+
+FAILURES_DDL = """CREATE TABLE IF NOT EXISTS {table} (
+  task_name varchar(128) NOT NULL,
+  table_owner varchar(128) NOT NULL,
+  table_name varchar(128) NOT NULL,
+  failure_time timestamp NOT NULL,
+  key_type varchar(128) NOT NULL,
+  key varchar(8000) NOT NULL,
+  failure_type varchar(128) NOT NULL,
+  details varchar(8000) NOT NULL)"""
+
+
+def validation_enabled(t):
+    try:
+        return bool(json.loads(t.settings).get("ValidationSettings", {}).get("EnableValidation"))
+    except ValueError:
+        return False
 
 
 def _loopback(host):
@@ -89,6 +112,38 @@ class ControlTablesMixin:
             "source_timestamp_applied": wall - datetime.timedelta(seconds=lat),
         }
 
+    def _validation_view(self, t, tb, out):
+        """Table statistics of tb with the validation members of task t."""
+        if not validation_enabled(t) or tb.state == "Table error":
+            return out
+        keys = self.validation_failures.get((tb.schema, tb.name), [])
+        if tb.state != "Table completed":
+            out.update(ValidationState="Pending records",
+                       ValidationPendingRecords=max(0, tb.rows - tb.loaded))
+        elif keys:
+            out.update(ValidationState="Mismatched records", ValidationFailedRecords=len(keys))
+        else:
+            out.update(ValidationState="Validated")
+        return out
+
+    def _write_failures(self, conn, schema, t):
+        from psycopg2 import sql
+        table = sql.Identifier(schema, "awsdms_validation_failures_v1")
+        task_name = t.arn.rsplit(":", 1)[1]
+        wall = datetime.datetime.fromtimestamp(float(self._wall(self.now())), tz=datetime.timezone.utc)
+        with conn.cursor() as cur:
+            cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+            cur.execute(sql.SQL(FAILURES_DDL).format(table=table))
+            cur.execute(sql.SQL("DELETE FROM {} WHERE task_name = %s").format(table), [task_name])
+            for (owner, name), keys in self.validation_failures.items():
+                if not any(tb.schema == owner and tb.name == name for tb in t.tables):
+                    continue
+                for key in keys:
+                    cur.execute(sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s, %s, %s, %s, %s)").format(table),
+                                [task_name, owner, name, wall.replace(tzinfo=None), "Row",
+                                 key, "RECORD_DIFF",
+                                 "Target record differs from the source record"])
+
     def _write_control_tables(self, result=None):
         """Updates awsdms_status for every task that enabled it."""
         now = self.now()
@@ -109,6 +164,8 @@ class ControlTablesMixin:
                 if conn is None:
                     continue
                 self._upsert_status(conn, schema, self._status_row(t, now))
+                if validation_enabled(t):
+                    self._write_failures(conn, schema, t)
             except Exception as exc:  # noqa: BLE001 - DMS goes on when a control write fails
                 sys.stderr.write(f"fake_dms: writing {schema}.awsdms_status: {exc!r}\n")
                 self._control_conns.pop(ep.arn, None)

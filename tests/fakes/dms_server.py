@@ -183,6 +183,8 @@ class ServerMixin:
                 {"ok": True})[1],
             ("POST", "/_fake/cdc-latency"): lambda: self.set_cdc_latency(
                 args.get("task", "*"), float(args.get("seconds", 0)), int(args.get("pending", 0))),
+            ("POST", "/_fake/validation-failure"): lambda: self.set_validation_failure(
+                args["schema"], args["table"], args.get("keys", [])),
             ("POST", "/_fake/task-failure"): lambda: (self.fail_task(
                 args["task"], args.get("message", "Task failed (injected by fake_dms)")), {"ok": True})[1],
         }

@@ -340,7 +340,8 @@ class TaskOpsMixin:
         })
         items = [tb for tb in t.tables if self._match(tb, filters)]
         page, nxt = self._page("DescribeTableStatistics", items, p, lo=20, hi=500, default=100)
-        out = {"ReplicationTaskArn": t.arn, "TableStatistics": [self._table_json(tb) for tb in page]}
+        out = {"ReplicationTaskArn": t.arn,
+               "TableStatistics": [self._validation_view(t, tb, self._table_json(tb)) for tb in page]}
         if nxt:
             out["Marker"] = nxt
         return out

@@ -204,6 +204,7 @@ class FakeDMS(ServerMixin, SigV4Mixin, ValidationMixin, StateMixin, OpsMixin, Ta
             self.fault_script = []
             self.ignore_starts = False
             self.cdc_latency = {"*": (0.0, 0)}  # task ident or "*" -> (seconds, pending changes)
+            self.validation_failures = {}  # (schema, table) -> [keys failing validation]
             self._close_control_conns()
             self.counters = self._new_counters()
             self.request_log = []
@@ -457,6 +458,15 @@ class FakeDMS(ServerMixin, SigV4Mixin, ValidationMixin, StateMixin, OpsMixin, Ta
                 raise ValueError("seconds and pending must be >= 0")
             key = task if task == "*" else self._find_task(task).ident
             self.cdc_latency[key] = (float(seconds), int(pending))
+            return {"ok": True}
+
+    def set_validation_failure(self, schema, table, keys):
+        """Keys of source table schema.table whose rows fail DMS data validation
+        (every task with validation enabled); an empty list clears them."""
+        with self._lock:
+            self.validation_failures[(str(schema), str(table))] = [str(k) for k in keys]
+            if not keys:
+                del self.validation_failures[(str(schema), str(table))]
             return {"ok": True}
 
     def fail_task(self, task, message="Task failed (injected by fake_dms)"):

@@ -8,11 +8,15 @@ loopback fake DMS (tests/fakes/fake_dms.py) with a real PostgreSQL 15 target.
 - a full load without progress publishes step.stalled and shows waiting_for;
 - CDC latency above the threshold (read from the awsdms_status control table
   the fake writes into the target) keeps await_cdc_sync waiting; it passes
-  once the latency drops.
+  once the latency drops;
+- a DMS data validation mismatch fails final_sync naming the key (from
+  awsdms_validation_failures_v1, which the fake writes into the target).
 
 Nothing here talks to anything but 127.0.0.1.
 """
 import time
+
+import requests
 
 from awsdms_run import PlanRun
 
@@ -134,5 +138,32 @@ def test_cdc_latency_above_the_threshold_keeps_await_cdc_sync_waiting(tmp_path):
         x = p.wait_for(lambda x: x["state"] == "succeeded", what="the end of the run")
         steps = {s["id"]: s for s in x["steps"]}
         assert steps["final_sync"]["outputs"]["cdc"]["PendingChanges"] == 0
+    finally:
+        p.close()
+
+
+def test_validation_mismatch_fails_final_sync_naming_the_key(tmp_path):
+    p = PlanRun(tmp_path)
+    try:
+        p.fake.control("/_fake/validation-failure",
+                       {"schema": "HR", "table": "EMPLOYEES", "keys": ["101", "187"]})
+        p.start()
+        for gate in ("configure_source", "cutover_gate"):
+            x = p.wait_for(lambda x: x["state"] == "awaiting_approval", what=gate)
+            assert x["current_step"] == gate
+            p.approve(gate)
+        end = time.monotonic() + 60
+        while time.monotonic() < end and x["state"] != "failed":
+            time.sleep(0.2)
+            x = p.run()
+        assert x["state"] == "failed" and x["current_step"] == "final_sync", x
+        assert "DMS data validation: 1 table(s) differ between source and target: " \
+               "HR.EMPLOYEES (Mismatched records; keys 101, 187)" in x["error"], x["error"]
+        report = requests.get(f"{p.url}/v1/runs/{p.rid}/artifacts/validation.json").json()
+        assert report["match"] is False and report["mismatches"] == 1
+        emp = report["tables"]["HR.EMPLOYEES"]
+        assert emp["match"] is False and emp["dms"]["ValidationFailedRecords"] == 2
+        assert [k["key"] for k in emp["failed_keys"]] == ["101", "187"]
+        assert report["tables"]["HR.JOBS"]["match"] is True
     finally:
         p.close()
