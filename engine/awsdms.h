@@ -100,9 +100,10 @@ void co_awsdms_wipe_password(json_t *input);
  * (convert_schema created the tables), FullLoadSettings.MaxFullLoadSubTasks
  * 8 unless set, FullLoadSettings.StopTaskCachedChangesApplied true (and
  * ...NotApplied false) for a main full-load-and-cdc task,
- * ControlTablesSettings.StatusTableEnabled true for a main task with CDC
- * unless base sets it (the awsdms_status control table the CDC latency is
- * read from), and
+ * ControlTablesSettings.StatusTableEnabled and SuspendedTablesTableEnabled
+ * true for a main task with CDC unless base sets them (the awsdms_status
+ * control table the CDC latency is read from, awsdms_suspended_tables the
+ * reasons of suspended tables), and
  * Logging.EnableLogging true. Top-level StopTaskCachedChanges* members are
  * moved into FullLoadSettings. Returns a new object, or NULL (no memory). */
 json_t *co_awsdms_task_settings_new(const json_t *base, const char *role,

@@ -128,11 +128,20 @@ typedef struct awsdms_cdc_figures {
     char table[200];      /* "<control schema>.awsdms_status" */
 } awsdms_cdc_figures;
 
-/* True when the latency of task (role) can be read from awsdms_status:
- * its settings have ControlTablesSettings.StatusTableEnabled true and it
- * writes into the run's PostgreSQL target (not the rollback task, whose
- * target is the source). task described with its settings. */
-bool awsdms_cdc_measurable(const co_step_ctx *ctx, const char *role, const json_t *task);
+/* True when task (role) writes the control table of setting (e.g.
+ * "StatusTableEnabled", "SuspendedTablesTableEnabled") into the run's
+ * PostgreSQL target: that member of its ControlTablesSettings is true and
+ * it is not the rollback task (whose target is the source). task
+ * described with its settings. */
+bool awsdms_control_table_on(const co_step_ctx *ctx, const char *role, const json_t *task,
+                             const char *setting);
+
+/* The tables DMS suspended for task, with its reason, from
+ * awsdms_suspended_tables in the control schema on the target, as a new
+ * object {"<TABLE_OWNER>.<TABLE_NAME>": "<SUSPEND_REASON>"} in *out ({}
+ * when the table does not exist). Errors as awsdms_validation_failures. */
+CO_MUST_CHECK co_status awsdms_suspended_tables(co_step_ctx *ctx, const json_t *task,
+                                                json_t **out, co_error *err);
 
 /* Reads the newest awsdms_status row of task (TASK_NAME = the resource id
  * at the end of its ARN) from the control schema of its settings
@@ -192,9 +201,12 @@ bool awsdms_ever_started(const json_t *task);
 bool awsdms_table_stats(co_step_ctx *ctx, co_dms_client *cli, const char *role,
                         const json_t *task, json_t **tables, co_verdict *v);
 
-/* FAILs naming the tables in "Table error"; false when there is none. */
-bool awsdms_table_errors(const json_t *task, const json_t *tables, const char *role,
-                         co_verdict *v);
+/* Table health: FAILs naming the tables in "Table error" or suspended by
+ * DMS (awsdms_suspended_tables, when the task writes it) with DMS's reason
+ * from that table; false when there is none (or v set to RETRY when the
+ * control table could not be read). */
+bool awsdms_table_errors(co_step_ctx *ctx, const json_t *task, const json_t *tables,
+                         const char *role, co_verdict *v);
 
 /* True if the task is set up to stop by itself after its full load
  * (full-load, or StopTaskCachedChanges(Not)Applied in its settings). */

@@ -411,28 +411,44 @@ bool awsdms_table_stats(co_step_ctx *ctx, co_dms_client *cli, const char *role,
 }
 
 /* FAILs naming the tables in "Table error"; false when there is none. */
-bool awsdms_table_errors(const json_t *task, const json_t *tables, const char *role,
-                         co_verdict *v)
+bool awsdms_table_errors(co_step_ctx *ctx, const json_t *task, const json_t *tables,
+                         const char *role, co_verdict *v)
 {
-    char names[700] = "";
+    char names[900] = "";
     size_t i, n = 0, len = 0;
-    json_t *t;
+    json_t *t, *suspended = NULL;
+    if (awsdms_control_table_on(ctx, role, task, "SuspendedTablesTableEnabled")) {
+        co_error err;
+        co_error_clear(&err);
+        if (awsdms_suspended_tables(ctx, task, &suspended, &err) != CO_OK)
+            co_log(CO_LOG_WARN, "dms", "run %s: reading awsdms_suspended_tables: %s",
+                   ctx->run->id, err.message); /* the TableStates still count */
+    }
     json_array_foreach(tables, i, t) {
-        if (!awsdms_streq(awsdms_task_str(t, "TableState"), "Table error"))
+        char key[300];
+        const char *reason;
+        bool error = awsdms_streq(awsdms_task_str(t, "TableState"), "Table error");
+        snprintf(key, sizeof key, "%s.%s", awsdms_task_str(t, "SchemaName"),
+                 awsdms_task_str(t, "TableName"));
+        reason = json_string_value(json_object_get(suspended, key));
+        if (!error && !reason)
             continue;
         if (n++ < 8 && len < sizeof names)
-            len += (size_t)snprintf(names + len, sizeof names - len, "%s%s.%s",
-                                    n > 1 ? ", " : "", awsdms_task_str(t, "SchemaName"),
-                                    awsdms_task_str(t, "TableName"));
+            len += (size_t)snprintf(names + len, sizeof names - len, "%s%s (%s%s%s)",
+                                    n > 1 ? ", " : "", key,
+                                    error ? "Table error" : "suspended", reason ? ": " : "",
+                                    reason ? reason : "");
     }
+    json_decref(suspended);
     if (n == 0 && awsdms_stat_int(task, "TablesErrored") == 0)
         return false;
     if (n == 0)
         co_verdict_set(v, CO_VERDICT_FAIL, 0, "replication task %s: %lld table(s) in error",
                        role, (long long)awsdms_stat_int(task, "TablesErrored"));
     else
-        co_verdict_set(v, CO_VERDICT_FAIL, 0, "replication task %s: Table error on %s%s", role,
-                       names, n > 8 ? ", ..." : "");
+        co_verdict_set(v, CO_VERDICT_FAIL, 0,
+                       "replication task %s: table(s) in error or suspended by DMS: %s%s",
+                       role, names, n > 8 ? ", ..." : "");
     return true;
 }
 

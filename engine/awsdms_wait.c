@@ -217,7 +217,7 @@ void awsdms_await_full_load(co_step_ctx *ctx, const char *role, co_verdict *v)
     done = c.total > 0 && c.loaded == c.total;
     if (awsdms_streq(status, "failed")) /* its LastFailureMessage says most */
         awsdms_fail_stopped(v, role, task);
-    else if (awsdms_table_errors(task, tables, role, v))
+    else if (awsdms_table_errors(ctx, task, tables, role, v))
         ;
     else if (awsdms_streq(status, "stopped") &&
              (awsdms_pause_reason(reason) || (!reason && stops && done)))
@@ -254,7 +254,7 @@ static void cdc_measure(co_step_ctx *ctx, const char *role, const json_t *task,
     bool ok;
     int got;
     co_error_clear(&err);
-    if (!awsdms_cdc_measurable(ctx, role, task)) {
+    if (!awsdms_control_table_on(ctx, role, task, "StatusTableEnabled")) {
         /* no latency source: running and applying changes is all DMS says */
         json_object_set_new(ctx->outputs, "cdc",
                             json_pack("{s:s, s:s}", "source", "none", "note",
@@ -342,7 +342,7 @@ void awsdms_await_cdc_latency(co_step_ctx *ctx, const char *role, double max_sec
     snprintf(what, sizeof what, "replication task %s to run", task_name(task, role));
     if (awsdms_streq(status, "failed"))
         awsdms_fail_stopped(v, role, task);
-    else if (awsdms_table_errors(task, tables, role, v))
+    else if (awsdms_table_errors(ctx, task, tables, role, v))
         ;
     else if (awsdms_streq(status, "running") &&
              (awsdms_streq(awsdms_task_str(task, "MigrationType"), "cdc") || c.percent >= 100))

@@ -5,7 +5,9 @@ ReplicationTaskSettings have ControlTablesSettings.StatusTableEnabled, DMS
 creates and updates the replication status table awsdms_status in the
 control schema (ControlTablesSettings.ControlSchema, else public) of the
 target, one row per task (DMS user guide, "Control table task settings").
-With ValidationSettings.EnableValidation, DMS reports each table's
+With SuspendedTablesTableEnabled, tables put in "Table error" (POST
+/_fake/table-error) are written to awsdms_suspended_tables with their
+message as SUSPEND_REASON.  With ValidationSettings.EnableValidation, DMS reports each table's
 ValidationState in DescribeTableStatistics and keeps the keys of rows that
 failed validation in awsdms_validation_failures_v1 in the same schema; the
 fake reports "Validated" for loaded tables unless set_validation_failure()
@@ -49,6 +51,16 @@ FAILURES_DDL = """CREATE TABLE IF NOT EXISTS {table} (
   key varchar(8000) NOT NULL,
   failure_type varchar(128) NOT NULL,
   details varchar(8000) NOT NULL)"""
+
+
+SUSPENDED_DDL = """CREATE TABLE IF NOT EXISTS {table} (
+  server_name varchar(100),
+  task_name varchar(128) NOT NULL,
+  table_owner varchar(128) NOT NULL,
+  table_name varchar(128) NOT NULL,
+  suspend_reason varchar(1024),
+  suspend_timestamp timestamp,
+  PRIMARY KEY (task_name, table_owner, table_name))"""
 
 
 def validation_enabled(t):
@@ -144,6 +156,21 @@ class ControlTablesMixin:
                                  key, "RECORD_DIFF",
                                  "Target record differs from the source record"])
 
+    def _write_suspended(self, conn, schema, t):
+        from psycopg2 import sql
+        table = sql.Identifier(schema, "awsdms_suspended_tables")
+        task_name = t.arn.rsplit(":", 1)[1]
+        with conn.cursor() as cur:
+            cur.execute(sql.SQL(SUSPENDED_DDL).format(table=table))
+            for tb in t.tables:
+                if tb.error:
+                    wall = datetime.datetime.fromtimestamp(float(self._wall(tb.last_update_v)),
+                                                           tz=datetime.timezone.utc)
+                    cur.execute(sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s, %s, %s)"
+                                        " ON CONFLICT DO NOTHING").format(table),
+                                ["fake-dms", task_name, tb.schema, tb.name, tb.error,
+                                 wall.replace(tzinfo=None)])
+
     def _write_control_tables(self, result=None):
         """Updates awsdms_status for every task that enabled it."""
         now = self.now()
@@ -166,6 +193,8 @@ class ControlTablesMixin:
                 self._upsert_status(conn, schema, self._status_row(t, now))
                 if validation_enabled(t):
                     self._write_failures(conn, schema, t)
+                if cts.get("SuspendedTablesTableEnabled"):
+                    self._write_suspended(conn, schema, t)
             except Exception as exc:  # noqa: BLE001 - DMS goes on when a control write fails
                 sys.stderr.write(f"fake_dms: writing {schema}.awsdms_status: {exc!r}\n")
                 self._control_conns.pop(ep.arn, None)

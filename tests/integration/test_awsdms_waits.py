@@ -9,6 +9,8 @@ loopback fake DMS (tests/fakes/fake_dms.py) with a real PostgreSQL 15 target.
 - CDC latency above the threshold (read from the awsdms_status control table
   the fake writes into the target) keeps await_cdc_sync waiting; it passes
   once the latency drops;
+- a table in "Table error" fails the full load with its name and the reason
+  from awsdms_suspended_tables;
 - a DMS data validation mismatch fails final_sync naming the key (from
   awsdms_validation_failures_v1, which the fake writes into the target).
 
@@ -165,5 +167,30 @@ def test_validation_mismatch_fails_final_sync_naming_the_key(tmp_path):
         assert emp["match"] is False and emp["dms"]["ValidationFailedRecords"] == 2
         assert [k["key"] for k in emp["failed_keys"]] == ["101", "187"]
         assert report["tables"]["HR.JOBS"]["match"] is True
+    finally:
+        p.close()
+
+
+def test_table_error_fails_the_full_load_with_dms_reason(tmp_path):
+    p = PlanRun(tmp_path, control={
+        "catalog": [{"schema": "HR", "table": "EMPLOYEES", "rows": 100000},
+                    {"schema": "HR", "table": "JOBS", "rows": 19}],
+        "timings": {"rows_per_second": 1}})
+    try:
+        p.start()
+        x = p.wait_for(lambda x: x["state"] == "awaiting_approval", what="configure_source")
+        p.approve(x["current_step"])
+        p.wait_for(lambda x: x["current_step"] == "full_load" and x["waiting_for"]
+                   and x["waiting_for"]["what"].startswith("full load of"),
+                   what="the full load")
+        p.fake.control("/_fake/table-error", {"task": p.ident("main"), "schema": "HR",
+                                              "table": "EMPLOYEES",
+                                              "message": "ORA-01555: snapshot too old"})
+        end = time.monotonic() + 60
+        while time.monotonic() < end and x["state"] != "failed":
+            time.sleep(0.2)
+            x = p.run()
+        assert x["state"] == "failed" and x["current_step"] == "full_load", x
+        assert "HR.EMPLOYEES (Table error: ORA-01555: snapshot too old)" in x["error"], x["error"]
     finally:
         p.close()
