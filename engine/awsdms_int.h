@@ -274,9 +274,20 @@ void awsdms_await_cdc_latency(co_step_ctx *ctx, const char *role, double max_sec
 void awsdms_stop_task(co_step_ctx *ctx, const char *role, co_verdict *v);
 
 /* Stops the task if needed, then DeleteReplicationTask and WAIT until
- * DescribeReplicationTasks answers ResourceNotFoundFault (DONE). For
- * rollback also DeleteEndpoint of the reverse pair, which only it uses. */
+ * DescribeReplicationTasks answers ResourceNotFoundFault (DONE); then
+ * awsdms_cleanup_after. */
 void awsdms_delete_task(co_step_ctx *ctx, const char *role, co_verdict *v);
+
+/* (awsdms_cleanup.c) Once the task of role is gone: for rollback, its
+ * reverse endpoints; with the run parameter cleanup (default true), for
+ * main and stage the forward endpoints, and the replication instance
+ * (after the rollback task, or after main/stage when no rollback task was
+ * asked for). Each found by its run-derived identifier (DescribeEndpoints,
+ * DescribeReplicationInstances), then DeleteEndpoint /
+ * DeleteReplicationInstance, not waited for. v stays DONE, or becomes
+ * RETRY/FAIL on a DMS error. */
+void awsdms_cleanup_after(co_step_ctx *ctx, co_dms_client *cli, const char *role,
+                          co_verdict *v);
 
 /* *out: {ReplicationTaskIdentifier, ReplicationTaskArn, MigrationType,
  * Status, StopReason, LastFailureMessage, ReplicationTaskStartDate,

@@ -532,27 +532,6 @@ out:
     co_dms_result_clear(&res);
 }
 
-/* Deletes the reverse endpoints once the rollback task is gone. */
-static void delete_rollback_endpoints(co_step_ctx *ctx, co_dms_client *cli, co_verdict *v)
-{
-    static const char *const keys[] = {"dms_rollback_source_endpoint_arn",
-                                       "dms_rollback_target_endpoint_arn"};
-    for (size_t i = 0; i < 2 && v->kind == CO_VERDICT_DONE; i++) {
-        const char *arn = awsdms_output(ctx, keys[i]);
-        co_dms_result res = {0};
-        co_error err;
-        co_status rc;
-        if (!arn)
-            continue;
-        co_error_clear(&err);
-        rc = awsdms_call(cli, "DeleteEndpoint", json_pack("{s:s}", "EndpointArn", arn), &res,
-                         &err);
-        if (rc != CO_OK && res.cls != CO_DMS_NOT_FOUND && res.cls != CO_DMS_INVALID_STATE)
-            awsdms_verdict_error(v, "delete endpoint", rc, &err);
-        co_dms_result_clear(&res);
-    }
-}
-
 void awsdms_delete_task(co_step_ctx *ctx, const char *role, co_verdict *v)
 {
     co_dms_client *cli = awsdms_begin(ctx, v, "delete_task");
@@ -566,8 +545,7 @@ void awsdms_delete_task(co_step_ctx *ctx, const char *role, co_verdict *v)
         goto out;
     if (found == 0) {
         co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
-        if (awsdms_streq(role, "rollback"))
-            delete_rollback_endpoints(ctx, cli, v);
+        awsdms_cleanup_after(ctx, cli, role, v);
         goto out;
     }
     status = awsdms_task_str(task, "Status");

@@ -52,7 +52,10 @@ typedef struct param_def {
     {"fail_on_stall", P_BOOL, false, "false", 0, 0,                               \
      "full load: fail the step when it stalled instead of waiting on"},           \
     {"waiting_event_minutes", P_NUM, false, "5", 0, 1440,                         \
-     "period of the step.waiting events while a step waits"}
+     "period of the step.waiting events while a step waits"},                     \
+    {"cleanup", P_BOOL, false, "true", 0, 0,                                      \
+     "aws-dms: delete the endpoints and the replication instance the run made "   \
+     "once its tasks are deleted (after cutover, on cancel)"}
 
 static const param_def o2p_params[] = {
     COMMON_PARAMS,

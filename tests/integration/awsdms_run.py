@@ -197,6 +197,18 @@ class PlanRun:
         r = requests.post(f"{self.url}/v1/runs/{self.rid}/steps/{step}/approve", timeout=10)
         assert r.status_code == 200, r.text
 
+    def fake_empty(self, timeout=30):
+        """True once the fake holds no instance, endpoint or task (deletions
+        take a moment of the fake's clock); False after timeout seconds."""
+        def empty():
+            st = self.fake.control("/_fake/state")
+            return not (st["replication_instances"] or st["endpoints"] or
+                        st["replication_tasks"])
+        try:
+            return wait_until(empty, timeout, interval=0.2, what="an empty fake")
+        except AssertionError:
+            return False
+
     def close(self):
         try:
             if self.d and self.d.proc:

@@ -26,7 +26,7 @@ import pytest
 import requests
 
 from awsdms_run import HR_TABLES, Fake, PlanRun, assert_clean, aws_env
-from daemon import ROOT
+from daemon import ROOT, wait_until
 
 
 def probe_path():
@@ -423,6 +423,17 @@ def test_oracle_to_postgres_plan(tmp_path, faults, kills, dialect):
         assert len(rollback) == 1 and rollback[0]["Status"] in ("starting", "running")
         assert rollback[0]["MigrationType"] == "cdc"
         assert not [k for k in tasks if k.endswith("-main")], "the main task was deleted"
+        # clean-up after the cutover: only what the rollback task needs is left
+        endpoints = {e["EndpointIdentifier"] for e in state["endpoints"]}
+        assert endpoints == {p.ident("rollback-source"), p.ident("rollback-target")}, endpoints
+        assert [i["ReplicationInstanceIdentifier"] for i in state["replication_instances"]] == \
+            [p.ident()]
+        # until the rollback task is stopped through the API
+        r = requests.post(f"{url}/v1/runs/{rid}/rollback-task/stop")
+        assert r.status_code == 202, r.text
+        wait_until(lambda: [e for e in p.events("run.cleanup")
+                            if e["data"]["result"] == "done"], 60, what="the clean-up")
+        assert p.fake_empty(), fake.control("/_fake/state")
         assert "oracle-s3cret-pw" not in p.d.log() and p.tgt.password not in p.d.log()
     finally:
         p.close()

@@ -6,6 +6,7 @@ loopback fake DMS (tests/fakes/fake_dms.py) with a real PostgreSQL 15 target.
 - a replication instance that never becomes available fails the step after
   instance_timeout_minutes, naming it and its last status;
 - a full load without progress publishes step.stalled and shows waiting_for;
+  a cancel then deletes every DMS resource the run made;
 - CDC latency above the threshold (read from the awsdms_status control table
   the fake writes into the target) keeps await_cdc_sync waiting; it passes
   once the latency drops;
@@ -100,6 +101,10 @@ def test_full_load_without_progress_is_reported_as_stalled(tmp_path):
         n = len(p.events("step.waiting"))
         p.wait_for(lambda x: len(p.events("step.waiting")) > n, what="another step.waiting")
         assert p.run()["state"] == "running"
+        # cancel: every DMS resource the run made is deleted
+        r = requests.post(f"{p.url}/v1/runs/{p.rid}/cancel", timeout=10)
+        assert r.status_code == 200, r.text
+        assert p.fake_empty(60), p.fake.control("/_fake/state")
     finally:
         p.close()
 
