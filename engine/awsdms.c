@@ -285,6 +285,13 @@ static json_t *instance_input(co_step_ctx *ctx, const char *ident, co_error *err
             json_object_set(in, "PubliclyAccessible", x);
         if (json_is_string(x = json_object_get(d, "engine_version")))
             json_object_set(in, "EngineVersion", x);
+        /* networking and encryption (AWS's step 5) */
+        if (json_is_string(x = json_object_get(d, "replication_subnet_group_id")))
+            json_object_set(in, "ReplicationSubnetGroupIdentifier", x);
+        if (json_is_array(x = json_object_get(d, "vpc_security_group_ids")))
+            json_object_set(in, "VpcSecurityGroupIds", x);
+        if (json_is_string(x = json_object_get(d, "kms_key_arn")))
+            json_object_set(in, "KmsKeyId", x);
     }
     co_resource_clear(&r);
     return in;

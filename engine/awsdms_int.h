@@ -77,7 +77,8 @@ json_t *awsdms_normalize_times(const json_t *v);
 
 /* Ensures the run's replication instance exists and is available:
  * CreateReplicationInstance "cutover-<run>" (class, storage, multi-AZ,
- * public access and engine version from the run's replication_instance_id
+ * public access, engine version, ReplicationSubnetGroupIdentifier,
+ * VpcSecurityGroupIds and KmsKeyId from the run's replication_instance_id
  * resource, else dms.t3.medium / 50 GB / single-AZ / private; adopted on
  * ResourceAlreadyExistsFault), then DescribeReplicationInstances (Filters
  * replication-instance-id). true once available (outputs

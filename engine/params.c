@@ -1,6 +1,7 @@
 /* params.c - see params.h. */
 #include "engine/params.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "store/resources.h"
@@ -152,6 +153,41 @@ static void check_endpoint(co_store *store, const char *project_id, json_t *para
     co_resource_clear(&ep);
 }
 
+/* Names that end up in generated SQL and Oracle scripts: no control
+ * characters (and schemas must be non-empty strings). */
+static void check_names(const json_t *params, co_error *err)
+{
+    static const char *const names[] = {"staging_schema", "migration_role",
+                                        "foreign_schema", NULL};
+    static const char *const objects[] = {"source_table", "remote_table", "final_table",
+                                          "view", NULL};
+    const json_t *s;
+    size_t i;
+    char ptr[160];
+    json_array_foreach(json_object_get(params, "schemas"), i, s) {
+        if (!json_is_string(s) || !json_string_length(s) ||
+            v_has_control(json_string_value(s))) {
+            snprintf(ptr, sizeof ptr, "/parameters/schemas/%zu", i);
+            co_error_field(err, ptr, "must be a non-empty name without control characters");
+        }
+    }
+    for (const char *const *k = names; *k; k++) {
+        v_pointer(ptr, sizeof ptr, "/parameters", *k);
+        if (v_has_control(json_string_value(json_object_get(params, *k))))
+            co_error_field(err, ptr, "must not contain control characters");
+    }
+    for (const char *const *k = objects; *k; k++) {
+        const json_t *o = json_object_get(params, *k);
+        for (int m = 0; m < 2; m++) {
+            const char *member = m ? "name" : "schema";
+            if (v_has_control(json_string_value(json_object_get(o, member)))) {
+                snprintf(ptr, sizeof ptr, "/parameters/%s/%s", *k, member);
+                co_error_field(err, ptr, "must not contain control characters");
+            }
+        }
+    }
+}
+
 co_status co_params_validate(co_store *store, const co_plan_def *plan,
                              const char *engine_name, const char *project_id,
                              json_t *params, co_error *err)
@@ -201,6 +237,7 @@ co_status co_params_validate(co_store *store, const co_plan_def *plan,
                 json_object_set_new(params, d->name, dv);
         }
     }
+    check_names(params, err);
     if (json_object_get(params, "test") && !test_engine)
         co_error_field(err, "/parameters/test", "is only for test engines");
     check_endpoint(store, project_id, params, "source_endpoint_id", "source", err);

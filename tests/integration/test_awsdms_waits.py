@@ -114,7 +114,15 @@ def test_cdc_latency_above_the_threshold_keeps_await_cdc_sync_waiting(tmp_path):
     try:
         # what DMS writes into awsdms_status: 120 s behind, 40 changes pending
         p.fake.control("/_fake/cdc-latency", {"task": "*", "seconds": 120, "pending": 40})
-        p.start(cdc_latency_threshold_seconds=5, cdc_sync_window_seconds=1)
+        # the replication instance's networking reaches CreateReplicationInstance
+        r = requests.post(f"{p.url}/v1/projects/{p.pid}/replication-instances", json={
+            "name": "ri", "replication_subnet_group_id": "cutover-private-subnets",
+            "vpc_security_group_ids": ["sg-0a1b2c3d", "sg-0e0f1011"],
+            "kms_key_arn": "arn:aws:kms:us-east-1:123456789012:key/0000-test",
+            "publicly_accessible": False}, timeout=10)
+        assert r.status_code == 201, r.text
+        p.start(cdc_latency_threshold_seconds=5, cdc_sync_window_seconds=1,
+                replication_instance_id=r.json()["id"])
         x = p.wait_for(lambda x: x["state"] == "awaiting_approval", what="configure_source")
         p.approve(x["current_step"])
 
@@ -124,6 +132,13 @@ def test_cdc_latency_above_the_threshold_keeps_await_cdc_sync_waiting(tmp_path):
         x = p.wait_for(lambda x: x["current_step"] == "await_cdc_sync" and len(behind()) >= 3,
                        what="three latency readings of 120 s")
         assert x["state"] == "running", x
+        inst = p.fake.control("/_fake/state")["replication_instances"][0]
+        assert inst["ReplicationSubnetGroup"]["ReplicationSubnetGroupIdentifier"] == \
+            "cutover-private-subnets"
+        assert [g["VpcSecurityGroupId"] for g in inst["VpcSecurityGroups"]] == \
+            ["sg-0a1b2c3d", "sg-0e0f1011"]
+        assert inst["KmsKeyId"] == "arn:aws:kms:us-east-1:123456789012:key/0000-test"
+        assert inst["PubliclyAccessible"] is False
         d = behind()[-1]
         assert d["PendingChanges"] == 40 and d["latency_source"] == "public.awsdms_status"
         assert d["TaskStatus"] == "CHANGE PROCESSING"
@@ -197,5 +212,37 @@ def test_table_error_fails_the_full_load_with_dms_reason(tmp_path):
             x = p.run()
         assert x["state"] == "failed" and x["current_step"] == "full_load", x
         assert "HR.EMPLOYEES (Table error: ORA-01555: snapshot too old)" in x["error"], x["error"]
+    finally:
+        p.close()
+
+
+def test_names_with_control_characters_are_refused(tmp_path):
+    p = PlanRun(tmp_path)
+    try:
+        url = p.url
+        r = requests.post(f"{url}/v1/projects/{p.pid}/endpoints", json={
+            "name": "bad", "role": "source", "engine": "oracle", "host": "ora.internal",
+            "port": 1521, "database": "ORCL", "username": "dms\nuser", "password": "x"})
+        assert r.status_code == 400, r.text
+        assert [e["pointer"] for e in r.json()["errors"]] == ["/username"], r.json()
+        r = requests.post(f"{url}/v1/projects/{p.pid}/tasks", json={
+            "name": "bad", "source_endpoint_id": p.src, "target_endpoint_id": p.dst,
+            "table_mappings": {"rules": [{
+                "rule-type": "selection", "rule-id": "1", "rule-name": "x",
+                "object-locator": {"schema-name": "HR\r\nDROP", "table-name": "%"},
+                "rule-action": "include"}]}})
+        assert r.status_code == 400, r.text
+        assert r.json()["errors"][0]["pointer"].endswith("/object-locator/schema-name")
+        r = requests.post(f"{url}/v1/projects/{p.pid}/runs", json={
+            "plan": "oracle-to-postgres", "engine": "aws-dms", "parameters": {
+                "source_endpoint_id": p.src, "target_endpoint_id": p.dst,
+                "schemas": ["hr", "x\u0007"]}})
+        assert r.status_code == 400, r.text
+        assert [e["pointer"] for e in r.json()["errors"]] == ["/parameters/schemas/1"]
+        r = requests.post(f"{url}/v1/projects/{p.pid}/replication-instances", json={
+            "name": "ri", "vpc_security_group_ids": ["default"], "kms_key_arn": "key"})
+        assert r.status_code == 400, r.text
+        assert sorted(e["pointer"] for e in r.json()["errors"]) == \
+            ["/kms_key_arn", "/vpc_security_group_ids/0"]
     finally:
         p.close()
