@@ -157,4 +157,24 @@ CO_MUST_CHECK co_status co_awsdms_reverse_mappings_new(const json_t *mappings,
 char *co_oracle_prereq_script_new(const json_t *source_doc, const json_t *table_mappings,
                                   const char *dms_user);
 
+/* The source quiesce check the DBA runs at the cutover gate (AWS's step 8,
+ * "cut over"; SQL*Plus/SQLcl, generated, never executed by cutover): lists
+ * the sessions of application users in V$SESSION (every USER session but
+ * the Oracle-maintained schemas, the DMS user and its own) and fails while
+ * there is one; fails while V$LOCKED_OBJECT shows locks on the tables the
+ * selection rules of table_mappings pick (open transactions); then ALTER
+ * SYSTEM CHECKPOINT, ALTER SYSTEM ARCHIVE LOG CURRENT and the current SCN.
+ * source_doc and dms_user as for co_oracle_prereq_script_new. Quoting as
+ * there. Returns a new string (caller frees), NULL out of memory. */
+char *co_oracle_quiesce_script_new(const json_t *source_doc, const json_t *table_mappings,
+                                   const char *dms_user);
+
+/* The trigger-disabling script for an Oracle source that a rollback task
+ * will write into: a PL/SQL loop over ALL_TRIGGERS that disables every
+ * enabled trigger on the tables the selection rules pick (exclude rules
+ * honoured) and prints the ALTER TRIGGER ... ENABLE statement that undoes
+ * each. Returns a new string (caller frees), NULL out of memory. */
+char *co_oracle_rollback_triggers_script_new(const json_t *source_doc,
+                                             const json_t *table_mappings);
+
 #endif

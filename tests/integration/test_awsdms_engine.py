@@ -364,6 +364,16 @@ def test_oracle_to_postgres_plan(tmp_path, faults, kills, dialect):
                     assert "SELECT LOG_MODE FROM V$DATABASE" in script
                     assert "GRANT SELECT ANY TRANSACTION TO \"DMS_USER\"" in script
                     assert "FROM ALL_TABLES" in script  # HR.% is a wildcard rule
+                if step == "cutover_gate":  # what the DBA runs on the Oracle source
+                    q = requests.get(f"{url}/v1/runs/{rid}/artifacts/oracle_quiesce_check.sql")
+                    assert q.status_code == 200, q.text
+                    assert "FROM V$SESSION WHERE TYPE = 'USER'" in q.text
+                    assert "ob.OWNER LIKE 'HR' ESCAPE '\\' AND ob.OBJECT_NAME LIKE '%'" in q.text
+                    assert "ALTER SYSTEM CHECKPOINT;" in q.text and "'DMS_USER'" in q.text
+                    t = requests.get(f"{url}/v1/runs/{rid}/artifacts/oracle_rollback_triggers.sql")
+                    assert t.status_code == 200, t.text
+                    assert "FROM ALL_TRIGGERS" in t.text and "' DISABLE'" not in t.text
+                    assert "\" DISABLE';" in t.text and "TABLE_OWNER LIKE 'HR'" in t.text
                 p.approve(step)
                 approved.append(step)
             time.sleep(0.2)
