@@ -37,11 +37,34 @@
  * variable CUTOVER_DMS_POLL_SCALE (a factor in (0, 100], read once; tests
  * use 0.05) scales them all.
  *
- * CDC latency: DMS does not report CDC latency through its API (it is the
- * CloudWatch metric CDCLatencySource/CDCLatencyTarget), so
- * await_cdc_latency() is DONE once the task is running and applying
- * changes: status "running", full load at 100 % (or a cdc-only task) and no
- * table in error. max_seconds is recorded but cannot be checked here.
+ * Reading DMS: answers are read the way the AWS SDKs read them: JSON null
+ * members are absent (aws/dms.h co_dms_drop_nulls), timestamps may be
+ * epoch seconds or ISO-8601 strings, counters integers or reals, unknown
+ * members are ignored and optional ones (ReplicationTaskStats, StopReason,
+ * TableStatistics fields) may be missing: progress is then derived from
+ * the tables' TableState.
+ *
+ * Waits (awsdms_wait.c): every poll records waiting_for (what, last
+ * status, since) and publishes step.waiting periodically; instance,
+ * connection-test, schema-refresh and task state waits fail after
+ * instance_timeout_minutes / ready_timeout_minutes naming what was awaited
+ * and its last status; a task that stays ready or stopped after an
+ * accepted StartReplicationTask is started again (task_start_timeout_minutes,
+ * task_start_attempts); a full load is judged by progress (step.stalled
+ * after stall_minutes without a change of any table's FullLoadRows or
+ * TableState).
+ *
+ * CDC latency (awsdms_cdc.c): the main task turns
+ * ControlTablesSettings.StatusTableEnabled on and the engine reads the
+ * awsdms_status control table on the PostgreSQL target with libpq:
+ * latency = SOURCE_CURRENT_TIMESTAMP - SOURCE_TIMESTAMP_APPLIED, and
+ * PENDING_CHANGES. await_cdc_latency() publishes engine.status with the
+ * figures and is DONE once the latency held under max_seconds for
+ * cdc_sync_window_seconds; with 0 (final_sync) once PENDING_CHANGES is 0
+ * and the latency under 1 s, followed by DMS data validation
+ * (awsdms_validate.c). A task without the status table (or the rollback
+ * task, whose target is the source) is DONE when running, and the outputs
+ * say that nothing was measured.
  *
  * THREADS: every operation runs on a runner worker. The DMS client is
  * created on first use from ctx->app (cfg.dms_endpoint, cfg.region,
