@@ -60,6 +60,7 @@ from botocore.validate import ParamValidator  # noqa: E402
 # Re-exported: the single-file fake defined all of these here.
 from dms_control_tables import ControlTablesMixin  # noqa: E402
 from dms_dialect import DIALECTS, apply_dialect, parse_dialect  # noqa: E402,F401
+from dms_pg_copy import PgCopyMixin  # noqa: E402
 from dms_model import (  # noqa: E402,F401
     CASE_INSENSITIVE_ENUMS, CONTENT_TYPE, IMPLEMENTED, SERVICE, TARGET_PREFIX, DmsError,
     ValidationMixin, _Ts, _encode_api, java_double, service_model)
@@ -80,7 +81,7 @@ DEFAULT_SECRET_KEY = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 # the fake
 
 class FakeDMS(ServerMixin, SigV4Mixin, ValidationMixin, StateMixin, OpsMixin, TaskOpsMixin,
-              ControlTablesMixin):
+              ControlTablesMixin, PgCopyMixin):
     """A fake AWS DMS endpoint.  Thread-safe; all state under one lock."""
 
     def __init__(self, host="127.0.0.1", port=0, access_key=DEFAULT_ACCESS_KEY,
