@@ -190,6 +190,22 @@ static void not_starting(co_step_ctx *ctx, co_dms_client *cli, const char *role,
 
 /* ---- the full load ------------------------------------------------------ */
 
+/* What every poll of a task wait reads: the task (with its settings) and
+ * its table statistics (new array in *tables, published); the status
+ * change is noted. false with v set (FAIL when the task does not exist). */
+static bool poll_task(co_step_ctx *ctx, co_dms_client *cli, const char *role,
+                      co_dms_result *res, json_t **task, json_t **tables, co_verdict *v)
+{
+    int found = awsdms_find_task(ctx, cli, role, true, res, task, v);
+    if (found == 0)
+        co_verdict_set(v, CO_VERDICT_FAIL, 0, "replication task %s does not exist", role);
+    if (found <= 0)
+        return false;
+    awsdms_note_status(ctx, "replication_task", role, awsdms_task_str(*task, "Status"),
+                       awsdms_task_str(*task, "StopReason"));
+    return awsdms_table_stats(ctx, cli, role, *task, tables, v);
+}
+
 void awsdms_await_full_load(co_step_ctx *ctx, const char *role, co_verdict *v)
 {
     co_dms_client *cli = awsdms_begin(ctx, v, "await_full_load");
@@ -198,20 +214,11 @@ void awsdms_await_full_load(co_step_ctx *ctx, const char *role, co_verdict *v)
     const char *status, *reason, *name;
     load_counts c;
     bool stops, done;
-    int found;
-    if (!cli)
-        return;
-    if ((found = awsdms_find_task(ctx, cli, role, true, &res, &task, v)) <= 0) {
-        if (found == 0)
-            co_verdict_set(v, CO_VERDICT_FAIL, 0, "replication task %s does not exist", role);
+    if (!cli || !poll_task(ctx, cli, role, &res, &task, &tables, v))
         goto out;
-    }
     status = awsdms_task_str(task, "Status");
     reason = awsdms_task_str(task, "StopReason");
     name = task_name(task, role);
-    awsdms_note_status(ctx, "replication_task", role, status, reason);
-    if (!awsdms_table_stats(ctx, cli, role, task, &tables, v))
-        goto out;
     count_tables(task, tables, &c);
     stops = awsdms_expects_stop(task);
     done = c.total > 0 && c.loaded == c.total;
@@ -323,21 +330,12 @@ void awsdms_await_cdc_latency(co_step_ctx *ctx, const char *role, double max_sec
     const char *status, *reason;
     char what[300];
     load_counts c;
-    int found;
-    if (!cli)
-        return;
     json_object_set_new(ctx->outputs, "dms_cdc_latency_threshold_seconds",
                         json_real(max_seconds));
-    if ((found = awsdms_find_task(ctx, cli, role, true, &res, &task, v)) <= 0) {
-        if (found == 0)
-            co_verdict_set(v, CO_VERDICT_FAIL, 0, "replication task %s does not exist", role);
+    if (!cli || !poll_task(ctx, cli, role, &res, &task, &tables, v))
         goto out;
-    }
     status = awsdms_task_str(task, "Status");
     reason = awsdms_task_str(task, "StopReason");
-    awsdms_note_status(ctx, "replication_task", role, status, reason);
-    if (!awsdms_table_stats(ctx, cli, role, task, &tables, v))
-        goto out;
     count_tables(task, tables, &c);
     snprintf(what, sizeof what, "replication task %s to run", task_name(task, role));
     if (awsdms_streq(status, "failed"))

@@ -10,32 +10,12 @@ Nothing here talks to anything but 127.0.0.1.
 """
 import json
 
-import pytest
 import requests
 
 from awsdms_run import Fake, aws_env
 from daemon import Daemon, wait_until
-from pgcluster import Cluster, load_chinook
 from test_pglogical import endpoint
-from test_pglogical_view import VIEW
-
-
-@pytest.fixture(scope="module")
-def chinook():
-    src = Cluster("dms-chinook-src")
-    tgt = Cluster("dms-chinook-tgt")
-    src.start()
-    tgt.start()
-    try:
-        src.createdb("legacy")
-        load_chinook(src, "legacy")
-        tgt.createdb("db1")
-        tgt.createdb("db2")
-        load_chinook(tgt, "db2")
-        yield src, tgt
-    finally:
-        src.stop()
-        tgt.stop()
+from test_pglogical_view import VIEW, chinook  # noqa: F401 - the clusters fixture
 
 
 def test_view_migration_on_aws_dms(chinook, tmp_path):
