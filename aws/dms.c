@@ -411,6 +411,7 @@ static outcome attempt(co_dms_client *c, const char *body, size_t len,
     if (res->http_status >= 200 && res->http_status < 300) {
         res->body = x.body.len ? json_loadb(x.body.data, x.body.len, 0, NULL) : json_object();
         if (json_is_object(res->body)) {
+            co_dms_drop_nulls(res->body); /* null = absent, as the SDKs read it */
             res->cls = CO_DMS_OK;
             o = OUT_OK;
         } else {

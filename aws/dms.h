@@ -194,6 +194,19 @@ int64_t co_dms_time_ms(const json_t *v);
 /* Same for a C string. Returns -1 if malformed. */
 int64_t co_dms_time_ms_str(const char *s);
 
+/* Removes, in place and at every depth, the object members whose value is
+ * JSON null, so that a member DMS sends as null reads as absent (the AWS
+ * SDKs' reading of JSON 1.1 answers; e.g. "ReplicationTaskStartDate": null
+ * for a task that never started). Array elements that are null are kept.
+ * co_dms_call applies it to every success body. NULL-safe. */
+void co_dms_drop_nulls(json_t *v);
+
+/* A numeric member of obj as an integer: JSON integers as they are, reals
+ * (100.0) truncated, strings of digits parsed; def when obj or the member
+ * is absent, null or anything else. For counters and percentages DMS may
+ * answer in either form. Pure. */
+int64_t co_dms_int(const json_t *obj, const char *key, int64_t def);
+
 /* Builds a DMS resource identifier from prefix (e.g. "cutover"), the run
  * id (only the part after its last '_' is used: "run_abc" -> "abc") and an
  * optional role (NULL or "" for none): "<prefix>-<suffix>[-<role>]",

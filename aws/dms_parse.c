@@ -197,6 +197,41 @@ int64_t co_dms_time_ms(const json_t *v)
     return -1;
 }
 
+void co_dms_drop_nulls(json_t *v)
+{
+    if (json_is_object(v)) {
+        const char *key;
+        json_t *val;
+        void *tmp;
+        json_object_foreach_safe(v, tmp, key, val) {
+            if (json_is_null(val))
+                json_object_del(v, key);
+            else
+                co_dms_drop_nulls(val);
+        }
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *item;
+        json_array_foreach(v, i, item) co_dms_drop_nulls(item);
+    }
+}
+
+int64_t co_dms_int(const json_t *obj, const char *key, int64_t def)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (json_is_integer(v))
+        return (int64_t)json_integer_value(v);
+    if (json_is_real(v) && isfinite(json_real_value(v)) && fabs(json_real_value(v)) < 9e18)
+        return (int64_t)json_real_value(v);
+    if (json_is_string(v)) {
+        char *end;
+        long long n = strtoll(json_string_value(v), &end, 10);
+        if (end != json_string_value(v) && *end == '\0')
+            return (int64_t)n;
+    }
+    return def;
+}
+
 co_status co_dms_identifier(const char *prefix, const char *run_id, const char *role,
                             size_t max_len, char *out, size_t size, co_error *err)
 {

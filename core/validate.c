@@ -57,6 +57,28 @@ bool v_only_known(json_t *obj, const char *base, const char *const *allowed,
     return ok;
 }
 
+bool v_has_control(const char *s)
+{
+    for (; s && *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return true;
+    return false;
+}
+
+bool v_name(json_t *obj, const char *base, const char *key, size_t minlen, size_t maxlen,
+            const char *def, co_error *err)
+{
+    char ptr[160];
+    if (!v_string(obj, base, key, minlen, maxlen, def, err))
+        return false;
+    if (v_has_control(json_string_value(json_object_get(obj, key)))) {
+        v_pointer(ptr, sizeof ptr, base, key);
+        co_error_field(err, ptr, "must not contain control characters");
+        return false;
+    }
+    return true;
+}
+
 bool v_string(json_t *obj, const char *base, const char *key, size_t minlen,
               size_t maxlen, const char *def, co_error *err)
 {

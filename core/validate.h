@@ -29,6 +29,15 @@ bool v_only_known(json_t *obj, const char *base, const char *const *allowed,
 bool v_string(json_t *obj, const char *base, const char *key, size_t minlen,
               size_t maxlen, const char *def, co_error *err);
 
+/* v_string for a name that ends up in SQL or scripts (a schema, table,
+ * user): also refuses control characters (U+0000-U+001F, U+007F), which
+ * would break the generated Oracle and PostgreSQL scripts' lines. */
+bool v_name(json_t *obj, const char *base, const char *key, size_t minlen, size_t maxlen,
+            const char *def, co_error *err);
+
+/* True if s holds a control character (U+0000-U+001F or U+007F). */
+bool v_has_control(const char *s);
+
 /* String member equal to one of values (NULL-terminated). def NULL makes it
  * required. */
 bool v_enum(json_t *obj, const char *base, const char *key,

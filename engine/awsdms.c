@@ -198,7 +198,9 @@ json_t *awsdms_normalize_times(const json_t *v)
         const char *key;
         json_t *val;
         json_object_foreach((json_t *)v, key, val) {
-            int64_t ms = json_is_number(val) && time_member(key) ? co_dms_time_ms(val) : -1;
+            int64_t ms = time_member(key) && (json_is_number(val) || json_is_string(val))
+                             ? co_dms_time_ms(val)
+                             : -1;
             char buf[40];
             if (ms >= 0)
                 json_object_set_new(out, key,
@@ -283,6 +285,13 @@ static json_t *instance_input(co_step_ctx *ctx, const char *ident, co_error *err
             json_object_set(in, "PubliclyAccessible", x);
         if (json_is_string(x = json_object_get(d, "engine_version")))
             json_object_set(in, "EngineVersion", x);
+        /* networking and encryption (AWS's step 5) */
+        if (json_is_string(x = json_object_get(d, "replication_subnet_group_id")))
+            json_object_set(in, "ReplicationSubnetGroupIdentifier", x);
+        if (json_is_array(x = json_object_get(d, "vpc_security_group_ids")))
+            json_object_set(in, "VpcSecurityGroupIds", x);
+        if (json_is_string(x = json_object_get(d, "kms_key_arn")))
+            json_object_set(in, "KmsKeyId", x);
     }
     co_resource_clear(&r);
     return in;
@@ -306,7 +315,7 @@ bool awsdms_instance_ready(co_step_ctx *ctx, co_dms_client *cli, co_verdict *v)
     co_dms_result res = {0};
     co_error err;
     co_status rc;
-    char ident[AWSDMS_ID_MAX];
+    char ident[AWSDMS_ID_MAX], what[AWSDMS_ID_MAX + 64], detail[160];
     json_t *inst = NULL;
     const char *status, *arn;
     bool ready = false;
@@ -335,10 +344,12 @@ bool awsdms_instance_ready(co_step_ctx *ctx, co_dms_client *cli, co_verdict *v)
             co_log(CO_LOG_INFO, "dms", "run %s: adopting replication instance %s",
                    ctx->run->id, ident);
     }
+    snprintf(what, sizeof what, "replication instance %s to become available", ident);
     rc = describe_instance(cli, ident, &res, &inst, &err);
     if (rc == CO_ERR_NOT_FOUND) { /* deleted behind our back, or not visible yet */
         awsdms_set_output(ctx, "dms_instance_arn", NULL);
-        co_verdict_set(v, CO_VERDICT_WAIT, awsdms_poll_ms(AWSDMS_POLL_INSTANCE_MS), NULL);
+        awsdms_wait(ctx, v, what, "not visible in DescribeReplicationInstances yet",
+                    "instance_timeout_minutes", 45, awsdms_poll_ms(AWSDMS_POLL_INSTANCE_MS));
         goto out;
     }
     if (rc != CO_OK) {
@@ -355,8 +366,11 @@ bool awsdms_instance_ready(co_step_ctx *ctx, co_dms_client *cli, co_verdict *v)
         ready = true;
     else if (in_set(instance_failed, status))
         co_verdict_set(v, CO_VERDICT_FAIL, 0, "replication instance %s is %s", ident, status);
-    else
-        co_verdict_set(v, CO_VERDICT_WAIT, awsdms_poll_ms(AWSDMS_POLL_INSTANCE_MS), NULL);
+    else {
+        snprintf(detail, sizeof detail, "status %s", status ? status : "unknown");
+        awsdms_wait(ctx, v, what, detail, "instance_timeout_minutes", 45,
+                    awsdms_poll_ms(AWSDMS_POLL_INSTANCE_MS));
+    }
 out:
     co_dms_result_clear(&res);
     return ready;
@@ -572,10 +586,10 @@ static bool start_test(co_step_ctx *ctx, co_dms_client *cli, const char *inst, s
     return started;
 }
 
-/* Reads the connection status of one side: 1 successful, 0 pending (v
- * set to WAIT), -1 failed or error (v set). */
+/* Reads the connection status of one side into st: 1 successful, 0
+ * pending (v set to WAIT), -1 failed or error (v set). */
 static int test_status(co_step_ctx *ctx, co_dms_client *cli, const char *inst, side *s,
-                       co_verdict *v)
+                       char *st, size_t st_size, co_verdict *v)
 {
     co_dms_result res = {0};
     co_error err;
@@ -592,6 +606,7 @@ static int test_status(co_step_ctx *ctx, co_dms_client *cli, const char *inst, s
     conn = json_array_get(json_object_get(res.body, "Connections"), 0);
     status = json_string_value(json_object_get(conn, "Status"));
     msg = json_string_value(json_object_get(conn, "LastFailureMessage"));
+    snprintf(st, st_size, "%s %s", s->type, status ? status : "not started");
     if (rc == CO_ERR_NOT_FOUND || (rc == CO_OK && !status)) {
         awsdms_set_flag(ctx, s->tested_key, false); /* test again */
         co_verdict_set(v, CO_VERDICT_WAIT, awsdms_poll_ms(AWSDMS_POLL_SHORT_MS), NULL);
@@ -652,7 +667,10 @@ static bool refresh_done(co_step_ctx *ctx, co_dms_client *cli, const char *inst,
         co_verdict_set(v, CO_VERDICT_FAIL, 0, "schema refresh of the source endpoint failed: %s",
                        msg ? msg : "no message");
     } else {
-        co_verdict_set(v, CO_VERDICT_WAIT, awsdms_poll_ms(AWSDMS_POLL_CONNECTION_MS), NULL);
+        char detail[96];
+        snprintf(detail, sizeof detail, "status %s", status ? status : "unknown");
+        awsdms_wait(ctx, v, "schema refresh of the source endpoint", detail,
+                    "ready_timeout_minutes", 30, awsdms_poll_ms(AWSDMS_POLL_CONNECTION_MS));
     }
 out:
     co_dms_result_clear(&res);
@@ -663,7 +681,7 @@ bool awsdms_pair_ready(co_step_ctx *ctx, co_dms_client *cli, bool reverse, bool 
                        co_verdict *v)
 {
     side s[2];
-    char inst[512];
+    char inst[512], st[2][64] = {"", ""};
     int ok = 1;
     pair_sides(ctx, reverse, s);
     for (int i = 0; i < 2; i++)
@@ -676,10 +694,17 @@ bool awsdms_pair_ready(co_step_ctx *ctx, co_dms_client *cli, bool reverse, bool 
             return false;
     for (int i = 0; i < 2 && ok >= 0; i++) {
         co_verdict one;
-        int r = test_status(ctx, cli, inst, &s[i], &one);
+        int r = test_status(ctx, cli, inst, &s[i], st[i], sizeof st[i], &one);
         if (r < 0 || (r == 0 && ok == 1))
             *v = one;
         ok = r < ok ? r : ok;
+    }
+    if (ok == 0) {
+        char what[128], detail[160];
+        snprintf(what, sizeof what, "connection tests of the %s endpoints",
+                 reverse ? "rollback" : "source and target");
+        snprintf(detail, sizeof detail, "%s, %s", st[0], st[1]);
+        awsdms_wait(ctx, v, what, detail, "ready_timeout_minutes", 30, v->after_ms);
     }
     if (ok <= 0)
         return false;

@@ -37,11 +37,34 @@
  * variable CUTOVER_DMS_POLL_SCALE (a factor in (0, 100], read once; tests
  * use 0.05) scales them all.
  *
- * CDC latency: DMS does not report CDC latency through its API (it is the
- * CloudWatch metric CDCLatencySource/CDCLatencyTarget), so
- * await_cdc_latency() is DONE once the task is running and applying
- * changes: status "running", full load at 100 % (or a cdc-only task) and no
- * table in error. max_seconds is recorded but cannot be checked here.
+ * Reading DMS: answers are read the way the AWS SDKs read them: JSON null
+ * members are absent (aws/dms.h co_dms_drop_nulls), timestamps may be
+ * epoch seconds or ISO-8601 strings, counters integers or reals, unknown
+ * members are ignored and optional ones (ReplicationTaskStats, StopReason,
+ * TableStatistics fields) may be missing: progress is then derived from
+ * the tables' TableState.
+ *
+ * Waits (awsdms_wait.c): every poll records waiting_for (what, last
+ * status, since) and publishes step.waiting periodically; instance,
+ * connection-test, schema-refresh and task state waits fail after
+ * instance_timeout_minutes / ready_timeout_minutes naming what was awaited
+ * and its last status; a task that stays ready or stopped after an
+ * accepted StartReplicationTask is started again (task_start_timeout_minutes,
+ * task_start_attempts); a full load is judged by progress (step.stalled
+ * after stall_minutes without a change of any table's FullLoadRows or
+ * TableState).
+ *
+ * CDC latency (awsdms_cdc.c): the main task turns
+ * ControlTablesSettings.StatusTableEnabled on and the engine reads the
+ * awsdms_status control table on the PostgreSQL target with libpq:
+ * latency = SOURCE_CURRENT_TIMESTAMP - SOURCE_TIMESTAMP_APPLIED, and
+ * PENDING_CHANGES. await_cdc_latency() publishes engine.status with the
+ * figures and is DONE once the latency held under max_seconds for
+ * cdc_sync_window_seconds; with 0 (final_sync) once PENDING_CHANGES is 0
+ * and the latency under 1 s, followed by DMS data validation
+ * (awsdms_validate.c). A task without the status table (or the rollback
+ * task, whose target is the source) is DONE when running, and the outputs
+ * say that nothing was measured.
  *
  * THREADS: every operation runs on a runner worker. The DMS client is
  * created on first use from ctx->app (cfg.dms_endpoint, cfg.region,
@@ -99,7 +122,11 @@ void co_awsdms_wipe_password(json_t *input);
  * FullLoadSettings.TargetTablePrepMode "DO_NOTHING" for main and rollback
  * (convert_schema created the tables), FullLoadSettings.MaxFullLoadSubTasks
  * 8 unless set, FullLoadSettings.StopTaskCachedChangesApplied true (and
- * ...NotApplied false) for a main full-load-and-cdc task, and
+ * ...NotApplied false) for a main full-load-and-cdc task,
+ * ControlTablesSettings.StatusTableEnabled and SuspendedTablesTableEnabled
+ * true for a main task with CDC unless base sets them (the awsdms_status
+ * control table the CDC latency is read from, awsdms_suspended_tables the
+ * reasons of suspended tables), and
  * Logging.EnableLogging true. Top-level StopTaskCachedChanges* members are
  * moved into FullLoadSettings. Returns a new object, or NULL (no memory). */
 json_t *co_awsdms_task_settings_new(const json_t *base, const char *role,
@@ -152,5 +179,25 @@ CO_MUST_CHECK co_status co_awsdms_reverse_mappings_new(const json_t *mappings,
  * out of memory. */
 char *co_oracle_prereq_script_new(const json_t *source_doc, const json_t *table_mappings,
                                   const char *dms_user);
+
+/* The source quiesce check the DBA runs at the cutover gate (AWS's step 8,
+ * "cut over"; SQL*Plus/SQLcl, generated, never executed by cutover): lists
+ * the sessions of application users in V$SESSION (every USER session but
+ * the Oracle-maintained schemas, the DMS user and its own) and fails while
+ * there is one; fails while V$LOCKED_OBJECT shows locks on the tables the
+ * selection rules of table_mappings pick (open transactions); then ALTER
+ * SYSTEM CHECKPOINT, ALTER SYSTEM ARCHIVE LOG CURRENT and the current SCN.
+ * source_doc and dms_user as for co_oracle_prereq_script_new. Quoting as
+ * there. Returns a new string (caller frees), NULL out of memory. */
+char *co_oracle_quiesce_script_new(const json_t *source_doc, const json_t *table_mappings,
+                                   const char *dms_user);
+
+/* The trigger-disabling script for an Oracle source that a rollback task
+ * will write into: a PL/SQL loop over ALL_TRIGGERS that disables every
+ * enabled trigger on the tables the selection rules pick (exclude rules
+ * honoured) and prints the ALTER TRIGGER ... ENABLE statement that undoes
+ * each. Returns a new string (caller frees), NULL out of memory. */
+char *co_oracle_rollback_triggers_script_new(const json_t *source_doc,
+                                             const json_t *table_mappings);
 
 #endif

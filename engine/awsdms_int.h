@@ -70,13 +70,15 @@ void awsdms_note_status(co_step_ctx *ctx, const char *resource, const char *role
                         const char *status, const char *reason);
 
 /* Copies what DMS answered with its timestamps (members ending in "Time"
- * or "Date" holding epoch seconds) turned into RFC 3339 strings. New
- * reference (NULL stays NULL). */
+ * or "Date" holding epoch seconds, integer or fractional, or ISO-8601
+ * strings: co_dms_time_ms) turned into RFC 3339 strings. New reference
+ * (NULL stays NULL). */
 json_t *awsdms_normalize_times(const json_t *v);
 
 /* Ensures the run's replication instance exists and is available:
  * CreateReplicationInstance "cutover-<run>" (class, storage, multi-AZ,
- * public access and engine version from the run's replication_instance_id
+ * public access, engine version, ReplicationSubnetGroupIdentifier,
+ * VpcSecurityGroupIds and KmsKeyId from the run's replication_instance_id
  * resource, else dms.t3.medium / 50 GB / single-AZ / private; adopted on
  * ResourceAlreadyExistsFault), then DescribeReplicationInstances (Filters
  * replication-instance-id). true once available (outputs
@@ -98,6 +100,127 @@ bool awsdms_instance_arn(co_step_ctx *ctx, co_dms_client *cli, char *out, size_t
  * (v untouched); false with v set (WAIT, RETRY, FAIL). */
 bool awsdms_pair_ready(co_step_ctx *ctx, co_dms_client *cli, bool reverse, bool refresh,
                        co_verdict *v);
+
+/* ---- waits (awsdms_wait.c) ----------------------------------------------- */
+
+/* A run parameter in minutes (co_param_num, def when absent) as ms. */
+int64_t awsdms_minutes_ms(const co_step_ctx *ctx, const char *param, double def);
+
+/* One poll of a wait on DMS: records it with co_step_waiting (waiting_for
+ * on the run, a periodic step.waiting event every waiting_event_minutes)
+ * and sets v to WAIT(poll_ms); when timeout_param (a run parameter in
+ * minutes, default def_minutes; NULL: no deadline) has passed since the
+ * wait began, sets v to FAIL "waited <m> minutes for <what>; last status:
+ * <detail> (run parameter <timeout_param>)" instead. what names the
+ * awaited thing and must stay the same text for the whole wait; detail
+ * (may be NULL) is its last observed status. */
+void awsdms_wait(co_step_ctx *ctx, co_verdict *v, const char *what, const char *detail,
+                 const char *timeout_param, double def_minutes, int64_t poll_ms);
+
+/* ---- CDC latency (awsdms_cdc.c) ------------------------------------------- */
+
+/* One reading of the awsdms_status control table. */
+typedef struct awsdms_cdc_figures {
+    double latency_s;     /* SOURCE_CURRENT_TIMESTAMP - SOURCE_TIMESTAMP_APPLIED
+                           * in seconds (0 when applied is ahead); -1 unknown */
+    int64_t pending;      /* PENDING_CHANGES; -1 unknown */
+    char task_status[40]; /* TASK_STATUS ("CHANGE PROCESSING", "FULL LOAD", ...) */
+    char status_time[40]; /* STATUS_TIME, ISO 8601 without zone as DMS writes it */
+    char table[200];      /* "<control schema>.awsdms_status" */
+} awsdms_cdc_figures;
+
+/* True when task (role) writes the control table of setting (e.g.
+ * "StatusTableEnabled", "SuspendedTablesTableEnabled") into the run's
+ * PostgreSQL target: that member of its ControlTablesSettings is true and
+ * it is not the rollback task (whose target is the source). task
+ * described with its settings. */
+bool awsdms_control_table_on(const co_step_ctx *ctx, const char *role, const json_t *task,
+                             const char *setting);
+
+/* The tables DMS suspended for task, with its reason, from
+ * awsdms_suspended_tables in the control schema on the target, as a new
+ * object {"<TABLE_OWNER>.<TABLE_NAME>": "<SUSPEND_REASON>"} in *out ({}
+ * when the table does not exist). Errors as awsdms_validation_failures. */
+CO_MUST_CHECK co_status awsdms_suspended_tables(co_step_ctx *ctx, const json_t *task,
+                                                json_t **out, co_error *err);
+
+/* Reads the newest awsdms_status row of task (TASK_NAME = the resource id
+ * at the end of its ARN) from the control schema of its settings
+ * (ControlTablesSettings.ControlSchema, else public) on the run's target,
+ * with libpq as the target endpoint's user. task must have been described
+ * with its settings. Returns 1 with *f filled, 0 when the table or the
+ * row does not exist (yet), -1 with err set (connection or SQL errors,
+ * CO_ERR_TRANSIENT for transient ones). */
+int awsdms_cdc_read(co_step_ctx *ctx, const json_t *task, awsdms_cdc_figures *f,
+                    co_error *err);
+
+/* The keys of rows that failed DMS data validation for task, at most
+ * limit, from awsdms_validation_failures_v1 in the control schema on the
+ * target, as a new object {"<TABLE_OWNER>.<TABLE_NAME>": [{key,
+ * failure_type}]} in *out ({} when the table does not exist). Errors:
+ * connection and SQL errors (CO_ERR_TRANSIENT for transient ones). */
+CO_MUST_CHECK co_status awsdms_validation_failures(co_step_ctx *ctx, const json_t *task,
+                                                   int limit, json_t **out, co_error *err);
+
+/* (awsdms_validate.c) DMS data validation at final_sync: reads
+ * ValidationState, ValidationPendingRecords, ValidationFailedRecords and
+ * ValidationSuspendedRecords of every table (tables: DescribeTableStatistics
+ * of task), stores validation.json (the shape of the pg-logical report:
+ * {match, mismatches, method, tables: {name: {match, source, target, dms,
+ * failed_keys}}}) and sets outputs.validation {match, mismatches}. DONE
+ * when every table is validated (or validation is not enabled on the task:
+ * outputs say so); WAIT while records are pending; FAIL naming the tables
+ * mismatched or suspended and the keys from awsdms_validation_failures_v1. */
+void awsdms_validate(co_step_ctx *ctx, const char *role, const json_t *task,
+                     const json_t *tables, co_verdict *v);
+
+/* ---- shared by awsdms_task.c and awsdms_wait.c ---------------------------- */
+
+/* strcmp(a, b) == 0 with NULL never equal. */
+bool awsdms_streq(const char *a, const char *b);
+
+/* Describes the task of role (by recorded ARN, else by identifier, per DMS
+ * API DescribeReplicationTasks): 1 with *task borrowed from res, 0 when it
+ * does not exist, -1 with v set. with_settings: ask for TableMappings and
+ * ReplicationTaskSettings too. */
+int awsdms_find_task(co_step_ctx *ctx, co_dms_client *cli, const char *role,
+                     bool with_settings, co_dms_result *res, json_t **task, co_verdict *v);
+
+/* String member key of task, NULL when absent. Borrowed. */
+const char *awsdms_task_str(const json_t *task, const char *key);
+
+/* ReplicationTaskStats member key of task as an integer (co_dms_int), 0
+ * when absent (DMS may leave ReplicationTaskStats out). */
+int64_t awsdms_stat_int(const json_t *task, const char *key);
+
+/* True if ReplicationTaskStartDate is a timestamp (absent or null: the
+ * task never started). */
+bool awsdms_ever_started(const json_t *task);
+
+/* DescribeTableStatistics of task (paginated), times normalised, as a new
+ * array in *tables, and one table.statistics event. false with v set. */
+bool awsdms_table_stats(co_step_ctx *ctx, co_dms_client *cli, const char *role,
+                        const json_t *task, json_t **tables, co_verdict *v);
+
+/* Table health: FAILs naming the tables in "Table error" or suspended by
+ * DMS (awsdms_suspended_tables, when the task writes it) with DMS's reason
+ * from that table; false when there is none (or v set to RETRY when the
+ * control table could not be read). */
+bool awsdms_table_errors(co_step_ctx *ctx, const json_t *task, const json_t *tables,
+                         const char *role, co_verdict *v);
+
+/* True if the task is set up to stop by itself after its full load
+ * (full-load, or StopTaskCachedChanges(Not)Applied in its settings). */
+bool awsdms_expects_stop(const json_t *task);
+
+/* True for the StopReasons of a task that paused after its full load. */
+bool awsdms_pause_reason(const char *reason);
+
+/* FAIL "replication task <role> is <status> (<StopReason>): <message>". */
+void awsdms_fail_stopped(co_verdict *v, const char *role, const json_t *task);
+
+/* DMS StartReplicationTaskType of kind (static string). */
+const char *awsdms_start_type(co_task_start kind);
 
 /* ---- task operations (awsdms_task.c); engine.h gives their contract.
  * role is "main", "rollback" or "stage" (anything else FAILs). Each
@@ -122,20 +245,28 @@ void awsdms_ensure_task(co_step_ctx *ctx, const char *role, co_verdict *v);
 void awsdms_start_task(co_step_ctx *ctx, const char *role, co_task_start kind,
                        co_verdict *v);
 
-/* DescribeReplicationTasks + DescribeTableStatistics (paginated,
- * MaxRecords 500) on each poll, with a table.statistics event. DONE when
- * the task stopped with StopReason STOPPED_AFTER_CACHED_EVENTS,
- * STOPPED_AFTER_FULL_LOAD or FULL_LOAD_ONLY_FINISHED, or (for a task not
- * set to stop) runs with the full load at 100 %; FAIL when it failed,
- * stopped otherwise, or a table is in "Table error" (named); WAIT (5 s)
- * otherwise. */
+/* (awsdms_wait.c) DescribeReplicationTasks + DescribeTableStatistics
+ * (paginated, MaxRecords 500) on each poll, with a table.statistics event.
+ * DONE when the task stopped with StopReason STOPPED_AFTER_CACHED_EVENTS,
+ * STOPPED_AFTER_FULL_LOAD or FULL_LOAD_ONLY_FINISHED (or, without a
+ * StopReason, stopped with every table loaded when it was set to stop),
+ * or (for a task not set to stop) runs with the full load at 100 %; FAIL
+ * when it failed, stopped otherwise, or a table is in "Table error"
+ * (named). A task still ready after DMS accepted StartReplicationTask is
+ * started again after task_start_timeout_minutes, at most
+ * task_start_attempts starts in all, then FAILs naming it and its status.
+ * While loading: WAIT (5 s) with waiting_for "full load of replication
+ * task <id>"; when no table's FullLoadRows or TableState changed for
+ * stall_minutes, one step.stalled event (FAIL with fail_on_stall). */
 void awsdms_await_full_load(co_step_ctx *ctx, const char *role, co_verdict *v);
 
-/* As await_full_load for the polls; DONE once the task runs and applies
- * changes (MigrationType cdc or FullLoadProgressPercent 100, no table in
- * error). DMS has no API for CDC latency (CloudWatch only), so max_seconds
- * is recorded in the outputs, not checked. A task still paused or ready
- * is waited for 2 minutes (the resume may not show yet), then FAILs. */
+/* (awsdms_wait.c) As await_full_load for the polls and the restarts
+ * (resume-processing for a stopped task); once the task runs with its
+ * full load done, measures CDC latency from the awsdms_status control
+ * table on the target (awsdms_cdc.c) and publishes engine.status with the
+ * figures. DONE when the latency stayed at most max_seconds for
+ * cdc_sync_window_seconds; with max_seconds 0 (final_sync), when
+ * PENDING_CHANGES is 0 and the latency under 1 s. */
 void awsdms_await_cdc_latency(co_step_ctx *ctx, const char *role, double max_seconds,
                               co_verdict *v);
 
@@ -144,9 +275,20 @@ void awsdms_await_cdc_latency(co_step_ctx *ctx, const char *role, double max_sec
 void awsdms_stop_task(co_step_ctx *ctx, const char *role, co_verdict *v);
 
 /* Stops the task if needed, then DeleteReplicationTask and WAIT until
- * DescribeReplicationTasks answers ResourceNotFoundFault (DONE). For
- * rollback also DeleteEndpoint of the reverse pair, which only it uses. */
+ * DescribeReplicationTasks answers ResourceNotFoundFault (DONE); then
+ * awsdms_cleanup_after. */
 void awsdms_delete_task(co_step_ctx *ctx, const char *role, co_verdict *v);
+
+/* (awsdms_cleanup.c) Once the task of role is gone: for rollback, its
+ * reverse endpoints; with the run parameter cleanup (default true), for
+ * main and stage the forward endpoints, and the replication instance
+ * (after the rollback task, or after main/stage when no rollback task was
+ * asked for). Each found by its run-derived identifier (DescribeEndpoints,
+ * DescribeReplicationInstances), then DeleteEndpoint /
+ * DeleteReplicationInstance, not waited for. v stays DONE, or becomes
+ * RETRY/FAIL on a DMS error. */
+void awsdms_cleanup_after(co_step_ctx *ctx, co_dms_client *cli, const char *role,
+                          co_verdict *v);
 
 /* *out: {ReplicationTaskIdentifier, ReplicationTaskArn, MigrationType,
  * Status, StopReason, LastFailureMessage, ReplicationTaskStartDate,

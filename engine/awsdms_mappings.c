@@ -53,6 +53,17 @@ json_t *co_awsdms_task_settings_new(const json_t *base, const char *role,
         json_object_set_new(fls, "StopTaskCachedChangesApplied", json_true());
         json_object_set_new(fls, "StopTaskCachedChangesNotApplied", json_false());
     }
+    if (streq(role, "main") && !streq(migration_type, "full-load")) {
+        /* the awsdms_status and awsdms_suspended_tables control tables on
+         * the target: CDC latency, suspended tables and why (an explicit
+         * false in the task resource is kept) */
+        static const char *const tables[] = {"StatusTableEnabled",
+                                             "SuspendedTablesTableEnabled"};
+        json_t *cts = child_object(s, "ControlTablesSettings");
+        for (size_t i = 0; i < 2; i++)
+            if (!json_is_boolean(json_object_get(cts, tables[i])))
+                json_object_set_new(cts, tables[i], json_true());
+    }
     logging = child_object(s, "Logging");
     json_object_set_new(logging, "EnableLogging", json_true());
     return s;

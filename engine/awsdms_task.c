@@ -12,7 +12,6 @@
 #include "core/log.h"
 
 #define TABLE_PAGES_MAX 200
-#define PAUSE_GRACE_MS 120000 /* a paused task may take this long to show the resume */
 #define START_REFUSALS_MAX 3
 
 static bool known_role(const char *role)
@@ -21,7 +20,7 @@ static bool known_role(const char *role)
                     strcmp(role, "stage") == 0);
 }
 
-static bool streq(const char *a, const char *b)
+bool awsdms_streq(const char *a, const char *b)
 {
     return a && b && strcmp(a, b) == 0;
 }
@@ -74,7 +73,7 @@ static co_status load_spec(co_step_ctx *ctx, const char *role, task_spec *t, co_
         fwd = json_incref(json_object_get(r.doc, "table_mappings"));
         base = json_object_get(r.doc, "task_settings");
         mtype = json_string_value(json_object_get(r.doc, "migration_type"));
-    } else if (streq(role, "stage")) {
+    } else if (awsdms_streq(role, "stage")) {
         fwd = stage_mappings(ctx);
     } else {
         fwd = co_awsdms_default_mappings_new(json_object_get(ctx->run->params, "schemas"));
@@ -83,12 +82,12 @@ static co_status load_spec(co_step_ctx *ctx, const char *role, task_spec *t, co_
         rc = co_error_set(err, CO_ERR_UNPROCESSABLE, "no table mappings for the %s task", role);
         goto out;
     }
-    if (streq(role, "rollback")) {
+    if (awsdms_streq(role, "rollback")) {
         mtype = "cdc";
         rc = co_awsdms_reverse_mappings_new(fwd, &t->mappings, err);
     } else {
         if (!mtype)
-            mtype = streq(role, "main") ? "full-load-and-cdc"
+            mtype = awsdms_streq(role, "main") ? "full-load-and-cdc"
                     : co_param_bool(ctx, "ongoing_sync", false) ? "full-load-and-cdc"
                                                                 : "full-load";
         t->mappings = json_incref(fwd);
@@ -96,6 +95,16 @@ static co_status load_spec(co_step_ctx *ctx, const char *role, task_spec *t, co_
     snprintf(t->migration_type, sizeof t->migration_type, "%s", mtype);
     if (rc == CO_OK && !(t->settings = co_awsdms_task_settings_new(base, role, mtype)))
         rc = co_error_set(err, CO_ERR_NOMEM, "out of memory");
+    if (rc == CO_OK && awsdms_streq(role, "main") &&
+        co_param_bool(ctx, "validate_tables", true)) {
+        /* DMS data validation, read back at final_sync (awsdms_validate.c);
+         * an explicit EnableValidation of the task resource is kept */
+        json_t *vs = json_object_get(t->settings, "ValidationSettings");
+        if (!json_is_object(vs))
+            json_object_set_new(t->settings, "ValidationSettings", vs = json_object());
+        if (!json_is_boolean(json_object_get(vs, "EnableValidation")))
+            json_object_set_new(vs, "EnableValidation", json_true());
+    }
 out:
     json_decref(fwd);
     co_resource_clear(&r);
@@ -108,7 +117,7 @@ out:
 
 /* Describes the task of role (by recorded ARN, else by identifier):
  * 1 with *task borrowed from res, 0 when it does not exist, -1 with v set. */
-static int find_task(co_step_ctx *ctx, co_dms_client *cli, const char *role,
+int awsdms_find_task(co_step_ctx *ctx, co_dms_client *cli, const char *role,
                      bool with_settings, co_dms_result *res, json_t **task, co_verdict *v)
 {
     char key[64], ident[AWSDMS_ID_MAX];
@@ -150,14 +159,35 @@ static int find_task(co_step_ctx *ctx, co_dms_client *cli, const char *role,
     return 1;
 }
 
-static const char *task_str(const json_t *task, const char *key)
+const char *awsdms_task_str(const json_t *task, const char *key)
 {
     return json_string_value(json_object_get(task, key));
 }
 
-static json_int_t stat_int(const json_t *task, const char *key)
+int64_t awsdms_stat_int(const json_t *task, const char *key)
 {
-    return json_integer_value(json_object_get(json_object_get(task, "ReplicationTaskStats"), key));
+    return co_dms_int(json_object_get(task, "ReplicationTaskStats"), key, 0);
+}
+
+/* True if DMS says the task was started at some time (a parsable
+ * ReplicationTaskStartDate; absent or null means never). */
+bool awsdms_ever_started(const json_t *task)
+{
+    return co_dms_time_ms(json_object_get(task, "ReplicationTaskStartDate")) >= 0;
+}
+
+/* WAIT for task to reach goal ("to become ready", "to stop", ...), with
+ * the ready_timeout_minutes deadline (awsdms_wait). */
+static void task_wait(co_step_ctx *ctx, co_verdict *v, const json_t *task, const char *role,
+                      const char *goal)
+{
+    const char *name = awsdms_task_str(task, "ReplicationTaskIdentifier");
+    const char *status = awsdms_task_str(task, "Status");
+    char what[300], detail[100];
+    snprintf(what, sizeof what, "replication task %s %s", name ? name : role, goal);
+    snprintf(detail, sizeof detail, "status %s", status ? status : "unknown");
+    awsdms_wait(ctx, v, what, detail, "ready_timeout_minutes", 30,
+                awsdms_poll_ms(AWSDMS_POLL_TASK_MS));
 }
 
 /* ---- ensure_task -------------------------------------------------------- */
@@ -178,7 +208,7 @@ static bool endpoints_ready(co_step_ctx *ctx, co_dms_client *cli, bool reverse, 
 static void create_task(co_step_ctx *ctx, co_dms_client *cli, const char *role,
                         const char *inst, co_verdict *v)
 {
-    bool rev = streq(role, "rollback");
+    bool rev = awsdms_streq(role, "rollback");
     co_dms_result res = {0};
     co_error err;
     co_status rc;
@@ -240,23 +270,26 @@ void awsdms_ensure_task(co_step_ctx *ctx, const char *role, co_verdict *v)
         return;
     }
     if (!awsdms_instance_ready(ctx, cli, v) ||
-        !endpoints_ready(ctx, cli, streq(role, "rollback"), v) ||
+        !endpoints_ready(ctx, cli, awsdms_streq(role, "rollback"), v) ||
         !awsdms_instance_arn(ctx, cli, inst, sizeof inst, v))
         return;
-    if ((found = find_task(ctx, cli, role, false, &res, &task, v)) < 0)
+    if ((found = awsdms_find_task(ctx, cli, role, false, &res, &task, v)) < 0)
         goto out;
     if (found == 0) {
         create_task(ctx, cli, role, inst, v);
         goto out;
     }
-    status = task_str(task, "Status");
-    awsdms_note_status(ctx, "replication_task", role, status, task_str(task, "StopReason"));
-    if (streq(status, "creating") || streq(status, "modifying") || streq(status, "deleting"))
-        co_verdict_set(v, CO_VERDICT_WAIT, awsdms_poll_ms(AWSDMS_POLL_TASK_MS), NULL);
-    else if (streq(status, "failed") && !json_object_get(task, "ReplicationTaskStartDate"))
+    status = awsdms_task_str(task, "Status");
+    awsdms_note_status(ctx, "replication_task", role, status,
+                       awsdms_task_str(task, "StopReason"));
+    if (awsdms_streq(status, "creating") || awsdms_streq(status, "modifying") ||
+        awsdms_streq(status, "deleting"))
+        task_wait(ctx, v, task, role, "to become ready");
+    else if (awsdms_streq(status, "failed") && !awsdms_ever_started(task))
         co_verdict_set(v, CO_VERDICT_FAIL, 0, "replication task %s failed: %s", role,
-                       task_str(task, "LastFailureMessage") ? task_str(task, "LastFailureMessage")
-                                                            : "no message");
+                       awsdms_task_str(task, "LastFailureMessage")
+                           ? awsdms_task_str(task, "LastFailureMessage")
+                           : "no message");
     else /* ready, or it ran already (a resumed step): start_task decides */
         co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
 out:
@@ -265,7 +298,7 @@ out:
 
 /* ---- start_task --------------------------------------------------------- */
 
-static const char *start_type(co_task_start kind)
+const char *awsdms_start_type(co_task_start kind)
 {
     return kind == CO_TASK_RESUME_PROCESSING ? "resume-processing"
            : kind == CO_TASK_RELOAD_TARGET   ? "reload-target"
@@ -280,7 +313,7 @@ void awsdms_start_task(co_step_ctx *ctx, const char *role, co_task_start kind,
     co_error err;
     co_status rc;
     char flag[96], refusals[96];
-    const char *type = start_type(kind), *status, *arn;
+    const char *type = awsdms_start_type(kind), *status, *arn;
     json_t *task;
     int found;
     if (!cli)
@@ -288,25 +321,27 @@ void awsdms_start_task(co_step_ctx *ctx, const char *role, co_task_start kind,
     co_error_clear(&err);
     snprintf(flag, sizeof flag, "dms_task_%s_start_%s", role ? role : "", type);
     snprintf(refusals, sizeof refusals, "dms_task_%s_start_refusals", role ? role : "");
-    if ((found = find_task(ctx, cli, role, false, &res, &task, v)) <= 0) {
+    if ((found = awsdms_find_task(ctx, cli, role, false, &res, &task, v)) <= 0) {
         if (found == 0)
             co_verdict_set(v, CO_VERDICT_FAIL, 0, "replication task %s does not exist", role);
         goto out;
     }
-    status = task_str(task, "Status");
-    arn = task_str(task, "ReplicationTaskArn");
-    awsdms_note_status(ctx, "replication_task", role, status, task_str(task, "StopReason"));
-    if (streq(status, "running") || streq(status, "starting") || awsdms_flag(ctx, flag)) {
+    status = awsdms_task_str(task, "Status");
+    arn = awsdms_task_str(task, "ReplicationTaskArn");
+    awsdms_note_status(ctx, "replication_task", role, status,
+                       awsdms_task_str(task, "StopReason"));
+    if (awsdms_streq(status, "running") || awsdms_streq(status, "starting") ||
+        awsdms_flag(ctx, flag)) {
         awsdms_set_flag(ctx, flag, true);
         co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
         goto out;
     }
-    if (streq(status, "creating") || streq(status, "modifying") || streq(status, "stopping") ||
-        streq(status, "deleting")) {
-        co_verdict_set(v, CO_VERDICT_WAIT, awsdms_poll_ms(AWSDMS_POLL_TASK_MS), NULL);
+    if (awsdms_streq(status, "creating") || awsdms_streq(status, "modifying") ||
+        awsdms_streq(status, "stopping") || awsdms_streq(status, "deleting")) {
+        task_wait(ctx, v, task, role, "to be ready to start");
         goto out;
     }
-    if (kind == CO_TASK_START_REPLICATION && json_object_get(task, "ReplicationTaskStartDate")) {
+    if (kind == CO_TASK_START_REPLICATION && awsdms_ever_started(task)) {
         awsdms_set_flag(ctx, flag, true); /* it was started before (a resumed step) */
         co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
         goto out;
@@ -343,7 +378,7 @@ static co_status read_tables(co_dms_client *cli, const json_t *task, json_t **ra
 {
     co_dms_result res = {0};
     json_t *in = json_pack("{s:s, s:i}", "ReplicationTaskArn",
-                           task_str(task, "ReplicationTaskArn"), "MaxRecords", 500);
+                           awsdms_task_str(task, "ReplicationTaskArn"), "MaxRecords", 500);
     co_status rc = co_dms_paginate(cli, "DescribeTableStatistics", in, "TableStatistics",
                                    TABLE_PAGES_MAX, true, raw, &res, err);
     json_decref(in);
@@ -353,7 +388,7 @@ static co_status read_tables(co_dms_client *cli, const json_t *task, json_t **ra
 
 /* Reads every table's statistics (new array in *tables) and publishes one
  * table.statistics event. false with v set on a DMS error. */
-static bool table_stats(co_step_ctx *ctx, co_dms_client *cli, const char *role,
+bool awsdms_table_stats(co_step_ctx *ctx, co_dms_client *cli, const char *role,
                         const json_t *task, json_t **tables, co_verdict *v)
 {
     co_error err;
@@ -368,171 +403,91 @@ static bool table_stats(co_step_ctx *ctx, co_dms_client *cli, const char *role,
     *tables = awsdms_normalize_times(raw);
     json_decref(raw);
     co_step_notify(ctx, "table.statistics",
-                   json_pack("{s:s, s:s?, s:O, s:o}", "task", role, "status",
-                             task_str(task, "Status"), "tables", *tables, "task_stats",
+                   json_pack("{s:s, s:s?, s:O, s:o?}", "task", role, "status",
+                             awsdms_task_str(task, "Status"), "tables", *tables, "task_stats",
                              awsdms_normalize_times(
                                  json_object_get(task, "ReplicationTaskStats"))));
     return true;
 }
 
 /* FAILs naming the tables in "Table error"; false when there is none. */
-static bool table_errors(const json_t *task, const json_t *tables, const char *role,
-                         co_verdict *v)
+bool awsdms_table_errors(co_step_ctx *ctx, const json_t *task, const json_t *tables,
+                         const char *role, co_verdict *v)
 {
-    char names[700] = "";
+    char names[900] = "";
     size_t i, n = 0, len = 0;
-    json_t *t;
+    json_t *t, *suspended = NULL;
+    if (awsdms_control_table_on(ctx, role, task, "SuspendedTablesTableEnabled")) {
+        co_error err;
+        co_error_clear(&err);
+        if (awsdms_suspended_tables(ctx, task, &suspended, &err) != CO_OK)
+            co_log(CO_LOG_WARN, "dms", "run %s: reading awsdms_suspended_tables: %s",
+                   ctx->run->id, err.message); /* the TableStates still count */
+    }
     json_array_foreach(tables, i, t) {
-        if (!streq(task_str(t, "TableState"), "Table error"))
+        char key[300];
+        const char *reason;
+        bool error = awsdms_streq(awsdms_task_str(t, "TableState"), "Table error");
+        snprintf(key, sizeof key, "%s.%s", awsdms_task_str(t, "SchemaName"),
+                 awsdms_task_str(t, "TableName"));
+        reason = json_string_value(json_object_get(suspended, key));
+        if (!error && !reason)
             continue;
         if (n++ < 8 && len < sizeof names)
-            len += (size_t)snprintf(names + len, sizeof names - len, "%s%s.%s",
-                                    n > 1 ? ", " : "", task_str(t, "SchemaName"),
-                                    task_str(t, "TableName"));
+            len += (size_t)snprintf(names + len, sizeof names - len, "%s%s (%s%s%s)",
+                                    n > 1 ? ", " : "", key,
+                                    error ? "Table error" : "suspended", reason ? ": " : "",
+                                    reason ? reason : "");
     }
-    if (n == 0 && stat_int(task, "TablesErrored") == 0)
+    json_decref(suspended);
+    if (n == 0 && awsdms_stat_int(task, "TablesErrored") == 0)
         return false;
     if (n == 0)
         co_verdict_set(v, CO_VERDICT_FAIL, 0, "replication task %s: %lld table(s) in error",
-                       role, (long long)stat_int(task, "TablesErrored"));
+                       role, (long long)awsdms_stat_int(task, "TablesErrored"));
     else
-        co_verdict_set(v, CO_VERDICT_FAIL, 0, "replication task %s: Table error on %s%s", role,
-                       names, n > 8 ? ", ..." : "");
+        co_verdict_set(v, CO_VERDICT_FAIL, 0,
+                       "replication task %s: table(s) in error or suspended by DMS: %s%s",
+                       role, names, n > 8 ? ", ..." : "");
     return true;
 }
 
 /* True if the task is set up to stop by itself after its full load. */
-static bool expects_stop(const json_t *task)
+bool awsdms_expects_stop(const json_t *task)
 {
-    json_t *s = json_loads(task_str(task, "ReplicationTaskSettings") ?
-                           task_str(task, "ReplicationTaskSettings") : "{}", 0, NULL);
+    json_t *s = json_loads(awsdms_task_str(task, "ReplicationTaskSettings") ?
+                           awsdms_task_str(task, "ReplicationTaskSettings") : "{}", 0, NULL);
     json_t *fls = json_object_get(s, "FullLoadSettings");
-    bool stop = streq(task_str(task, "MigrationType"), "full-load") ||
+    bool stop = awsdms_streq(awsdms_task_str(task, "MigrationType"), "full-load") ||
                 json_is_true(json_object_get(fls, "StopTaskCachedChangesApplied")) ||
                 json_is_true(json_object_get(fls, "StopTaskCachedChangesNotApplied"));
     json_decref(s);
     return stop;
 }
 
-static bool pause_reason(const char *reason)
+bool awsdms_pause_reason(const char *reason)
 {
     return reason && (strstr(reason, "STOPPED_AFTER_CACHED_EVENTS") ||
                       strstr(reason, "STOPPED_AFTER_FULL_LOAD") ||
                       strstr(reason, "FULL_LOAD_ONLY_FINISHED"));
 }
 
-static void fail_stopped(co_verdict *v, const char *role, const json_t *task)
+void awsdms_fail_stopped(co_verdict *v, const char *role, const json_t *task)
 {
-    const char *msg = task_str(task, "LastFailureMessage");
+    const char *msg = awsdms_task_str(task, "LastFailureMessage");
     co_verdict_set(v, CO_VERDICT_FAIL, 0, "replication task %s is %s (%s)%s%s", role,
-                   task_str(task, "Status"),
-                   task_str(task, "StopReason") ? task_str(task, "StopReason") : "no StopReason",
+                   awsdms_task_str(task, "Status"),
+                   awsdms_task_str(task, "StopReason") ? awsdms_task_str(task, "StopReason")
+                                                       : "no StopReason",
                    msg ? ": " : "", msg ? msg : "");
-}
-
-void awsdms_await_full_load(co_step_ctx *ctx, const char *role, co_verdict *v)
-{
-    co_dms_client *cli = awsdms_begin(ctx, v, "await_full_load");
-    co_dms_result res = {0};
-    json_t *task, *tables = NULL;
-    const char *status, *reason;
-    int found;
-    if (!cli)
-        return;
-    if ((found = find_task(ctx, cli, role, true, &res, &task, v)) <= 0) {
-        if (found == 0)
-            co_verdict_set(v, CO_VERDICT_FAIL, 0, "replication task %s does not exist", role);
-        goto out;
-    }
-    status = task_str(task, "Status");
-    reason = task_str(task, "StopReason");
-    awsdms_note_status(ctx, "replication_task", role, status, reason);
-    if (!table_stats(ctx, cli, role, task, &tables, v))
-        goto out;
-    if (streq(status, "failed")) /* its LastFailureMessage says most */
-        fail_stopped(v, role, task);
-    else if (table_errors(task, tables, role, v))
-        ;
-    else if (streq(status, "stopped") && pause_reason(reason))
-        co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
-    else if (streq(status, "stopped"))
-        fail_stopped(v, role, task);
-    else if (streq(status, "running") && !expects_stop(task) &&
-             stat_int(task, "FullLoadProgressPercent") >= 100 &&
-             stat_int(task, "TablesLoading") == 0 && stat_int(task, "TablesQueued") == 0)
-        co_verdict_set(v, CO_VERDICT_DONE, 0, NULL); /* loaded; CDC goes on */
-    else
-        co_verdict_set(v, CO_VERDICT_WAIT, awsdms_poll_ms(AWSDMS_POLL_LOAD_MS), NULL);
-out:
-    json_decref(tables);
-    co_dms_result_clear(&res);
-}
-
-void awsdms_await_cdc_latency(co_step_ctx *ctx, const char *role, double max_seconds,
-                              co_verdict *v)
-{
-    co_dms_client *cli = awsdms_begin(ctx, v, "await_cdc_latency");
-    co_dms_result res = {0};
-    json_t *task, *tables = NULL;
-    const char *status, *reason;
-    char since_key[96];
-    int found;
-    if (!cli)
-        return;
-    snprintf(since_key, sizeof since_key, "dms_task_%s_paused_since_ms", role ? role : "");
-    json_object_set_new(ctx->outputs, "dms_cdc_latency_threshold_seconds",
-                        json_real(max_seconds));
-    awsdms_set_output(ctx, "dms_cdc_latency",
-                      "not available from the DMS API (CloudWatch CDCLatencySource/"
-                      "CDCLatencyTarget); done when the task is running and applying changes");
-    if ((found = find_task(ctx, cli, role, false, &res, &task, v)) <= 0) {
-        if (found == 0)
-            co_verdict_set(v, CO_VERDICT_FAIL, 0, "replication task %s does not exist", role);
-        goto out;
-    }
-    status = task_str(task, "Status");
-    reason = task_str(task, "StopReason");
-    awsdms_note_status(ctx, "replication_task", role, status, reason);
-    if (!table_stats(ctx, cli, role, task, &tables, v))
-        goto out;
-    if (streq(status, "failed"))
-        fail_stopped(v, role, task);
-    else if (table_errors(task, tables, role, v))
-        ;
-    else if (streq(status, "running")) {
-        json_object_del(ctx->outputs, since_key);
-        if (streq(task_str(task, "MigrationType"), "cdc") ||
-            stat_int(task, "FullLoadProgressPercent") >= 100)
-            co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
-        else
-            co_verdict_set(v, CO_VERDICT_WAIT, awsdms_poll_ms(AWSDMS_POLL_LOAD_MS), NULL);
-    } else if (streq(status, "stopped") && !pause_reason(reason)) {
-        fail_stopped(v, role, task);
-    } else if (streq(status, "stopped") || streq(status, "ready")) {
-        /* paused or not started yet: the resume may not show immediately */
-        int64_t now = co_clock_now_ms();
-        json_int_t since = json_integer_value(json_object_get(ctx->outputs, since_key));
-        if (!since)
-            json_object_set_new(ctx->outputs, since_key, json_integer(since = now));
-        if (now - since > PAUSE_GRACE_MS)
-            co_verdict_set(v, CO_VERDICT_FAIL, 0,
-                           "replication task %s is still %s (%s): it was not resumed", role,
-                           status, reason ? reason : "no StopReason");
-        else
-            co_verdict_set(v, CO_VERDICT_WAIT, awsdms_poll_ms(AWSDMS_POLL_LOAD_MS), NULL);
-    } else {
-        co_verdict_set(v, CO_VERDICT_WAIT, awsdms_poll_ms(AWSDMS_POLL_LOAD_MS), NULL);
-    }
-out:
-    json_decref(tables);
-    co_dms_result_clear(&res);
 }
 
 /* ---- stop, delete, describe --------------------------------------------- */
 
 /* Issues op (StopReplicationTask / DeleteReplicationTask) on task; WAIT
  * afterwards (also when DMS says the state changed meanwhile). */
-static void task_action(co_dms_client *cli, const char *op, const json_t *task,
+static void task_action(co_step_ctx *ctx, co_dms_client *cli, const char *op,
+                        const json_t *task, const char *role, const char *goal,
                         co_verdict *v)
 {
     co_dms_result res = {0};
@@ -540,10 +495,10 @@ static void task_action(co_dms_client *cli, const char *op, const json_t *task,
     co_status rc;
     co_error_clear(&err);
     rc = awsdms_call(cli, op, json_pack("{s:s}", "ReplicationTaskArn",
-                                        task_str(task, "ReplicationTaskArn")),
+                                        awsdms_task_str(task, "ReplicationTaskArn")),
                      &res, &err);
     if (rc == CO_OK || res.cls == CO_DMS_INVALID_STATE || res.cls == CO_DMS_NOT_FOUND)
-        co_verdict_set(v, CO_VERDICT_WAIT, awsdms_poll_ms(AWSDMS_POLL_TASK_MS), NULL);
+        task_wait(ctx, v, task, role, goal);
     else
         awsdms_verdict_error(v, op, rc, &err);
     co_dms_result_clear(&res);
@@ -558,42 +513,23 @@ void awsdms_stop_task(co_step_ctx *ctx, const char *role, co_verdict *v)
     int found;
     if (!cli)
         return;
-    if ((found = find_task(ctx, cli, role, false, &res, &task, v)) <= 0) {
+    if ((found = awsdms_find_task(ctx, cli, role, false, &res, &task, v)) <= 0) {
         if (found == 0) /* nothing to stop */
             co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
         goto out;
     }
-    status = task_str(task, "Status");
-    awsdms_note_status(ctx, "replication_task", role, status, task_str(task, "StopReason"));
-    if (streq(status, "stopped") || streq(status, "ready") || streq(status, "failed"))
+    status = awsdms_task_str(task, "Status");
+    awsdms_note_status(ctx, "replication_task", role, status,
+                       awsdms_task_str(task, "StopReason"));
+    if (awsdms_streq(status, "stopped") || awsdms_streq(status, "ready") ||
+        awsdms_streq(status, "failed"))
         co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
-    else if (streq(status, "running") || streq(status, "starting"))
-        task_action(cli, "StopReplicationTask", task, v);
+    else if (awsdms_streq(status, "running") || awsdms_streq(status, "starting"))
+        task_action(ctx, cli, "StopReplicationTask", task, role, "to stop", v);
     else
-        co_verdict_set(v, CO_VERDICT_WAIT, awsdms_poll_ms(AWSDMS_POLL_TASK_MS), NULL);
+        task_wait(ctx, v, task, role, "to stop");
 out:
     co_dms_result_clear(&res);
-}
-
-/* Deletes the reverse endpoints once the rollback task is gone. */
-static void delete_rollback_endpoints(co_step_ctx *ctx, co_dms_client *cli, co_verdict *v)
-{
-    static const char *const keys[] = {"dms_rollback_source_endpoint_arn",
-                                       "dms_rollback_target_endpoint_arn"};
-    for (size_t i = 0; i < 2 && v->kind == CO_VERDICT_DONE; i++) {
-        const char *arn = awsdms_output(ctx, keys[i]);
-        co_dms_result res = {0};
-        co_error err;
-        co_status rc;
-        if (!arn)
-            continue;
-        co_error_clear(&err);
-        rc = awsdms_call(cli, "DeleteEndpoint", json_pack("{s:s}", "EndpointArn", arn), &res,
-                         &err);
-        if (rc != CO_OK && res.cls != CO_DMS_NOT_FOUND && res.cls != CO_DMS_INVALID_STATE)
-            awsdms_verdict_error(v, "delete endpoint", rc, &err);
-        co_dms_result_clear(&res);
-    }
 }
 
 void awsdms_delete_task(co_step_ctx *ctx, const char *role, co_verdict *v)
@@ -605,22 +541,23 @@ void awsdms_delete_task(co_step_ctx *ctx, const char *role, co_verdict *v)
     int found;
     if (!cli)
         return;
-    if ((found = find_task(ctx, cli, role, false, &res, &task, v)) < 0)
+    if ((found = awsdms_find_task(ctx, cli, role, false, &res, &task, v)) < 0)
         goto out;
     if (found == 0) {
         co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
-        if (streq(role, "rollback"))
-            delete_rollback_endpoints(ctx, cli, v);
+        awsdms_cleanup_after(ctx, cli, role, v);
         goto out;
     }
-    status = task_str(task, "Status");
-    awsdms_note_status(ctx, "replication_task", role, status, task_str(task, "StopReason"));
-    if (streq(status, "running") || streq(status, "starting"))
-        task_action(cli, "StopReplicationTask", task, v);
-    else if (streq(status, "stopped") || streq(status, "ready") || streq(status, "failed"))
-        task_action(cli, "DeleteReplicationTask", task, v);
+    status = awsdms_task_str(task, "Status");
+    awsdms_note_status(ctx, "replication_task", role, status,
+                       awsdms_task_str(task, "StopReason"));
+    if (awsdms_streq(status, "running") || awsdms_streq(status, "starting"))
+        task_action(ctx, cli, "StopReplicationTask", task, role, "to be deleted", v);
+    else if (awsdms_streq(status, "stopped") || awsdms_streq(status, "ready") ||
+             awsdms_streq(status, "failed"))
+        task_action(ctx, cli, "DeleteReplicationTask", task, role, "to be deleted", v);
     else
-        co_verdict_set(v, CO_VERDICT_WAIT, awsdms_poll_ms(AWSDMS_POLL_TASK_MS), NULL);
+        task_wait(ctx, v, task, role, "to be deleted");
 out:
     co_dms_result_clear(&res);
 }
@@ -643,7 +580,7 @@ void awsdms_describe_task(co_step_ctx *ctx, const char *role, json_t **out, json
     if (!cli)
         return;
     co_error_clear(&err);
-    if ((found = find_task(ctx, cli, role, false, &res, &task, v)) <= 0) {
+    if ((found = awsdms_find_task(ctx, cli, role, false, &res, &task, v)) <= 0) {
         if (found == 0)
             co_verdict_set(v, CO_VERDICT_FAIL, 0, "replication task %s does not exist", role);
         goto out;

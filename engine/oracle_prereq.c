@@ -80,17 +80,23 @@ static void lit(out *o, const char *s)
 }
 
 /* "schema"."table" as a new string (NULL out of memory). */
+/* The script text, or NULL (and the buffer freed) after a failure. */
+static char *finish(out *o)
+{
+    if (o->rc != CO_OK) {
+        co_buf_free(&o->b);
+        return NULL;
+    }
+    return co_buf_steal(&o->b);
+}
+
 static char *qname_new(const char *schema, const char *table)
 {
     out o = {{0}, CO_OK};
     qident(&o, schema);
     put(&o, ".");
     qident(&o, table);
-    if (o.rc != CO_OK) {
-        co_buf_free(&o.b);
-        return NULL;
-    }
-    return co_buf_steal(&o.b);
+    return finish(&o);
 }
 
 /* A LIKE pattern literal for DMS pattern p. */
@@ -123,6 +129,17 @@ static char *oracle_user_new(const char *name)
     for (char *p = u; plain && *p; p++)
         *p = (char)toupper((unsigned char)*p);
     return u;
+}
+
+/* The DMS user as Oracle stores it: dms_user, else the endpoint's
+ * username, else DMS_USER (oracle_user_new). New string, NULL out of
+ * memory. */
+static char *dms_user_new(const json_t *source_doc, const char *dms_user)
+{
+    const char *name = dms_user && *dms_user
+                           ? dms_user
+                           : json_string_value(json_object_get(source_doc, "username"));
+    return oracle_user_new(name && *name ? name : "DMS_USER");
 }
 
 static const char *const sys_grants[] = {
@@ -359,10 +376,7 @@ char *co_oracle_prereq_script_new(const json_t *source_doc, const json_t *table_
 {
     out o = {{0}, CO_OK};
     out qu = {{0}, CO_OK};
-    const char *name = dms_user && *dms_user
-                           ? dms_user
-                           : json_string_value(json_object_get(source_doc, "username"));
-    char *user = oracle_user_new(name && *name ? name : "DMS_USER");
+    char *user = dms_user_new(source_doc, dms_user);
     if (!user)
         return NULL;
     qident(&qu, user);
@@ -377,9 +391,125 @@ char *co_oracle_prereq_script_new(const json_t *source_doc, const json_t *table_
     if (qu.rc != CO_OK)
         o.rc = qu.rc;
     co_buf_free(&qu.b);
-    if (o.rc != CO_OK) {
-        co_buf_free(&o.b);
-        return NULL;
+    return finish(&o);
+}
+
+/* ---- scripts for the cutover gate and the rollback task ------------------ */
+
+/* "(OWNER LIKE .. AND TABLE LIKE .. OR ...) AND NOT (...)": the tables the
+ * selection rules of mappings pick, over columns oc (owner) and tc (table
+ * name) of a catalog view. Without rules: every non-system owner. */
+static void selection_condition(out *o, const json_t *mappings, const char *oc,
+                                const char *tc)
+{
+    size_t i, n = 0;
+    json_t *r;
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 0)
+            put(o, "(1 = 0");
+        json_array_foreach(json_object_get(mappings, "rules"), i, r) {
+            const json_t *loc = json_object_get(r, "object-locator");
+            const char *s = json_string_value(json_object_get(loc, "schema-name"));
+            const char *t = json_string_value(json_object_get(loc, "table-name"));
+            const char *ra = json_string_value(json_object_get(r, "rule-action"));
+            bool exclude = ra && strcmp(ra, "exclude") == 0;
+            if (!s || !ra || exclude != (pass == 1) ||
+                strcmp(json_string_value(json_object_get(r, "rule-type")) ?
+                       json_string_value(json_object_get(r, "rule-type")) : "",
+                       "selection") != 0 || !admits(r, "table"))
+                continue;
+            n += !exclude;
+            put(o, pass ? " AND NOT (%s LIKE " : " OR (%s LIKE ", oc);
+            like(o, s);
+            put(o, " ESCAPE '\\' AND %s LIKE ", tc);
+            like(o, t ? t : "%");
+            put(o, " ESCAPE '\\')");
+        }
+        if (pass == 0 && n == 0)
+            put(o, " OR %s NOT IN (%s)", oc, system_schemas);
+        if (pass == 0)
+            put(o, ")");
     }
-    return co_buf_steal(&o.b);
+}
+
+/* The first lines of a gate script: title, "-- Source: host/database",
+ * then the usage text (comment lines) and the SQL*Plus settings. */
+static void gate_header(out *o, const char *title, const json_t *source_doc,
+                        const char *usage)
+{
+    put(o, "-- cutover: %s\n-- Source: ", title);
+    comment_text(o, json_string_value(json_object_get(source_doc, "host")));
+    put(o, "/");
+    comment_text(o, json_string_value(json_object_get(source_doc, "database")));
+    put(o, "\n--\n%s\n"
+           "SET SERVEROUTPUT ON SIZE UNLIMITED\nSET VERIFY OFF\nSET DEFINE OFF\n"
+           "WHENEVER SQLERROR EXIT SQL.SQLCODE\n\n", usage);
+}
+
+char *co_oracle_quiesce_script_new(const json_t *source_doc, const json_t *table_mappings,
+                                   const char *dms_user)
+{
+    out o = {{0}, CO_OK};
+    char *user = dms_user_new(source_doc, dms_user);
+    if (!user)
+        return NULL;
+    gate_header(&o, "Oracle source quiesce check for the cutover gate (AWS's step 8)",
+                source_doc,
+                "-- Stop the applications, then run as a DBA, e.g.\n"
+                "--   sqlplus / as sysdba @oracle_quiesce_check.sql\n"
+                "-- It fails while application sessions are connected or transactions on\n"
+                "-- the migrated tables are open; when it passes it checkpoints and switches\n"
+                "-- the log so that AWS DMS reads the last changes. Then approve the\n"
+                "-- cutover_gate step of the run.\n");
+    put(&o, "PROMPT 1. Application sessions (V$SESSION): must be none\n"
+            "SELECT SID, SERIAL#, USERNAME, MACHINE, PROGRAM, STATUS, LOGON_TIME\n"
+            "  FROM V$SESSION WHERE TYPE = 'USER' AND USERNAME IS NOT NULL\n"
+            "   AND SID <> SYS_CONTEXT('USERENV', 'SID')\n"
+            "   AND USERNAME NOT IN (%s, ", system_schemas);
+    lit(&o, user);
+    put(&o, ");\nDECLARE\n  n NUMBER;\nBEGIN\n"
+            "  SELECT COUNT(*) INTO n FROM V$SESSION WHERE TYPE = 'USER'\n"
+            "   AND USERNAME IS NOT NULL AND SID <> SYS_CONTEXT('USERENV', 'SID')\n"
+            "   AND USERNAME NOT IN (%s, ", system_schemas);
+    lit(&o, user);
+    put(&o, ");\n  IF n > 0 THEN\n"
+            "    RAISE_APPLICATION_ERROR(-20002, n || ' application session(s) still "
+            "connected: the source is not quiesced');\n  END IF;\nEND;\n/\n\n"
+            "PROMPT 2. Open transactions on the migrated tables: must be none\n"
+            "DECLARE\n  n NUMBER;\nBEGIN\n"
+            "  SELECT COUNT(*) INTO n FROM V$LOCKED_OBJECT l JOIN ALL_OBJECTS ob\n"
+            "    ON ob.OBJECT_ID = l.OBJECT_ID WHERE ");
+    selection_condition(&o, table_mappings, "ob.OWNER", "ob.OBJECT_NAME");
+    put(&o, ";\n  IF n > 0 THEN\n"
+            "    RAISE_APPLICATION_ERROR(-20003, n || ' lock(s) held on migrated tables: "
+            "transactions are still open');\n  END IF;\nEND;\n/\n\n"
+            "PROMPT 3. Checkpoint and log switch\n"
+            "ALTER SYSTEM CHECKPOINT;\nALTER SYSTEM ARCHIVE LOG CURRENT;\n"
+            "SELECT CURRENT_SCN FROM V$DATABASE;\n\n"
+            "PROMPT Quiesced: approve the cutover_gate step of the cutover run.\n");
+    free(user);
+    return finish(&o);
+}
+
+char *co_oracle_rollback_triggers_script_new(const json_t *source_doc,
+                                             const json_t *table_mappings)
+{
+    out o = {{0}, CO_OK};
+    gate_header(&o, "disable the triggers of the migrated tables on the Oracle source "
+                    "before the rollback task replicates changes back into it",
+                source_doc,
+                "-- Run as a DBA at the cutover gate, before approving it. The rows the\n"
+                "-- rollback task applies already carry the triggers' effects from the new\n"
+                "-- database. The output lists the ALTER TRIGGER ... ENABLE statements that\n"
+                "-- undo it; keep them for when the fallback is given up.\n");
+    put(&o, "BEGIN\n  FOR t IN (SELECT OWNER, TRIGGER_NAME FROM ALL_TRIGGERS\n"
+            "             WHERE STATUS = 'ENABLED' AND BASE_OBJECT_TYPE = 'TABLE'\n"
+            "               AND ");
+    selection_condition(&o, table_mappings, "TABLE_OWNER", "TABLE_NAME");
+    put(&o, "\n             ORDER BY OWNER, TRIGGER_NAME) LOOP\n"
+            "    EXECUTE IMMEDIATE 'ALTER TRIGGER \"' || REPLACE(t.OWNER, '\"', '\"\"') ||\n"
+            "      '\".\"' || REPLACE(t.TRIGGER_NAME, '\"', '\"\"') || '\" DISABLE';\n"
+            "    DBMS_OUTPUT.PUT_LINE('ALTER TRIGGER \"' || t.OWNER || '\".\"' ||\n"
+            "      t.TRIGGER_NAME || '\" ENABLE;');\n  END LOOP;\nEND;\n/\n");
+    return finish(&o);
 }

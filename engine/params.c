@@ -1,19 +1,20 @@
 /* params.c - see params.h. */
 #include "engine/params.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "store/resources.h"
 #include "core/validate.h"
 
-typedef enum ptype { P_STRING, P_INT, P_BOOL, P_OBJECT, P_ARRAY } ptype;
+typedef enum ptype { P_STRING, P_INT, P_NUM, P_BOOL, P_OBJECT, P_ARRAY } ptype;
 
 typedef struct param_def {
     const char *name;
     ptype type;
     bool required;          /* required for real engines (not the test engine) */
     const char *def_json;   /* default as JSON text, or NULL for none */
-    int64_t lo, hi;         /* P_INT range */
+    int64_t lo, hi;         /* P_INT range; P_NUM: lo < value <= hi */
     const char *description;
 } param_def;
 
@@ -33,7 +34,29 @@ typedef struct param_def {
     {"retry_base_ms", P_INT, false, "1000", 10, 600000,                           \
      "first retry delay; doubles per attempt, with jitter"},                      \
     {"retry_cap_ms", P_INT, false, "60000", 10, 3600000, "largest retry delay"},  \
-    {"test", P_OBJECT, false, NULL, 0, 0, "test engine behaviour (tests only)"}
+    {"test", P_OBJECT, false, NULL, 0, 0, "test engine behaviour (tests only)"},   \
+    {"instance_timeout_minutes", P_NUM, false, "45", 0, 1440,                     \
+     "aws-dms: how long a replication instance may take to become available "     \
+     "(DMS takes 5 to 20 minutes)"},                                              \
+    {"ready_timeout_minutes", P_NUM, false, "30", 0, 1440,                        \
+     "aws-dms: how long connection tests, schema refreshes and replication task " \
+     "state changes (creating, stopping, deleting) may take"},                    \
+    {"task_start_timeout_minutes", P_NUM, false, "10", 0, 1440,                   \
+     "aws-dms: how long a task may stay ready or stopped after DMS accepted "     \
+     "StartReplicationTask before it is started again"},                          \
+    {"task_start_attempts", P_INT, false, "3", 1, 20,                             \
+     "aws-dms: StartReplicationTask calls for a task that does not start, "       \
+     "before the step fails"},                                                    \
+    {"stall_minutes", P_NUM, false, "60", 0, 100000,                              \
+     "full load: minutes without a change of any table's FullLoadRows or "        \
+     "TableState before a step.stalled event"},                                   \
+    {"fail_on_stall", P_BOOL, false, "false", 0, 0,                               \
+     "full load: fail the step when it stalled instead of waiting on"},           \
+    {"waiting_event_minutes", P_NUM, false, "5", 0, 1440,                         \
+     "period of the step.waiting events while a step waits"},                     \
+    {"cleanup", P_BOOL, false, "true", 0, 0,                                      \
+     "aws-dms: delete the endpoints and the replication instance the run made "   \
+     "once its tasks are deleted (after cutover, on cancel)"}
 
 static const param_def o2p_params[] = {
     COMMON_PARAMS,
@@ -46,6 +69,8 @@ static const param_def o2p_params[] = {
      "gap added to sequences at reset_sequences"},
     {"cdc_latency_threshold_seconds", P_INT, false, "5", 0, 86400,
      "CDC latency under which await_cdc_sync is done"},
+    {"cdc_sync_window_seconds", P_INT, false, "60", 0, 86400,
+     "aws-dms: how long the CDC latency must stay under the threshold"},
     {"create_indexes_concurrently", P_BOOL, false, "false", 0, 0,
      "restore indexes with CREATE INDEX CONCURRENTLY"},
     {"migration_role", P_STRING, false, NULL, 0, 0,
@@ -90,6 +115,7 @@ static const char *type_name(ptype t)
     switch (t) {
     case P_STRING: return "string";
     case P_INT: return "integer";
+    case P_NUM: return "number";
     case P_BOOL: return "boolean";
     case P_OBJECT: return "object";
     default: return "array";
@@ -101,6 +127,7 @@ static bool type_ok(ptype t, const json_t *v)
     switch (t) {
     case P_STRING: return json_is_string(v);
     case P_INT: return json_is_integer(v);
+    case P_NUM: return json_is_number(v);
     case P_BOOL: return json_is_boolean(v);
     case P_OBJECT: return json_is_object(v);
     default: return json_is_array(v);
@@ -124,6 +151,41 @@ static void check_endpoint(co_store *store, const char *project_id, json_t *para
         co_error_field(err, ptr, "endpoint %s is a %s endpoint, not a %s", ep.id,
                        v_str(ep.doc, "role"), role);
     co_resource_clear(&ep);
+}
+
+/* Names that end up in generated SQL and Oracle scripts: no control
+ * characters (and schemas must be non-empty strings). */
+static void check_names(const json_t *params, co_error *err)
+{
+    static const char *const names[] = {"staging_schema", "migration_role",
+                                        "foreign_schema", NULL};
+    static const char *const objects[] = {"source_table", "remote_table", "final_table",
+                                          "view", NULL};
+    const json_t *s;
+    size_t i;
+    char ptr[160];
+    json_array_foreach(json_object_get(params, "schemas"), i, s) {
+        if (!json_is_string(s) || !json_string_length(s) ||
+            v_has_control(json_string_value(s))) {
+            snprintf(ptr, sizeof ptr, "/parameters/schemas/%zu", i);
+            co_error_field(err, ptr, "must be a non-empty name without control characters");
+        }
+    }
+    for (const char *const *k = names; *k; k++) {
+        v_pointer(ptr, sizeof ptr, "/parameters", *k);
+        if (v_has_control(json_string_value(json_object_get(params, *k))))
+            co_error_field(err, ptr, "must not contain control characters");
+    }
+    for (const char *const *k = objects; *k; k++) {
+        const json_t *o = json_object_get(params, *k);
+        for (int m = 0; m < 2; m++) {
+            const char *member = m ? "name" : "schema";
+            if (v_has_control(json_string_value(json_object_get(o, member)))) {
+                snprintf(ptr, sizeof ptr, "/parameters/%s/%s", *k, member);
+                co_error_field(err, ptr, "must not contain control characters");
+            }
+        }
+    }
 }
 
 co_status co_params_validate(co_store *store, const co_plan_def *plan,
@@ -155,6 +217,10 @@ co_status co_params_validate(co_store *store, const co_plan_def *plan,
                                  json_integer_value(val) > d->hi))
             co_error_field(err, ptr, "must be from %lld to %lld", (long long)d->lo,
                            (long long)d->hi);
+        if (d->type == P_NUM && (json_number_value(val) <= (double)d->lo ||
+                                 json_number_value(val) > (double)d->hi))
+            co_error_field(err, ptr, "must be greater than %lld and at most %lld",
+                           (long long)d->lo, (long long)d->hi);
         if (d->type == P_STRING && json_string_length(val) == 0)
             co_error_field(err, ptr, "must not be empty");
     }
@@ -171,6 +237,7 @@ co_status co_params_validate(co_store *store, const co_plan_def *plan,
                 json_object_set_new(params, d->name, dv);
         }
     }
+    check_names(params, err);
     if (json_object_get(params, "test") && !test_engine)
         co_error_field(err, "/parameters/test", "is only for test engines");
     check_endpoint(store, project_id, params, "source_endpoint_id", "source", err);

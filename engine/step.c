@@ -6,8 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "events/events.h"
+#include "core/clock.h"
 #include "core/log.h"
+#include "events/events.h"
 #include "store/secret.h"
 
 co_status co_step_event(co_step_ctx *ctx, const char *type, json_t *data,
@@ -134,4 +135,47 @@ void co_op_ctx_release(co_op_ctx *op)
     json_decref(op->ctx.outputs);
     json_decref(op->ctx.all_outputs);
     op->run.params = op->ctx.outputs = op->ctx.all_outputs = NULL;
+}
+
+double co_param_num(const co_step_ctx *ctx, const char *name, double def)
+{
+    json_t *v = json_object_get(ctx->run->params, name);
+    return json_is_number(v) ? json_number_value(v) : def;
+}
+
+int64_t co_step_waiting(co_step_ctx *ctx, const char *what, const char *detail,
+                        int64_t period_ms)
+{
+    json_t *w = json_object_get(ctx->outputs, "waiting_for");
+    const char *prev = json_string_value(json_object_get(w, "what"));
+    int64_t now = co_clock_now_ms();
+    int64_t since = (int64_t)json_integer_value(json_object_get(w, "since_ms"));
+    int64_t last = (int64_t)json_integer_value(json_object_get(w, "notified_ms"));
+    char since_text[40];
+    if (!prev || strcmp(prev, what) != 0 || since <= 0 || since > now) {
+        since = now;
+        last = 0;
+    }
+    co_clock_rfc3339(since, since_text, sizeof since_text);
+    if (last <= 0 || (period_ms > 0 && now - last >= period_ms)) {
+        co_step_notify(ctx, "step.waiting",
+                       json_pack("{s:s, s:s?, s:s, s:I}", "what", what, "detail", detail,
+                                 "since", since_text,
+                                 "waited_seconds", (json_int_t)((now - since) / 1000)));
+        co_log(CO_LOG_INFO, "runner", "run %s: step %s waiting for %s since %s%s%s",
+               ctx->run->id, ctx->step ? ctx->step->id : "-", what, since_text,
+               detail ? ": " : "",
+               detail ? detail : "");
+        last = now;
+    }
+    json_object_set_new(ctx->outputs, "waiting_for",
+                        json_pack("{s:s, s:s?, s:s, s:I, s:I}", "what", what, "detail",
+                                  detail, "since", since_text, "since_ms", (json_int_t)since,
+                                  "notified_ms", (json_int_t)last));
+    return since;
+}
+
+void co_step_waiting_clear(co_step_ctx *ctx)
+{
+    json_object_del(ctx->outputs, "waiting_for");
 }

@@ -60,8 +60,30 @@ void co_step_notify(co_step_ctx *ctx, const char *type, json_t *data);
 CO_MUST_CHECK co_status co_step_password(co_step_ctx *ctx, const co_resource *ep,
                                          char **out, co_error *err);
 
+/* Records that the step is waiting for `what` (a short text naming the
+ * awaited thing, e.g. "replication instance cutover-x to become
+ * available") with an optional `detail` (its last status; may be NULL),
+ * in ctx->outputs.waiting_for = {what, detail, since (RFC 3339), since_ms,
+ * notified_ms}; GET /v1/runs/{id} shows {what, detail, since} of the
+ * current step as the run's waiting_for while that step is running or
+ * waiting (store/runs.c). The since-time is kept while `what` stays the
+ * same (also across restarts: outputs are persisted with the verdict) and
+ * restarts when it changes. Publishes "step.waiting" {what, detail,
+ * since, waited_seconds} when the wait begins and then at most every
+ * period_ms (<= 0: only at the beginning); best effort. Returns the
+ * since-time in epoch ms, for deadlines. */
+int64_t co_step_waiting(co_step_ctx *ctx, const char *what, const char *detail,
+                        int64_t period_ms);
+
+/* Forgets the wait recorded by co_step_waiting (the next one starts a new
+ * since-time). */
+void co_step_waiting_clear(co_step_ctx *ctx);
+
 /* Integer / boolean / string run parameter with a default. */
 int64_t co_param_int(const co_step_ctx *ctx, const char *name, int64_t def);
+
+/* Numeric run parameter (integer or fractional JSON number), or def. */
+double co_param_num(const co_step_ctx *ctx, const char *name, double def);
 bool co_param_bool(const co_step_ctx *ctx, const char *name, bool def);
 const char *co_param_str(const co_step_ctx *ctx, const char *name, const char *def);
 

@@ -85,44 +85,71 @@ void co_step_preflight(co_step_ctx *ctx, co_verdict *v)
     co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
 }
 
+/* The run's table mappings: those of its task resource, else one include
+ * rule per schema of the schemas parameter. New reference, NULL if none. */
+static json_t *run_mappings_new(co_step_ctx *ctx)
+{
+    const char *task_id = co_param_str(ctx, "task_id", NULL);
+    json_t *mappings = NULL;
+    co_resource task;
+    co_error err;
+    co_error_clear(&err);
+    memset(&task, 0, sizeof task);
+    if (task_id && co_res_get(ctx->app->store, CO_KIND_TASK, task_id, &task, &err) == CO_OK)
+        mappings = json_incref(json_object_get(task.doc, "table_mappings"));
+    co_resource_clear(&task);
+    return mappings ? mappings
+                    : co_awsdms_default_mappings_new(json_object_get(ctx->run->params,
+                                                                     "schemas"));
+}
+
+/* Builds script (taking the run's mappings) and stores it as artifact
+ * name; v set on failure (FAIL or RETRY), untouched otherwise. */
+static void oracle_artifact(co_step_ctx *ctx, const char *name,
+                            char *(*build)(co_step_ctx *ctx, const json_t *mappings),
+                            co_verdict *v)
+{
+    json_t *mappings = run_mappings_new(ctx);
+    char *script = build(ctx, mappings);
+    json_decref(mappings);
+    if (!script) {
+        co_verdict_set(v, CO_VERDICT_FAIL, 0, "cannot build %s", name);
+        return;
+    }
+    artifact(ctx, name, "text/plain", script, v);
+    free(script);
+}
+
+static char *prereq_script(co_step_ctx *ctx, const json_t *mappings)
+{
+    return co_oracle_prereq_script_new(ctx->source.doc, mappings,
+                                       v_str(ctx->source.doc, "username"));
+}
+
+static char *quiesce_script(co_step_ctx *ctx, const json_t *mappings)
+{
+    return co_oracle_quiesce_script_new(ctx->source.doc, mappings,
+                                        v_str(ctx->source.doc, "username"));
+}
+
+static char *triggers_script(co_step_ctx *ctx, const json_t *mappings)
+{
+    return co_oracle_rollback_triggers_script_new(ctx->source.doc, mappings);
+}
+
 void co_step_configure_source(co_step_ctx *ctx, co_verdict *v)
 {
     if (!source_is_postgres(ctx)) {
         /* Oracle: the prerequisite script is run by a DBA, then approved. */
-        json_t *mappings = NULL;
-        const char *task_id = co_param_str(ctx, "task_id", NULL);
-        co_resource task;
-        co_error err;
-        char *script;
         if (json_is_true(json_object_get(ctx->outputs, "script_stored"))) {
             co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
             return;
         }
-        co_error_clear(&err);
-        memset(&task, 0, sizeof task);
-        if (task_id && co_res_get(ctx->app->store, CO_KIND_TASK, task_id, &task, &err) == CO_OK)
-            mappings = json_object_get(task.doc, "table_mappings");
-        if (!mappings) {
-            json_t *defaults = co_awsdms_default_mappings_new(
-                json_object_get(ctx->run->params, "schemas"));
-            script = co_oracle_prereq_script_new(ctx->source.doc, defaults,
-                                                 v_str(ctx->source.doc, "username"));
-            json_decref(defaults);
-        } else {
-            script = co_oracle_prereq_script_new(ctx->source.doc, mappings,
-                                                 v_str(ctx->source.doc, "username"));
-        }
-        co_resource_clear(&task);
-        if (!script) {
-            co_verdict_set(v, CO_VERDICT_FAIL, 0, "cannot build the Oracle prerequisite script");
-            return;
-        }
-        artifact(ctx, "oracle_prerequisites.sql", "text/plain", script, v);
-        free(script);
+        co_verdict_set(v, CO_VERDICT_GATE, 0, NULL);
+        oracle_artifact(ctx, "oracle_prerequisites.sql", prereq_script, v);
         if (v->kind == CO_VERDICT_FAIL || v->kind == CO_VERDICT_RETRY)
             return;
         json_object_set_new(ctx->outputs, "script_stored", json_true());
-        co_verdict_set(v, CO_VERDICT_GATE, 0, NULL);
         return;
     }
     /* PostgreSQL source: verify what logical replication needs. */
@@ -476,6 +503,15 @@ void co_step_await_cdc_sync(co_step_ctx *ctx, co_verdict *v)
     NEED_OP(ctx, v, await_cdc_latency);
     ctx->engine->await_cdc_latency(
         ctx, "main", (double)co_param_int(ctx, "cdc_latency_threshold_seconds", 5), v);
+    if (v->kind != CO_VERDICT_DONE || source_is_postgres(ctx) ||
+        json_is_true(json_object_get(ctx->outputs, "gate_scripts_stored")))
+        return;
+    /* Oracle source: what the DBA runs at the cutover gate */
+    oracle_artifact(ctx, "oracle_quiesce_check.sql", quiesce_script, v);
+    if (v->kind == CO_VERDICT_DONE && co_param_bool(ctx, "rollback_task", false))
+        oracle_artifact(ctx, "oracle_rollback_triggers.sql", triggers_script, v);
+    if (v->kind == CO_VERDICT_DONE)
+        json_object_set_new(ctx->outputs, "gate_scripts_stored", json_true());
 }
 
 /* ---------------------------------------------------------------- step 8 */

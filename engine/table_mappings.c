@@ -52,10 +52,10 @@ static void check_locator(const json_t *rule, const char *type, const char *acti
         co_error_field(err, lp, "is required and must be an object");
         return;
     }
-    v_string((json_t *)loc, lp, "schema-name", 1, 256, NULL, err);
+    v_name((json_t *)loc, lp, "schema-name", 1, 256, NULL, err);
     if (strcmp(type, "selection") == 0 || strcmp(type, "table-settings") == 0 ||
         (target && (strcmp(target, "table") == 0 || strcmp(target, "column") == 0)))
-        v_string((json_t *)loc, lp, "table-name", 1, 256, NULL, err);
+        v_name((json_t *)loc, lp, "table-name", 1, 256, NULL, err);
     if (target && strcmp(target, "column") == 0)
         v_string((json_t *)loc, lp, "column-name", 1, 256, NULL, err);
     if (json_object_get(loc, "table-type")) {
@@ -110,9 +110,9 @@ static void check_rule(const json_t *rule, size_t i, const char *base, co_error 
         if (v_enum((json_t *)rule, rp, "rule-target", targets, NULL, err))
             target = v_str(rule, "rule-target");
         if (in_list(need_value, action))
-            v_string((json_t *)rule, rp, "value", 0, 256, NULL, err);
+            v_name((json_t *)rule, rp, "value", 0, 256, NULL, err);
         if (in_list(need_old_value, action))
-            v_string((json_t *)rule, rp, "old-value", 0, 256, NULL, err);
+            v_name((json_t *)rule, rp, "old-value", 0, 256, NULL, err);
     }
     check_locator(rule, type, action, target, rp, err);
 }

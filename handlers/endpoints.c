@@ -35,8 +35,8 @@ static co_status validate(co_request *req, const char *project_id, json_t *doc,
     role = v_str(doc, "role");
     v_int(doc, "", "port", 1, 65535, true,
           (engine && strcmp(engine, "oracle") == 0) ? 1521 : 5432, err);
-    v_string(doc, "", "database", 1, 128, NULL, err);
-    v_string(doc, "", "username", 1, 128, NULL, err);
+    v_name(doc, "", "database", 1, 128, NULL, err);
+    v_name(doc, "", "username", 1, 128, NULL, err);
     v_enum(doc, "", "sslmode", sslmodes, "prefer", err);
     v_string(doc, "", "extra_connection_attributes", 0, 4096, "", err);
     if (json_object_get(doc, "secrets_manager_secret_id"))

@@ -31,6 +31,13 @@ co_status h_runs_get(co_request *req, co_response *resp);
 co_status h_runs_pause(co_request *req, co_response *resp);
 co_status h_runs_resume(co_request *req, co_response *resp);
 co_status h_runs_cancel(co_request *req, co_response *resp);
+/* POST /v1/runs/{id}/rollback-task/stop: for a succeeded run with
+ * rollback_task, marks the engine clean-up pending (the runner then stops
+ * and deletes the rollback task and, on aws-dms, its endpoints and the
+ * replication instance) and publishes run.cleanup {result: pending}.
+ * 202 with the run; 409 when the run did not succeed or has no rollback
+ * task. */
+co_status h_runs_rollback_stop(co_request *req, co_response *resp);
 co_status h_runs_approve(co_request *req, co_response *resp);
 co_status h_runs_retry(co_request *req, co_response *resp);
 co_status h_artifacts_list(co_request *req, co_response *resp);

@@ -165,6 +165,47 @@ co_status h_runs_cancel(co_request *req, co_response *resp)
     return act(req, resp, CO_ACT_CANCEL, -1);
 }
 
+co_status h_runs_rollback_stop(co_request *req, co_response *resp)
+{
+    co_run_row run;
+    co_evb b;
+    json_t *out = NULL;
+    co_error *err = &resp->err;
+    co_status rc = co_runs_load(req->app->store, req->params[0], &run, err);
+    if (rc != CO_OK)
+        return rc;
+    if (!json_is_true(json_object_get(run.params, "rollback_task")))
+        rc = co_error_set(err, CO_ERR_CONFLICT,
+                          "run %s has no rollback task (parameters.rollback_task is false)",
+                          run.id);
+    else if (run.state != CO_RUN_SUCCEEDED)
+        rc = co_error_set(err, CO_ERR_CONFLICT,
+                          "run %s is %s: its rollback task runs only after the run succeeded "
+                          "(cancel a run that did not succeed)",
+                          run.id, co_run_state_name(run.state));
+    else if ((rc = co_evb_begin(&b, req->app->events, req->app->store, err)) == CO_OK) {
+        rc = co_runs_mark_cleanup(req->app->store, run.id, err);
+        if (rc == CO_OK)
+            rc = co_evb_add(&b, req->app->store, run.id, run.project_id, "run.cleanup",
+                            json_pack("{s:s, s:s, s:s, s:s}", "run_id", run.id, "result",
+                                      "pending", "reason", "rollback-task/stop", "actor",
+                                      req->principal),
+                            err);
+        if (rc != CO_OK)
+            co_evb_abort(&b, req->app->store);
+        else
+            rc = co_evb_commit(&b, req->app->store, err);
+    }
+    co_run_row_clear(&run);
+    if (rc != CO_OK)
+        return rc;
+    co_runner_wake(req->app->runner);
+    if ((rc = co_runs_json(req->app->store, req->params[0], &out, err)) != CO_OK)
+        return rc;
+    co_resp_json(resp, 202, out);
+    return CO_OK;
+}
+
 static co_status step_action(co_request *req, co_response *resp, co_action action)
 {
     co_run_row run;

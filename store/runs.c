@@ -529,6 +529,22 @@ static co_status steps_json(co_store *store, const char *id, json_t **out,
     return CO_OK;
 }
 
+/* What the current step waits for: {what, detail?, since} from its
+ * outputs.waiting_for (engine/step.h co_step_waiting) while it is running
+ * or waiting; JSON null otherwise. New reference. */
+static json_t *waiting_for(const json_t *step)
+{
+    const char *state = json_string_value(json_object_get(step, "state"));
+    json_t *w = json_object_get(json_object_get(step, "outputs"), "waiting_for");
+    const char *what = json_string_value(json_object_get(w, "what"));
+    const char *since = json_string_value(json_object_get(w, "since"));
+    if (!state || (strcmp(state, "running") != 0 && strcmp(state, "waiting") != 0) ||
+        !what || !since)
+        return json_null();
+    return json_pack("{s:s, s:s?, s:s}", "what", what, "detail",
+                     json_string_value(json_object_get(w, "detail")), "since", since);
+}
+
 co_status co_runs_json(co_store *store, const char *id, json_t **out, co_error *err)
 {
     json_t *steps = NULL, *run, *cur;
@@ -569,6 +585,7 @@ co_status co_runs_json(co_store *store, const char *id, json_t **out, co_error *
         json_object_set_new(run, "current_step",
                             cur ? json_string(json_string_value(json_object_get(cur, "id")))
                                 : json_null());
+        json_object_set_new(run, "waiting_for", waiting_for(cur));
     }
     json_object_set_new(run, "progress_percent",
                         json_real(n ? 100.0 * done / (double)n : 0.0));

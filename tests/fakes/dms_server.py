@@ -19,6 +19,7 @@ import time
 import uuid
 from urllib.parse import urlsplit
 
+from dms_dialect import apply_dialect
 from dms_model import CONTENT_TYPE, IMPLEMENTED, TARGET_PREFIX, DmsError, _encode_api, service_model
 
 MAX_BODY = 1 << 20  # 1 MiB request body limit
@@ -180,6 +181,10 @@ class ServerMixin:
             ("POST", "/_fake/connection-failure"): lambda: (self.fail_connection_test(
                 args["endpoint"], args.get("message", "Test connection failed (injected by fake_dms)")),
                 {"ok": True})[1],
+            ("POST", "/_fake/cdc-latency"): lambda: self.set_cdc_latency(
+                args.get("task", "*"), float(args.get("seconds", 0)), int(args.get("pending", 0))),
+            ("POST", "/_fake/validation-failure"): lambda: self.set_validation_failure(
+                args["schema"], args["table"], args.get("keys", [])),
             ("POST", "/_fake/task-failure"): lambda: (self.fail_task(
                 args["task"], args.get("message", "Task failed (injected by fake_dms)")), {"ok": True})[1],
         }
@@ -313,6 +318,11 @@ class ServerMixin:
                 self._count_fault(op, fault)
             h.drop()
             return
+        with self._lock:
+            if op == "DescribeReplicationTasks":
+                self._write_control_tables(result)
+            dialect = self.dialect
+        result = apply_dialect(dialect, model.operation_model(op).output_shape, result)
         h.send_json(200, _encode_api(result, self.timestamp_style), {"x-amzn-RequestId": request_id})
 
     # ---------------------------------------------------------------- faults

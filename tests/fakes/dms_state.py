@@ -296,6 +296,7 @@ class StateMixin:
                     tb.loaded = tb.rows
                     tb.fl_end_v = tb.end_v
                     tb.last_update_v = tb.end_v
+                    self._copy_table(t, tb)  # real rows between loopback PostgreSQL databases
 
     def _after_full_load(self, t, at):
         t.fl_active = False

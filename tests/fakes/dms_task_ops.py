@@ -190,6 +190,9 @@ class TaskOpsMixin:
         if inst is None or inst.status != "available":
             raise DmsError("InvalidResourceStateFault", "The task's replication instance is not available")
         has_fl = t.migration_type in ("full-load", "full-load-and-cdc")
+        if kind == "start-replication" and self.ignore_starts and t.status == "ready":
+            # accepted, and nothing happens: the task stays ready
+            return {"ReplicationTask": self._task_json(t)}
         if kind == "start-replication":
             if t.status != "ready" or t.ever_started:
                 raise DmsError("InvalidResourceStateFault",
@@ -337,7 +340,8 @@ class TaskOpsMixin:
         })
         items = [tb for tb in t.tables if self._match(tb, filters)]
         page, nxt = self._page("DescribeTableStatistics", items, p, lo=20, hi=500, default=100)
-        out = {"ReplicationTaskArn": t.arn, "TableStatistics": [self._table_json(tb) for tb in page]}
+        out = {"ReplicationTaskArn": t.arn,
+               "TableStatistics": [self._validation_view(t, tb, self._table_json(tb)) for tb in page]}
         if nxt:
             out["Marker"] = nxt
         return out

@@ -58,6 +58,9 @@ if _HERE not in sys.path:  # sibling modules, however this file was loaded
 from botocore.validate import ParamValidator  # noqa: E402
 
 # Re-exported: the single-file fake defined all of these here.
+from dms_control_tables import ControlTablesMixin  # noqa: E402
+from dms_dialect import DIALECTS, apply_dialect, parse_dialect  # noqa: E402,F401
+from dms_pg_copy import PgCopyMixin  # noqa: E402
 from dms_model import (  # noqa: E402,F401
     CASE_INSENSITIVE_ENUMS, CONTENT_TYPE, IMPLEMENTED, SERVICE, TARGET_PREFIX, DmsError,
     ValidationMixin, _Ts, _encode_api, java_double, service_model)
@@ -77,7 +80,8 @@ DEFAULT_SECRET_KEY = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 # --------------------------------------------------------------------------
 # the fake
 
-class FakeDMS(ServerMixin, SigV4Mixin, ValidationMixin, StateMixin, OpsMixin, TaskOpsMixin):
+class FakeDMS(ServerMixin, SigV4Mixin, ValidationMixin, StateMixin, OpsMixin, TaskOpsMixin,
+              ControlTablesMixin, PgCopyMixin):
     """A fake AWS DMS endpoint.  Thread-safe; all state under one lock."""
 
     def __init__(self, host="127.0.0.1", port=0, access_key=DEFAULT_ACCESS_KEY,
@@ -85,7 +89,7 @@ class FakeDMS(ServerMixin, SigV4Mixin, ValidationMixin, StateMixin, OpsMixin, Ta
                  region="us-east-1", account_id="123456789012", speed=1.0, seed=0,
                  catalog=None, timings=None, control_api=True, control_token=None,
                  max_skew_seconds=900, strict=True, error_type_prefix="", timestamp_style="java",
-                 verbose=False):
+                 verbose=False, dialect=None):
         if not ipaddress.ip_address(socket.gethostbyname(host)).is_loopback:
             raise ValueError("fake_dms only listens on loopback addresses")
         self.host = host
@@ -100,6 +104,7 @@ class FakeDMS(ServerMixin, SigV4Mixin, ValidationMixin, StateMixin, OpsMixin, Ta
         if timestamp_style not in ("java", "plain"):
             raise ValueError("timestamp_style is java or plain")
         self.timestamp_style = timestamp_style
+        self.dialect = parse_dialect(dialect)
         self.verbose = verbose
         self.seed = seed
         self._lock = threading.RLock()
@@ -198,6 +203,10 @@ class FakeDMS(ServerMixin, SigV4Mixin, ValidationMixin, StateMixin, OpsMixin, Ta
             self.faults = {"rate": 0.0, "modes": list(DEFAULT_FAULT_MODES), "operations": None,
                            "max_faults": None, "hang_seconds": 5.0, "seed": self.seed}
             self.fault_script = []
+            self.ignore_starts = False
+            self.cdc_latency = {"*": (0.0, 0)}  # task ident or "*" -> (seconds, pending changes)
+            self.validation_failures = {}  # (schema, table) -> [keys failing validation]
+            self._close_control_conns()
             self.counters = self._new_counters()
             self.request_log = []
 
@@ -255,7 +264,8 @@ class FakeDMS(ServerMixin, SigV4Mixin, ValidationMixin, StateMixin, OpsMixin, Ta
         """Apply a config document (the same JSON as POST /_fake/config)."""
         with self._lock:
             known = {"speed", "timings", "catalog", "catalogs", "faults", "fault_script", "credentials",
-                     "max_skew_seconds", "strict", "error_type_prefix", "timestamp_style", "advance"}
+                     "max_skew_seconds", "strict", "error_type_prefix", "timestamp_style", "advance",
+                     "dialect", "ignore_starts"}
             unknown = set(cfg) - known
             if unknown:
                 raise ValueError(f"unknown config keys: {sorted(unknown)}")
@@ -283,6 +293,10 @@ class FakeDMS(ServerMixin, SigV4Mixin, ValidationMixin, StateMixin, OpsMixin, Ta
                 if cfg["timestamp_style"] not in ("java", "plain"):
                     raise ValueError("timestamp_style is java or plain")
                 self.timestamp_style = cfg["timestamp_style"]
+            if "dialect" in cfg:
+                self.dialect = parse_dialect(cfg["dialect"])
+            if "ignore_starts" in cfg:
+                self.ignore_starts = bool(cfg["ignore_starts"])
             if "advance" in cfg:
                 self.advance(float(cfg["advance"]))
 
@@ -437,6 +451,25 @@ class FakeDMS(ServerMixin, SigV4Mixin, ValidationMixin, StateMixin, OpsMixin, Ta
             else:
                 self.connection_failures[key] = message
 
+    def set_cdc_latency(self, task, seconds, pending=0):
+        """CDC latency (seconds) and pending changes that the awsdms_status control
+        table reports for a task (identifier or ARN), or for every task ("*")."""
+        with self._lock:
+            if seconds < 0 or pending < 0:
+                raise ValueError("seconds and pending must be >= 0")
+            key = task if task == "*" else self._find_task(task).ident
+            self.cdc_latency[key] = (float(seconds), int(pending))
+            return {"ok": True}
+
+    def set_validation_failure(self, schema, table, keys):
+        """Keys of source table schema.table whose rows fail DMS data validation
+        (every task with validation enabled); an empty list clears them."""
+        with self._lock:
+            self.validation_failures[(str(schema), str(table))] = [str(k) for k in keys]
+            if not keys:
+                del self.validation_failures[(str(schema), str(table))]
+            return {"ok": True}
+
     def fail_task(self, task, message="Task failed (injected by fake_dms)"):
         with self._lock:
             now = self.now()
@@ -505,6 +538,8 @@ def main(argv=None):
                     help="prefix __type values, e.g. 'com.amazonaws.dms.v20160101#'")
     ap.add_argument("--timestamp-style", choices=("java", "plain"), default="java",
                     help="response timestamps as 1.690000000123E9 (java, like AWS) or 1690000000.123")
+    ap.add_argument("--dialect", default="aws",
+                    help="answer dialect: aws, or a comma list of " + ", ".join(DIALECTS))
     ap.add_argument("--verbose", action="store_true", help="log every request to stderr")
     args = ap.parse_args(argv)
 
@@ -514,7 +549,7 @@ def main(argv=None):
                    control_api=not args.no_control_api, control_token=args.control_token,
                    max_skew_seconds=args.max_skew, strict=not args.lenient,
                    error_type_prefix=args.error_type_prefix, timestamp_style=args.timestamp_style,
-                   verbose=args.verbose)
+                   verbose=args.verbose, dialect=args.dialect)
     control = _load_json_arg(args.control)
     if control:
         fake.configure(control)

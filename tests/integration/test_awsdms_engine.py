@@ -18,21 +18,15 @@ Nothing here talks to anything but 127.0.0.1.
 import http.server
 import json
 import os
-import signal
 import subprocess
-import sys
 import threading
 import time
 
 import pytest
 import requests
 
-from daemon import ROOT, Daemon, wait_until
-
-FAKE = os.path.join(ROOT, "tests", "fakes", "fake_dms.py")
-PYTHON = "/usr/bin/python3"
-ACCESS_KEY = "AKIDEXAMPLE"
-SECRET_KEY = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+from awsdms_run import HR_TABLES, Fake, PlanRun, assert_clean, aws_env
+from daemon import ROOT, wait_until
 
 
 def probe_path():
@@ -41,52 +35,6 @@ def probe_path():
     if not os.access(path, os.X_OK):
         pytest.skip(f"dms-probe not built at {path} (set DMS_PROBE)")
     return path
-
-
-def aws_env(home, **extra):
-    """The environment of a client: the fake's test keys, nothing else of AWS."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY,
-               AWS_EC2_METADATA_DISABLED="true", HOME=str(home),
-               AWS_SHARED_CREDENTIALS_FILE=os.path.join(str(home), "none"),
-               AWS_CONFIG_FILE=os.path.join(str(home), "none"))
-    env.update(extra)
-    return env
-
-
-class Fake:
-    """fake_dms.py as a separate process, as the README describes."""
-
-    def __init__(self, workdir, control=None):
-        port_file = os.path.join(str(workdir), "fake.port")
-        self.log = open(os.path.join(str(workdir), "fake.log"), "wb")
-        cmd = [PYTHON, FAKE, "--port", "0", "--port-file", port_file]
-        if control:
-            cmd += ["--control", json.dumps(control)]
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log)
-        wait_until(lambda: os.path.exists(port_file) or self.proc.poll() is not None, 20,
-                   what="the fake's port file")
-        assert self.proc.poll() is None, "fake_dms.py exited"
-        with open(port_file) as f:
-            self.port = int(f.read())
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def control(self, path, body=None):
-        if body is None:
-            r = requests.get(self.url + path, timeout=10)
-        else:
-            r = requests.post(self.url + path, json=body, timeout=10)
-        assert r.status_code == 200, r.text
-        return r.json()
-
-    def stats(self):
-        return self.control("/_fake/stats")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(10)
-        self.log.close()
 
 
 @pytest.fixture
@@ -124,14 +72,6 @@ class Probe:
 @pytest.fixture
 def probe(fake, tmp_path):
     return Probe(probe_path(), tmp_path, fake.url)
-
-
-def assert_clean(fake):
-    s = fake.stats()
-    assert s["validation_failures"] == 0, s["validation_failures_by_operation"]
-    assert s["signature_failures"] == 0, s["signature_failures_by_reason"]
-    assert s["fake_bugs"] == 0 and s["unknown_operations"] == 0 and s["protocol_errors"] == 0
-    return s
 
 
 def mappings(schema="HR", table="%"):
@@ -373,26 +313,6 @@ def test_connection_refused_is_transient(tmp_path):
 
 # ---------------------------------------------------------------- the whole plan
 
-HR_TABLES = [("REGIONS", 4), ("COUNTRIES", 25), ("LOCATIONS", 23), ("DEPARTMENTS", 27),
-             ("JOBS", 19), ("EMPLOYEES", 107)]
-
-CONVERTED_DDL = """
-CREATE TABLE hr.regions (region_id integer PRIMARY KEY, region_name varchar(25));
-CREATE TABLE hr.countries (country_id char(2) PRIMARY KEY, country_name varchar(40),
-  region_id integer REFERENCES hr.regions);
-CREATE TABLE hr.locations (location_id integer PRIMARY KEY, city varchar(30),
-  country_id char(2) REFERENCES hr.countries);
-CREATE TABLE hr.departments (department_id integer PRIMARY KEY, department_name varchar(30),
-  location_id integer REFERENCES hr.locations);
-CREATE TABLE hr.jobs (job_id varchar(10) PRIMARY KEY, job_title varchar(35));
-CREATE SEQUENCE hr.employees_seq;
-CREATE TABLE hr.employees (employee_id integer PRIMARY KEY DEFAULT nextval('hr.employees_seq'),
-  email varchar(25) UNIQUE, job_id varchar(10) REFERENCES hr.jobs,
-  department_id integer REFERENCES hr.departments);
-CREATE INDEX employees_department_ix ON hr.employees (department_id);
-"""
-
-
 def last_event_id(url):
     for line in requests.get(url + "/metrics", timeout=5).text.splitlines():
         if line.startswith("cutover_events_last_id "):
@@ -400,73 +320,26 @@ def last_event_id(url):
     return 0
 
 
-@pytest.mark.parametrize("faults,kills", [(None, False), (0.3, False), (None, True)],
-                         ids=["clean", "faults", "kill-9"])
-def test_oracle_to_postgres_plan(tmp_path, faults, kills):
-    sys.path.insert(0, os.path.join(ROOT, "scripts"))
-    from pgcluster import Cluster
-    fake = Fake(tmp_path, control={
-        "speed": 20, "catalog": [{"schema": "HR", "table": t, "rows": n} for t, n in HR_TABLES]})
-    if faults:
-        # every kind, including answers lost after the operation happened:
-        # in-call retries, RETRY verdicts and adoption must absorb them all
-        fake.control("/_fake/faults", {"rate": faults, "seed": 5, "modes": {
-            "throttle": 1, "500": 1, "drop": 1, "reset": 1, "drop-after-commit": 1}})
-    tgt = Cluster("awsdms-target")
-    tgt.start()
-    d = None
+DIALECTS = ["aws", "nulls", "iso", "extra", "sparse", "nulls,iso,extra,sparse"]
+
+
+@pytest.mark.parametrize("faults,kills,dialect",
+                         [(None, False, d) for d in DIALECTS] +
+                         [(0.3, False, "aws"), (None, True, "aws")],
+                         ids=[f"clean-{d}" for d in DIALECTS] + ["faults", "kill-9"])
+def test_oracle_to_postgres_plan(tmp_path, faults, kills, dialect):
+    """The whole plan on aws-dms succeeds against the fake, whichever way the
+    fake writes its answers (null members, ISO-8601 timestamps, unknown
+    members, optional members left out), under faults and kill -9."""
+    p = PlanRun(tmp_path, control={"dialect": dialect})
+    fake, url = p.fake, p.url
     try:
-        tgt.createdb("app")
-        d = Daemon(tmp_path, args=["--dms-endpoint", fake.url, "--region", "us-east-1"],
-                   env=dict(aws_env(tmp_path), CUTOVER_DMS_POLL_SCALE="0.05")).start()
-        url = d.url
-        pid = requests.post(url + "/v1/projects",
-                            json={"name": "hr", "default_engine": "aws-dms"}).json()["id"]
-        r = requests.post(f"{url}/v1/projects/{pid}/endpoints", json={
-            "name": "oracle", "role": "source", "engine": "oracle", "host": "ora.internal",
-            "port": 1521, "database": "ORCL", "username": "dms_user",
-            "password": "oracle-s3cret-pw", "sslmode": "disable"})
-        assert r.status_code == 201, r.text
-        src = r.json()["id"]
-        r = requests.post(f"{url}/v1/projects/{pid}/endpoints", json={
-            "name": "target", "role": "target", "engine": "postgres", "host": "127.0.0.1",
-            "port": tgt.port, "database": "app", "username": tgt.user,
-            "password": tgt.password, "sslmode": "disable"})
-        assert r.status_code == 201, r.text
-        dst = r.json()["id"]
-        r = requests.post(f"{url}/v1/projects/{pid}/tasks", json={
-            "name": "hr", "source_endpoint_id": src, "target_endpoint_id": dst,
-            "migration_type": "full-load-and-cdc",
-            "table_mappings": {"rules": [
-                {"rule-type": "selection", "rule-id": "1", "rule-name": "hr",
-                 "object-locator": {"schema-name": "HR", "table-name": "%"},
-                 "rule-action": "include"},
-                {"rule-type": "transformation", "rule-id": "2", "rule-name": "lower-schema",
-                 "rule-target": "schema", "object-locator": {"schema-name": "%"},
-                 "rule-action": "convert-lowercase"},
-                {"rule-type": "transformation", "rule-id": "3", "rule-name": "lower-tables",
-                 "rule-target": "table",
-                 "object-locator": {"schema-name": "%", "table-name": "%"},
-                 "rule-action": "convert-lowercase"}]},
-            "task_settings": {"FullLoadSettings": {"MaxFullLoadSubTasks": 4}}})
-        assert r.status_code == 201, r.text
-        task = r.json()["id"]
-        r = requests.post(f"{url}/v1/projects/{pid}/runs", json={
-            "plan": "oracle-to-postgres", "engine": "aws-dms", "parameters": {
-                "source_endpoint_id": src, "target_endpoint_id": dst, "task_id": task,
-                "schemas": ["hr"], "converted_schema_sql": CONVERTED_DDL,
-                "rollback_task": True}})
-        assert r.status_code == 201, r.text
-        rid = r.json()["id"]
-        # what the rollback task reads: the PostgreSQL target, with the names
-        # the forward mappings gave the tables there
-        fake.control("/_fake/catalog", {
-            "endpoint": f"cutover-{rid[4:]}-rollback-source",
-            "tables": [{"schema": "hr", "table": t.lower(), "rows": n} for t, n in HR_TABLES]})
-
-        def run():
-            return requests.get(f"{url}/v1/runs/{rid}").json()
-
+        if faults:
+            # every kind, including answers lost after the operation happened:
+            # in-call retries, RETRY verdicts and adoption must absorb them all
+            fake.control("/_fake/faults", {"rate": faults, "seed": 5, "modes": {
+                "throttle": 1, "500": 1, "drop": 1, "reset": 1, "drop-after-commit": 1}})
+        rid = p.start(rollback_task=True)
         approved = []
         # kill -9 points, chosen from event ids: each DMS resource must still
         # be created exactly once (the fake counts creates per identifier)
@@ -476,11 +349,11 @@ def test_oracle_to_postgres_plan(tmp_path, faults, kills):
         while time.monotonic() < deadline:
             if kill_points and last_event_id(url) >= kill_points[0]:
                 kill_points.pop(0)
-                d.kill9()
+                p.d.kill9()
                 killed += 1
-                d.start()
+                p.d.start()
                 continue
-            x = run()
+            x = p.run()
             if x["state"] in ("succeeded", "failed", "cancelled"):
                 break
             if x["state"] == "awaiting_approval":
@@ -491,12 +364,22 @@ def test_oracle_to_postgres_plan(tmp_path, faults, kills):
                     assert "SELECT LOG_MODE FROM V$DATABASE" in script
                     assert "GRANT SELECT ANY TRANSACTION TO \"DMS_USER\"" in script
                     assert "FROM ALL_TABLES" in script  # HR.% is a wildcard rule
-                r = requests.post(f"{url}/v1/runs/{rid}/steps/{step}/approve")
-                assert r.status_code == 200, r.text
+                if step == "cutover_gate":  # what the DBA runs on the Oracle source
+                    q = requests.get(f"{url}/v1/runs/{rid}/artifacts/oracle_quiesce_check.sql")
+                    assert q.status_code == 200, q.text
+                    assert "FROM V$SESSION WHERE TYPE = 'USER'" in q.text
+                    assert "ob.OWNER LIKE 'HR' ESCAPE '\\' AND ob.OBJECT_NAME LIKE '%'" in q.text
+                    assert "ALTER SYSTEM CHECKPOINT;" in q.text and "'DMS_USER'" in q.text
+                    t = requests.get(f"{url}/v1/runs/{rid}/artifacts/oracle_rollback_triggers.sql")
+                    assert t.status_code == 200, t.text
+                    assert "FROM ALL_TRIGGERS" in t.text and "' DISABLE'" not in t.text
+                    assert "\" DISABLE';" in t.text and "TABLE_OWNER LIKE 'HR'" in t.text
+                p.approve(step)
                 approved.append(step)
             time.sleep(0.2)
-        x = run()
+        x = p.run()
         assert x["state"] == "succeeded", json.dumps(x, indent=1)
+        assert x["waiting_for"] is None
         assert approved == ["configure_source", "cutover_gate"]
         if kills:
             assert killed >= 5, f"only {killed} kills before the run finished"
@@ -510,18 +393,35 @@ def test_oracle_to_postgres_plan(tmp_path, faults, kills):
                          and 'outcome="throttled"' in line]
             assert retries > 0 and throttled, metrics
 
-        stats = requests.get(f"{url}/v1/runs/{rid}/events",
-                             params={"type": "table.statistics", "limit": 1000}).json()["items"]
+        stats = p.events("table.statistics")
         assert stats, "no table statistics events"
         loads = [e["data"] for e in stats if e["data"]["task"] == "main"]
         last = loads[-1]
         assert {t["TableName"] for t in last["tables"]} == {t for t, _ in HR_TABLES}
         assert all(t["TableState"] == "Table completed" for t in last["tables"])
-        assert last["task_stats"]["FullLoadProgressPercent"] == 100
-        status = requests.get(f"{url}/v1/runs/{rid}/events",
-                              params={"type": "engine.status", "limit": 1000}).json()["items"]
-        reasons = [e["data"].get("stop_reason") or "" for e in status]
-        assert any("STOPPED_AFTER_CACHED_EVENTS" in s for s in reasons), status
+        if "sparse" not in dialect:
+            assert last["task_stats"]["FullLoadProgressPercent"] == 100
+            reasons = [e["data"].get("stop_reason") or "" for e in p.events("engine.status")]
+            assert any("STOPPED_AFTER_CACHED_EVENTS" in s for s in reasons), reasons
+        if "sparse" not in dialect:
+            # timestamps arrive as RFC 3339 whatever form DMS wrote them in
+            assert all(t["LastUpdateTime"].endswith("Z") for t in last["tables"])
+        # CDC latency was measured from the awsdms_status control table
+        steps = {s["id"]: s for s in x["steps"]}
+        for step in ("await_cdc_sync", "final_sync"):
+            cdc = steps[step]["outputs"]["cdc"]
+            assert cdc["source"] == "awsdms_status control table", cdc
+            assert cdc["CDCLatency"] == 0 and cdc["PendingChanges"] == 0, cdc
+        if "sparse" not in dialect:  # DMS data validation passed
+            assert steps["final_sync"]["outputs"]["validation"] == {
+                "match": True, "mismatches": 0, "method": "dms-validation"}
+            report = requests.get(f"{url}/v1/runs/{rid}/artifacts/validation.json").json()
+            assert report["match"] and report["tables"]["HR.EMPLOYEES"]["dms"][
+                "ValidationState"] == "Validated", report
+        waits = p.events("step.waiting")
+        whats = {w["data"]["what"] for w in waits}
+        assert f"replication instance {p.ident()} to become available" in whats, whats
+        assert f"replication task {p.ident('main')} to stop" in whats, whats
 
         s = assert_clean(fake)
         for kind in ("ReplicationInstanceIdentifier", "EndpointIdentifier",
@@ -533,9 +433,17 @@ def test_oracle_to_postgres_plan(tmp_path, faults, kills):
         assert len(rollback) == 1 and rollback[0]["Status"] in ("starting", "running")
         assert rollback[0]["MigrationType"] == "cdc"
         assert not [k for k in tasks if k.endswith("-main")], "the main task was deleted"
-        assert "oracle-s3cret-pw" not in d.log() and tgt.password not in d.log()
+        # clean-up after the cutover: only what the rollback task needs is left
+        endpoints = {e["EndpointIdentifier"] for e in state["endpoints"]}
+        assert endpoints == {p.ident("rollback-source"), p.ident("rollback-target")}, endpoints
+        assert [i["ReplicationInstanceIdentifier"] for i in state["replication_instances"]] == \
+            [p.ident()]
+        # until the rollback task is stopped through the API
+        r = requests.post(f"{url}/v1/runs/{rid}/rollback-task/stop")
+        assert r.status_code == 202, r.text
+        wait_until(lambda: [e for e in p.events("run.cleanup")
+                            if e["data"]["result"] == "done"], 60, what="the clean-up")
+        assert p.fake_empty(), fake.control("/_fake/state")
+        assert "oracle-s3cret-pw" not in p.d.log() and p.tgt.password not in p.d.log()
     finally:
-        if d and d.proc:
-            assert d.stop() == 0, d.log()
-        tgt.stop()
-        fake.stop()
+        p.close()

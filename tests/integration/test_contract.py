@@ -598,12 +598,15 @@ def check_runs(s):
     expect(s.post(coll, json={"plan": "view-migration", "engine": "test",
                               "parameters": {"test": {"pad": "x" * MAX_BODY}}}), 413)
     # run A: to the cutover gate, then approved to success
-    body_a = {"plan": "oracle-to-postgres", "engine": "test", "parameters": {"test": {}}}
+    body_a = {"plan": "oracle-to-postgres", "engine": "test",
+              "parameters": {"test": {}, "rollback_task": True}}
     key = {"Idempotency-Key": "contract-run-a"}
     r = s.post(coll, json=body_a, headers=key)
     a = expect(r, 201)
     assert r.headers["Location"] == f"/v1/runs/{a['id']}" and a["state"] == "pending"
     assert a["parameters"]["max_attempts"] == 5 and a["parameters"]["schemas"] == ["public"]
+    assert a["waiting_for"] is None
+    expect(s.post(f"/v1/runs/{a['id']}/rollback-task/stop"), 409)  # not succeeded yet
     r = s.post(coll, json=body_a, headers=key)
     assert expect(r, 201)["id"] == a["id"] and r.headers["Idempotent-Replayed"] == "true"
     expect(s.post(coll, json=dict(body_a, plan="view-migration"), headers=key), 422)
@@ -632,6 +635,8 @@ def check_runs(s):
     r = s.post(f"{ra}/cancel")
     expect(r, 409)
     assert r.json()["state"] == "succeeded"
+    stop = {"Idempotency-Key": "contract-rollback-stop-a"}
+    assert expect(s.post(f"{ra}/rollback-task/stop", headers=stop), 202)["id"] == a["id"]
     # run B: a step fails, is retried by an operator, and the run succeeds
     b = expect(s.post(coll, json={"plan": "view-migration", "engine": "test", "parameters": {
         "max_attempts": 1, "test": {"fail": {"create_view": 1}}}}), 201)
@@ -645,6 +650,7 @@ def check_runs(s):
     assert expect(s.post(f"{rb}/steps/create_view/retry", headers=retry),
                   200)["state"] == "running"
     b = wait_run(s, b["id"], {"succeeded"})
+    expect(s.post(f"{rb}/rollback-task/stop"), 409)  # no rollback task
     # run C: paused, resumed, cancelled, and the actions' illegal repeats
     c = expect(s.post(coll, json={"plan": "view-migration", "engine": "test",
                                   "parameters": {"test": {"step_ms": 60000}}}), 201)
@@ -664,12 +670,14 @@ def check_runs(s):
     assert expect(s.post(f"{rc_}/cancel"), 409)["state"] == "cancelled"
     # an action's Idempotency-Key reused on another path
     for action, k in [("pause", pause), ("resume", resume), ("cancel", cancel),
+                      ("rollback-task/stop", cancel),
                       ("steps/cutover_gate/approve", retry),
                       ("steps/create_view/retry", approve)]:
         expect(s.post(f"{ra}/{action}", headers=k), 422)
     # what does not exist
     for method, path in [("GET", ""), ("POST", "/pause"), ("POST", "/resume"),
-                         ("POST", "/cancel"), ("POST", "/steps/cutover_gate/approve"),
+                         ("POST", "/cancel"), ("POST", "/rollback-task/stop"),
+                         ("POST", "/steps/cutover_gate/approve"),
                          ("POST", "/steps/cutover_gate/retry"), ("GET", "/artifacts"),
                          ("GET", "/artifacts/x"), ("GET", "/events")]:
         expect(s.request(method, f"/v1/runs/{missing_run}{path}"), 404)

@@ -164,7 +164,7 @@ static int setup(const char *dir)
            "pg-s3cret-pw", tgt_id);
     insert(&r, CO_KIND_TASK, "t",
            json_pack("{s:s, s:s, s:s, s:s, s:{s:[{s:s, s:s, s:s, s:{s:s, s:s}, s:s}, "
-                     "{s:s, s:s, s:s, s:{s:s, s:s}, s:s}]}, s:{s:{s:i}}}",
+                     "{s:s, s:s, s:s, s:{s:s, s:s}, s:s}]}, s:{s:{s:i}, s:{s:b, s:b}}}",
                      "name", "t", "source_endpoint_id", src_id, "target_endpoint_id", tgt_id,
                      "migration_type", "full-load-and-cdc", "table_mappings", "rules",
                      "rule-type", "selection", "rule-id", "1", "rule-name", "hr",
@@ -172,7 +172,10 @@ static int setup(const char *dir)
                      "rule-action", "include", "rule-type", "selection", "rule-id", "2",
                      "rule-name", "nohist", "object-locator", "schema-name", "HR",
                      "table-name", "JOB_HISTORY", "rule-action", "exclude", "task_settings",
-                     "FullLoadSettings", "MaxFullLoadSubTasks", 4),
+                     "FullLoadSettings", "MaxFullLoadSubTasks", 4,
+                     /* no PostgreSQL here to write the awsdms_status table into */
+                     "ControlTablesSettings", "StatusTableEnabled", 0,
+                     "SuspendedTablesTableEnabled", 0),
            NULL, task_id);
     return 0;
 }

@@ -144,6 +144,32 @@ static void test_time(void)
     CHECK(co_dms_time_ms_str("1.690000000123E9") == 1690000000123LL, "time_str java form");
 }
 
+/* Tolerant reading: null members are absent, counters in either form. */
+static void test_tolerant(void)
+{
+    json_t *doc = json_loads("{\"ReplicationTasks\": [{\"Status\": \"ready\","
+                             " \"ReplicationTaskStartDate\": null, \"StopReason\": null,"
+                             " \"ReplicationTaskStats\": {\"FullLoadProgressPercent\": 100.0,"
+                             " \"TablesLoaded\": \"7\", \"TablesQueued\": null}},"
+                             " null], \"Marker\": null}",
+                             0, NULL);
+    json_t *task = json_array_get(json_object_get(doc, "ReplicationTasks"), 0);
+    json_t *stats;
+    co_dms_drop_nulls(doc);
+    stats = json_object_get(task, "ReplicationTaskStats");
+    CHECK(!json_object_get(task, "ReplicationTaskStartDate") &&
+              !json_object_get(task, "StopReason") && !json_object_get(doc, "Marker"),
+          "null members are dropped");
+    CHECK(json_array_size(json_object_get(doc, "ReplicationTasks")) == 2,
+          "null array elements are kept");
+    CHECK(co_dms_int(stats, "FullLoadProgressPercent", -1) == 100, "a real counter");
+    CHECK(co_dms_int(stats, "TablesLoaded", -1) == 7, "a string counter");
+    CHECK(co_dms_int(stats, "TablesQueued", -1) == -1, "a dropped counter is the default");
+    CHECK(co_dms_int(NULL, "x", 3) == 3, "no object");
+    co_dms_drop_nulls(NULL);
+    json_decref(doc);
+}
+
 /* ---- identifiers --------------------------------------------------------- */
 
 static void test_identifiers(void)
@@ -523,6 +549,7 @@ int main(void)
     test_classify();
     test_parse_error();
     test_time();
+    test_tolerant();
     test_identifiers();
     test_client_urls();
     test_ssl_and_endpoint();
