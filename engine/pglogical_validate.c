@@ -8,10 +8,10 @@
 
 #include "engine/pglogical_int.h"
 #include "engine/steps_pg.h"
-#include "handlers/validate.h"
+#include "core/validate.h"
 #include "pg/pg_chunks.h"
 #include "pg/pg_conn.h"
-#include "server/clock.h"
+#include "core/clock.h"
 
 #define LOG_BATCH 500         /* change-log entries per read */
 #define KEYS_LISTED 20        /* keys listed per mismatch */
@@ -174,8 +174,24 @@ static co_status next_chunk(vrun *r, json_t *t)
 
     if ((rc = pg_chunk_first(r->tgt, t, lo, r->chunk_rows, &a, &r->err)) != CO_OK)
         return rc;
-    hi = a.rows < r->chunk_rows ? NULL : a.last_key;
-    if ((rc = pg_chunk_range(r->src, t, lo, hi, &b, &r->err)) != CO_OK) {
+    if (a.rows >= r->chunk_rows) {
+        hi = a.last_key;
+        rc = pg_chunk_range(r->src, t, lo, hi, &b, &r->err);
+    } else if ((rc = pg_chunk_first(r->src, t, lo, r->chunk_rows, &b, &r->err)) == CO_OK &&
+               b.rows >= r->chunk_rows) {
+        /* the target ends here but the source goes on: the source's chunk
+         * fixes the range, so that a chunk never grows past chunk_rows */
+        json_decref(a.last_key);
+        a.last_key = b.last_key;
+        b.last_key = NULL;
+        hi = a.last_key;
+        rc = pg_chunk_range(r->tgt, t, lo, hi, &a, &r->err);
+        a.last_key = hi;
+    } else {
+        hi = NULL;
+    }
+    json_decref(b.last_key);
+    if (rc != CO_OK) {
         json_decref(a.last_key);
         return rc;
     }
@@ -235,10 +251,26 @@ static co_status drill_down(vrun *r, json_t *t, json_t *p, bool *retire)
         }
         return CO_OK;
     }
-    if ((rc = pg_chunk_digests(r->tgt, t, lo, hi, NULL, 4 * r->chunk_rows + 1000, &g,
-                               &r->err)) != CO_OK ||
-        (rc = pg_chunk_digests(r->src, t, lo, hi, NULL, 4 * r->chunk_rows + 1000, &s,
-                               &r->err)) != CO_OK ||
+    rc = pg_chunk_digests(r->tgt, t, lo, hi, NULL, 4 * r->chunk_rows + 1000, &g, &r->err);
+    if (rc == CO_OK)
+        rc = pg_chunk_digests(r->src, t, lo, hi, NULL, 4 * r->chunk_rows + 1000, &s, &r->err);
+    if (rc == CO_ERR_TOO_LARGE) {
+        co_error_clear(&r->err);
+        *retire = true;
+        if (json_is_null(hi)) {
+            /* the open end of the table grew: chunk it again from lo */
+            json_object_set_new(t, "after", json_deep_copy(lo));
+            json_object_set_new(t, "pass_done", json_false());
+            rc = CO_OK;
+            goto out;
+        }
+        /* far more rows differ than a chunk holds: the range is the report */
+        add_mismatch(r, t, lo, hi, json_array(), b.rows > a.rows ? b.rows - a.rows
+                                                                 : a.rows - b.rows, "chunk");
+        rc = CO_OK;
+        goto out;
+    }
+    if (rc != CO_OK ||
         (rc = pg_exec(r->src, "reading the source LSN", "SELECT pg_current_wal_lsn()::text",
                       0, NULL, &res, &r->err)) != CO_OK)
         goto out;

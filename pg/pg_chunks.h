@@ -38,7 +38,7 @@
 #include <stdint.h>
 
 #include "pg/pg_scope.h"
-#include "server/status.h"
+#include "core/status.h"
 
 /* A chunk fingerprint. */
 typedef struct pg_chunk_fp {
