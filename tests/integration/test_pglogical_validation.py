@@ -284,3 +284,38 @@ def test_final_validation_must_be_a_known_mode(tmp_path):
         assert requests.get(f"{url}/v1/projects/{pid}/runs").json()["items"] == []
     finally:
         assert d.stop() == 0, d.log()
+
+
+def test_validation_resumes_after_kill_9(clusters, tmp_path):
+    """The pass goes on from the cursor saved with the last verdict."""
+    src, tgt = clusters
+    db = "resume"
+    fresh_dbs(src, tgt, db)
+    d = Daemon(tmp_path).start()
+    try:
+        url = d.url
+        # slow enough to be caught half way: 2,000 source rows a second
+        rid = start_run(url, src, tgt, db, validation_rate_rows=2000)
+
+        def done_chunks():
+            run = run_of(url, rid)
+            prog = step(run, "await_cdc_sync")["outputs"].get("validation", {}).get("progress")
+            return prog["public.items"]["chunks_done"] if prog else 0
+        before = wait_until(lambda: done_chunks() >= 3, 120, interval=0.05,
+                            what="a few validated chunks")
+        before = done_chunks()
+        assert before < 13, "the pass ended before the kill"
+        last_id = max(e["id"] for e in events(url, rid, "validation.progress"))
+        d.kill9()
+        d.start()
+        run = wait_run(url, rid, ("awaiting_approval", "failed"), 180, "the gate")
+        assert run["state"] == "awaiting_approval", run
+        after = [e for e in events(url, rid, "validation.progress") if e["id"] > last_id]
+        assert after[0]["data"]["tables"]["public.items"]["chunks_done"] >= before
+        prog = step(run, "await_cdc_sync")["outputs"]["validation"]["progress"]
+        # every row validated once: nothing skipped, nothing counted twice
+        assert prog["public.items"]["rows_validated"] == 5000
+        assert prog["public.pairs"]["rows_validated"] == 1500
+        assert prog["public.notes"]["rows_validated"] == 50
+    finally:
+        assert d.stop() == 0, d.log()
