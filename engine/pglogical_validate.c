@@ -31,6 +31,7 @@ typedef struct vrun {
     int64_t rows_read;        /* source rows read in this attempt */
     int64_t start_ms;
     bool progressed;
+    bool log_caught_up;       /* the last log read found less than a batch due */
     co_error err;
 } vrun;
 
@@ -430,6 +431,8 @@ static co_status log_batch(vrun *r, bool *did)
 
     *did = false;
     rc = pg_changelog_read(r->tgt, r->schema, r->confirmed_txt, LOG_BATCH, &res, &r->err);
+    /* less than a batch due: the consumer keeps up with the writes */
+    r->log_caught_up = rc == CO_OK && PQntuples(res) < LOG_BATCH;
     for (int i = 0; rc == CO_OK && i < PQntuples(res); i++) {
         json_t *key = json_loads(PQgetvalue(res, i, 2), JSON_DECODE_ANY, NULL);
         char *kt = key ? json_dumps(key, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
@@ -641,7 +644,7 @@ static void conclude(vrun *r, co_verdict *v)
                                  (json_int_t)pending, "changed_keys_pending", (json_int_t)nlog,
                                  "final", r->final));
     json_decref(sum);
-    finished = passed && pending == 0 && (!r->final || nlog == 0);
+    finished = passed && pending == 0 && (r->final ? nlog == 0 : r->log_caught_up);
     if (json_array_size(mm) > 0 && finished) {
         json_t *m = json_array_get(mm, 0);
         char *lo = json_dumps(json_object_get(m, "lo"), JSON_COMPACT | JSON_ENCODE_ANY);
@@ -714,26 +717,26 @@ void pgl_validate_task(co_step_ctx *ctx, const char *role, bool final, co_verdic
         goto out;
     }
     json_object_del(r.st, "backoff_bytes_behind");
+    /* rechecks, the pass and the change log take turns, so that the log
+     * does not pile up while a long pass runs */
     while (!over_budget(&r)) {
-        bool did = false;
+        bool did = false, any;
         size_t i;
-        json_t *t;
+        json_t *t = NULL;
         if ((rc = recheck_due(&r, &did)) != CO_OK)
             goto fail;
-        if (did)
-            continue;
-        t = NULL;
+        any = did;
         for (i = 0; !t && i < json_array_size(tables_of(&r)); i++)
             if (!json_is_true(json_object_get(json_array_get(tables_of(&r), i), "pass_done")))
                 t = json_array_get(tables_of(&r), i);
-        if (t) {
-            if ((rc = next_chunk(&r, t)) != CO_OK)
-                goto fail;
-            continue;
-        }
+        if (t && (rc = next_chunk(&r, t)) != CO_OK)
+            goto fail;
+        any = any || t;
         if ((rc = log_batch(&r, &did)) != CO_OK)
             goto fail;
-        if (!did)
+        if (!any && !did)
+            break;
+        if (!any && r.log_caught_up)
             break;
     }
     conclude(&r, v);

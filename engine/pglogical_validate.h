@@ -31,8 +31,10 @@
  *     second (the attempt WAITs accordingly); while the slot is more than
  *     validation_backoff_lag_bytes behind, nothing is read (WAIT 2 s).
  *
+ * Rechecks, the pass and the change log take turns within an attempt.
  * While CDC runs (final false) the operation is DONE once every table was
- * passed through, no chunk is pending and nothing mismatched; at the gate
+ * passed through, no chunk is pending, the change log consumer keeps up
+ * (less than one batch of entries due) and nothing mismatched; at the gate
  * (final true, after the drain, without the rate limit) once additionally
  * the change log is empty. Mismatches FAIL then (all of them, once the pass
  * and the pending chunks are through) with the key ranges; a retry of
