@@ -13,9 +13,10 @@
 #include "pg/pg_conn.h"
 #include "core/clock.h"
 
-#define LOG_BATCH 500         /* change-log entries per read */
+#define LOG_BATCH 2000        /* change-log entries per read */
+#define VACUUM_EVERY 50000    /* deleted log entries between two VACUUMs */
 #define KEYS_LISTED 20        /* keys listed per mismatch */
-#define BUDGET_CDC_MS 500     /* work per attempt while CDC runs */
+#define BUDGET_CDC_MS 2000    /* work per attempt while CDC runs */
 #define BUDGET_GATE_MS 5000   /* work per attempt at the gate */
 
 /* One attempt's context. */
@@ -374,6 +375,7 @@ static co_status recheck_due(vrun *r, bool *did)
 static co_status log_table(vrun *r, json_t *t, json_t *entries, json_t *done)
 {
     json_t *list = json_array(), *s = NULL, *g = NULL, *bad = json_array(), *val;
+    json_t *defer = json_array();
     const char *k;
     char lsn[32];
     int64_t nbad = 0;
@@ -392,10 +394,9 @@ static co_status log_table(vrun *r, json_t *t, json_t *entries, json_t *done)
         json_t *id;
         if (kv == K_DEFER || kv == K_UNSTABLE) {
             /* keep the oldest entry of the key, with what this check saw */
-            if ((rc = pg_changelog_defer(r->tgt, r->schema,
-                                         json_integer_value(json_array_get(ids, 0)), checks,
-                                         lsn, sd, &r->err)) != CO_OK)
-                goto out;
+            json_array_append_new(defer, json_pack("{s:O, s:i, s:s}", "id",
+                                                   json_array_get(ids, 0), "checks", checks,
+                                                   "src", sd));
             from = 1;
         } else if (kv == K_MISMATCH) {
             if (nbad++ < KEYS_LISTED)
@@ -408,12 +409,16 @@ static co_status log_table(vrun *r, json_t *t, json_t *entries, json_t *done)
             if (i >= from)
                 json_array_append(done, id);
     }
+    if (json_array_size(defer) > 0 &&
+        (rc = pg_changelog_defer(r->tgt, r->schema, defer, lsn, &r->err)) != CO_OK)
+        goto out;
     if (nbad) {
         add_mismatch(r, t, NULL, NULL, bad, nbad, "changed_keys");
         bad = NULL;
     }
     r->progressed = true;
 out:
+    json_decref(defer);
     json_decref(bad);
     json_decref(list);
     json_decref(s);
@@ -465,6 +470,13 @@ static co_status log_batch(vrun *r, bool *did)
     }
     if (rc == CO_OK && json_array_size(done) > 0)
         rc = pg_changelog_delete(r->tgt, r->schema, done, &r->err);
+    if (rc == CO_OK) {
+        /* deleted entries slow the oldest-first read: vacuum now and then */
+        add_int(r->st, "log_deleted", (int64_t)json_array_size(done));
+        if (ival(r->st, "log_deleted") >= VACUUM_EVERY &&
+            (rc = pg_changelog_vacuum(r->tgt, r->schema, &r->err)) == CO_OK)
+            json_object_set_new(r->st, "log_deleted", json_integer(0));
+    }
     json_decref(by_table);
     json_decref(done);
     return rc;

@@ -4,7 +4,7 @@
  *
  * DESIGN
  * pgl_validate_task() is the engine's validate_task operation. Each call is
- * one bounded attempt (about 0.5 s of work while CDC runs, 5 s at the gate)
+ * one bounded attempt (about 2 s of work while CDC runs, 5 s at the gate)
  * on the runner; the whole state lives in the step's outputs under
  * "validation" (persisted with every verdict, so a restart resumes where the
  * last verdict left it) and in the change log on the target.

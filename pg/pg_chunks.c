@@ -558,18 +558,31 @@ co_status pg_changelog_delete(PGconn *conn, const char *schema, const json_t *id
     return rc;
 }
 
-co_status pg_changelog_defer(PGconn *conn, const char *schema, int64_t id, int checks,
-                             const char *not_before, const char *src, co_error *err)
+co_status pg_changelog_defer(PGconn *conn, const char *schema, const json_t *entries,
+                             const char *not_before, co_error *err)
 {
     pg_sql q;
-    char ids[24], cs[16];
-    const char *params[4] = {ids, cs, not_before, src};
-    snprintf(ids, sizeof ids, "%lld", (long long)id);
-    snprintf(cs, sizeof cs, "%d", checks);
+    char *text = json_dumps(entries, JSON_COMPACT);
+    const char *params[2] = {text, not_before};
+    co_status rc;
+    if (!text)
+        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
     pg_sql_init(&q);
     pg_sql_add(&q, "UPDATE ");
     add_log(&q, conn, schema);
-    pg_sql_add(&q, " SET checks = $2::integer, not_before = $3::pg_lsn, src = $4"
-                   " WHERE id = $1::bigint");
-    return run_log(conn, &q, "deferring a changed key", 4, params, NULL, err);
+    pg_sql_add(&q, " l SET checks = (e ->> 'checks')::integer, not_before = $2::pg_lsn,"
+                   " src = e ->> 'src' FROM jsonb_array_elements($1::jsonb) e"
+                   " WHERE l.id = (e ->> 'id')::bigint");
+    rc = run_log(conn, &q, "deferring changed keys", 2, params, NULL, err);
+    free(text);
+    return rc;
+}
+
+co_status pg_changelog_vacuum(PGconn *conn, const char *schema, co_error *err)
+{
+    pg_sql q;
+    pg_sql_init(&q);
+    pg_sql_add(&q, "VACUUM ");
+    add_log(&q, conn, schema);
+    return run_log(conn, &q, "vacuuming the change log", -1, NULL, NULL, err);
 }

@@ -117,11 +117,17 @@ CO_MUST_CHECK co_status pg_changelog_count(PGconn *conn, const char *schema, int
 CO_MUST_CHECK co_status pg_changelog_delete(PGconn *conn, const char *schema,
                                             const json_t *ids, co_error *err);
 
-/* Marks entry id to be checked again once the subscriber has passed
- * not_before (LSN text), with its check count and the source digest seen
- * (src, "" when the source has no such row). Errors: see pg_conn_fail. */
-CO_MUST_CHECK co_status pg_changelog_defer(PGconn *conn, const char *schema, int64_t id,
-                                           int checks, const char *not_before,
-                                           const char *src, co_error *err);
+/* Marks entries to be checked again once the subscriber has passed
+ * not_before (LSN text): entries is a JSON array of {"id", "checks", "src"}
+ * (src: the source digest seen, "" when the source has no such row).
+ * One statement. Errors: see pg_conn_fail. */
+CO_MUST_CHECK co_status pg_changelog_defer(PGconn *conn, const char *schema,
+                                           const json_t *entries, const char *not_before,
+                                           co_error *err);
+
+/* VACUUM of the log table (deleted entries would otherwise slow the
+ * oldest-first reads where autovacuum is off). Outside a transaction.
+ * Errors: see pg_conn_fail. */
+CO_MUST_CHECK co_status pg_changelog_vacuum(PGconn *conn, const char *schema, co_error *err);
 
 #endif
