@@ -19,6 +19,7 @@
 #define CUTOVER_ENGINE_ENGINE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "core/state.h"
 
@@ -56,6 +57,18 @@ typedef struct co_engine {
     void (*stop_task)(struct co_step_ctx *ctx, const char *role, co_verdict *v);
     /* Deletes task role and what it alone uses (DONE once gone). */
     void (*delete_task)(struct co_step_ctx *ctx, const char *role, co_verdict *v);
+    /* Validates the data of task role while CDC runs (final false) or at
+     * the cutover gate after the drain (final true): WAIT while validating,
+     * DONE when source and target agree, FAIL naming the key ranges that
+     * differ. Progress goes to ctx->outputs "validation" in one shape for
+     * every engine: {"state": running|done|mismatch, "progress": {"s.t":
+     * {rows_validated, chunks_done, chunks_pending, keys_validated,
+     * mismatches}}, "mismatches": [{table, lo, hi, keys, keys_total,
+     * found_by}], "changed_keys_pending", "changed_keys_validated"}, and to
+     * validation.progress / validation.mismatch events. Optional: without
+     * it final_sync validates whole tables. */
+    void (*validate_task)(struct co_step_ctx *ctx, const char *role, bool final,
+                          co_verdict *v);
     /* Task status, StopReason and ReplicationTaskStats of role as JSON
      * (new reference) in *out; and per-table statistics in *tables. */
     void (*describe_task)(struct co_step_ctx *ctx, const char *role, json_t **out,

@@ -77,8 +77,20 @@ static const param_def o2p_params[] = {
      "role that configure_target creates (NOLOGIN, if absent) and grants USAGE, "
      "CREATE and all privileges on the migrated schemas"},
     {"validate_tables", P_BOOL, false, "true", 0, 0,
-     "at final_sync, compare row counts and checksums of every table (PostgreSQL "
-     "sources) and fail on a difference"},
+     "validate the data (PostgreSQL sources): continuously during CDC (pg-logical) "
+     "and at final_sync as final_validation says; false turns every validation off"},
+    {"final_validation", P_STRING, false, "\"changed\"", 0, 0,
+     "what final_sync validates after the drain: changed (what changed since its "
+     "continuous validation; whole tables where the engine has none), full (row "
+     "counts and checksums of every table), none"},
+    {"validation_chunk_rows", P_INT, false, "10000", 100, 1000000,
+     "rows per primary-key chunk of the continuous validation"},
+    {"validation_rate_rows", P_INT, false, "100000", 0, 1000000000,
+     "source rows per second the continuous validation may read (0: no limit)"},
+    {"validation_max_checks", P_INT, false, "3", 1, 100,
+     "checks of a differing key, with its source row unchanged, before it is a mismatch"},
+    {"validation_backoff_lag_bytes", P_INT, false, "67108864", 0, 1099511627776,
+     "the continuous validation pauses while the slot is more bytes behind than this"},
     {NULL, P_STRING, false, NULL, 0, 0, NULL},
 };
 
@@ -104,6 +116,27 @@ static const param_def view_params[] = {
      "keep the final table in sync with a trigger on the staging table"},
     {NULL, P_STRING, false, NULL, 0, 0, NULL},
 };
+
+/* String parameters with a fixed set of values. */
+static const struct {
+    const char *name;
+    const char *const values[4];
+} enum_params[] = {
+    {"final_validation", {"changed", "full", "none", NULL}},
+};
+
+static void check_enum(const char *name, const json_t *val, const char *ptr, co_error *err)
+{
+    for (size_t i = 0; i < sizeof enum_params / sizeof enum_params[0]; i++) {
+        if (strcmp(enum_params[i].name, name) != 0)
+            continue;
+        for (const char *const *v = enum_params[i].values; *v; v++)
+            if (strcmp(*v, json_string_value(val)) == 0)
+                return;
+        co_error_field(err, ptr, "must be one of %s, %s, %s", enum_params[i].values[0],
+                       enum_params[i].values[1], enum_params[i].values[2]);
+    }
+}
 
 static const param_def *table_of(const co_plan_def *plan)
 {
@@ -223,6 +256,8 @@ co_status co_params_validate(co_store *store, const co_plan_def *plan,
                            (long long)d->lo, (long long)d->hi);
         if (d->type == P_STRING && json_string_length(val) == 0)
             co_error_field(err, ptr, "must not be empty");
+        else if (d->type == P_STRING)
+            check_enum(d->name, val, ptr, err);
     }
     for (const param_def *d = defs; d->name; d++) {
         char ptr[160];

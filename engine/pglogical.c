@@ -9,6 +9,7 @@
  */
 #include "engine/pglogical.h"
 #include "engine/pglogical_int.h"
+#include "engine/pglogical_validate.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -476,6 +477,9 @@ static void op_delete_task(co_step_ctx *ctx, const char *role, co_verdict *v)
     params[0] = n.sub;
     if (co_step_pg_open(ctx, pgl_subscriber(ctx, role), &subc, &err) != CO_OK)
         goto fail;
+    /* the change log of the continuous validation goes with the task */
+    if (strcmp(role, "main") == 0 && pgl_validate_remove(ctx, subc, &err) != CO_OK)
+        goto fail;
     if (pgl_exists(subc, "looking for the subscription",
                "SELECT 1 FROM pg_subscription WHERE subname = $1", n.sub, &err) > 0) {
         static const char *const actions[] = {"DISABLE", "SET (slot_name = NONE)"};
@@ -562,4 +566,5 @@ const co_engine co_pg_logical_engine = {
     .stop_task = op_stop_task,
     .delete_task = op_delete_task,
     .describe_task = pgl_describe_task,
+    .validate_task = pgl_validate_task,
 };

@@ -498,9 +498,23 @@ void co_step_resume_cdc(co_step_ctx *ctx, co_verdict *v)
     ctx->engine->start_task(ctx, "main", CO_TASK_RESUME_PROCESSING, v);
 }
 
+/* Continuous validation runs where the engine has one, for PostgreSQL
+ * sources, unless validate_tables is false. */
+static bool continuous_validation(const co_step_ctx *ctx)
+{
+    return ctx->engine && ctx->engine->validate_task && source_is_postgres(ctx) &&
+           co_param_bool(ctx, "validate_tables", true);
+}
+
 void co_step_await_cdc_sync(co_step_ctx *ctx, co_verdict *v)
 {
     NEED_OP(ctx, v, await_cdc_latency);
+    /* validate from the end of the full load; then CDC must have caught up */
+    if (continuous_validation(ctx)) {
+        ctx->engine->validate_task(ctx, "main", false, v);
+        if (v->kind != CO_VERDICT_DONE)
+            return;
+    }
     ctx->engine->await_cdc_latency(
         ctx, "main", (double)co_param_int(ctx, "cdc_latency_threshold_seconds", 5), v);
     if (v->kind != CO_VERDICT_DONE || source_is_postgres(ctx) ||
@@ -596,8 +610,8 @@ static void validate_tables(co_step_ctx *ctx, co_verdict *v)
                                                    "target", other ? other : json_null(),
                                                    "match", same));
     }
-    report = json_pack("{s:b, s:i, s:o}", "match", mismatches == 0, "mismatches",
-                       mismatches, "tables", tables);
+    report = json_pack("{s:s, s:b, s:i, s:o}", "final_validation", "full", "match",
+                       mismatches == 0, "mismatches", mismatches, "tables", tables);
     tables = NULL;
     text = json_dumps(report, JSON_INDENT(2));
     artifact(ctx, "validation.json", "application/json", text ? text : "{}", v);
@@ -620,6 +634,37 @@ out:
     json_decref(b);
 }
 
+/* final_validation "changed": the engine validates what changed since its
+ * continuous validation; the result is stored as validation.json. */
+static void final_changed(co_step_ctx *ctx, co_verdict *v)
+{
+    json_t *st, *report, *tables, *val;
+    const char *key;
+    char *text;
+    ctx->engine->validate_task(ctx, "main", true, v);
+    if (v->kind != CO_VERDICT_DONE && v->kind != CO_VERDICT_FAIL)
+        return;
+    st = json_object_get(ctx->outputs, "validation");
+    tables = json_deep_copy(json_object_get(st, "progress"));
+    json_object_foreach(tables, key, val)
+        json_object_set_new(val, "match", json_boolean(json_integer_value(
+                                              json_object_get(val, "mismatches")) == 0));
+    report = json_pack("{s:s, s:b, s:I, s:O*, s:o*, s:O*}", "final_validation", "changed",
+                       "match", v->kind == CO_VERDICT_DONE, "mismatches",
+                       (json_int_t)json_array_size(json_object_get(st, "mismatches")),
+                       "changed_keys_validated", json_object_get(st, "changed_keys_validated"),
+                       "tables", tables, "mismatch_details", json_object_get(st, "mismatches"));
+    text = report ? json_dumps(report, JSON_INDENT(2)) : NULL;
+    json_decref(report);
+    if (text) {
+        co_verdict prev = *v;
+        artifact(ctx, "validation.json", "application/json", text, v);
+        if (v->kind == CO_VERDICT_DONE)
+            *v = prev;
+        free(text);
+    }
+}
+
 void co_step_final_sync(co_step_ctx *ctx, co_verdict *v)
 {
     NEED_OP(ctx, v, await_cdc_latency);
@@ -629,11 +674,17 @@ void co_step_final_sync(co_step_ctx *ctx, co_verdict *v)
             return;
         json_object_set_new(ctx->outputs, "synced", json_true());
     }
-    /* With a PostgreSQL source, prove it: counts and checksums per table. */
-    if (source_is_postgres(ctx) && co_param_bool(ctx, "validate_tables", true))
-        validate_tables(ctx, v);
-    else
+    /* With a PostgreSQL source, prove it: what changed since the continuous
+     * validation (changed), or counts and checksums of every table (full,
+     * and changed where the engine has no continuous validation). */
+    const char *mode = co_param_str(ctx, "final_validation", "changed");
+    if (!source_is_postgres(ctx) || !co_param_bool(ctx, "validate_tables", true) ||
+        strcmp(mode, "none") == 0)
         co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
+    else if (strcmp(mode, "changed") == 0 && continuous_validation(ctx))
+        final_changed(ctx, v);
+    else
+        validate_tables(ctx, v);
 }
 
 void co_step_stop_task(co_step_ctx *ctx, co_verdict *v)
