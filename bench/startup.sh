@@ -106,7 +106,7 @@ def free_port():
 def http(port, method, path, body=None, timeout=5.0):
     """One HTTP/1.1 request on a fresh connection; returns (status, body)."""
     data = json.dumps(body).encode() if body is not None else b""
-    req = (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+    req = (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n"
            f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
            ).encode() + data
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
@@ -127,7 +127,7 @@ def readyz_once(port):
     """Returns True on a 200 from /readyz; False if not listening yet."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1.0) as s:
-            s.sendall(b"GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            s.sendall(f"GET /readyz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n".encode())
             head = s.recv(64)
             return head.startswith(b"HTTP/1.1 200") or head.startswith(b"HTTP/1.0 200")
     except OSError:

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/status.h"
 
 static volatile co_log_level min_level = CO_LOG_INFO;
 
@@ -45,6 +46,7 @@ void co_log(co_log_level level, const char *component, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    co_utf8_trim(msg); /* a cut sequence would make json_pack drop the line */
     co_clock_rfc3339(co_clock_now_ms(), ts, sizeof ts);
     line = json_pack("{s:s, s:s, s:s, s:s}", "ts", ts, "level",
                      level_names[level], "component", component, "msg", msg);

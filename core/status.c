@@ -25,6 +25,10 @@ static const struct {
     [CO_ERR_REMOTE] = {"remote", 502},
     [CO_ERR_TRANSIENT] = {"transient", 503},
     [CO_ERR_INTERNAL] = {"internal", 500},
+    [CO_ERR_MISDIRECTED] = {"misdirected", 421},
+    [CO_ERR_MEDIA_TYPE] = {"unsupported-media-type", 415},
+    [CO_ERR_RATE_LIMITED] = {"rate-limited", 429},
+    [CO_ERR_BUSY] = {"busy", 503},
 };
 _Static_assert(sizeof status_table / sizeof status_table[0] == CO_STATUS_LAST,
                "status_table must cover co_status");
@@ -53,9 +57,7 @@ void co_error_clear(co_error *err)
     err->sqlstate[0] = '\0';
 }
 
-/* Cuts a multi-byte UTF-8 sequence that vsnprintf truncated at the end of
- * buf, so that messages stay valid UTF-8. */
-static void utf8_trim(char *buf)
+void co_utf8_trim(char *buf)
 {
     size_t n = strlen(buf), i = n, need;
     unsigned char c;
@@ -80,7 +82,7 @@ co_status co_error_set(co_error *err, co_status st, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err->message, sizeof err->message, fmt, ap);
     va_end(ap);
-    utf8_trim(err->message);
+    co_utf8_trim(err->message);
     return st;
 }
 
@@ -102,7 +104,7 @@ co_status co_error_field(co_error *err, const char *pointer, const char *fmt, ..
     va_start(ap, fmt);
     vsnprintf(f->reason, sizeof f->reason, fmt, ap);
     va_end(ap);
-    utf8_trim(f->reason);
-    utf8_trim(f->pointer);
+    co_utf8_trim(f->reason);
+    co_utf8_trim(f->pointer);
     return err->status;
 }

@@ -32,6 +32,10 @@ typedef enum co_status {
     CO_ERR_REMOTE,       /* a remote system refused, terminal (502) */
     CO_ERR_TRANSIENT,    /* a remote system failed, worth retrying (503) */
     CO_ERR_INTERNAL,     /* a bug (500) */
+    CO_ERR_MISDIRECTED,  /* Host header names another server (421) */
+    CO_ERR_MEDIA_TYPE,   /* request body of an unsupported media type (415) */
+    CO_ERR_RATE_LIMITED, /* too many requests from this client (429) */
+    CO_ERR_BUSY,         /* the server is at a capacity limit (503) */
     CO_STATUS_LAST
 } co_status;
 
@@ -75,5 +79,10 @@ co_status co_error_set(co_error *err, co_status st, const char *fmt, ...)
  * already recorded). err may be NULL. */
 co_status co_error_field(co_error *err, const char *pointer, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Cuts a multi-byte UTF-8 sequence left incomplete at the end of the
+ * NUL-terminated buf (as snprintf truncation leaves it), in place, so that
+ * the text stays valid UTF-8. Complete sequences are kept whole. */
+void co_utf8_trim(char *buf);
 
 #endif

@@ -25,6 +25,7 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "server/guard.h"
 #include "server/metrics.h"
 #include "server/problem.h"
 #include "server/router.h"
@@ -50,6 +51,9 @@ typedef struct req_ctx {
     int too_large;
     const char *op;        /* route name for metrics/logs (static) */
     int status;            /* final status, for logs and metrics */
+    co_error reject;       /* set by precheck: answered without the body */
+    co_role role;          /* caller's role (admin without a tokens file) */
+    char principal[64];    /* caller's token name, or "anonymous" */
 } req_ctx;
 
 #define ALLOWED_HEADERS \
@@ -64,8 +68,8 @@ static void add_cors(co_app *app, struct MHD_Connection *conn,
     const char *origin =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
     int ok = 0;
-    if (!origin)
-        return;
+    if (!origin || !app->auth)
+        return; /* without tokens every caller is admin: no cross-origin use */
     for (int i = 0; i < app->cfg.n_cors_origins; i++)
         if (strcmp(app->cfg.cors_origins[i], "*") == 0 ||
             strcmp(app->cfg.cors_origins[i], origin) == 0)
@@ -290,6 +294,104 @@ out:
     return r;
 }
 
+/* -------------------------------------------------------------- precheck */
+
+/* Tells whether the request announces a body (Content-Length > 0 or a
+ * Transfer-Encoding). */
+static bool announces_body(struct MHD_Connection *conn)
+{
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    return (cl && strtoull(cl, NULL, 10) > 0) || te;
+}
+
+/* Authenticates the caller of route from the Authorization header into
+ * ctx->role and ctx->principal; a failure is recorded in ctx->reject. */
+static void authenticate(co_app *app, struct MHD_Connection *conn,
+                         const co_route *route, req_ctx *ctx)
+{
+    const char *hdr, *name = "anonymous";
+    co_role role = CO_ROLE_ADMIN;
+    if (route->min_role == CO_ROLE_NONE || !app->auth)
+        return;
+    hdr = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                      MHD_HTTP_HEADER_AUTHORIZATION);
+    if (co_auth_check(app->auth, hdr, &role, &name, &ctx->reject) != CO_OK)
+        return;
+    snprintf(ctx->principal, sizeof ctx->principal, "%s", name);
+    ctx->role = role;
+    if (role < route->min_role)
+        co_error_set(&ctx->reject, CO_ERR_FORBIDDEN,
+                     "%s needs the %s role; token '%s' has %s", route->name,
+                     co_role_name(route->min_role), ctx->principal,
+                     co_role_name(role));
+}
+
+/* Checks what can be checked on the headers alone, before any of the body
+ * is read (server/guard.h): the Host and Origin of a daemon without tokens,
+ * the caller's token and role, the body's media type. The first failure is
+ * kept in ctx->reject; the body is then discarded unread. */
+static void precheck(co_http *http, struct MHD_Connection *conn,
+                     const char *method, const char *url, req_ctx *ctx)
+{
+    co_app *app = http->app;
+    char pathbuf[1024], allow[64];
+    const char *params[CO_MAX_PATH_PARAMS];
+    size_t nparams = 0;
+    const co_route *route = NULL;
+    bool mutating = strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
+                    strcmp(method, "OPTIONS") != 0;
+
+    ctx->role = CO_ROLE_ADMIN;
+    snprintf(ctx->principal, sizeof ctx->principal, "anonymous");
+    if (!app->auth) {
+        const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                       MHD_HTTP_HEADER_HOST);
+        const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                         "Origin");
+        if (!co_guard_host_ok(host, app->cfg.listen, http->port)) {
+            co_error_set(&ctx->reject, CO_ERR_MISDIRECTED,
+                         "this daemon runs without tokens and only answers "
+                         "requests addressed to its own loopback address, not "
+                         "Host '%.200s'", host ? host : "");
+            co_error_field(&ctx->reject, "@Host", "must name the listen address");
+            return;
+        }
+        if (mutating && !co_guard_origin_ok(origin, app->cfg.listen, http->port)) {
+            co_error_set(&ctx->reject, CO_ERR_FORBIDDEN,
+                         "cross-site requests are refused by a daemon without "
+                         "tokens (Origin '%.200s')", origin);
+            co_error_field(&ctx->reject, "@Origin", "must be the daemon's own origin");
+            return;
+        }
+    }
+    if (co_route_match(co_routes, co_routes_count, method, url, pathbuf,
+                       sizeof pathbuf, &route, params, &nparams, allow,
+                       sizeof allow) != CO_ROUTE_FOUND)
+        return; /* dispatch answers 404, 405 or the preflight */
+    authenticate(app, conn, route, ctx);
+    if (ctx->reject.status != CO_OK)
+        return;
+    if (co_guard_media_type(method,
+                            MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                        MHD_HTTP_HEADER_CONTENT_TYPE),
+                            announces_body(conn), &ctx->reject) != CO_OK)
+        return;
+}
+
+/* The problem response for a request precheck refused. */
+static struct MHD_Response *rejected(const req_ctx *ctx, const char *url,
+                                     int *status)
+{
+    struct MHD_Response *r = problem_response(&ctx->reject, url, status);
+    if (r && ctx->reject.status == CO_ERR_UNAUTHORIZED)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                "Bearer realm=\"cutover\"");
+    return r;
+}
+
 /* -------------------------------------------------------------- dispatch */
 
 static struct MHD_Response *dispatch(co_http *http, struct MHD_Connection *conn,
@@ -313,9 +415,11 @@ static struct MHD_Response *dispatch(co_http *http, struct MHD_Connection *conn,
     req.path = url;
     req.body = ctx->body.data ? ctx->body.data : "";
     req.body_len = ctx->body.len;
-    req.principal = "anonymous";
-    req.role = CO_ROLE_ADMIN;
+    req.principal = ctx->principal;
+    req.role = ctx->role;
 
+    if (ctx->reject.status != CO_OK)
+        return rejected(ctx, url, status);
     if (ctx->too_large) {
         co_error_set(&resp.err, CO_ERR_TOO_LARGE,
                      "the request body is larger than %zu bytes", app->cfg.max_body);
@@ -357,24 +461,6 @@ static struct MHD_Response *dispatch(co_http *http, struct MHD_Connection *conn,
     }
     req.route = route;
     ctx->op = route->name;
-    if (route->min_role != CO_ROLE_NONE && app->auth) {
-        const char *hdr = co_req_header(&req, MHD_HTTP_HEADER_AUTHORIZATION);
-        if (co_auth_check(app->auth, hdr, &req.role, &req.principal, &resp.err) !=
-            CO_OK) {
-            r = problem_response(&resp.err, url, status);
-            if (r)
-                MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-                                        "Bearer realm=\"cutover\"");
-            return r;
-        }
-        if (req.role < route->min_role) {
-            co_error_set(&resp.err, CO_ERR_FORBIDDEN,
-                         "%s needs the %s role; token '%s' has %s", route->name,
-                         co_role_name(route->min_role), req.principal,
-                         co_role_name(req.role));
-            return problem_response(&resp.err, url, status);
-        }
-    }
     if (strcmp(method, "POST") == 0) {
         const char *key = co_req_header(&req, "Idempotency-Key");
         if (key)
@@ -406,10 +492,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         ctx->start_ms = co_clock_mono_ms();
         ctx->op = "unmatched";
         ctx->body.cap = http->app->cfg.max_body;
+        co_error_clear(&ctx->reject);
         *req_cls = ctx;
         pthread_mutex_lock(&http->mu);
         http->inflight++;
         pthread_mutex_unlock(&http->mu);
+        precheck(http, conn, method, url, ctx);
         cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                          MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > http->app->cfg.max_body)
@@ -417,7 +505,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         return MHD_YES;
     }
     if (*upload_data_size) {
-        if (!ctx->too_large &&
+        if (!ctx->too_large && ctx->reject.status == CO_OK &&
             co_buf_append(&ctx->body, upload_data, *upload_data_size) != CO_OK)
             ctx->too_large = 1;
         *upload_data_size = 0;
@@ -483,6 +571,11 @@ co_status co_http_start(co_app *app, co_http **out, co_error *err)
     if (!http)
         return co_error_set(err, CO_ERR_NOMEM, "out of memory");
     http->app = app;
+    /* the configured port, so that Host checks work from the first request;
+     * port 0 is replaced by the bound port below */
+    http->port = ntohs(addr.ss_family == AF_INET6
+                           ? ((struct sockaddr_in6 *)&addr)->sin6_port
+                           : ((struct sockaddr_in *)&addr)->sin_port);
     if (app->events && co_sse_new(app->events, 15000, &http->sse, err) != CO_OK) {
         free(http);
         return err->status;

@@ -85,6 +85,17 @@ static int run(co_app *app)
                      "addresses may run without authentication",
                      app->cfg.listen);
         goto fail;
+    } else if (app->cfg.n_cors_origins) {
+        co_error_set(&err, CO_ERR_INVALID,
+                     "--cors-origins needs --tokens-file: without tokens every "
+                     "caller is admin, so no web origin may call the API");
+        goto fail;
+    } else {
+        co_log(CO_LOG_WARN, "main",
+               "no --tokens-file: every local process and user that can reach "
+               "%s is admin (can read runs, change endpoints and approve "
+               "cutovers); give a tokens file for anything but a single-user "
+               "machine", app->cfg.listen);
     }
     if (co_secret_key_load(app->cfg.secret_key_file, &app->key, &err) != CO_OK)
         goto fail;

@@ -244,6 +244,7 @@ def token_file(tmp_path):
         lines.append(f"{hashlib.sha256(tok.encode()).hexdigest()} {role} {role}-bot")
     path = tmp_path / "tokens"
     path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o600)
     return str(path), tokens
 
 
@@ -302,7 +303,10 @@ def test_sigterm_exits_zero_and_help(tmp_path):
 
 
 def test_cors_preflight_and_headers(tmp_path):
-    d = Daemon(tmp_path, args=["--cors-origins", "https://portal.example"]).start()
+    path, tokens = token_file(tmp_path)
+    d = Daemon(tmp_path, tokens_file=path,
+               args=["--cors-origins", "https://portal.example"]).start()
+    auth = {"Authorization": f"Bearer {tokens['viewer']}"}
     try:
         r = requests.options(d.url + "/v1/projects", headers={
             "Origin": "https://portal.example",
@@ -311,9 +315,12 @@ def test_cors_preflight_and_headers(tmp_path):
         assert r.headers["Access-Control-Allow-Origin"] == "https://portal.example"
         assert "POST" in r.headers["Access-Control-Allow-Methods"]
         assert "Idempotency-Key" in r.headers["Access-Control-Allow-Headers"]
-        r = requests.get(d.url + "/v1/projects", headers={"Origin": "https://portal.example"})
+        r = requests.get(d.url + "/v1/projects",
+                         headers={"Origin": "https://portal.example", **auth})
+        assert r.status_code == 200
         assert r.headers["Access-Control-Allow-Origin"] == "https://portal.example"
-        r = requests.get(d.url + "/v1/projects", headers={"Origin": "https://evil.example"})
+        r = requests.get(d.url + "/v1/projects",
+                         headers={"Origin": "https://evil.example", **auth})
         assert "Access-Control-Allow-Origin" not in r.headers
     finally:
         assert d.stop() == 0

@@ -51,7 +51,7 @@ MISSING = {"project": "prj_" + "a" * 26, "endpoint": "ept_" + "a" * 26,
 @pytest.fixture(scope="module")
 def cutoverd(tmp_path_factory):
     d = Daemon(tmp_path_factory.mktemp("contract"),
-               args=["--max-body", str(MAX_BODY), "--cors-origins", ORIGIN]).start()
+               args=["--max-body", str(MAX_BODY)]).start()
     yield d
     assert d.stop() == 0, d.log()
 
@@ -70,7 +70,8 @@ def cutoverd_auth(tmp_path_factory):
     tokens = work / "tokens"
     tokens.write_text("".join(f"{hashlib.sha256(t.encode()).hexdigest()} {role} ct-{role}\n"
                               for role, t in TOKENS.items()))
-    d = Daemon(work, tokens_file=str(tokens)).start()
+    tokens.chmod(0o600)
+    d = Daemon(work, tokens_file=str(tokens), args=["--cors-origins", ORIGIN]).start()
     yield d
     assert d.stop() == 0, d.log()
 
@@ -542,6 +543,15 @@ def check_router(s):
     assert r.status_code == 405 and r.json()["type"] == "urn:cutover:problem:method-not-allowed"
     r = s.delete(f"/v1/plans/{'oracle-to-postgres'}")
     assert r.status_code == 405 and r.headers["Allow"] == "GET"
+    # without tokens no origin gets CORS headers
+    r = s.options("/v1/projects", headers={"Origin": ORIGIN,
+                                           "Access-Control-Request-Method": "POST"})
+    assert r.status_code == 204 and "Access-Control-Allow-Origin" not in r.headers
+
+
+def check_cors(s):
+    """CORS of a daemon with tokens and --cors-origins ORIGIN; s is an
+    admin's session."""
     r = s.options("/v1/projects", headers={"Origin": ORIGIN,
                                            "Access-Control-Request-Method": "POST"})
     assert r.status_code == 204 and r.headers["Access-Control-Allow-Origin"] == ORIGIN
@@ -550,6 +560,19 @@ def check_router(s):
     assert r.headers["Access-Control-Allow-Origin"] == ORIGIN
     exposed = set(r.headers["Access-Control-Expose-Headers"].split(", "))
     assert {"ETag", "Location", "Idempotent-Replayed"} <= exposed
+
+
+def check_media_types(s, c):
+    """Every operation that takes a body refuses one that is not JSON with
+    415 before anything else runs (placeholder ids do)."""
+    for method, template, _, op in c.operations:
+        if "requestBody" not in op:
+            continue
+        path = re.sub(r"\{[^}]+\}", "x", template)
+        r = s.request(method, path, data=b'{"name":"a"}',
+                      headers={"Content-Type": "text/plain"})
+        expect(r, 415)
+        assert field_errors(r, "header") == {"Content-Type"}
 
 
 def wait_run(s, run_id, states, timeout=30.0):
@@ -769,12 +792,14 @@ def test_every_operation_against_the_contract(cutoverd, cutoverd_runs, cutoverd_
     task, t2 = check_tasks(s, p, src, ora, tgt, other, inst)
     check_deletes(s, p, p2, src, ora, tgt, other, inst, task, t2)
     check_router(s)
+    check_media_types(s, c)
     check_runs(ContractSession(cutoverd_runs.url, contract=c))
     check_auth(cutoverd_auth.url, c)
+    check_cors(ContractSession(cutoverd_auth.url, token=TOKENS["admin"], contract=c))
 
     assert c.missing_operations() == set(), "operations never exercised"
     statuses = {status for _, status in c.seen}
-    assert {200, 201, 204, 400, 401, 403, 404, 409, 412, 413, 422} <= statuses
+    assert {200, 201, 204, 400, 401, 403, 404, 409, 412, 413, 415, 422} <= statuses
     assert {(404, "GET"), (405, "PUT"), (204, "OPTIONS")} <= c.unrouted
     # every documented non-5xx response of the resource operations was produced
     unseen = set()

@@ -29,6 +29,10 @@ static const struct {
     {CO_ERR_REMOTE, "remote", 502, "Bad Gateway"},
     {CO_ERR_TRANSIENT, "transient", 503, "Service Unavailable"},
     {CO_ERR_INTERNAL, "internal", 500, "Internal Server Error"},
+    {CO_ERR_MISDIRECTED, "misdirected", 421, "Misdirected Request"},
+    {CO_ERR_MEDIA_TYPE, "unsupported-media-type", 415, "Unsupported Media Type"},
+    {CO_ERR_RATE_LIMITED, "rate-limited", 429, "Too Many Requests"},
+    {CO_ERR_BUSY, "busy", 503, "Service Unavailable"},
 };
 _Static_assert(sizeof expected / sizeof expected[0] == CO_STATUS_LAST - 1,
                "expected[] must list every error status");
