@@ -75,6 +75,10 @@ void co_config_usage(const char *argv0)
                opt_table[i].def, opt_table[i].def[0] ? "]" : "");
     printf("  --%-16s %-24s %s\n", "hash-token", "",
            "read a token on stdin, print its SHA-256 for the tokens file, exit");
+    printf("  --%-16s %-24s %s\n", "rotate-key FILE", "",
+           "re-encrypt every secret under the key in FILE (created 0600 if "
+           "absent), then move FILE to the --secret-key-file path; stop the "
+           "daemon first");
     printf("  --%-16s %-24s %s\n", "help", "", "print this help and exit");
     printf("  --%-16s %-24s %s\n", "version", "", "print the version and exit");
 }
@@ -175,7 +179,7 @@ static co_status apply(co_config *cfg, int id, const char *v, co_error *err)
 co_status co_config_load(co_config *cfg, int argc, char **argv, bool *exit_now,
                          co_error *err)
 {
-    struct option longopts[OPT_LAST + 4];
+    struct option longopts[OPT_LAST + 5];
     int c;
 
     memset(cfg, 0, sizeof *cfg);
@@ -190,7 +194,8 @@ co_status co_config_load(co_config *cfg, int argc, char **argv, bool *exit_now,
     longopts[OPT_LAST] = (struct option){"help", no_argument, NULL, 'h'};
     longopts[OPT_LAST + 1] = (struct option){"version", no_argument, NULL, 'V'};
     longopts[OPT_LAST + 2] = (struct option){"hash-token", no_argument, NULL, 'H'};
-    longopts[OPT_LAST + 3] = (struct option){NULL, 0, NULL, 0};
+    longopts[OPT_LAST + 3] = (struct option){"rotate-key", required_argument, NULL, 'R'};
+    longopts[OPT_LAST + 4] = (struct option){NULL, 0, NULL, 0};
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
@@ -206,6 +211,12 @@ co_status co_config_load(co_config *cfg, int argc, char **argv, bool *exit_now,
         }
         if (c == 'H')
             return co_error_set(err, CO_ERR_UNPROCESSABLE, "hash-token");
+        if (c == 'R') {
+            if (copy_str("rotate-key", cfg->rotate_key_file,
+                         sizeof cfg->rotate_key_file, optarg, err) != CO_OK)
+                return CO_ERR_INVALID;
+            continue;
+        }
         if (c == '?' || c == ':')
             return co_error_set(err, CO_ERR_INVALID,
                                 "unknown option or missing value: %s (see --help)",

@@ -29,6 +29,7 @@ typedef struct co_config {
     char region[64];
     size_t max_body;             /* request body limit in bytes */
     char port_file[1024];        /* "" = none; else the bound port is written there */
+    char rotate_key_file[1024];  /* --rotate-key: run the rotation and exit */
 } co_config;
 
 /* Fills cfg from defaults, the environment and argv. Returns CO_OK, or

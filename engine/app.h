@@ -26,6 +26,7 @@ struct co_app {
     co_config cfg;
     co_store *store;
     co_secret_key key;
+    unsigned char idem_key[32]; /* HMAC key of idempotency fingerprints */
     struct co_auth *auth;       /* NULL when no tokens file: everyone is admin */
     struct co_metrics *metrics;
     struct co_events *events;   /* in-process event fan-out (SSE) */

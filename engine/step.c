@@ -75,10 +75,16 @@ co_status co_step_password(co_step_ctx *ctx, const co_resource *ep, char **out,
                            co_error *err)
 {
     size_t len;
+    char *aad = NULL;
+    co_status rc;
     if (!ep->secret)
         return co_error_set(err, CO_ERR_NOT_FOUND, "endpoint %s has no password", ep->id);
-    return co_secret_open(&ctx->app->key, ep->id, ep->secret, ep->secret_len, out, &len,
-                          err);
+    if ((rc = co_secret_endpoint_aad(ep->id, ep->doc, &aad, err)) != CO_OK)
+        return rc;
+    rc = co_secret_open(&ctx->app->key, aad, ep->secret, ep->secret_len, out, &len,
+                        err);
+    free(aad);
+    return rc;
 }
 
 int64_t co_param_int(const co_step_ctx *ctx, const char *name, int64_t def)

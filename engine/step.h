@@ -56,7 +56,9 @@ void co_step_notify(co_step_ctx *ctx, const char *type, json_t *data);
 
 /* Decrypts the password of endpoint ep into *out (caller wipes with
  * OPENSSL_cleanse and frees). Errors: CO_ERR_NOT_FOUND when the endpoint
- * has no password (Secrets Manager), CO_ERR_CRYPTO. */
+ * has no password (Secrets Manager), CO_ERR_CRYPTO (also when the
+ * endpoint's destination differs from the one the password was sealed
+ * for: store/secret.h). */
 CO_MUST_CHECK co_status co_step_password(co_step_ctx *ctx, const co_resource *ep,
                                          char **out, co_error *err);
 

@@ -12,6 +12,10 @@ static const char *const fields[] = {
     "name", "role", "engine", "host", "port", "database", "username",
     "secrets_manager_secret_id", "secrets_manager_access_role_arn", "sslmode",
     "extra_connection_attributes", NULL};
+/* where the password goes: store/secret.h binds the sealed password to
+ * these, so a change needs the password again */
+static const char *const password_bound[] = {"host", "port", "database", "username",
+                                             "sslmode", NULL};
 static const char *const roles[] = {"source", "target", NULL};
 static const char *const engines[] = {"oracle", "postgres", NULL};
 static const char *const sslmodes[] = {"disable", "allow",     "prefer", "require",
@@ -69,6 +73,7 @@ static const co_kind_def endpoint_def = {
     .kind = CO_KIND_ENDPOINT,
     .collection = "endpoints",
     .has_password = true,
+    .password_bound = password_bound,
     .validate = validate,
 };
 

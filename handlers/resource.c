@@ -63,11 +63,18 @@ static void wipe(char *s)
     }
 }
 
+/* Seals password for r, bound to r's id and destination (its doc as
+ * validated). */
 static co_status seal(co_request *req, co_resource *r, const char *password,
                       co_error *err)
 {
-    return co_secret_seal(&req->app->key, r->id, password, strlen(password),
-                          &r->secret, &r->secret_len, err);
+    char *aad = NULL;
+    co_status rc = co_secret_endpoint_aad(r->id, r->doc, &aad, err);
+    if (rc == CO_OK)
+        rc = co_secret_seal(&req->app->key, aad, password, strlen(password),
+                            &r->secret, &r->secret_len, err);
+    free(aad);
+    return rc;
 }
 
 static void set_name(co_resource *r)
@@ -180,6 +187,29 @@ co_status co_res_handle_get(const co_kind_def *def, co_request *req,
     return CO_OK;
 }
 
+/* Refuses (422) a change of a member the stored password is bound to when
+ * the request does not give the password again: the password would
+ * otherwise follow the endpoint to another server. */
+static void check_password_bound(const co_kind_def *def, const json_t *before,
+                                 const json_t *after, co_error *err)
+{
+    char names[160] = "";
+    for (size_t i = 0; def->password_bound && def->password_bound[i]; i++) {
+        const char *k = def->password_bound[i];
+        json_t *a = json_object_get(before, k), *b = json_object_get(after, k);
+        size_t len = strlen(names);
+        if ((a || b) && !(a && b && json_equal(a, b)))
+            snprintf(names + len, sizeof names - len, "%s%s", len ? ", " : "", k);
+    }
+    if (!names[0])
+        return;
+    co_error_set(err, CO_ERR_UNPROCESSABLE,
+                 "changing %s would send the stored password to another "
+                 "destination: give the password again in the same request",
+                 names);
+    co_error_field(err, "/password", "is required when %s change", names);
+}
+
 co_status co_res_handle_update(const co_kind_def *def, co_request *req,
                                co_response *resp)
 {
@@ -190,6 +220,7 @@ co_status co_res_handle_update(const co_kind_def *def, co_request *req,
     char *password = NULL;
     int pw = 0;
     int64_t if_match, expected;
+    json_t *before = NULL;
     co_status rc;
 
     memset(&r, 0, sizeof r);
@@ -212,9 +243,12 @@ co_status co_res_handle_update(const co_kind_def *def, co_request *req,
         v_read_only(patch, "", def->read_only, &resp->err);
     if (def->has_password)
         take_password(patch, &pw, &password, &resp->err);
+    before = json_deep_copy(r.doc);
     v_merge_patch(r.doc, patch);
     def->validate(req, r.project_id, r.doc,
                   pw > 0 || (pw == 0 && r.secret != NULL), refs, &nrefs, &resp->err);
+    if (pw == 0 && r.secret)
+        check_password_bound(def, before, r.doc, &resp->err);
     if ((rc = resp->err.status) != CO_OK)
         goto out;
     if (pw != 0) {
@@ -241,6 +275,7 @@ co_status co_res_handle_update(const co_kind_def *def, co_request *req,
 out:
     wipe(password);
     json_decref(patch);
+    json_decref(before);
     co_resource_clear(&r);
     return rc;
 }

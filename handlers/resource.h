@@ -15,6 +15,9 @@ typedef struct co_kind_def {
     bool has_password;        /* accepts a write-only "password" member */
     const char *const *read_only; /* server-managed members clients may not
                                    * send (NULL-terminated), or NULL */
+    const char *const *password_bound; /* members the password is bound to
+                                        * (NULL-terminated): changing one
+                                        * needs the password again; or NULL */
     /* Validates doc (the full document after defaults/merge; modified in
      * place to add defaults) for project_id. password_set tells whether a
      * sealed password exists after this request. Fills refs[0..*nrefs)

@@ -295,7 +295,39 @@ static void free_vec(char **v)
 
 /* The child's environment: PATH, HOME and TZ from ours, LC_ALL=C, and the
  * connection as PG* variables. */
-static char **child_env(const pg_conn_spec *src)
+/* Writes src's password to a new passfile (PostgreSQL's password file
+ * format: "*:*:*:*:<password>" with ':' and '\\' escaped) created 0600 by
+ * mkostemp in $TMPDIR (else /tmp); its path goes to path[size]. The caller
+ * unlinks it once pg_dump has exited. Errors: CO_ERR_IO. */
+static co_status write_passfile(const pg_conn_spec *src, char *path, size_t size,
+                                co_error *err)
+{
+    const char *dir = getenv("TMPDIR");
+    FILE *f;
+    int fd;
+    bool ok;
+    snprintf(path, size, "%s/cutover-pgpass-XXXXXX", dir && *dir ? dir : "/tmp");
+    fd = mkostemp(path, O_CLOEXEC);
+    if (fd < 0)
+        return co_error_set(err, CO_ERR_IO, "cannot create a passfile for pg_dump: %s",
+                            strerror(errno));
+    f = fdopen(fd, "w");
+    ok = f && fputs("*:*:*:*:", f) >= 0;
+    for (const char *p = src->password; ok && *p; p++)
+        ok = (*p == ':' || *p == '\\' ? fputc('\\', f) != EOF : true) &&
+             fputc(*p, f) != EOF;
+    ok = ok && fputc('\n', f) != EOF;
+    if (f ? fclose(f) != 0 : close(fd) != 0)
+        ok = false;
+    if (!ok) {
+        unlink(path);
+        path[0] = '\0';
+        return co_error_set(err, CO_ERR_IO, "cannot write the passfile for pg_dump");
+    }
+    return CO_OK;
+}
+
+static char **child_env(const pg_conn_spec *src, const char *passfile)
 {
     static const char *const keep[] = {"PATH", "HOME", "TZ"};
     char **env = calloc(24, sizeof *env);
@@ -319,8 +351,8 @@ static char **child_env(const pg_conn_spec *src)
     }
     ok = ok && (env[n++] = env_pair("PGDATABASE", src->dbname));
     ok = ok && (env[n++] = env_pair("PGUSER", src->user));
-    if (src->password)
-        ok = ok && (env[n++] = env_pair("PGPASSWORD", src->password));
+    if (passfile && *passfile)
+        ok = ok && (env[n++] = env_pair("PGPASSFILE", passfile));
     if (src->sslmode)
         ok = ok && (env[n++] = env_pair("PGSSLMODE", src->sslmode));
     snprintf(timeout, sizeof timeout, "%d",
@@ -463,7 +495,7 @@ co_status pg_schema_dump_new(const pg_conn_spec *source, const char *const *sche
                              char **sql_out, co_error *err)
 {
     PGconn *probe = NULL;
-    char *exe = NULL, **argv = NULL, **envp = NULL;
+    char *exe = NULL, **argv = NULL, **envp = NULL, passfile[1024] = "";
     int outp[2] = {-1, -1}, errp[2] = {-1, -1};
     posix_spawn_file_actions_t fa;
     bool fa_init = false;
@@ -484,9 +516,12 @@ co_status pg_schema_dump_new(const pg_conn_spec *source, const char *const *sche
         return rc;
     pg_conn_close(probe);
 
+    if (source->password &&
+        (rc = write_passfile(source, passfile, sizeof passfile, err)) != CO_OK)
+        return rc;
     exe = find_pg_dump(pg_dump_path);
     argv = exe ? dump_argv(exe, schemas, nschemas) : NULL;
-    envp = child_env(source);
+    envp = child_env(source, passfile);
     if (!exe || !argv || !envp) {
         rc = co_error_set(err, CO_ERR_NOMEM, "out of memory");
         goto done;
@@ -534,6 +569,8 @@ co_status pg_schema_dump_new(const pg_conn_spec *source, const char *const *sche
     out.data = NULL;
     rc = *sql_out ? CO_OK : co_error_set(err, CO_ERR_NOMEM, "out of memory");
 done:
+    if (passfile[0])
+        unlink(passfile);
     if (fa_init)
         posix_spawn_file_actions_destroy(&fa);
     for (i = 0; i < 2; i++) {

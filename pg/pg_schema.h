@@ -32,9 +32,10 @@
  *           --strict-names -n "<schema>" ...
  * as a child process (posix_spawn, no shell) whose environment holds the
  * connection settings as PG* variables (PGHOST, PGPORT, PGDATABASE,
- * PGUSER, PGPASSWORD, PGSSLMODE, PGCONNECT_TIMEOUT, PGAPPNAME) and no other
- * PG* variable of ours: the password is never on a command line and never
- * logged. Schema names are passed as double-quoted patterns, so they match
+ * PGUSER, PGPASSFILE, PGSSLMODE, PGCONNECT_TIMEOUT, PGAPPNAME) and no other
+ * PG* variable of ours. The password is in a passfile created 0600 for this
+ * one call and removed when pg_dump exits: never on a command line, in the
+ * environment (readable in /proc by the same user) or a log. Schema names are passed as double-quoted patterns, so they match
  * literally. Its plain SQL output is then applied as above with
  * if_not_exists_schemas. Extensions the schemas use are not dumped by
  * pg_dump -n (configure_target installs them). pg_dump is taken from

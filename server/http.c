@@ -236,8 +236,12 @@ static struct MHD_Response *run_idempotent(co_http *http, co_request *req,
         co_error_field(&resp.err, "@Idempotency-Key", "must be 1 to 255 characters");
         return problem_response(&resp.err, req->path, status);
     }
-    co_idem_fingerprint(req->method, req->path, req->body, req->body_len,
-                        rec.fingerprint);
+    co_idem_fingerprint(req->app->idem_key, req->method, req->path, req->body,
+                        req->body_len, rec.fingerprint);
+    if (!rec.fingerprint[0]) {
+        co_error_set(&resp.err, CO_ERR_CRYPTO, "cannot fingerprint the request");
+        return problem_response(&resp.err, req->path, status);
+    }
     idem_acquire(http, req->principal, key, &slot);
     rc = co_idem_get(req->app->store, req->principal, key, &stored, &found,
                      &resp.err);

@@ -22,6 +22,7 @@
 #include "core/log.h"
 #include "server/metrics.h"
 #include "events/events.h"
+#include "store/rewrap.h"
 #include "engine/engine.h"
 #include "engine/runner.h"
 #include "engine/awsdms.h"
@@ -64,6 +65,49 @@ static co_status write_port_file(const char *path, unsigned port, co_error *err)
     return CO_OK;
 }
 
+/* cutoverd --rotate-key NEWKEYFILE: re-encrypts every stored secret from
+ * the configured key to the key in NEWKEYFILE (created 0600 if absent) in
+ * one transaction, then renames NEWKEYFILE over the configured key file.
+ * Returns the process exit code. */
+static int rotate_key(co_app *app)
+{
+    co_secret_key old_key, new_key;
+    co_error err;
+    size_t n = 0;
+    int code = 1;
+
+    co_error_clear(&err);
+    if (strcmp(app->cfg.rotate_key_file, app->cfg.secret_key_file) == 0) {
+        co_error_set(&err, CO_ERR_INVALID, "the new key file must not be the current one");
+    } else if (access(app->cfg.secret_key_file, F_OK) != 0) {
+        co_error_set(&err, CO_ERR_IO, "no current key file %s (see --secret-key-file)",
+                     app->cfg.secret_key_file);
+    } else if (co_secret_key_load(app->cfg.secret_key_file, &old_key, &err) == CO_OK &&
+               co_secret_key_load(app->cfg.rotate_key_file, &new_key, &err) == CO_OK &&
+               co_store_open(app->cfg.db_path, &app->store, &err) == CO_OK &&
+               co_secret_rewrap(app->store, &old_key, &new_key, false, &n, &err) ==
+                   CO_OK) {
+        if (rename(app->cfg.rotate_key_file, app->cfg.secret_key_file) != 0) {
+            co_error_set(&err, CO_ERR_IO,
+                         "re-encrypted %zu secrets under %s but cannot move it to %s "
+                         "(move it by hand before starting the daemon): %s",
+                         n, app->cfg.rotate_key_file, app->cfg.secret_key_file,
+                         strerror(errno));
+        } else {
+            printf("re-encrypted %zu secrets; %s now holds the new key\n", n,
+                   app->cfg.secret_key_file);
+            code = 0;
+        }
+    }
+    if (code != 0)
+        fprintf(stderr, "cutoverd: %s\n", err.message);
+    co_store_close(app->store);
+    app->store = NULL;
+    OPENSSL_cleanse(&old_key, sizeof old_key);
+    OPENSSL_cleanse(&new_key, sizeof new_key);
+    return code;
+}
+
 static int run(co_app *app)
 {
     co_http *http = NULL;
@@ -99,8 +143,18 @@ static int run(co_app *app)
     }
     if (co_secret_key_load(app->cfg.secret_key_file, &app->key, &err) != CO_OK)
         goto fail;
+    co_secret_derive(&app->key, "cutover idempotency v1", app->idem_key);
     if (co_store_open(app->cfg.db_path, &app->store, &err) != CO_OK)
         goto fail;
+    {
+        size_t n = 0;
+        if (co_secret_rewrap(app->store, &app->key, &app->key, true, &n, &err) !=
+            CO_OK)
+            goto fail;
+        if (n)
+            co_log(CO_LOG_INFO, "main",
+                   "bound %zu endpoint passwords to their destination", n);
+    }
     if (!(app->metrics = co_metrics_new())) {
         co_error_set(&err, CO_ERR_NOMEM, "out of memory");
         goto fail;
@@ -170,6 +224,7 @@ out:
     co_store_close(app->store);
     co_auth_free(app->auth);
     OPENSSL_cleanse(&app->key, sizeof app->key);
+    OPENSSL_cleanse(app->idem_key, sizeof app->idem_key);
     return code;
 }
 
@@ -190,5 +245,7 @@ int main(int argc, char **argv)
     if (exit_now)
         return 0;
     co_log_set_level(app.cfg.log_level);
+    if (app.cfg.rotate_key_file[0])
+        return rotate_key(&app);
     return run(&app);
 }

@@ -1,7 +1,10 @@
 /* idempotency.c - see idempotency.h. */
 #include "store/idempotency.h"
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,22 +37,29 @@ static const co_sql_module sql = {CO_SQL_IDEMPOTENCY, sql_text, SQL_LAST};
 
 #define RETENTION_MS (24LL * 3600 * 1000)
 
-void co_idem_fingerprint(const char *method, const char *path, const char *body,
-                         size_t body_len, char out[65])
+void co_idem_fingerprint(const unsigned char mac_key[32], const char *method,
+                         const char *path, const char *body, size_t body_len,
+                         char out[65])
 {
     unsigned char md[32];
-    unsigned int mdlen = 0;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    size_t mdlen = 0;
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+        OSSL_PARAM_construct_end()};
+    bool ok;
     out[0] = '\0';
-    if (!ctx)
+    ok = ctx && EVP_MAC_init(ctx, mac_key, 32, params) == 1 &&
+         EVP_MAC_update(ctx, (const unsigned char *)method, strlen(method) + 1) == 1 &&
+         EVP_MAC_update(ctx, (const unsigned char *)path, strlen(path) + 1) == 1 &&
+         (body_len == 0 ||
+          EVP_MAC_update(ctx, (const unsigned char *)body, body_len) == 1) &&
+         EVP_MAC_final(ctx, md, &mdlen, sizeof md) == 1 && mdlen == 32;
+    EVP_MAC_CTX_free(ctx);
+    EVP_MAC_free(mac);
+    if (!ok)
         return;
-    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-    EVP_DigestUpdate(ctx, method, strlen(method) + 1);
-    EVP_DigestUpdate(ctx, path, strlen(path) + 1);
-    if (body_len)
-        EVP_DigestUpdate(ctx, body, body_len);
-    EVP_DigestFinal_ex(ctx, md, &mdlen);
-    EVP_MD_CTX_free(ctx);
     co_hex_encode(md, 32, out);
 }
 

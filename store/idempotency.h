@@ -3,7 +3,9 @@
  *
  * A key is scoped to the authenticated principal. The first request with a
  * key stores its final response (status, content type, Location, ETag,
- * body) together with the SHA-256 of the method, path and body; a later
+ * body) together with an HMAC-SHA256 of the method, path and body under a
+ * key derived from the secret key (bodies may hold passwords, so a plain
+ * hash would let anyone with the SQLite file test guesses); a later
  * request with the same key and the same fingerprint gets the stored
  * response again, one with another fingerprint gets 422. Keys are kept for
  * 24 hours.
@@ -16,7 +18,7 @@
 #include "store/db.h"
 
 typedef struct co_idem_record {
-    char fingerprint[65]; /* hex SHA-256 of method, path and body */
+    char fingerprint[65]; /* hex HMAC-SHA256 of method, path and body */
     int status;
     char content_type[64];
     char location[256];
@@ -25,10 +27,13 @@ typedef struct co_idem_record {
     size_t body_len;
 } co_idem_record;
 
-/* Computes the hex SHA-256 fingerprint of (method, path, body) into
- * out[65]. */
-void co_idem_fingerprint(const char *method, const char *path, const char *body,
-                         size_t body_len, char out[65]);
+/* Computes the hex HMAC-SHA256 under mac_key (32 bytes; the daemon uses
+ * co_secret_derive(key, "cutover idempotency v1")) of (method, path, body)
+ * into out[65]; out is "" if OpenSSL fails (the request then never matches
+ * a stored one). */
+void co_idem_fingerprint(const unsigned char mac_key[32], const char *method,
+                         const char *path, const char *body, size_t body_len,
+                         char out[65]);
 
 /* Looks up (principal, key). Returns CO_OK with *found = 1 and *rec filled
  * (caller frees rec->body), CO_OK with *found = 0 if absent or expired, or

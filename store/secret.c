@@ -3,8 +3,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,7 +84,7 @@ co_status co_secret_seal(const co_secret_key *key, const char *aad,
         rc = co_error_set(err, CO_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    blob[0] = 1;
+    blob[0] = CO_SECRET_BLOB_VERSION;
     if (RAND_bytes(blob + 1, NONCE_LEN) != 1 ||
         EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key->key, blob + 1) != 1 ||
         EVP_EncryptUpdate(ctx, NULL, &len, (const unsigned char *)aad,
@@ -114,7 +116,8 @@ co_status co_secret_open(const co_secret_key *key, const char *aad,
     int len = 0, fin = 0;
     co_status rc = CO_OK;
 
-    if (blob_len < CO_SECRET_OVERHEAD || blob[0] != 1)
+    if (blob_len < CO_SECRET_OVERHEAD ||
+        (blob[0] != 1 && blob[0] != CO_SECRET_BLOB_VERSION))
         return co_error_set(err, CO_ERR_CRYPTO, "sealed secret is malformed");
     plain_len = blob_len - CO_SECRET_OVERHEAD;
     plain = malloc(plain_len + 1);
@@ -145,4 +148,36 @@ fail:
         OPENSSL_cleanse(plain, plain_len + 1);
     free(plain);
     return rc;
+}
+
+int co_secret_blob_version(const unsigned char *blob, size_t blob_len)
+{
+    return blob && blob_len >= CO_SECRET_OVERHEAD ? blob[0] : 0;
+}
+
+co_status co_secret_endpoint_aad(const char *id, const json_t *doc, char **out,
+                                 co_error *err)
+{
+    static const char *const bound[] = {"host", "port", "database", "username",
+                                        "sslmode"};
+    json_t *a = json_array();
+    json_array_append_new(a, json_string(id));
+    for (size_t i = 0; i < sizeof bound / sizeof bound[0]; i++) {
+        json_t *v = json_object_get(doc, bound[i]);
+        json_array_append(a, v ? v : json_null());
+    }
+    *out = json_dumps(a, JSON_COMPACT | JSON_ENSURE_ASCII);
+    json_decref(a);
+    if (!*out)
+        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
+    return CO_OK;
+}
+
+void co_secret_derive(const co_secret_key *key, const char *label,
+                      unsigned char out[32])
+{
+    unsigned int len = 32;
+    if (!HMAC(EVP_sha256(), key->key, CO_SECRET_KEY_LEN,
+              (const unsigned char *)label, strlen(label), out, &len))
+        OPENSSL_cleanse(out, 32);
 }

@@ -3,18 +3,26 @@
  * AES-256-GCM (OpenSSL EVP) with a 32-byte key read from a key file that is
  * created with mode 0600 from RAND_bytes at first start if absent. A sealed
  * blob is: version byte 0x01 | 12-byte random nonce | ciphertext | 16-byte
- * tag. The additional authenticated data is the owning resource id, so a
- * blob copied onto another row fails to open.
+ * tag. Version 1 blobs were bound to the owning resource id only; version
+ * 2 blobs (every blob sealed now) are bound by their additional
+ * authenticated data to the endpoint id and its destination (host, port,
+ * database, username, sslmode: co_secret_endpoint_aad), so a blob copied
+ * onto another row, or a row whose destination was edited in the SQLite
+ * file, fails to open. store/rewrap.h re-seals version 1 blobs at start and
+ * every blob under a new key.
  */
 #ifndef CUTOVER_STORE_SECRET_H
 #define CUTOVER_STORE_SECRET_H
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "core/status.h"
 
 #define CO_SECRET_KEY_LEN 32
 #define CO_SECRET_OVERHEAD (1 + 12 + 16)
+#define CO_SECRET_BLOB_VERSION 2
 
 typedef struct co_secret_key {
     unsigned char key[CO_SECRET_KEY_LEN];
@@ -42,5 +50,21 @@ CO_MUST_CHECK co_status co_secret_seal(const co_secret_key *key,
 CO_MUST_CHECK co_status co_secret_open(const co_secret_key *key, const char *aad,
                                        const unsigned char *blob, size_t blob_len,
                                        char **out, size_t *out_len, co_error *err);
+
+/* The version byte of a sealed blob (1 or 2), 0 if blob is too short. */
+int co_secret_blob_version(const unsigned char *blob, size_t blob_len);
+
+/* The additional authenticated data that binds an endpoint's password to
+ * where it may be sent: the compact JSON array [id, host, port, database,
+ * username, sslmode] of the endpoint's validated doc (null for an absent
+ * member). *out is a new string the caller frees. Errors: CO_ERR_NOMEM. */
+CO_MUST_CHECK co_status co_secret_endpoint_aad(const char *id, const json_t *doc,
+                                               char **out, co_error *err);
+
+/* Derives a 32-byte subkey for another purpose than sealing from key:
+ * HMAC-SHA256(key, label) (label e.g. "cutover idempotency v1"). out is
+ * zeroed if OpenSSL fails. */
+void co_secret_derive(const co_secret_key *key, const char *label,
+                      unsigned char out[32]);
 
 #endif

@@ -4,6 +4,7 @@ against the real daemon.
 Finding 1: a daemon without tokens is driven by a web page (DNS rebinding,
 blind cross-site POSTs).
 """
+import os
 import subprocess
 
 import requests
@@ -88,3 +89,90 @@ def test_without_tokens_cors_refused_and_warned(tmp_path):
         assert "every local process and user that can reach" in d.log()
     finally:
         assert d.stop() == 0
+
+
+# Finding 2: an endpoint's password follows a changed host.
+
+def make_endpoint(url, **kw):
+    p = requests.post(url + "/v1/projects", json={"name": "p"}).json()
+    body = {"name": "src", "role": "source", "engine": "postgres", "host": "127.0.0.1",
+            "database": "db1", "username": "migrator", "password": "s3cret:pw"}
+    body.update(kw)
+    r = requests.post(f"{url}/v1/projects/{p['id']}/endpoints", json=body)
+    assert r.status_code == 201, r.text
+    return p, r.json()
+
+
+def test_destination_change_needs_the_password_again(daemon):
+    url = daemon.url
+    _, e = make_endpoint(url)
+    u = f"{url}/v1/endpoints/{e['id']}"
+    before = requests.get(u)
+    for change in [{"host": "attacker.example"}, {"port": 6543}, {"database": "other"},
+                   {"username": "postgres"}, {"sslmode": "disable"},
+                   {"host": "attacker.example", "sslmode": "disable"}]:
+        r = requests.patch(u, json=change)
+        assert r.status_code == 422, (change, r.text)
+        assert r.json()["errors"][0]["pointer"] == "/password"
+        for k in change:
+            assert k in r.json()["detail"]
+        after = requests.get(u)
+        assert after.json() == before.json() and after.headers["ETag"] == before.headers["ETag"]
+    # other members change without it; with the password the host may change
+    r = requests.patch(u, json={"extra_connection_attributes": "x=1"})
+    assert r.status_code == 200
+    r = requests.patch(u, json={"host": "db2.internal", "password": "new-pw"})
+    assert r.status_code == 200 and r.json()["host"] == "db2.internal"
+    assert r.json()["password_set"] is True
+
+
+def test_idempotency_fingerprint_is_keyed(daemon):
+    import hashlib
+    import sqlite3
+    url = daemon.url
+    body = b'{"name":"idem"}'
+    r = requests.post(url + "/v1/projects", data=body, headers={
+        "Content-Type": "application/json", "Idempotency-Key": "k1"})
+    assert r.status_code == 201
+    with sqlite3.connect(daemon.db) as db:
+        (stored,) = db.execute("SELECT body_sha256 FROM idempotency_keys").fetchone()
+    plain = hashlib.sha256(b"POST\0/v1/projects\0" + body).hexdigest()
+    assert len(stored) == 64 and stored != plain
+    r2 = requests.post(url + "/v1/projects", data=body, headers={
+        "Content-Type": "application/json", "Idempotency-Key": "k1"})
+    assert r2.status_code == 201 and r2.headers["Idempotent-Replayed"] == "true"
+
+
+def test_rotate_key(tmp_path):
+    import sqlite3
+    d = Daemon(tmp_path).start()
+    _, e = make_endpoint(d.url)
+    key_file = d.db + ".key"
+    assert d.stop() == 0
+    old = open(key_file, "rb").read()
+
+    def rotate(new):
+        return subprocess.run([BINARY, "--db", d.db, "--rotate-key", str(new)],
+                              capture_output=True, text=True, timeout=30)
+    r = rotate(tmp_path / "new.key")
+    assert r.returncode == 0, r.stderr
+    assert "re-encrypted 1 secrets" in r.stdout
+    assert not (tmp_path / "new.key").exists()
+    new = open(key_file, "rb").read()
+    assert len(new) == 32 and new != old
+    assert oct(os.stat(key_file).st_mode & 0o777) == "0o600"
+    # every secret opened under the new key: a second rotation succeeds
+    r = rotate(tmp_path / "newer.key")
+    assert r.returncode == 0 and "re-encrypted 1 secrets" in r.stdout, r.stderr
+    # a destination edited in the file no longer opens: rotation refuses it
+    with sqlite3.connect(d.db) as db:
+        db.execute("UPDATE resources SET doc = json_set(doc, '$.host', 'evil.example')"
+                   " WHERE id = ?", (e["id"],))
+    current = open(key_file, "rb").read()
+    r = rotate(tmp_path / "third.key")
+    assert r.returncode != 0 and e["id"] in r.stderr and "nothing was" in r.stderr
+    assert open(key_file, "rb").read() == current
+    # the daemon starts on the rotated key
+    d.start()
+    assert requests.get(f"{d.url}/v1/endpoints/{e['id']}").json()["password_set"]
+    assert d.stop() == 0

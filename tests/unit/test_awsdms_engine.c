@@ -124,10 +124,16 @@ static void insert(co_resource *r, co_kind kind, const char *name, json_t *doc,
     snprintf(r->project_id, sizeof r->project_id, "%s", kind == CO_KIND_PROJECT ? "" : project_id);
     snprintf(r->name, sizeof r->name, "%s", name);
     r->doc = doc;
-    if (password &&
-        co_secret_seal(&app.key, r->id, password, strlen(password), &r->secret,
-                       &r->secret_len, &err) != CO_OK)
-        return;
+    if (password) {
+        char *aad = NULL;
+        co_status rc = co_secret_endpoint_aad(r->id, doc, &aad, &err);
+        if (rc == CO_OK)
+            rc = co_secret_seal(&app.key, aad, password, strlen(password), &r->secret,
+                                &r->secret_len, &err);
+        free(aad);
+        if (rc != CO_OK)
+            return;
+    }
     CHECK(co_res_insert(app.store, r, NULL, 0, &err) == CO_OK, "insert %s: %s", name,
           err.message);
     snprintf(id_out, CO_ID_SIZE, "%s", r->id);

@@ -161,7 +161,7 @@ static void round_trip(const co_secret_key *key, const char *aad, const void *pl
         return;
     CHECK(blob_len == len + CO_SECRET_OVERHEAD, "blob of %s is %zu + %d bytes", what,
           len, CO_SECRET_OVERHEAD);
-    CHECK(blob[0] == 0x01, "blob of %s starts with version 1", what);
+    CHECK(blob[0] == CO_SECRET_BLOB_VERSION, "blob of %s starts with version 2", what);
     CHECK(len < 8 || memmem(blob, blob_len, plain, len) == NULL,
           "blob of %s does not contain the plaintext", what);
     co_error_clear(&err);
