@@ -79,6 +79,9 @@ void co_config_usage(const char *argv0)
            "re-encrypt every secret under the key in FILE (created 0600 if "
            "absent), then move FILE to the --secret-key-file path; stop the "
            "daemon first");
+    printf("  --%-16s %-24s %s\n", "separate-approver", "CUTOVER_SEPARATE_APPROVER",
+           "review_schema and cutover_gate must be approved by another token than "
+           "the run's creator (needs --tokens-file)");
     printf("  --%-16s %-24s %s\n", "help", "", "print this help and exit");
     printf("  --%-16s %-24s %s\n", "version", "", "print the version and exit");
 }
@@ -179,7 +182,7 @@ static co_status apply(co_config *cfg, int id, const char *v, co_error *err)
 co_status co_config_load(co_config *cfg, int argc, char **argv, bool *exit_now,
                          co_error *err)
 {
-    struct option longopts[OPT_LAST + 5];
+    struct option longopts[OPT_LAST + 6];
     int c;
 
     memset(cfg, 0, sizeof *cfg);
@@ -195,7 +198,12 @@ co_status co_config_load(co_config *cfg, int argc, char **argv, bool *exit_now,
     longopts[OPT_LAST + 1] = (struct option){"version", no_argument, NULL, 'V'};
     longopts[OPT_LAST + 2] = (struct option){"hash-token", no_argument, NULL, 'H'};
     longopts[OPT_LAST + 3] = (struct option){"rotate-key", required_argument, NULL, 'R'};
-    longopts[OPT_LAST + 4] = (struct option){NULL, 0, NULL, 0};
+    longopts[OPT_LAST + 4] = (struct option){"separate-approver", no_argument, NULL, 'S'};
+    longopts[OPT_LAST + 5] = (struct option){NULL, 0, NULL, 0};
+    {
+        const char *sa = getenv("CUTOVER_SEPARATE_APPROVER");
+        cfg->separate_approver = sa && (strcmp(sa, "1") == 0 || strcmp(sa, "true") == 0);
+    }
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
@@ -211,6 +219,10 @@ co_status co_config_load(co_config *cfg, int argc, char **argv, bool *exit_now,
         }
         if (c == 'H')
             return co_error_set(err, CO_ERR_UNPROCESSABLE, "hash-token");
+        if (c == 'S') {
+            cfg->separate_approver = true;
+            continue;
+        }
         if (c == 'R') {
             if (copy_str("rotate-key", cfg->rotate_key_file,
                          sizeof cfg->rotate_key_file, optarg, err) != CO_OK)

@@ -30,6 +30,8 @@ typedef struct co_config {
     size_t max_body;             /* request body limit in bytes */
     char port_file[1024];        /* "" = none; else the bound port is written there */
     char rotate_key_file[1024];  /* --rotate-key: run the rotation and exit */
+    bool separate_approver;      /* gates approved by another token than the
+                                  * run's creator (review_schema, cutover_gate) */
 } co_config;
 
 /* Fills cfg from defaults, the environment and argv. Returns CO_OK, or

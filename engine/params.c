@@ -18,6 +18,9 @@ typedef struct param_def {
     const char *description;
 } param_def;
 
+/* Parameters that carry SQL run as given: creating such a run needs admin. */
+static const char *const sql_params[] = {"converted_schema_sql", NULL};
+
 #define COMMON_PARAMS                                                             \
     {"source_endpoint_id", P_STRING, true, NULL, 0, 0,                            \
      "source endpoint (role source) of the project"},                             \
@@ -62,7 +65,8 @@ static const param_def o2p_params[] = {
     COMMON_PARAMS,
     {"schemas", P_ARRAY, false, "[\"public\"]", 0, 0, "schemas to migrate"},
     {"converted_schema_sql", P_STRING, false, NULL, 0, 0,
-     "converted schema DDL to apply at convert_schema (Oracle sources)"},
+     "converted schema DDL to apply at convert_schema, after an admin approved "
+     "it at review_schema (needs the admin role)"},
     {"rollback_task", P_BOOL, false, "false", 0, 0,
      "start a reverse CDC-only task at cutover"},
     {"sequence_gap", P_INT, false, "1000", 0, 1000000000,
@@ -219,6 +223,15 @@ static void check_names(const json_t *params, co_error *err)
             }
         }
     }
+}
+
+const char *co_params_sql_param(const co_plan_def *plan, const json_t *params)
+{
+    for (const param_def *d = table_of(plan); d->name; d++)
+        for (size_t i = 0; sql_params[i]; i++)
+            if (strcmp(d->name, sql_params[i]) == 0 && json_object_get(params, d->name))
+                return d->name;
+    return NULL;
 }
 
 co_status co_params_validate(co_store *store, const co_plan_def *plan,

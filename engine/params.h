@@ -14,6 +14,12 @@
 #include "engine/plans.h"
 #include "store/db.h"
 
+/* The name of the first parameter in params that carries SQL run as given
+ * (converted_schema_sql), or NULL. Static string. Creating such a run needs
+ * the admin role, and its plan's review_schema gate needs an admin's
+ * approval of the SQL's SHA-256 (handlers/runs.c). */
+const char *co_params_sql_param(const co_plan_def *plan, const json_t *params);
+
 /* Validates params (modified in place: defaults added) for plan and
  * engine_name within project_id. Returns err's status. */
 co_status co_params_validate(co_store *store, const co_plan_def *plan,

@@ -10,6 +10,7 @@ typedef enum o2p_step {
     O2P_PREFLIGHT,
     O2P_CONFIGURE_SOURCE,
     O2P_CONFIGURE_TARGET,
+    O2P_REVIEW_SCHEMA,
     O2P_CONVERT_SCHEMA,
     O2P_CREATE_REPLICATION_INSTANCE,
     O2P_CREATE_ENDPOINTS,
@@ -41,6 +42,12 @@ static const co_step_def o2p_steps[] = {
                               NULL, "target",
                               "schemas, the migration role and its grants, "
                               "extensions", co_step_configure_target},
+    [O2P_REVIEW_SCHEMA] = {"review_schema", "Review the schema SQL", 4, true,
+                           "converted_schema_sql", "operator",
+                           "when converted_schema_sql is given: an admin reads it "
+                           "(artifact review_schema.sql) and approves it by quoting "
+                           "its SHA-256",
+                           NULL},
     [O2P_CONVERT_SCHEMA] = {"convert_schema", "Convert the schema", 4, false, NULL,
                             "target",
                             "apply the converted schema DDL, or copy the schema "

@@ -28,7 +28,8 @@ typedef struct co_step_def {
     int aws_step;              /* 1..8 for oracle-to-postgres, 0 otherwise */
     bool gate;                 /* always waits for an operator's approval */
     const char *optional_param;/* run parameter that enables an optional
-                                * step (boolean), or NULL if always run */
+                                * step (true, or a non-empty string), or
+                                * NULL if always run */
     const char *system;        /* where it acts: "cutover", "source",
                                 * "target", "engine", "operator" */
     const char *description;

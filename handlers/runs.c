@@ -11,6 +11,7 @@
 #include "engine/runner.h"
 #include "engine/transition.h"
 #include "handlers/handlers.h"
+#include "handlers/review.h"
 #include "core/validate.h"
 #include "engine/app.h"
 #include "events/events.h"
@@ -47,6 +48,9 @@ co_status h_runs_create(co_request *req, co_response *resp)
         co_error_field(err, "/engine", "must be pg-logical or aws-dms");
     v_object(body, "", "parameters", false, err);
     params = json_object_get(body, "parameters");
+    if (plan && json_is_object(params) &&
+        (rc = co_review_check_create(req, plan, params, err)) != CO_OK)
+        goto out;
     if (plan && engine && json_is_object(params))
         co_params_validate(req->app->store, plan, engine, project.id, params, err);
     if ((rc = err->status) != CO_OK)
@@ -69,6 +73,8 @@ co_status h_runs_create(co_request *req, co_response *resp)
                                   "from", "to", "pending", "plan", plan->id, "engine",
                                   engine, "actor", req->principal),
                         err);
+    if (rc == CO_OK)
+        rc = co_review_add_artifact(&b, req->app->store, &run, plan, err);
     if (rc != CO_OK) {
         co_evb_abort(&b, req->app->store);
         goto out;
@@ -216,10 +222,14 @@ static co_status step_action(co_request *req, co_response *resp, co_action actio
         return rc;
     plan = co_plan_find(run.plan);
     idx = plan ? co_plan_step_index(plan, req->params[1]) : -1;
+    if (idx >= 0 && action == CO_ACT_APPROVE)
+        rc = co_review_check_approve(req, &run, req->params[1], &resp->err);
     co_run_row_clear(&run);
     if (idx < 0)
         return co_error_set(&resp->err, CO_ERR_NOT_FOUND, "plan %s has no step %s",
                             plan ? plan->id : "?", req->params[1]);
+    if (rc != CO_OK)
+        return rc;
     return act(req, resp, action, idx);
 }
 

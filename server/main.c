@@ -129,6 +129,11 @@ static int run(co_app *app)
                      "addresses may run without authentication",
                      app->cfg.listen);
         goto fail;
+    } else if (app->cfg.separate_approver) {
+        co_error_set(&err, CO_ERR_INVALID,
+                     "--separate-approver needs --tokens-file: without tokens every "
+                     "caller is the same 'anonymous'");
+        goto fail;
     } else if (app->cfg.n_cors_origins) {
         co_error_set(&err, CO_ERR_INVALID,
                      "--cors-origins needs --tokens-file: without tokens every "

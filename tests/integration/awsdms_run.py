@@ -6,6 +6,7 @@ and drives a run of the oracle-to-postgres plan on aws-dms.
 
 Nothing here talks to anything but 127.0.0.1.
 """
+import hashlib
 import json
 import os
 import signal
@@ -194,7 +195,16 @@ class PlanRun:
         return wait_until(check, timeout, interval=0.2, what=what)
 
     def approve(self, step):
-        r = requests.post(f"{self.url}/v1/runs/{self.rid}/steps/{step}/approve", timeout=10)
+        """Approves step; review_schema by the SHA-256 of the SQL it shows,
+        which must be the run's converted_schema_sql."""
+        body = None
+        if step == "review_schema":
+            sql = requests.get(f"{self.url}/v1/runs/{self.rid}/artifacts/review_schema.sql",
+                               timeout=10).content
+            assert sql == CONVERTED_DDL.encode()
+            body = {"sha256": hashlib.sha256(sql).hexdigest()}
+        r = requests.post(f"{self.url}/v1/runs/{self.rid}/steps/{step}/approve", json=body,
+                          timeout=10)
         assert r.status_code == 200, r.text
 
     def fake_empty(self, timeout=30):

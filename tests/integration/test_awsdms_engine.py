@@ -380,7 +380,7 @@ def test_oracle_to_postgres_plan(tmp_path, faults, kills, dialect):
         x = p.run()
         assert x["state"] == "succeeded", json.dumps(x, indent=1)
         assert x["waiting_for"] is None
-        assert approved == ["configure_source", "cutover_gate"]
+        assert approved == ["configure_source", "review_schema", "cutover_gate"]
         if kills:
             assert killed >= 5, f"only {killed} kills before the run finished"
         if faults:

@@ -563,10 +563,10 @@ def check_cors(s):
 
 
 def check_media_types(s, c):
-    """Every operation that takes a body refuses one that is not JSON with
-    415 before anything else runs (placeholder ids do)."""
+    """Every POST and PATCH refuses a body that is not JSON with 415 before
+    anything else runs (placeholder ids do)."""
     for method, template, _, op in c.operations:
-        if "requestBody" not in op:
+        if method not in ("POST", "PATCH"):
             continue
         path = re.sub(r"\{[^}]+\}", "x", template)
         r = s.request(method, path, data=b'{"name":"a"}',
@@ -641,6 +641,9 @@ def check_runs(s):
     expect(r, 409)
     assert (r.json()["state"], r.json()["step_state"]) == ("awaiting_approval", "succeeded")
     expect(s.post(f"{ra}/steps/no_such_step/approve"), 404)
+    r = s.post(f"{ra}/steps/cutover_gate/approve", json={"approved": True})
+    expect(r, 400)
+    assert field_errors(r) == {"/approved"}
     expect(s.post(f"{ra}/steps/no_such_step/retry"), 404)
     arts = expect(s.get(f"{ra}/artifacts"), 200)
     assert [x["name"] for x in arts["items"]] == ["prepare_target.sql"]

@@ -47,7 +47,9 @@ def test_plan_runs_to_success_with_steps_in_order(rd, plan):
     for s in final["steps"]:
         assert s["state"] in ("succeeded", "skipped")
     skipped = {s["id"] for s in final["steps"] if s["state"] == "skipped"}
-    assert skipped == ({"rollback_task"} if plan == "oracle-to-postgres" else {"ongoing_sync"})
+    # review_schema only runs when converted_schema_sql is given
+    assert skipped == ({"review_schema", "rollback_task"} if plan == "oracle-to-postgres"
+                       else {"ongoing_sync"})
     streamed = sub.wait(30)
     assert [e["id"] for e in streamed] == [e["id"] for e in events]
     assert [e["event"] for e in streamed] == [e["type"] for e in events]

@@ -176,3 +176,93 @@ def test_rotate_key(tmp_path):
     d.start()
     assert requests.get(f"{d.url}/v1/endpoints/{e['id']}").json()["password_set"]
     assert d.stop() == 0
+
+
+# Finding 3: operator-supplied SQL runs as the target's superuser, unreviewed.
+
+TOKENS = {"viewer": ("tok-v", "viewer"), "operator": ("tok-o", "operator"),
+          "admin": ("tok-a", "admin"), "admin2": ("tok-a2", "admin")}
+
+
+def tokens_file(tmp_path, tokens=TOKENS):
+    import hashlib
+    path = tmp_path / "tokens"
+    path.write_text("".join(f"{hashlib.sha256(t.encode()).hexdigest()} {role} {name}\n"
+                            for name, (t, role) in tokens.items()))
+    path.chmod(0o600)
+    return str(path)
+
+
+def session(token_name):
+    s = requests.Session()
+    s.headers["Authorization"] = f"Bearer {TOKENS[token_name][0]}"
+    return s
+
+
+def test_sql_needs_admin_and_a_review(tmp_path):
+    import hashlib
+    from daemon import TEST_BINARY, wait_until
+    sql = ("CREATE TABLE t (id int PRIMARY KEY);\n"
+           "DO $$ BEGIN RAISE EXCEPTION '%', (SELECT string_agg(subconninfo, ';') "
+           "FROM pg_subscription); END $$;\n-- naïve UTF-8 ✓\n")
+    digest = hashlib.sha256(sql.encode()).hexdigest()
+    d = Daemon(tmp_path, tokens_file=tokens_file(tmp_path), binary=TEST_BINARY,
+               args=["--separate-approver"]).start()
+    try:
+        url = d.url
+        admin, admin2, op = session("admin"), session("admin2"), session("operator")
+        pid = op.post(url + "/v1/projects", json={"name": "p"}).json()["id"]
+        body = {"plan": "oracle-to-postgres", "engine": "test",
+                "parameters": {"converted_schema_sql": sql, "test": {"step_ms": 5}}}
+        r = op.post(f"{url}/v1/projects/{pid}/runs", json=body)
+        assert r.status_code == 403 and "converted_schema_sql" in r.json()["detail"]
+        assert op.get(f"{url}/v1/projects/{pid}/runs").json()["items"] == []
+        r = admin.post(f"{url}/v1/projects/{pid}/runs", json=body)
+        assert r.status_code == 201, r.text
+        rid = r.json()["id"]
+        run_url = f"{url}/v1/runs/{rid}"
+
+        def at_review():
+            run = admin.get(run_url).json()
+            return run if run["state"] == "awaiting_approval" else None
+        run = wait_until(at_review, 30, what="review_schema awaiting approval")
+        steps = {s["id"]: s["state"] for s in run["steps"]}
+        assert steps["review_schema"] == "awaiting_approval"
+        assert steps["convert_schema"] == "pending"
+        # the artifact is the exact SQL; its event carries the SHA-256
+        art = op.get(f"{run_url}/artifacts/review_schema.sql")
+        assert art.status_code == 200 and art.content == sql.encode()
+        evs = op.get(f"{run_url}/events", params={"type": "artifact.created"}).json()
+        assert [e["data"]["sha256"] for e in evs["items"]
+                if e["data"]["name"] == "review_schema.sql"] == [digest]
+        approve = f"{run_url}/steps/review_schema/approve"
+        # refused: an operator, no hash, a wrong hash, the run's own creator
+        r = op.post(approve, json={"sha256": digest})
+        assert r.status_code == 403 and "admin" in r.json()["detail"]
+        r = admin2.post(approve)
+        assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "/sha256"
+        r = admin2.post(approve, json={"sha256": hashlib.sha256(b"other").hexdigest()})
+        assert r.status_code == 422 and "does not match" in r.json()["errors"][0]["detail"]
+        r = admin.post(approve, json={"sha256": digest})
+        assert r.status_code == 403 and "separate-approver" in r.json()["detail"]
+        run = admin.get(run_url).json()
+        assert run["state"] == "awaiting_approval"
+        assert {s["id"]: s["state"] for s in run["steps"]}["convert_schema"] == "pending"
+        # another admin who quotes the hash approves it; the run goes on
+        r = admin2.post(approve, json={"sha256": digest.upper()})
+        assert r.status_code == 200, r.text
+        review = [s for s in r.json()["steps"] if s["id"] == "review_schema"][0]
+        assert review["state"] == "succeeded" and review["approved_by"] == "admin2"
+
+        def at_cutover():
+            run = at_review()
+            return run if run and run["current_step"] == "cutover_gate" else None
+        wait_until(at_cutover, 30, what="cutover_gate awaiting approval")
+        r = admin.post(f"{run_url}/steps/cutover_gate/approve")
+        assert r.status_code == 403
+        r = op.post(f"{run_url}/steps/cutover_gate/approve")
+        assert r.status_code == 200, r.text
+        wait_until(lambda: admin.get(run_url).json()["state"] == "succeeded", 30,
+                   what="run succeeded")
+    finally:
+        assert d.stop() == 0, d.log()

@@ -98,7 +98,7 @@ static void test_oracle_to_postgres(void)
 
     if (!CHECK(p != NULL, "oracle-to-postgres exists"))
         return;
-    CHECK(p->nsteps == 17, "oracle-to-postgres has 17 steps (%zu)", p->nsteps);
+    CHECK(p->nsteps == 18, "oracle-to-postgres has 18 steps (%zu)", p->nsteps);
     for (size_t i = 0; i < p->nsteps; i++) {
         int a = p->steps[i].aws_step;
         if (a < 1 || a > 8) {
@@ -124,7 +124,16 @@ static void test_oracle_to_postgres(void)
     CHECK(s && s->aws_step == 8, "cutover_gate belongs to AWS step 8");
     CHECK(s && strcmp(s->system, "operator") == 0, "cutover_gate is the operator's");
     CHECK(s && s->optional_param == NULL, "cutover_gate is not optional");
-    CHECK(gates == 1, "cutover_gate is the only gate (%zu)", gates);
+    CHECK(gates == 2, "cutover_gate and review_schema are the gates (%zu)", gates);
+
+    s = step(p, "review_schema");
+    CHECK(s && s->gate, "review_schema is a gate");
+    CHECK(s && s->optional_param &&
+              strcmp(s->optional_param, "converted_schema_sql") == 0,
+          "review_schema is enabled by converted_schema_sql");
+    CHECK(s && co_plan_step_index(p, "review_schema") + 1 ==
+                   co_plan_step_index(p, "convert_schema"),
+          "review_schema comes right before convert_schema");
 
     s = step(p, "rollback_task");
     CHECK(s && s->optional_param && strcmp(s->optional_param, "rollback_task") == 0,
@@ -132,7 +141,8 @@ static void test_oracle_to_postgres(void)
     CHECK(s && co_plan_step_index(p, "rollback_task") == (int)p->nsteps - 1,
           "rollback_task is the last step");
     for (size_t i = 0; i < p->nsteps; i++)
-        if (strcmp(p->steps[i].id, "rollback_task") != 0)
+        if (strcmp(p->steps[i].id, "rollback_task") != 0 &&
+            strcmp(p->steps[i].id, "review_schema") != 0)
             CHECK(p->steps[i].optional_param == NULL, "%s always runs", p->steps[i].id);
 
     {
