@@ -250,12 +250,25 @@ void co_events_unsubscribe(co_events_sub *s)
     free(s);
 }
 
+bool co_events_type_match(const char *filter, const char *type)
+{
+    size_t n;
+    if (!filter || !*filter)
+        return true;
+    n = strlen(filter);
+    if (filter[0] == '!' && n > 3 && strcmp(filter + n - 2, ".*") == 0)
+        return strncmp(type, filter + 1, n - 2) != 0;
+    if (n > 2 && strcmp(filter + n - 2, ".*") == 0)
+        return strncmp(type, filter, n - 1) == 0;
+    return strcmp(filter, type) == 0;
+}
+
 static int matches(const co_events_sub *s, const char *run_id, const char *project_id,
                    const char *type)
 {
     return (!s->run_id[0] || strcmp(s->run_id, run_id) == 0) &&
            (!s->project_id[0] || strcmp(s->project_id, project_id) == 0) &&
-           (!s->type[0] || strcmp(s->type, type) == 0);
+           co_events_type_match(s->type, type);
 }
 
 /* Emits from the ring up to `upto`; returns 0 when the ring no longer holds

@@ -91,8 +91,14 @@ void co_evb_abort(co_evb *b, co_store *store);
 typedef struct co_events_filter {
     const char *run_id;
     const char *project_id;
-    const char *type;
+    const char *type;           /* see co_events_type_match */
 } co_events_filter;
+
+/* Tells whether event type matches filter: NULL or "" matches all, "x.*"
+ * every type starting with "x.", "!x.*" every type not starting with "x."
+ * (how non-admins are kept from audit.* events), anything else exactly. The
+ * events query of store/runs.c applies the same rule in SQL. */
+bool co_events_type_match(const char *filter, const char *type);
 
 typedef struct co_events_sub co_events_sub;
 

@@ -34,6 +34,28 @@ static int wants_stream(co_request *req)
     return accept && strstr(accept, "text/event-stream") != NULL;
 }
 
+/* Checks the ?type= filter against the caller's role and returns the
+ * filter to apply (events/events.h co_events_type_match): audit.* events
+ * are for admins only, so other roles get "!audit.*" instead of no filter
+ * and 403 for an audit type. */
+static co_status type_filter(const co_request *req, const char *type,
+                             const char **out, co_error *err)
+{
+    bool admin = req->role >= CO_ROLE_ADMIN;
+    *out = type;
+    if (type && (type[0] == '!' || strlen(type) > 39))
+        return co_error_field(err, "?type", "must be an event type, or a prefix "
+                                            "followed by .* (audit.*)");
+    if (type && !admin && strncmp(type, "audit.", 6) == 0)
+        return co_error_set(err, CO_ERR_FORBIDDEN,
+                            "audit events need the admin role; token '%s' has %s",
+                            req->principal,
+                            req->role == CO_ROLE_OPERATOR ? "operator" : "viewer");
+    if (!type && !admin)
+        *out = "!audit.*";
+    return CO_OK;
+}
+
 static co_status serve(co_request *req, co_response *resp, const char *run_id,
                        const char *project_id, const char *type)
 {
@@ -43,6 +65,8 @@ static co_status serve(co_request *req, co_response *resp, const char *run_id,
     json_t *items = NULL;
     co_status rc;
 
+    if ((rc = type_filter(req, type, &type, &resp->err)) != CO_OK)
+        return rc;
     if ((rc = read_after(req, &after, &resp->err)) != CO_OK)
         return rc;
     if (wants_stream(req)) {

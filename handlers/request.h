@@ -42,6 +42,8 @@ typedef struct co_request {
     const char *principal;              /* token name, or "anonymous" */
     co_role role;
     const struct co_route *route;
+    const char *request_id;             /* this request's id (X-Request-Id) */
+    const char *address;                /* the client's IP address */
 } co_request;
 
 typedef struct co_response {

@@ -1,6 +1,8 @@
 /* resource.c - see resource.h. */
 #include "handlers/resource.h"
 
+#include "handlers/audit.h"
+
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +79,20 @@ static co_status seal(co_request *req, co_resource *r, const char *password,
     return rc;
 }
 
+/* Records audit.<kind>.<action> of r: the names of the members that differ
+ * from before (NULL for a creation), and "password" when pw set or cleared
+ * it; never a value. */
+static void audit_change(co_request *req, const co_kind_def *def, const char *action,
+                         const co_resource *r, const json_t *before, int pw)
+{
+    json_t *fields = co_audit_changed(before, r->doc);
+    if (pw != 0)
+        json_array_append_new(fields, json_string("password"));
+    co_audit(req, co_kind_name(def->kind), action, r->id,
+             def->kind == CO_KIND_PROJECT ? r->id : r->project_id, NULL,
+             json_pack("{s:o}", "fields", fields));
+}
+
 static void set_name(co_resource *r)
 {
     const char *name = v_str(r->doc, "name");
@@ -121,6 +137,7 @@ co_status co_res_handle_create(const co_kind_def *def, co_request *req,
     set_name(&r);
     if ((rc = co_res_insert(req->app->store, &r, refs, nrefs, &resp->err)) != CO_OK)
         goto out;
+    audit_change(req, def, "create", &r, NULL, pw);
     co_resp_json(resp, 201, co_resource_json(def, &r));
     set_etag(resp, &r);
     snprintf(resp->location, sizeof resp->location, "/v1/%s/%s", def->collection,
@@ -270,6 +287,7 @@ co_status co_res_handle_update(const co_kind_def *def, co_request *req,
     }
     if (rc != CO_OK)
         goto out;
+    audit_change(req, def, "update", &r, before, pw);
     co_resp_json(resp, 200, co_resource_json(def, &r));
     set_etag(resp, &r);
 out:
@@ -291,6 +309,8 @@ co_status co_res_handle_delete(const co_kind_def *def, co_request *req,
                        &resp->err);
     if (rc != CO_OK)
         return rc;
+    co_audit(req, co_kind_name(def->kind), "delete", req->params[0],
+             def->kind == CO_KIND_PROJECT ? req->params[0] : NULL, NULL, NULL);
     resp->status = 204;
     return CO_OK;
 }

@@ -11,6 +11,7 @@
 #include "engine/runner.h"
 #include "engine/transition.h"
 #include "handlers/handlers.h"
+#include "handlers/audit.h"
 #include "handlers/review.h"
 #include "core/validate.h"
 #include "engine/app.h"
@@ -82,6 +83,9 @@ co_status h_runs_create(co_request *req, co_response *resp)
     if ((rc = co_evb_commit(&b, req->app->store, err)) != CO_OK)
         goto out;
     co_runner_wake(req->app->runner);
+    co_audit(req, "run", "create", run.id, run.project_id, run.id,
+             json_pack("{s:s, s:s, s:o}", "plan", plan->id, "engine", engine,
+                       "parameters", co_audit_changed(NULL, params)));
     if ((rc = co_runs_json(req->app->store, run.id, &run_json, err)) != CO_OK)
         goto out;
     snprintf(resp->etag, sizeof resp->etag, "%lld",
@@ -133,9 +137,10 @@ co_status h_runs_get(co_request *req, co_response *resp)
     return CO_OK;
 }
 
-/* Applies an API action and answers with the run as it is afterwards. */
+/* Applies an API action (audited as audit.run.<verb>; step names the step
+ * acted on or is NULL) and answers with the run as it is afterwards. */
 static co_status act(co_request *req, co_response *resp, co_action action,
-                     int step_index)
+                     int step_index, const char *verb, const char *step)
 {
     co_change c;
     json_t *state = NULL, *run = NULL;
@@ -152,23 +157,26 @@ static co_status act(co_request *req, co_response *resp, co_action action,
     co_runner_wake(req->app->runner);
     if ((rc = co_runs_json(req->app->store, req->params[0], &run, &resp->err)) != CO_OK)
         return rc;
+    co_audit(req, "run", verb, req->params[0],
+             json_string_value(json_object_get(run, "project_id")), req->params[0],
+             step ? json_pack("{s:s}", "step", step) : NULL);
     co_resp_json(resp, 200, run);
     return CO_OK;
 }
 
 co_status h_runs_pause(co_request *req, co_response *resp)
 {
-    return act(req, resp, CO_ACT_PAUSE, -1);
+    return act(req, resp, CO_ACT_PAUSE, -1, "pause", NULL);
 }
 
 co_status h_runs_resume(co_request *req, co_response *resp)
 {
-    return act(req, resp, CO_ACT_RESUME, -1);
+    return act(req, resp, CO_ACT_RESUME, -1, "resume", NULL);
 }
 
 co_status h_runs_cancel(co_request *req, co_response *resp)
 {
-    return act(req, resp, CO_ACT_CANCEL, -1);
+    return act(req, resp, CO_ACT_CANCEL, -1, "cancel", NULL);
 }
 
 co_status h_runs_rollback_stop(co_request *req, co_response *resp)
@@ -230,7 +238,8 @@ static co_status step_action(co_request *req, co_response *resp, co_action actio
                             plan ? plan->id : "?", req->params[1]);
     if (rc != CO_OK)
         return rc;
-    return act(req, resp, action, idx);
+    return act(req, resp, action, idx, action == CO_ACT_APPROVE ? "approve" : "retry",
+               req->params[1]);
 }
 
 co_status h_runs_approve(co_request *req, co_response *resp)

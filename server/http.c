@@ -12,6 +12,7 @@
 #include "server/http.h"
 
 #include <arpa/inet.h>
+#include <openssl/rand.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #include "server/auth.h"
 #include "core/buf.h"
 #include "core/clock.h"
+#include "core/hex.h"
 #include "core/log.h"
 #include "server/guard.h"
 #include "server/metrics.h"
@@ -54,6 +56,8 @@ typedef struct req_ctx {
     co_error reject;       /* set by precheck: answered without the body */
     co_role role;          /* caller's role (admin without a tokens file) */
     char principal[64];    /* caller's token name, or "anonymous" */
+    char request_id[24];   /* 16 hex digits, sent back as X-Request-Id */
+    char address[64];      /* the client's IP address */
 } req_ctx;
 
 #define ALLOWED_HEADERS \
@@ -333,6 +337,25 @@ static void authenticate(co_app *app, struct MHD_Connection *conn,
                      co_role_name(role));
 }
 
+/* Fills ctx->request_id (random) and ctx->address (the peer's IP). */
+static void identify(struct MHD_Connection *conn, req_ctx *ctx)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    unsigned char rnd[8];
+    if (RAND_bytes(rnd, sizeof rnd) != 1)
+        memset(rnd, 0, sizeof rnd);
+    co_hex_encode(rnd, sizeof rnd, ctx->request_id);
+    snprintf(ctx->address, sizeof ctx->address, "unknown");
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ctx->address,
+                  sizeof ctx->address);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ctx->address,
+                  sizeof ctx->address);
+}
+
 /* Checks what can be checked on the headers alone, before any of the body
  * is read (server/guard.h): the Host and Origin of a daemon without tokens,
  * the caller's token and role, the body's media type. The first failure is
@@ -350,6 +373,7 @@ static void precheck(co_http *http, struct MHD_Connection *conn,
 
     ctx->role = CO_ROLE_ADMIN;
     snprintf(ctx->principal, sizeof ctx->principal, "anonymous");
+    identify(conn, ctx);
     if (!app->auth) {
         const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                        MHD_HTTP_HEADER_HOST);
@@ -420,6 +444,8 @@ static struct MHD_Response *dispatch(co_http *http, struct MHD_Connection *conn,
     req.body = ctx->body.data ? ctx->body.data : "";
     req.body_len = ctx->body.len;
     req.principal = ctx->principal;
+    req.request_id = ctx->request_id;
+    req.address = ctx->address;
     req.role = ctx->role;
 
     if (ctx->reject.status != CO_OK)
@@ -519,6 +545,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     if (!r)
         return MHD_NO;
     add_cors(http->app, conn, r);
+    MHD_add_response_header(r, "X-Request-Id", ctx->request_id);
     ctx->status = status;
     ret = MHD_queue_response(conn, (unsigned)status, r);
     MHD_destroy_response(r);
@@ -537,8 +564,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     {
         double secs = (double)(co_clock_mono_ms() - ctx->start_ms) / 1000.0;
         co_metrics_observe_request(http->app->metrics, ctx->op, ctx->status, secs);
-        co_log(CO_LOG_DEBUG, "http", "%s status=%d ms=%.1f", ctx->op, ctx->status,
-               secs * 1000.0);
+        co_log(CO_LOG_DEBUG, "http", "%s status=%d ms=%.1f caller=%s address=%s "
+               "request_id=%s", ctx->op, ctx->status, secs * 1000.0, ctx->principal,
+               ctx->address, ctx->request_id);
     }
     co_buf_free(&ctx->body);
     free(ctx);

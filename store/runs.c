@@ -125,7 +125,12 @@ static const char *const sql_text[] = {
                      " AND (?2 <= 0 OR id <= ?2)"
                      " AND (?3 IS NULL OR run_id = ?3)"
                      " AND (?4 IS NULL OR project_id = ?4)"
-                     " AND (?5 IS NULL OR type = ?5)"
+                     " AND (?5 IS NULL OR type = ?5"
+                     /* "x.*": prefix "x."; "!x.*": not that prefix (events.h) */
+                     "  OR (?5 GLOB '[^!]*.[*]' AND substr(type, 1, length(?5) - 1)"
+                     "      = substr(?5, 1, length(?5) - 1))"
+                     "  OR (?5 GLOB '!?*.[*]' AND substr(type, 1, length(?5) - 2)"
+                     "      <> substr(?5, 2, length(?5) - 2)))"
                      " ORDER BY id LIMIT ?6",
     [SQL_EV_MAX] = "SELECT coalesce(max(id), 0) FROM events",
     [SQL_CLEANUP_MARK] = "UPDATE runs SET cleanup = 'pending', cleanup_until = 0"

@@ -51,8 +51,12 @@ def test_plan_runs_to_success_with_steps_in_order(rd, plan):
     assert skipped == ({"review_schema", "rollback_task"} if plan == "oracle-to-postgres"
                        else {"ongoing_sync"})
     streamed = sub.wait(30)
-    assert [e["id"] for e in streamed] == [e["id"] for e in events]
-    assert [e["event"] for e in streamed] == [e["type"] for e in events]
+    # the stream has the project's events: the run's and the project's audit
+    project_events = all_events(url, "/v1/events", project_id=pid)
+    assert [e["id"] for e in streamed] == [e["id"] for e in project_events]
+    assert [e["event"] for e in streamed] == [e["type"] for e in project_events]
+    assert [e["id"] for e in events] == \
+        [e["id"] for e in project_events if e["run_id"] == run["id"]]
 
 
 def test_optional_step_runs_when_asked(rd):

@@ -264,5 +264,62 @@ def test_sql_needs_admin_and_a_review(tmp_path):
         assert r.status_code == 200, r.text
         wait_until(lambda: admin.get(run_url).json()["state"] == "succeeded", 30,
                    what="run succeeded")
+        # every approval is in the audit trail (refused attempts are not)
+        evs = admin.get(f"{run_url}/events", params={"type": "audit.run.approve"}).json()
+        assert [(e["data"]["step"], e["data"]["actor"]) for e in evs["items"]] == \
+            [("review_schema", "admin2"), ("cutover_gate", "operator")]
     finally:
         assert d.stop() == 0, d.log()
+
+
+# Finding 5: no audit trail.
+
+def test_audit_events_name_who_changed_what(tmp_path):
+    d = Daemon(tmp_path, tokens_file=tokens_file(tmp_path)).start()
+    try:
+        url = d.url
+        admin, op, viewer = session("admin"), session("operator"), session("viewer")
+        r = op.post(url + "/v1/projects", json={"name": "p"})
+        pid, created_rid = r.json()["id"], r.headers["X-Request-Id"]
+        body = {"name": "src", "role": "source", "engine": "postgres", "host": "h1",
+                "database": "db1", "username": "u", "password": "first-Secret-1"}
+        eid = admin.post(f"{url}/v1/projects/{pid}/endpoints", json=body).json()["id"]
+        r = admin.patch(f"{url}/v1/endpoints/{eid}",
+                        json={"host": "h2", "password": "second-Secret-2"})
+        assert r.status_code == 200
+        patch_rid = r.headers["X-Request-Id"]
+        assert op.patch(f"{url}/v1/projects/{pid}", json={"description": "x"}).status_code == 200
+        assert admin.delete(f"{url}/v1/endpoints/{eid}").status_code == 204
+        # admins only
+        for s in (viewer, op):
+            assert s.get(url + "/v1/events", params={"type": "audit.*"}).status_code == 403
+            assert s.get(url + "/v1/events",
+                         params={"type": "audit.project.create"}).status_code == 403
+            r = s.get(url + "/v1/events", params={"limit": 1000})
+            assert r.status_code == 200
+            assert not [e for e in r.json()["items"] if e["type"].startswith("audit.")]
+        assert viewer.get(url + "/v1/events", params={"type": "!audit.*"}).status_code == 400
+        r = admin.get(url + "/v1/events", params={"type": "audit.*", "limit": 1000})
+        assert r.status_code == 200
+        events = r.json()["items"]
+        assert [e["type"] for e in events] == [
+            "audit.project.create", "audit.endpoint.create", "audit.endpoint.update",
+            "audit.project.update", "audit.endpoint.delete"]
+        by_type = {e["type"]: e for e in events}
+        c = by_type["audit.project.create"]["data"]
+        assert (c["actor"], c["role"], c["address"], c["request_id"]) == \
+            ("operator", "operator", "127.0.0.1", created_rid)
+        assert by_type["audit.project.create"]["project_id"] == pid
+        u = by_type["audit.endpoint.update"]["data"]
+        assert u["actor"] == "admin" and u["id"] == eid and u["request_id"] == patch_rid
+        assert sorted(u["fields"]) == ["host", "password"]
+        assert "password" in by_type["audit.endpoint.create"]["data"]["fields"]
+        assert by_type["audit.project.update"]["data"]["fields"] == ["description"]
+        assert by_type["audit.endpoint.delete"]["data"]["id"] == eid
+        # never a secret's value, anywhere in the log
+        every = admin.get(url + "/v1/events", params={"limit": 1000}).text
+        assert "first-Secret-1" not in every and "second-Secret-2" not in every
+        assert d.stop() == 0
+        assert "first-Secret-1" not in d.log() and "second-Secret-2" not in d.log()
+    finally:
+        d.kill9()
