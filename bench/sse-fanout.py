@@ -330,8 +330,10 @@ def main():
     binary = build(os.path.abspath(a.build_dir), "tests/cutoverd-test")
     nofile = raise_nofile(a.subscribers + 512)
     tmp = tempfile.mkdtemp(prefix="cutover-sse-fanout.")
+    # every subscriber connects from 127.0.0.1: lift the per-address cap
     cmd = ["--db", os.path.join(tmp, "bench.db"),
-           "--log-level", "warn"]
+           "--log-level", "warn",
+           "--max-connections-per-address", str(a.subscribers + 64)]
     if a.http_threads:
         cmd += ["--http-threads", str(a.http_threads)]
     if a.workers:

@@ -23,6 +23,11 @@ enum opt_id {
     OPT_REGION,
     OPT_MAX_BODY,
     OPT_PORT_FILE,
+    OPT_MAX_CONNECTIONS,
+    OPT_MAX_CONNECTIONS_PER_ADDRESS,
+    OPT_MAX_STREAMS,
+    OPT_MAX_STREAMS_PER_TOKEN,
+    OPT_RATE_LIMIT,
     OPT_LAST
 };
 
@@ -58,6 +63,21 @@ static const struct opt_def {
     [OPT_PORT_FILE] = {"port-file", "CUTOVER_PORT_FILE", "",
                        "write the bound TCP port (a decimal number and a newline) to "
                        "this file once listening; useful with port 0"},
+    [OPT_MAX_CONNECTIONS] = {"max-connections", "CUTOVER_MAX_CONNECTIONS", "4000",
+                             "HTTP connections in total (kept below the open-file "
+                             "limit, which is raised to its hard limit at start)"},
+    [OPT_MAX_CONNECTIONS_PER_ADDRESS] = {"max-connections-per-address",
+                                         "CUTOVER_MAX_CONNECTIONS_PER_ADDRESS", "256",
+                                         "HTTP connections per client address"},
+    [OPT_MAX_STREAMS] = {"max-streams", "CUTOVER_MAX_STREAMS", "2048",
+                         "event streams in total (503 beyond)"},
+    [OPT_MAX_STREAMS_PER_TOKEN] = {"max-streams-per-token",
+                                   "CUTOVER_MAX_STREAMS_PER_TOKEN", "64",
+                                   "event streams per token (429 beyond; with "
+                                   "--tokens-file)"},
+    [OPT_RATE_LIMIT] = {"rate-limit", "CUTOVER_RATE_LIMIT", "50",
+                        "mutating requests per token and second, bursts of twice "
+                        "that (429 beyond; with --tokens-file; 0 = off)"},
 };
 _Static_assert(sizeof opt_table / sizeof opt_table[0] == OPT_LAST,
                "opt_table must cover the options");
@@ -170,6 +190,19 @@ static co_status apply(co_config *cfg, int id, const char *v, co_error *err)
         return copy_str(flag, cfg->dms_endpoint, sizeof cfg->dms_endpoint, v, err);
     case OPT_REGION:
         return copy_str(flag, cfg->region, sizeof cfg->region, v, err);
+    case OPT_MAX_CONNECTIONS:
+    case OPT_MAX_CONNECTIONS_PER_ADDRESS:
+    case OPT_MAX_STREAMS:
+    case OPT_MAX_STREAMS_PER_TOKEN:
+    case OPT_RATE_LIMIT:
+        if (parse_int(flag, v, id == OPT_RATE_LIMIT ? 0 : 1, 1000000, &n, err) != CO_OK)
+            return CO_ERR_INVALID;
+        *(id == OPT_MAX_CONNECTIONS               ? &cfg->max_connections
+          : id == OPT_MAX_CONNECTIONS_PER_ADDRESS ? &cfg->max_connections_per_address
+          : id == OPT_MAX_STREAMS                 ? &cfg->max_streams
+          : id == OPT_MAX_STREAMS_PER_TOKEN       ? &cfg->max_streams_per_token
+                                                  : &cfg->rate_limit) = (int)n;
+        return CO_OK;
     case OPT_MAX_BODY:
         if (parse_int(flag, v, 1024, 64L << 20, &n, err) != CO_OK)
             return CO_ERR_INVALID;

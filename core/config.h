@@ -28,6 +28,11 @@ typedef struct co_config {
     char dms_endpoint[512];      /* "" = https://dms.<region>.amazonaws.com */
     char region[64];
     size_t max_body;             /* request body limit in bytes */
+    int max_connections;         /* HTTP connections in total */
+    int max_connections_per_address; /* HTTP connections per client address */
+    int max_streams;             /* event streams in total */
+    int max_streams_per_token;   /* event streams per token name */
+    int rate_limit;              /* mutating requests per token and second (0 off) */
     char port_file[1024];        /* "" = none; else the bound port is written there */
     char rotate_key_file[1024];  /* --rotate-key: run the rotation and exit */
     bool separate_approver;      /* gates approved by another token than the

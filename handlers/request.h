@@ -59,7 +59,9 @@ typedef struct co_response {
         bool active;             /* Events stream (server/sse.c) of the events */
         int64_t after;           /* after this id that match the filter ("" = any) */
         char run_id[40], project_id[40], type[40];
+        bool counted;            /* set by the server: admitted by its limits */
     } stream;
+    int retry_after_s;           /* sent as Retry-After with an error, if > 0 */
     co_error err;                /* filled when the handler fails */
     json_t *problem_extra;       /* owned members merged into the problem */
 } co_response;

@@ -28,6 +28,7 @@
 #include "core/hex.h"
 #include "core/log.h"
 #include "server/guard.h"
+#include "server/limits.h"
 #include "server/metrics.h"
 #include "server/problem.h"
 #include "server/router.h"
@@ -45,6 +46,7 @@ struct co_http {
     pthread_cond_t idem_cv;
     struct idem_key *idem_keys; /* keys in flight, guarded by idem_mu */
     co_sse *sse;           /* event streams and their heartbeat */
+    co_limits *limits;     /* streams, request rate, failed sign-ins */
 };
 
 typedef struct req_ctx {
@@ -57,6 +59,8 @@ typedef struct req_ctx {
     co_role role;          /* caller's role (admin without a tokens file) */
     char principal[64];    /* caller's token name, or "anonymous" */
     char request_id[24];   /* 16 hex digits, sent back as X-Request-Id */
+    int retry_after_s;     /* Retry-After of a rejection (429, 503) */
+    bool stream_counted;   /* an event stream admitted by the limits */
     char address[64];      /* the client's IP address */
 } req_ctx;
 
@@ -128,14 +132,40 @@ static struct MHD_Response *problem_response(const co_error *err, const char *pa
     return problem_response_x(err, path, NULL, status);
 }
 
+/* Adds Retry-After: seconds to r when seconds > 0. */
+static void add_retry_after(struct MHD_Response *r, int seconds)
+{
+    char v[16];
+    if (!r || seconds <= 0)
+        return;
+    snprintf(v, sizeof v, "%d", seconds);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, v);
+}
+
 /* Turns a handler's stream request into an SSE response in resp->mhd. */
 static co_status open_stream(co_http *http, co_request *req, co_response *resp)
 {
     co_events_filter f = {resp->stream.run_id, resp->stream.project_id, resp->stream.type};
+    bool total = false;
+    co_status rc;
     if (!http->sse)
         return co_error_set(&resp->err, CO_ERR_TRANSIENT, "event streams are not available");
-    return co_sse_response(http->sse, req->app->store, req->conn, resp->stream.after, &f,
-                           &resp->mhd, &resp->err);
+    resp->retry_after_s = co_limits_stream_open(http->limits, req->principal, &total);
+    if (resp->retry_after_s > 0)
+        return total ? co_error_set(&resp->err, CO_ERR_BUSY,
+                                    "every event stream slot is taken (%d): poll the "
+                                    "JSON pages or try again later",
+                                    http->app->cfg.max_streams)
+                     : co_error_set(&resp->err, CO_ERR_RATE_LIMITED,
+                                    "token '%s' has %d event streams open already",
+                                    req->principal, http->app->cfg.max_streams_per_token);
+    rc = co_sse_response(http->sse, req->app->store, req->conn, resp->stream.after, &f,
+                         &resp->mhd, &resp->err);
+    if (rc == CO_OK)
+        resp->stream.counted = true;
+    else
+        co_limits_stream_close(http->limits, req->principal);
+    return rc;
 }
 
 /* Renders resp into an MHD response and its status. */
@@ -148,7 +178,9 @@ static struct MHD_Response *render(co_http *http, co_request *req, co_response *
     if (rc != CO_OK) {
         if (resp->err.status == CO_OK)
             co_error_set(&resp->err, rc, "%s", co_status_str(rc));
-        return problem_response_x(&resp->err, req->path, resp->problem_extra, status);
+        r = problem_response_x(&resp->err, req->path, resp->problem_extra, status);
+        add_retry_after(r, resp->retry_after_s);
+        return r;
     }
     if (resp->mhd) {
         r = resp->mhd;
@@ -317,17 +349,26 @@ static bool announces_body(struct MHD_Connection *conn)
 
 /* Authenticates the caller of route from the Authorization header into
  * ctx->role and ctx->principal; a failure is recorded in ctx->reject. */
-static void authenticate(co_app *app, struct MHD_Connection *conn,
+static void authenticate(co_http *http, struct MHD_Connection *conn,
                          const co_route *route, req_ctx *ctx)
 {
+    co_app *app = http->app;
     const char *hdr, *name = "anonymous";
     co_role role = CO_ROLE_ADMIN;
     if (route->min_role == CO_ROLE_NONE || !app->auth)
         return;
+    if ((ctx->retry_after_s = co_limits_auth_blocked(http->limits, ctx->address)) > 0) {
+        co_error_set(&ctx->reject, CO_ERR_RATE_LIMITED,
+                     "too many failed sign-ins from %s: try again in %d s",
+                     ctx->address, ctx->retry_after_s);
+        return;
+    }
     hdr = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                       MHD_HTTP_HEADER_AUTHORIZATION);
-    if (co_auth_check(app->auth, hdr, &role, &name, &ctx->reject) != CO_OK)
+    if (co_auth_check(app->auth, hdr, &role, &name, &ctx->reject) != CO_OK) {
+        co_limits_auth_failed(http->limits, ctx->address);
         return;
+    }
     snprintf(ctx->principal, sizeof ctx->principal, "%s", name);
     ctx->role = role;
     if (role < route->min_role)
@@ -399,9 +440,16 @@ static void precheck(co_http *http, struct MHD_Connection *conn,
                        sizeof pathbuf, &route, params, &nparams, allow,
                        sizeof allow) != CO_ROUTE_FOUND)
         return; /* dispatch answers 404, 405 or the preflight */
-    authenticate(app, conn, route, ctx);
+    authenticate(http, conn, route, ctx);
     if (ctx->reject.status != CO_OK)
         return;
+    if (app->auth && mutating &&
+        (ctx->retry_after_s = co_limits_take(http->limits, ctx->principal)) > 0) {
+        co_error_set(&ctx->reject, CO_ERR_RATE_LIMITED,
+                     "token '%s' sent more than %d changes a second: try again in %d s",
+                     ctx->principal, app->cfg.rate_limit, ctx->retry_after_s);
+        return;
+    }
     if (co_guard_media_type(method,
                             MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                         MHD_HTTP_HEADER_CONTENT_TYPE),
@@ -417,6 +465,7 @@ static struct MHD_Response *rejected(const req_ctx *ctx, const char *url,
     if (r && ctx->reject.status == CO_ERR_UNAUTHORIZED)
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 "Bearer realm=\"cutover\"");
+    add_retry_after(r, ctx->retry_after_s);
     return r;
 }
 
@@ -498,6 +547,7 @@ static struct MHD_Response *dispatch(co_http *http, struct MHD_Connection *conn,
     }
     rc = route->handler(&req, &resp);
     r = render(http, &req, &resp, rc, status);
+    ctx->stream_counted = resp.stream.counted;
     resp_clear(&resp);
     return r;
 }
@@ -561,6 +611,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     (void)toe;
     if (!ctx)
         return;
+    if (ctx->stream_counted)
+        co_limits_stream_close(http->limits, ctx->principal);
     {
         double secs = (double)(co_clock_mono_ms() - ctx->start_ms) / 1000.0;
         co_metrics_observe_request(http->app->metrics, ctx->op, ctx->status, secs);
@@ -594,6 +646,7 @@ co_status co_http_start(co_app *app, co_http **out, co_error *err)
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG;
     const union MHD_DaemonInfo *info;
+    int conn_limit;
 
     if (co_config_listen_addr(&app->cfg, &addr, &loopback, err) != CO_OK)
         return CO_ERR_INVALID;
@@ -612,6 +665,30 @@ co_status co_http_start(co_app *app, co_http **out, co_error *err)
         free(http);
         return err->status;
     }
+    {
+        /* descriptors: the runner's (SQLite, libpq, pg_dump pipes, libcurl)
+         * are reserved; connections and streams share the rest */
+        int budget = co_limits_fd_budget(256 + 16 * app->cfg.workers);
+        co_limits_config lc = {0};
+        conn_limit = app->cfg.max_connections < budget ? app->cfg.max_connections : budget;
+        lc.max_streams = app->cfg.max_streams < conn_limit - 32 ? app->cfg.max_streams
+                                                                : conn_limit - 32;
+        lc.max_streams_per_token = app->auth ? app->cfg.max_streams_per_token : 0;
+        lc.rate_per_s = app->cfg.rate_limit;
+        lc.burst = 2.0 * app->cfg.rate_limit;
+        lc.auth_failures = 100; /* per address and minute */
+        lc.auth_window_s = 60;
+        if (!(http->limits = co_limits_new(&lc))) {
+            co_sse_free(http->sse);
+            free(http);
+            return co_error_set(err, CO_ERR_NOMEM, "out of memory");
+        }
+        if (conn_limit < app->cfg.max_connections || lc.max_streams < app->cfg.max_streams)
+            co_log(CO_LOG_WARN, "http",
+                   "open-file limit: %d connections and %d event streams at most "
+                   "(--max-connections %d, --max-streams %d)", conn_limit,
+                   lc.max_streams, app->cfg.max_connections, app->cfg.max_streams);
+    }
     pthread_mutex_init(&http->mu, NULL);
     pthread_cond_init(&http->idle, NULL);
     pthread_mutex_init(&http->idem_mu, NULL);
@@ -622,7 +699,9 @@ co_status co_http_start(co_app *app, co_http **out, co_error *err)
         (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)app->cfg.http_threads, MHD_OPTION_NOTIFY_COMPLETED, &on_completed,
         http, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)conn_limit,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)app->cfg.max_connections_per_address, MHD_OPTION_LISTEN_BACKLOG_SIZE,
         (unsigned)1024, MHD_OPTION_END);
     if (!http->daemon) {
         co_http_stop(http, 0);
@@ -663,6 +742,7 @@ void co_http_stop(co_http *http, int drain_ms)
             close(fd);
     }
     co_sse_free(http->sse);
+    co_limits_free(http->limits);
     pthread_mutex_destroy(&http->idem_mu);
     pthread_cond_destroy(&http->idem_cv);
     pthread_cond_destroy(&http->idle);

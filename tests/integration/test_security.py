@@ -323,3 +323,119 @@ def test_audit_events_name_who_changed_what(tmp_path):
         assert "first-Secret-1" not in d.log() and "second-Secret-2" not in d.log()
     finally:
         d.kill9()
+
+
+# Finding 4: unauthenticated clients hold every slot; viewers open every stream.
+
+def connect_from(port, source, timeout=5):
+    import socket
+    s = socket.socket()
+    s.settimeout(timeout)
+    s.bind((source, 0))
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def open_stream(port, source, token):
+    """An event stream over a raw socket from source; returns (socket,
+    status, headers text)."""
+    s = connect_from(port, source)
+    s.sendall((f"GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+               f"Authorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n").encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        head += chunk
+    text = head.decode("latin-1")
+    status = int(text.split(" ", 2)[1]) if text.startswith("HTTP/") else 0
+    return s, status, text
+
+
+def closed_by_server(s, deadline):
+    """True once the server closed s (before deadline, a monotonic time)."""
+    import socket
+    import time
+    s.settimeout(max(0.01, deadline - time.monotonic()))
+    try:
+        return s.recv(1) == b""
+    except socket.timeout:
+        return False
+    except OSError:
+        return True
+
+
+LIMIT_TOKENS = dict(TOKENS, **{f"viewer{i}": (f"tok-v{i}", "viewer") for i in range(4)})
+
+
+def test_limits_keep_the_daemon_serving(tmp_path):
+    import time
+    from daemon import TEST_BINARY, wait_until
+    path = tokens_file(tmp_path, LIMIT_TOKENS)
+    d = Daemon(tmp_path, tokens_file=path, binary=TEST_BINARY,
+               args=["--max-connections-per-address", "150", "--max-streams-per-token", "50",
+                     "--max-streams", "230", "--rate-limit", "5"]).start()
+    socks = []
+    try:
+        url, port = d.url, d.port
+        # 2,000 idle unauthenticated connections, 50 from each of 40 addresses
+        for i in range(2000):
+            socks.append(connect_from(port, f"127.0.0.{2 + i // 50}"))
+        # one address gets 150 connections, no more: the rest are closed
+        extra = [connect_from(port, "127.0.0.250") for _ in range(160)]
+        socks += extra
+        deadline = time.monotonic() + 10
+        closed = sum(closed_by_server(s, deadline) for s in extra[150:])
+        assert closed == 10
+        assert not closed_by_server(extra[0], time.monotonic() + 0.5)
+        # 200 viewer streams (4 tokens x 50), from other addresses
+        for i in range(200):
+            s, status, head = open_stream(port, f"127.0.1.{1 + i // 50}",
+                                          LIMIT_TOKENS[f"viewer{i // 50}"][0])
+            assert status == 200, head
+            socks.append(s)
+        # a token's 51st stream: 429; the daemon's 231st: 503; both Retry-After
+        s, status, head = open_stream(port, "127.0.1.9", LIMIT_TOKENS["viewer0"][0])
+        assert status == 429 and "Retry-After:" in head, head
+        s.close()
+        for i in range(30):
+            s, status, head = open_stream(port, "127.0.1.10", LIMIT_TOKENS["admin"][0])
+            assert status == 200, (i, head)
+            socks.append(s)
+        s, status, head = open_stream(port, "127.0.1.10", LIMIT_TOKENS["admin"][0])
+        assert status == 503 and "Retry-After:" in head, head
+        s.close()
+        # the daemon still answers, and a run completes
+        assert requests.get(url + "/healthz", timeout=5).status_code == 200
+        op = session("operator")
+        pid = op.post(url + "/v1/projects", json={"name": "p"}).json()["id"]
+        r = op.post(f"{url}/v1/projects/{pid}/runs", json={
+            "plan": "oracle-to-postgres", "engine": "test",
+            "parameters": {"test": {"step_ms": 5}}})
+        assert r.status_code == 201, r.text
+        run_url = f"{url}/v1/runs/{r.json()['id']}"
+        wait_until(lambda: op.get(run_url).json()["state"] == "awaiting_approval", 30,
+                   what="cutover gate")
+        assert op.post(f"{run_url}/steps/cutover_gate/approve").status_code == 200
+        wait_until(lambda: op.get(run_url).json()["state"] == "succeeded", 30,
+                   what="run succeeded")
+        # a token's changes are rate limited (5/s, bursts of 10)
+        admin = session("admin")
+        codes = [admin.patch(f"{url}/v1/projects/{pid}", json={"description": str(i)})
+                 for i in range(25)]
+        limited = [r for r in codes if r.status_code == 429]
+        assert limited and all(int(r.headers["Retry-After"]) >= 1 for r in limited)
+        assert codes[0].status_code == 200
+        # failed sign-ins are throttled per address: 100 a minute
+        bad = requests.Session()
+        bad.headers["Authorization"] = "Bearer wrong"
+        statuses = [bad.get(url + "/v1/projects").status_code for _ in range(101)]
+        assert statuses[:100] == [401] * 100 and statuses[100] == 429
+        r = session("viewer").get(url + "/v1/projects")
+        assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+        assert requests.get(url + "/healthz").status_code == 200
+    finally:
+        for s in socks:
+            s.close()
+        assert d.stop() == 0, d.log()[-3000:]
