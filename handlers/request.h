@@ -43,6 +43,7 @@ typedef struct co_request {
     co_role role;
     const struct co_route *route;
     const char *request_id;             /* this request's id (X-Request-Id) */
+    const char *scope_project;          /* the token's only project, or NULL */
     const char *address;                /* the client's IP address */
 } co_request;
 

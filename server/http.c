@@ -27,6 +27,7 @@
 #include "core/clock.h"
 #include "core/hex.h"
 #include "core/log.h"
+#include "handlers/scope.h"
 #include "server/guard.h"
 #include "server/limits.h"
 #include "server/metrics.h"
@@ -58,6 +59,7 @@ typedef struct req_ctx {
     co_error reject;       /* set by precheck: answered without the body */
     co_role role;          /* caller's role (admin without a tokens file) */
     char principal[64];    /* caller's token name, or "anonymous" */
+    char project[40];      /* the token's project scope, "" for none */
     char request_id[24];   /* 16 hex digits, sent back as X-Request-Id */
     int retry_after_s;     /* Retry-After of a rejection (429, 503) */
     bool stream_counted;   /* an event stream admitted by the limits */
@@ -353,8 +355,8 @@ static void authenticate(co_http *http, struct MHD_Connection *conn,
                          const co_route *route, req_ctx *ctx)
 {
     co_app *app = http->app;
-    const char *hdr, *name = "anonymous";
-    co_role role = CO_ROLE_ADMIN;
+    const char *hdr;
+    co_auth_caller who;
     if (route->min_role == CO_ROLE_NONE || !app->auth)
         return;
     if ((ctx->retry_after_s = co_limits_auth_blocked(http->limits, ctx->address)) > 0) {
@@ -365,17 +367,18 @@ static void authenticate(co_http *http, struct MHD_Connection *conn,
     }
     hdr = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                       MHD_HTTP_HEADER_AUTHORIZATION);
-    if (co_auth_check(app->auth, hdr, &role, &name, &ctx->reject) != CO_OK) {
+    if (co_auth_check(app->auth, hdr, &who, &ctx->reject) != CO_OK) {
         co_limits_auth_failed(http->limits, ctx->address);
         return;
     }
-    snprintf(ctx->principal, sizeof ctx->principal, "%s", name);
-    ctx->role = role;
-    if (role < route->min_role)
+    snprintf(ctx->principal, sizeof ctx->principal, "%s", who.name);
+    snprintf(ctx->project, sizeof ctx->project, "%s", who.project);
+    ctx->role = who.role;
+    if (who.role < route->min_role)
         co_error_set(&ctx->reject, CO_ERR_FORBIDDEN,
                      "%s needs the %s role; token '%s' has %s", route->name,
                      co_role_name(route->min_role), ctx->principal,
-                     co_role_name(role));
+                     co_role_name(who.role));
 }
 
 /* Fills ctx->request_id (random) and ctx->address (the peer's IP). */
@@ -493,6 +496,7 @@ static struct MHD_Response *dispatch(co_http *http, struct MHD_Connection *conn,
     req.body = ctx->body.data ? ctx->body.data : "";
     req.body_len = ctx->body.len;
     req.principal = ctx->principal;
+    req.scope_project = ctx->project[0] ? ctx->project : NULL;
     req.request_id = ctx->request_id;
     req.address = ctx->address;
     req.role = ctx->role;
@@ -540,6 +544,8 @@ static struct MHD_Response *dispatch(co_http *http, struct MHD_Connection *conn,
     }
     req.route = route;
     ctx->op = route->name;
+    if (co_scope_check(&req, &resp.err) != CO_OK)
+        return problem_response(&resp.err, url, status);
     if (strcmp(method, "POST") == 0) {
         const char *key = co_req_header(&req, "Idempotency-Key");
         if (key)

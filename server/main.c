@@ -4,6 +4,7 @@
  * is created, starts the HTTP pool (and the runner), then waits for a
  * signal with sigwait(). On SIGTERM or SIGINT it stops accepting, drains
  * in-flight requests (up to 10 s), stops the other threads and exits 0.
+ * SIGHUP reloads the tokens file.
  */
 #include <errno.h>
 #include <openssl/crypto.h>
@@ -108,6 +109,25 @@ static int rotate_key(co_app *app)
     return code;
 }
 
+/* SIGHUP: reads the tokens file again (auth.h); a bad file keeps the
+ * tokens in force. Open connections and event streams are not touched. */
+static void reload_tokens(co_app *app)
+{
+    co_error err;
+    size_t n = 0;
+    co_error_clear(&err);
+    if (!app->auth) {
+        co_log(CO_LOG_INFO, "main", "SIGHUP: no --tokens-file to reload");
+        return;
+    }
+    if (co_auth_reload(app->auth, &n, &err) != CO_OK)
+        co_log(CO_LOG_ERROR, "main", "SIGHUP: keeping the current tokens: %s",
+               err.message);
+    else
+        co_log(CO_LOG_INFO, "main", "SIGHUP: reloaded %zu tokens from %s", n,
+               app->cfg.tokens_file);
+}
+
 static int run(co_app *app)
 {
     co_http *http = NULL;
@@ -200,7 +220,7 @@ static int run(co_app *app)
         if (sigwait(&sigs, &sig) != 0)
             continue;
         if (sig == SIGHUP) {
-            co_log(CO_LOG_INFO, "main", "SIGHUP ignored (restart to reload)");
+            reload_tokens(app);
             continue;
         }
         break;

@@ -5,11 +5,12 @@ Finding 1: a daemon without tokens is driven by a web page (DNS rebinding,
 blind cross-site POSTs).
 """
 import os
+import signal
 import subprocess
 
 import requests
 
-from daemon import BINARY, Daemon
+from daemon import BINARY, Daemon, wait_until
 
 
 def projects(d):
@@ -439,3 +440,114 @@ def test_limits_keep_the_daemon_serving(tmp_path):
         for s in socks:
             s.close()
         assert d.stop() == 0, d.log()[-3000:]
+
+
+# Finding 6: tokens file permissions, reload, unique names, expiry, scope.
+
+def write_tokens(path, lines, mode=0o600):
+    import hashlib
+    path.write_text("".join(f"{hashlib.sha256(t.encode()).hexdigest()} {rest}\n"
+                            for t, rest in lines))
+    path.chmod(mode)
+
+
+def start_fails(tmp_path, tokens):
+    r = subprocess.run([BINARY, "--listen", "127.0.0.1:0", "--db", str(tmp_path / "x.db"),
+                        "--tokens-file", str(tokens)], capture_output=True, text=True,
+                       timeout=10)
+    assert r.returncode != 0
+    return r.stderr
+
+
+def test_tokens_file_checks(tmp_path):
+    tokens = tmp_path / "tokens"
+    write_tokens(tokens, [("a", "admin alice")], mode=0o620)
+    assert "writable by group or others" in start_fails(tmp_path, tokens)
+    write_tokens(tokens, [("a", "admin alice")], mode=0o602)
+    assert "writable by group or others" in start_fails(tmp_path, tokens)
+    write_tokens(tokens, [("a", "admin alice"), ("b", "viewer alice")])
+    assert "line 2: the name 'alice' is already used" in start_fails(tmp_path, tokens)
+    write_tokens(tokens, [("a", "admin alice expires=tomorrow")])
+    assert "expires=" in start_fails(tmp_path, tokens)
+
+
+def test_token_expiry_and_project_scope(tmp_path):
+    tokens = tmp_path / "tokens"
+    write_tokens(tokens, [("adm", "admin root"), ("old", "admin old expires=2001-01-01"),
+                          ("new", "viewer new expires=2999-12-31T00:00:00Z")])
+    d = Daemon(tmp_path, tokens_file=str(tokens)).start()
+    try:
+        url = d.url
+        h = {"adm": {"Authorization": "Bearer adm"}}
+        r = requests.get(url + "/v1/projects", headers={"Authorization": "Bearer old"})
+        assert r.status_code == 401 and "expired" in r.json()["detail"]
+        assert requests.get(url + "/v1/projects",
+                            headers={"Authorization": "Bearer new"}).status_code == 200
+        p1 = requests.post(url + "/v1/projects", json={"name": "p1"}, headers=h["adm"]).json()
+        p2 = requests.post(url + "/v1/projects", json={"name": "p2"}, headers=h["adm"]).json()
+        ep = {"name": "e", "role": "source", "engine": "postgres", "host": "h",
+              "database": "d", "username": "u", "password": "pw"}
+        e2 = requests.post(f"{url}/v1/projects/{p2['id']}/endpoints", json=ep,
+                           headers=h["adm"]).json()
+        e1 = requests.post(f"{url}/v1/projects/{p1['id']}/endpoints", json=ep,
+                           headers=h["adm"]).json()
+        write_tokens(tokens, [("adm", "admin root"),
+                              ("scoped", f"admin scoped project={p1['id']}")])
+        d.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: "reloaded 2 tokens" in d.log(), 10, what="reload")
+        s = {"Authorization": "Bearer scoped"}
+        ok = [f"/v1/projects/{p1['id']}", f"/v1/projects/{p1['id']}/endpoints",
+              f"/v1/endpoints/{e1['id']}", f"/v1/events?project_id={p1['id']}",
+              "/v1/plans"]
+        refused = ["/v1/projects", f"/v1/projects/{p2['id']}",
+                   f"/v1/projects/{p2['id']}/endpoints", f"/v1/endpoints/{e2['id']}",
+                   "/v1/events", f"/v1/events?project_id={p2['id']}"]
+        for path in ok:
+            assert requests.get(url + path, headers=s).status_code == 200, path
+        for path in refused:
+            r = requests.get(url + path, headers=s)
+            assert r.status_code == 403 and p1["id"] in r.json()["detail"], path
+        r = requests.patch(f"{url}/v1/endpoints/{e2['id']}", json={"name": "x"}, headers=s)
+        assert r.status_code == 403
+        r = requests.post(url + "/v1/projects", json={"name": "p3"}, headers=s)
+        assert r.status_code == 403
+        assert requests.get(f"{url}/v1/endpoints/{e2['id']}",
+                            headers=h["adm"]).json()["name"] == "e"
+    finally:
+        assert d.stop() == 0, d.log()[-2000:]
+
+
+def test_sighup_reload_keeps_streams(tmp_path):
+    tokens = tmp_path / "tokens"
+    write_tokens(tokens, [("tok-a", "admin a"), ("tok-b", "viewer b")])
+    d = Daemon(tmp_path, tokens_file=str(tokens)).start()
+    try:
+        url = d.url
+        stream, status, head = open_stream(d.port, "127.0.0.1", "tok-a")
+        assert status == 200, head
+        write_tokens(tokens, [("tok-a", "admin a"), ("tok-c", "viewer c")])
+        d.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: "reloaded 2 tokens" in d.log(), 10, what="reload")
+        assert requests.get(url + "/v1/plans",
+                            headers={"Authorization": "Bearer tok-b"}).status_code == 401
+        assert requests.get(url + "/v1/plans",
+                            headers={"Authorization": "Bearer tok-c"}).status_code == 200
+        # a file that became unsafe is refused and the tokens stay
+        tokens.chmod(0o666)
+        d.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: "keeping the current tokens" in d.log(), 10, what="refusal")
+        assert requests.get(url + "/v1/plans",
+                            headers={"Authorization": "Bearer tok-c"}).status_code == 200
+        # the stream opened before both reloads still delivers events
+        r = requests.post(url + "/v1/projects", json={"name": "after-reload"},
+                          headers={"Authorization": "Bearer tok-a"})
+        assert r.status_code == 201
+        stream.settimeout(10)
+        seen = b""
+        while b"audit.project.create" not in seen:
+            chunk = stream.recv(65536)
+            assert chunk, "the stream was closed"
+            seen += chunk
+        stream.close()
+    finally:
+        assert d.stop() == 0, d.log()[-2000:]
