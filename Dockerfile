@@ -4,7 +4,7 @@
 FROM docker.io/library/debian:bookworm AS build
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential meson ninja-build pkg-config python3 python3-yaml \
-      libmicrohttpd-dev libjansson-dev libpq-dev libcurl4-openssl-dev libssl-dev \
+      libmicrohttpd-dev libgnutls28-dev libjansson-dev libpq-dev libcurl4-openssl-dev libssl-dev \
       libsqlite3-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src

@@ -28,6 +28,9 @@ enum opt_id {
     OPT_MAX_STREAMS,
     OPT_MAX_STREAMS_PER_TOKEN,
     OPT_RATE_LIMIT,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
+    OPT_TLS_CLIENT_CA,
     OPT_LAST
 };
 
@@ -78,6 +81,12 @@ static const struct opt_def {
     [OPT_RATE_LIMIT] = {"rate-limit", "CUTOVER_RATE_LIMIT", "50",
                         "mutating requests per token and second, bursts of twice "
                         "that (429 beyond; with --tokens-file; 0 = off)"},
+    [OPT_TLS_CERT] = {"tls-cert", "CUTOVER_TLS_CERT", "",
+                      "serve HTTPS with this PEM certificate (chain)"},
+    [OPT_TLS_KEY] = {"tls-key", "CUTOVER_TLS_KEY", "", "PEM private key of --tls-cert"},
+    [OPT_TLS_CLIENT_CA] = {"tls-client-ca", "CUTOVER_TLS_CLIENT_CA", "",
+                           "PEM CA bundle: every request needs a client "
+                           "certificate it verifies (mutual TLS)"},
 };
 _Static_assert(sizeof opt_table / sizeof opt_table[0] == OPT_LAST,
                "opt_table must cover the options");
@@ -203,6 +212,12 @@ static co_status apply(co_config *cfg, int id, const char *v, co_error *err)
           : id == OPT_MAX_STREAMS_PER_TOKEN       ? &cfg->max_streams_per_token
                                                   : &cfg->rate_limit) = (int)n;
         return CO_OK;
+    case OPT_TLS_CERT:
+        return copy_str(flag, cfg->tls_cert, sizeof cfg->tls_cert, v, err);
+    case OPT_TLS_KEY:
+        return copy_str(flag, cfg->tls_key, sizeof cfg->tls_key, v, err);
+    case OPT_TLS_CLIENT_CA:
+        return copy_str(flag, cfg->tls_client_ca, sizeof cfg->tls_client_ca, v, err);
     case OPT_MAX_BODY:
         if (parse_int(flag, v, 1024, 64L << 20, &n, err) != CO_OK)
             return CO_ERR_INVALID;

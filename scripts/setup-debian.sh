@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   build-essential meson ninja-build pkg-config
-  libmicrohttpd-dev libjansson-dev libpq-dev libcurl4-openssl-dev libssl-dev
+  libmicrohttpd-dev libgnutls28-dev libjansson-dev libpq-dev libcurl4-openssl-dev libssl-dev
   libsqlite3-dev
   postgresql-15 postgresql-contrib postgresql-client-15
   python3 python3-pytest python3-requests python3-psycopg2 python3-botocore

@@ -30,6 +30,7 @@
 #include "handlers/scope.h"
 #include "server/guard.h"
 #include "server/limits.h"
+#include "server/tls.h"
 #include "server/metrics.h"
 #include "server/problem.h"
 #include "server/router.h"
@@ -48,6 +49,7 @@ struct co_http {
     struct idem_key *idem_keys; /* keys in flight, guarded by idem_mu */
     co_sse *sse;           /* event streams and their heartbeat */
     co_limits *limits;     /* streams, request rate, failed sign-ins */
+    co_tls tls;            /* certificate and key when serving HTTPS */
 };
 
 typedef struct req_ctx {
@@ -418,6 +420,8 @@ static void precheck(co_http *http, struct MHD_Connection *conn,
     ctx->role = CO_ROLE_ADMIN;
     snprintf(ctx->principal, sizeof ctx->principal, "anonymous");
     identify(conn, ctx);
+    if (co_tls_client_ok(&http->tls, conn, &ctx->reject) != CO_OK)
+        return;
     if (!app->auth) {
         const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                        MHD_HTTP_HEADER_HOST);
@@ -653,6 +657,7 @@ co_status co_http_start(co_app *app, co_http **out, co_error *err)
                      MHD_USE_ERROR_LOG;
     const union MHD_DaemonInfo *info;
     int conn_limit;
+    struct MHD_OptionItem tls_opts[4];
 
     if (co_config_listen_addr(&app->cfg, &addr, &loopback, err) != CO_OK)
         return CO_ERR_INVALID;
@@ -695,6 +700,15 @@ co_status co_http_start(co_app *app, co_http **out, co_error *err)
                    "(--max-connections %d, --max-streams %d)", conn_limit,
                    lc.max_streams, app->cfg.max_connections, app->cfg.max_streams);
     }
+    if (co_tls_load(&app->cfg, &http->tls, err) != CO_OK) {
+        co_limits_free(http->limits);
+        co_sse_free(http->sse);
+        free(http);
+        return err->status;
+    }
+    co_tls_options(&http->tls, tls_opts);
+    if (http->tls.cert)
+        flags |= MHD_USE_TLS;
     pthread_mutex_init(&http->mu, NULL);
     pthread_cond_init(&http->idle, NULL);
     pthread_mutex_init(&http->idem_mu, NULL);
@@ -707,7 +721,8 @@ co_status co_http_start(co_app *app, co_http **out, co_error *err)
         http, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)conn_limit,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)app->cfg.max_connections_per_address, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        (unsigned)app->cfg.max_connections_per_address, MHD_OPTION_ARRAY, tls_opts,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE,
         (unsigned)1024, MHD_OPTION_END);
     if (!http->daemon) {
         co_http_stop(http, 0);
@@ -749,6 +764,7 @@ void co_http_stop(co_http *http, int drain_ms)
     }
     co_sse_free(http->sse);
     co_limits_free(http->limits);
+    co_tls_free(&http->tls);
     pthread_mutex_destroy(&http->idem_mu);
     pthread_cond_destroy(&http->idem_cv);
     pthread_cond_destroy(&http->idle);

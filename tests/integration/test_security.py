@@ -551,3 +551,85 @@ def test_sighup_reload_keeps_streams(tmp_path):
         stream.close()
     finally:
         assert d.stop() == 0, d.log()[-2000:]
+
+
+# Built-in TLS (docs/operations.md: behind a proxy or with built-in TLS).
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True,
+                   timeout=60)
+
+
+def start_https(tmp_path, *args):
+    """cutoverd with extra args on a port it picks; waits for an HTTPS
+    /healthz trusting server.pem. Returns (process, url)."""
+    import time
+    port_file = tmp_path / "port"
+    log = open(tmp_path / "cutoverd.log", "ab")
+    proc = subprocess.Popen([BINARY, "--listen", "127.0.0.1:0", "--port-file", str(port_file),
+                             "--db", str(tmp_path / "c.db"), *args], stdout=log, stderr=log)
+    deadline = time.monotonic() + 15
+    while not port_file.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, \
+            (tmp_path / "cutoverd.log").read_text()
+        time.sleep(0.05)
+    return proc, f"https://127.0.0.1:{port_file.read_text().strip()}"
+
+
+def test_https_with_a_self_signed_certificate(tmp_path):
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2"]
+    openssl("req", "-x509", *ec, "-keyout", "server.key", "-out", "server.pem",
+            "-subj", "/CN=cutoverd", "-addext", "subjectAltName=IP:127.0.0.1", cwd=tmp_path)
+    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=ops-ca",
+            cwd=tmp_path)
+    openssl("req", *ec[:-2], "-keyout", "client.key", "-out", "client.csr",
+            "-subj", "/CN=alice", cwd=tmp_path)
+    openssl("x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", "client.pem", "-days", "2", cwd=tmp_path)
+    os.chmod(tmp_path / "server.key", 0o600)
+    cert, key = str(tmp_path / "server.pem"), str(tmp_path / "server.key")
+    proc, url = start_https(tmp_path, "--tls-cert", cert, "--tls-key", key)
+    try:
+        wait_until(lambda: requests.get(url + "/healthz", verify=cert, timeout=2)
+                   .status_code == 200, 15, what="HTTPS /healthz")
+        r = requests.post(url + "/v1/projects", json={"name": "tls"}, verify=cert, timeout=5)
+        assert r.status_code == 201
+        # the certificate is the one configured; plain HTTP gets nothing
+        out = subprocess.run(["openssl", "s_client", "-connect", url[8:], "-CAfile", cert],
+                             input=b"", capture_output=True, timeout=20).stdout
+        assert b"Verify return code: 0 (ok)" in out and b"CN = cutoverd" in out
+        try:
+            plain = requests.get(url.replace("https", "http") + "/healthz", timeout=5)
+            assert plain.status_code != 200
+        except requests.RequestException:
+            pass
+    finally:
+        proc.terminate()
+        assert proc.wait(15) == 0
+    # mutual TLS: a client certificate from the CA is required
+    tmp2 = tmp_path / "mtls"
+    tmp2.mkdir()
+    proc, url = start_https(tmp2, "--tls-cert", cert, "--tls-key", key,
+                            "--tls-client-ca", str(tmp_path / "ca.pem"))
+    try:
+        client = (str(tmp_path / "client.pem"), str(tmp_path / "client.key"))
+        wait_until(lambda: requests.get(url + "/healthz", verify=cert, cert=client,
+                                        timeout=2).status_code == 200, 15, what="mTLS")
+        try:
+            r = requests.get(url + "/healthz", verify=cert, timeout=5)
+            assert r.status_code == 401, r.text
+        except requests.exceptions.SSLError:
+            pass  # refused in the handshake is as good
+        stranger = tmp_path / "stranger"
+        stranger.mkdir()
+        openssl("req", "-x509", *ec, "-keyout", "s.key", "-out", "s.pem", "-subj", "/CN=eve",
+                cwd=stranger)
+        try:
+            r = requests.get(url + "/healthz", verify=cert, timeout=5,
+                             cert=(str(stranger / "s.pem"), str(stranger / "s.key")))
+            assert r.status_code == 401, r.text
+        except requests.exceptions.SSLError:
+            pass
+    finally:
+        proc.terminate()
+        assert proc.wait(15) == 0
