@@ -227,6 +227,35 @@ static co_status apply(co_config *cfg, int id, const char *v, co_error *err)
     return co_error_set(err, CO_ERR_INTERNAL, "unknown option");
 }
 
+/* --dms-endpoint carries signed requests with AWS credentials: https, or
+ * plain http only to a loopback host (a local test double or proxy). */
+static co_status check_dms_endpoint(const char *url, co_error *err)
+{
+    char host[256];
+    struct in_addr v4;
+    struct in6_addr v6;
+    size_t n;
+    if (!url[0] || strncmp(url, "https://", 8) == 0)
+        return CO_OK;
+    if (strncmp(url, "http://", 7) == 0) {
+        const char *h = url + 7;
+        if (*h == '[') {
+            n = strcspn(h + 1, "]");
+            snprintf(host, sizeof host, "%.*s", (int)n, h + 1);
+        } else {
+            n = strcspn(h, ":/");
+            snprintf(host, sizeof host, "%.*s", (int)n, h);
+        }
+        if (strcmp(host, "localhost") == 0 ||
+            (inet_pton(AF_INET, host, &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127) ||
+            (inet_pton(AF_INET6, host, &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6)))
+            return CO_OK;
+    }
+    return co_error_set(err, CO_ERR_INVALID,
+                        "--dms-endpoint must be an https:// URL (plain http only to a "
+                        "loopback address), got '%s'", url);
+}
+
 co_status co_config_load(co_config *cfg, int argc, char **argv, bool *exit_now,
                          co_error *err)
 {
@@ -293,6 +322,8 @@ co_status co_config_load(co_config *cfg, int argc, char **argv, bool *exit_now,
         if (n < 0 || (size_t)n >= sizeof cfg->secret_key_file)
             return co_error_set(err, CO_ERR_INVALID, "--db path too long");
     }
+    if (check_dms_endpoint(cfg->dms_endpoint, err) != CO_OK)
+        return CO_ERR_INVALID;
     if (!cfg->region[0]) {
         const char *r = getenv("AWS_REGION");
         if (!r || !*r)

@@ -331,6 +331,7 @@ void co_step_convert_schema(co_step_ctx *ctx, co_verdict *v)
         spec.user = v_str(ctx->source.doc, "username");
         spec.password = password;
         spec.sslmode = v_str(ctx->source.doc, "sslmode");
+        spec.sslrootcert = v_str(ctx->source.doc, "sslrootcert");
         spec.run_id = ctx->run->id;
         if (pg_schema_copy(&spec, c, names, n, NULL, &report, &err) != CO_OK) {
             co_verdict_from_error(v, "copying the schema from the source", &err);

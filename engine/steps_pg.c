@@ -39,6 +39,7 @@ co_status co_step_pg_open(co_step_ctx *ctx, const co_resource *ep, PGconn **out,
     spec.user = v_str(ep->doc, "username");
     spec.password = password;
     spec.sslmode = v_str(ep->doc, "sslmode");
+    spec.sslrootcert = v_str(ep->doc, "sslrootcert");
     spec.connect_timeout_s = 10;
     spec.run_id = ctx->run->id;
     spec.statement_timeout_ms = (int)co_param_int(ctx, "statement_timeout_ms", 300000);

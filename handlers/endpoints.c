@@ -2,6 +2,8 @@
  * and target databases, with the fields of DMS CreateEndpoint that the
  * plans use. The password is write-only: sealed at rest (store/secret.h)
  * and only reported as "password_set". */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <string.h>
 
 #include "handlers/crud.h"
@@ -11,15 +13,28 @@
 static const char *const fields[] = {
     "name", "role", "engine", "host", "port", "database", "username",
     "secrets_manager_secret_id", "secrets_manager_access_role_arn", "sslmode",
-    "extra_connection_attributes", NULL};
+    "sslrootcert", "extra_connection_attributes", NULL};
 /* where the password goes: store/secret.h binds the sealed password to
  * these, so a change needs the password again */
 static const char *const password_bound[] = {"host", "port", "database", "username",
-                                             "sslmode", NULL};
+                                             "sslmode", "sslrootcert", NULL};
 static const char *const roles[] = {"source", "target", NULL};
 static const char *const engines[] = {"oracle", "postgres", NULL};
 static const char *const sslmodes[] = {"disable", "allow",     "prefer", "require",
                                        "verify-ca", "verify-full", NULL};
+
+/* Whether host names this machine (127.0.0.0/8, ::1, localhost) or a
+ * unix socket directory. */
+static bool loopback_host(const char *host)
+{
+    struct in_addr v4;
+    struct in6_addr v6;
+    if (!host)
+        return false;
+    return strcmp(host, "localhost") == 0 || host[0] == '/' ||
+           (inet_pton(AF_INET, host, &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127) ||
+           (inet_pton(AF_INET6, host, &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6));
+}
 
 static co_status validate(co_request *req, const char *project_id, json_t *doc,
                           bool password_set, const char **refs, size_t *nrefs,
@@ -41,7 +56,12 @@ static co_status validate(co_request *req, const char *project_id, json_t *doc,
           (engine && strcmp(engine, "oracle") == 0) ? 1521 : 5432, err);
     v_name(doc, "", "database", 1, 128, NULL, err);
     v_name(doc, "", "username", 1, 128, NULL, err);
-    v_enum(doc, "", "sslmode", sslmodes, "prefer", err);
+    /* TLS that an active attacker cannot strip or fake, except on loopback */
+    v_enum(doc, "", "sslmode", sslmodes, loopback_host(v_str(doc, "host")) ? "prefer"
+                                                                         : "verify-full",
+           err);
+    if (json_object_get(doc, "sslrootcert"))
+        v_name(doc, "", "sslrootcert", 1, 1024, NULL, err);
     v_string(doc, "", "extra_connection_attributes", 0, 4096, "", err);
     if (json_object_get(doc, "secrets_manager_secret_id"))
         v_string(doc, "", "secrets_manager_secret_id", 1, 2048, NULL, err);

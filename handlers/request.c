@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/validate.h"
+
 const char *co_req_header(const co_request *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
@@ -13,6 +15,58 @@ const char *co_req_header(const co_request *req, const char *name)
 const char *co_req_query(const co_request *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* Members whose text may hold line breaks and tabs: SQL, free text and
+ * secrets. Every other string names something (a host, a database, a
+ * schema, a table, a role, a resource) and must not carry control
+ * characters, which would reach generated scripts, logs and connection
+ * strings. */
+static const char *const free_text[] = {"converted_schema_sql", "description",
+                                        "password", NULL};
+
+static bool has_control(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return true;
+    return false;
+}
+
+/* Records a 422 field error for every string under v (at JSON pointer ptr)
+ * that holds a control character, except the free_text members. */
+static void refuse_control(const json_t *v, const char *ptr, co_error *err)
+{
+    char sub[160];
+    if (json_is_string(v)) {
+        if (has_control(json_string_value(v), json_string_length(v))) {
+            co_error_set(err, CO_ERR_UNPROCESSABLE,
+                         "identifiers and names must not contain control characters "
+                         "(line breaks, tabs, NUL, ...)");
+            co_error_field(err, ptr, "contains a control character");
+        }
+    } else if (json_is_object(v)) {
+        const char *key;
+        json_t *m;
+        json_object_foreach((json_t *)v, key, m) {
+            bool skip = false;
+            for (size_t i = 0; free_text[i]; i++)
+                skip = skip || strcmp(key, free_text[i]) == 0;
+            v_pointer(sub, sizeof sub, ptr, key);
+            if (has_control(key, strlen(key))) {
+                co_error_set(err, CO_ERR_UNPROCESSABLE,
+                             "member names must not contain control characters");
+                co_error_field(err, sub, "the member name contains a control character");
+            }
+            if (!skip)
+                refuse_control(m, sub, err);
+        }
+    } else if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            snprintf(sub, sizeof sub, "%s/%zu", ptr, i);
+            refuse_control(json_array_get(v, i), sub, err);
+        }
+    }
 }
 
 co_status co_req_json(const co_request *req, json_t **out, co_error *err)
@@ -28,6 +82,11 @@ co_status co_req_json(const co_request *req, json_t **out, co_error *err)
     if (!json_is_object(v)) {
         json_decref(v);
         return co_error_field(err, "", "the request body must be a JSON object");
+    }
+    refuse_control(v, "", err);
+    if (err->status != CO_OK) {
+        json_decref(v);
+        return err->status;
     }
     *out = v;
     return CO_OK;

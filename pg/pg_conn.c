@@ -179,6 +179,7 @@ co_status pg_conn_open(const pg_conn_spec *spec, PGconn **out, co_error *err)
     KV("user", spec->user);
     KV("password", spec->password);
     KV("sslmode", spec->sslmode);
+    KV("sslrootcert", spec->sslrootcert);
     snprintf(timeout, sizeof timeout, "%d",
              spec->connect_timeout_s > 0 ? spec->connect_timeout_s
                                          : DEFAULT_CONNECT_TIMEOUT_S);

@@ -47,6 +47,7 @@ typedef struct pg_conn_spec {
     const char *user;             /* required */
     const char *password;         /* secret: never logged */
     const char *sslmode;          /* disable|allow|prefer|require|verify-ca|verify-full; NULL = prefer */
+    const char *sslrootcert;      /* CA bundle path for verify-ca/verify-full; NULL = libpq's default */
     int connect_timeout_s;        /* seconds; 0 = 10 */
     const char *run_id;           /* application_name becomes "cutover/<run_id>" */
     const char *application_name; /* overrides the run_id-derived name when set */

@@ -355,6 +355,8 @@ static char **child_env(const pg_conn_spec *src, const char *passfile)
         ok = ok && (env[n++] = env_pair("PGPASSFILE", passfile));
     if (src->sslmode)
         ok = ok && (env[n++] = env_pair("PGSSLMODE", src->sslmode));
+    if (src->sslrootcert)
+        ok = ok && (env[n++] = env_pair("PGSSLROOTCERT", src->sslrootcert));
     snprintf(timeout, sizeof timeout, "%d",
              src->connect_timeout_s > 0 ? src->connect_timeout_s : 10);
     ok = ok && (env[n++] = env_pair("PGCONNECT_TIMEOUT", timeout));

@@ -159,7 +159,7 @@ co_status co_secret_endpoint_aad(const char *id, const json_t *doc, char **out,
                                  co_error *err)
 {
     static const char *const bound[] = {"host", "port", "database", "username",
-                                        "sslmode"};
+                                        "sslmode", "sslrootcert"};
     json_t *a = json_array();
     json_array_append_new(a, json_string(id));
     for (size_t i = 0; i < sizeof bound / sizeof bound[0]; i++) {

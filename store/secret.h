@@ -6,7 +6,7 @@
  * tag. Version 1 blobs were bound to the owning resource id only; version
  * 2 blobs (every blob sealed now) are bound by their additional
  * authenticated data to the endpoint id and its destination (host, port,
- * database, username, sslmode: co_secret_endpoint_aad), so a blob copied
+ * database, username, sslmode, sslrootcert: co_secret_endpoint_aad), so a blob copied
  * onto another row, or a row whose destination was edited in the SQLite
  * file, fails to open. store/rewrap.h re-seals version 1 blobs at start and
  * every blob under a new key.
@@ -56,7 +56,7 @@ int co_secret_blob_version(const unsigned char *blob, size_t blob_len);
 
 /* The additional authenticated data that binds an endpoint's password to
  * where it may be sent: the compact JSON array [id, host, port, database,
- * username, sslmode] of the endpoint's validated doc (null for an absent
+ * username, sslmode, sslrootcert] of the endpoint's validated doc (null for an absent
  * member). *out is a new string the caller frees. Errors: CO_ERR_NOMEM. */
 CO_MUST_CHECK co_status co_secret_endpoint_aad(const char *id, const json_t *doc,
                                                char **out, co_error *err);

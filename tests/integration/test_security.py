@@ -633,3 +633,57 @@ def test_https_with_a_self_signed_certificate(tmp_path):
     finally:
         proc.terminate()
         assert proc.wait(15) == 0
+
+
+# Finding 7: TLS defaults, the DMS endpoint, identifiers with control characters.
+
+def test_tls_defaults_and_plain_http_dms_endpoint(daemon, tmp_path):
+    url = daemon.url
+    pid = requests.post(url + "/v1/projects", json={"name": "p"}).json()["id"]
+    base = {"role": "source", "engine": "postgres", "database": "d", "username": "u",
+            "password": "pw"}
+    remote = requests.post(f"{url}/v1/projects/{pid}/endpoints",
+                           json=dict(base, name="remote", host="db.internal")).json()
+    assert remote["sslmode"] == "verify-full"
+    local = requests.post(f"{url}/v1/projects/{pid}/endpoints",
+                          json=dict(base, name="local", host="127.0.0.1")).json()
+    assert local["sslmode"] == "prefer"
+    r = requests.post(f"{url}/v1/projects/{pid}/endpoints",
+                      json=dict(base, name="ca", host="db2.internal",
+                                sslrootcert="/etc/ssl/certs/db-ca.pem"))
+    assert r.status_code == 201 and r.json()["sslrootcert"] == "/etc/ssl/certs/db-ca.pem"
+    # the root certificate is part of the destination the password is bound to
+    r = requests.patch(f"{url}/v1/endpoints/{r.json()['id']}",
+                       json={"sslrootcert": "/tmp/attacker-ca.pem"})
+    assert r.status_code == 422
+    for bad in ["http://10.0.0.5:8080", "http://127.evil.example/", "ftp://127.0.0.1/"]:
+        p = subprocess.run([BINARY, "--listen", "127.0.0.1:0", "--db", str(tmp_path / "x.db"),
+                            "--dms-endpoint", bad], capture_output=True, text=True,
+                           timeout=10)
+        assert p.returncode != 0 and "--dms-endpoint must be an https://" in p.stderr, bad
+
+
+def test_identifiers_with_control_characters_are_refused(daemon):
+    url = daemon.url
+    pid = requests.post(url + "/v1/projects", json={"name": "p"}).json()["id"]
+    r = requests.post(url + "/v1/projects", json={"name": "evil\nname"})
+    assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "/name"
+    ep = {"name": "e", "role": "source", "engine": "oracle", "host": "h",
+          "database": "ORCL", "username": "DMS\u001bUSER", "password": "pw\nwith newline"}
+    r = requests.post(f"{url}/v1/projects/{pid}/endpoints", json=ep)
+    assert r.status_code == 422
+    assert [e["pointer"] for e in r.json()["errors"]] == ["/username"]
+    rule = {"rule-type": "selection", "rule-id": "1", "rule-name": "r",
+            "object-locator": {"schema-name": "HR\r\nGRANT DBA TO X", "table-name": "%"},
+            "rule-action": "include"}
+    r = requests.post(f"{url}/v1/projects/{pid}/tasks", json={
+        "name": "t", "source_endpoint_id": "ept_x", "target_endpoint_id": "ept_y",
+        "table_mappings": {"rules": [rule]}})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["pointer"] == \
+        "/table_mappings/rules/0/object-locator/schema-name"
+    r = requests.post(f"{url}/v1/projects/{pid}/runs", json={
+        "plan": "oracle-to-postgres", "engine": "pg-logical",
+        "parameters": {"schemas": ["public", "x\ty"]}})
+    assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "/parameters/schemas/1"
+    assert [p["name"] for p in requests.get(url + "/v1/projects").json()["items"]] == ["p"]

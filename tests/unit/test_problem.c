@@ -322,6 +322,23 @@ static void test_instance(void)
     }
 }
 
+/* co_utf8_trim, which core/log.c applies to every cut log line. */
+static void test_utf8_trim(void)
+{
+    char two[] = "ab\xc3", three[] = "a\xe2\x9c", four[] = "\xf0\x9f\x98",
+         whole[] = "caf\xc3\xa9", ascii[] = "plain";
+    co_utf8_trim(two);
+    co_utf8_trim(three);
+    co_utf8_trim(four);
+    co_utf8_trim(whole);
+    co_utf8_trim(ascii);
+    CHECK(strcmp(two, "ab") == 0, "a cut 2-byte sequence is dropped");
+    CHECK(strcmp(three, "a") == 0, "a cut 3-byte sequence is dropped");
+    CHECK(strcmp(four, "") == 0, "a cut 4-byte sequence is dropped");
+    CHECK(strcmp(whole, "caf\xc3\xa9") == 0, "a whole sequence is kept");
+    CHECK(strcmp(ascii, "plain") == 0, "ASCII is kept");
+}
+
 int main(void)
 {
     CHECK(strcmp(CO_PROBLEM_CONTENT_TYPE, "application/problem+json") == 0,
@@ -332,5 +349,6 @@ int main(void)
     test_sqlstate_extra();
     test_utf8_truncation();
     test_instance();
+    test_utf8_trim();
     return tap_done();
 }
