@@ -47,8 +47,10 @@ static const struct opt_def {
     [OPT_HTTP_THREADS] = {"http-threads", "CUTOVER_HTTP_THREADS", "4",
                           "HTTP thread pool size (1-64)"},
     [OPT_TOKENS_FILE] = {"tokens-file", "CUTOVER_TOKENS_FILE", "",
-                         "bearer tokens file: lines '<sha256-hex> <role> <name>'; "
-                         "required on a non-loopback address"},
+                         "bearer tokens file: lines '<sha256-hex> <role> <name> "
+                         "[expires=<date>] [project=<id>]', not group- or "
+                         "world-writable; SIGHUP reloads it; required on a "
+                         "non-loopback address"},
     [OPT_SECRET_KEY_FILE] = {"secret-key-file", "CUTOVER_SECRET_KEY_FILE", "",
                              "AES-256-GCM key for secrets at rest (default "
                              "<db>.key, created 0600 if absent)"},
