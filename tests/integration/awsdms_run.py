@@ -207,6 +207,14 @@ class PlanRun:
                           timeout=10)
         assert r.status_code == 200, r.text
 
+    def approve_source_and_schema(self):
+        """Approves configure_source, then review_schema once the run stops
+        there (runs of this module carry converted_schema_sql)."""
+        self.approve("configure_source")
+        self.wait_for(lambda x: x["state"] == "awaiting_approval" and
+                      x["current_step"] == "review_schema", what="review_schema")
+        self.approve("review_schema")
+
     def fake_empty(self, timeout=30):
         """True once the fake holds no instance, endpoint or task (deletions
         take a moment of the fake's clock); False after timeout seconds."""

@@ -30,7 +30,8 @@ def test_task_that_never_leaves_ready_fails_naming_it(tmp_path):
         p.start(task_start_timeout_minutes=0.01, task_start_attempts=2)
         t0 = time.monotonic()
         x = p.wait_for(lambda x: x["state"] == "awaiting_approval", what="configure_source")
-        p.approve(x["current_step"])
+        assert x["current_step"] == "configure_source"
+        p.approve_source_and_schema()
         x = p.wait_for(lambda x: x["current_step"] == "full_load" and x["waiting_for"]
                        and "to run after StartReplicationTask" in x["waiting_for"]["what"],
                        what="waiting_for on the stuck task")
@@ -58,7 +59,8 @@ def test_instance_that_never_becomes_available_fails_after_the_deadline(tmp_path
     try:
         p.start(instance_timeout_minutes=0.02)
         x = p.wait_for(lambda x: x["state"] == "awaiting_approval", what="configure_source")
-        p.approve(x["current_step"])
+        assert x["current_step"] == "configure_source"
+        p.approve_source_and_schema()
         x = p.wait_for(lambda x: x["current_step"] == "create_replication_instance"
                        and x["waiting_for"], what="waiting_for on the instance")
         assert x["waiting_for"] == {
@@ -86,7 +88,8 @@ def test_full_load_without_progress_is_reported_as_stalled(tmp_path):
     try:
         p.start(stall_minutes=0.02, waiting_event_minutes=0.01)
         x = p.wait_for(lambda x: x["state"] == "awaiting_approval", what="configure_source")
-        p.approve(x["current_step"])
+        assert x["current_step"] == "configure_source"
+        p.approve_source_and_schema()
         x = p.wait_for(lambda x: x["current_step"] == "full_load" and x["waiting_for"]
                        and "stalled" in (x["waiting_for"].get("detail") or ""),
                        what="a stalled full load")
@@ -124,7 +127,8 @@ def test_cdc_latency_above_the_threshold_keeps_await_cdc_sync_waiting(tmp_path):
         p.start(cdc_latency_threshold_seconds=5, cdc_sync_window_seconds=1,
                 replication_instance_id=r.json()["id"])
         x = p.wait_for(lambda x: x["state"] == "awaiting_approval", what="configure_source")
-        p.approve(x["current_step"])
+        assert x["current_step"] == "configure_source"
+        p.approve_source_and_schema()
 
         def behind():
             return [e["data"] for e in p.events("engine.status")
@@ -170,7 +174,7 @@ def test_validation_mismatch_fails_final_sync_naming_the_key(tmp_path):
         p.fake.control("/_fake/validation-failure",
                        {"schema": "HR", "table": "EMPLOYEES", "keys": ["101", "187"]})
         p.start()
-        for gate in ("configure_source", "cutover_gate"):
+        for gate in ("configure_source", "review_schema", "cutover_gate"):
             x = p.wait_for(lambda x: x["state"] == "awaiting_approval", what=gate)
             assert x["current_step"] == gate
             p.approve(gate)
@@ -199,7 +203,8 @@ def test_table_error_fails_the_full_load_with_dms_reason(tmp_path):
     try:
         p.start()
         x = p.wait_for(lambda x: x["state"] == "awaiting_approval", what="configure_source")
-        p.approve(x["current_step"])
+        assert x["current_step"] == "configure_source"
+        p.approve_source_and_schema()
         p.wait_for(lambda x: x["current_step"] == "full_load" and x["waiting_for"]
                    and x["waiting_for"]["what"].startswith("full load of"),
                    what="the full load")
