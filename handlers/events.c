@@ -34,8 +34,9 @@ static int wants_stream(co_request *req)
     return accept && strstr(accept, "text/event-stream") != NULL;
 }
 
+/* run_stream: 0 = not a run's stream, 1 = a run's, 2 = a final run's */
 static co_status serve(co_request *req, co_response *resp, const char *run_id,
-                       const char *project_id, const char *type)
+                       const char *project_id, const char *type, int run_stream)
 {
     int64_t after;
     int limit = 100;
@@ -52,6 +53,8 @@ static co_status serve(co_request *req, co_response *resp, const char *run_id,
         snprintf(resp->stream.project_id, sizeof resp->stream.project_id, "%s",
                  project_id ? project_id : "");
         snprintf(resp->stream.type, sizeof resp->stream.type, "%s", type ? type : "");
+        resp->stream.end_on_final = run_stream > 0;
+        resp->stream.run_final = run_stream == 2;
         resp->status = 200;
         return CO_OK;
     }
@@ -78,15 +81,18 @@ static co_status serve(co_request *req, co_response *resp, const char *run_id,
 co_status h_run_events(co_request *req, co_response *resp)
 {
     co_run_row run;
+    int final;
     co_status rc = co_runs_load(req->app->store, req->params[0], &run, &resp->err);
     if (rc != CO_OK)
         return rc;
+    final = co_run_state_final(run.state);
     co_run_row_clear(&run);
-    return serve(req, resp, req->params[0], NULL, co_req_query(req, "type"));
+    /* a run's stream ends after its final run.state event (curl -N returns) */
+    return serve(req, resp, req->params[0], NULL, co_req_query(req, "type"), 1 + final);
 }
 
 co_status h_events(co_request *req, co_response *resp)
 {
     return serve(req, resp, co_req_query(req, "run_id"), co_req_query(req, "project_id"),
-                 co_req_query(req, "type"));
+                 co_req_query(req, "type"), 0);
 }

@@ -43,6 +43,16 @@ co_status h_runs_retry(co_request *req, co_response *resp);
 co_status h_artifacts_list(co_request *req, co_response *resp);
 co_status h_artifacts_get(co_request *req, co_response *resp);
 
+/* Run reads for automation (handlers/runs_query.c): GET /v1/runs with
+ * filters, GET /v1/runs/{id} with ETag/If-None-Match/?wait=, and
+ * GET /v1/runs/{id}/tables. */
+co_status h_runs_query(co_request *req, co_response *resp);
+co_status h_run_tables(co_request *req, co_response *resp);
+
+/* The ETag of a run document (borrowed): hex of a SHA-256 digest of its
+ * canonical JSON (sorted keys) into out[64]; "" when out of memory. */
+void co_run_etag(const json_t *run, char out[64]);
+
 /* Events: JSON pages or SSE (handlers/events.c). */
 co_status h_run_events(co_request *req, co_response *resp);
 co_status h_events(co_request *req, co_response *resp);

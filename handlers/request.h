@@ -42,6 +42,7 @@ typedef struct co_request {
     const char *principal;              /* token name, or "anonymous" */
     co_role role;
     const struct co_route *route;
+    int64_t wait_until_ms;              /* deadline of a held request (epoch ms), 0 at first */
 } co_request;
 
 typedef struct co_response {
@@ -57,7 +58,17 @@ typedef struct co_response {
         bool active;             /* Events stream (server/sse.c) of the events */
         int64_t after;           /* after this id that match the filter ("" = any) */
         char run_id[40], project_id[40], type[40];
+        bool end_on_final;       /* a run's stream: ends after its final run.state */
+        bool run_final;          /* the run is already final: ends once caught up */
     } stream;
+    /* Long poll: with wait_until_ms > 0 the server holds the request until
+     * an event of wait_run_id after wait_seen is published, the deadline
+     * (epoch ms) passes or the server stops, then calls the handler again
+     * with req->wait_until_ms set; if it cannot hold it, this response is
+     * sent as it is. */
+    int64_t wait_until_ms;
+    int64_t wait_seen;
+    char wait_run_id[40];
     co_error err;                /* filled when the handler fails */
     json_t *problem_extra;       /* owned members merged into the problem */
 } co_response;

@@ -134,7 +134,7 @@ co_status co_res_handle_list(const co_kind_def *def, co_request *req,
     int64_t after;
     co_status rc;
     json_t *arr, *body;
-    const char *project_id = NULL;
+    const char *project_id = NULL, *name;
 
     if ((rc = co_req_page(req, &limit, &after, &resp->err)) != CO_OK)
         return rc;
@@ -145,7 +145,10 @@ co_status co_res_handle_list(const co_kind_def *def, co_request *req,
         co_resource_clear(&project);
         project_id = req->params[0];
     }
-    if ((rc = co_res_list(req->app->store, def->kind, project_id, after, limit,
+    name = co_req_query(req, "name");
+    if (name && (!*name || strlen(name) > 128))
+        return co_error_field(&resp->err, "?name", "must be 1 to 128 characters");
+    if ((rc = co_res_list(req->app->store, def->kind, project_id, name, after, limit,
                           &items, &count, &more, &resp->err)) != CO_OK)
         return rc;
     arr = json_array();

@@ -78,8 +78,7 @@ co_status h_runs_create(co_request *req, co_response *resp)
     co_runner_wake(req->app->runner);
     if ((rc = co_runs_json(req->app->store, run.id, &run_json, err)) != CO_OK)
         goto out;
-    snprintf(resp->etag, sizeof resp->etag, "%lld",
-             (long long)json_integer_value(json_object_get(run_json, "version")));
+    co_run_etag(run_json, resp->etag);
     co_resp_json(resp, 201, run_json);
     snprintf(resp->location, sizeof resp->location, "/v1/runs/%s", run.id);
 out:
@@ -112,18 +111,6 @@ co_status h_runs_list(co_request *req, co_response *resp)
         co_resp_json(resp, 200, json_pack("{s:o, s:o}", "items", items, "next_page_token",
                                           more ? json_string(token) : json_null()));
     }
-    return CO_OK;
-}
-
-co_status h_runs_get(co_request *req, co_response *resp)
-{
-    json_t *run = NULL;
-    co_status rc = co_runs_json(req->app->store, req->params[0], &run, &resp->err);
-    if (rc != CO_OK)
-        return rc;
-    snprintf(resp->etag, sizeof resp->etag, "%lld",
-             (long long)json_integer_value(json_object_get(run, "version")));
-    co_resp_json(resp, 200, run);
     return CO_OK;
 }
 

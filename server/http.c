@@ -28,6 +28,7 @@
 #include "server/metrics.h"
 #include "server/problem.h"
 #include "server/router.h"
+#include "server/longpoll.h"
 #include "server/sse.h"
 #include "store/idempotency.h"
 
@@ -42,6 +43,7 @@ struct co_http {
     pthread_cond_t idem_cv;
     struct idem_key *idem_keys; /* keys in flight, guarded by idem_mu */
     co_sse *sse;           /* event streams and their heartbeat */
+    co_longpoll *lp;       /* requests held by ?wait= */
 };
 
 typedef struct req_ctx {
@@ -50,11 +52,15 @@ typedef struct req_ctx {
     int too_large;
     const char *op;        /* route name for metrics/logs (static) */
     int status;            /* final status, for logs and metrics */
+    int64_t wait_until_ms; /* deadline of a held request (co_longpoll) */
+    co_longpoll_wait *wait;
 } req_ctx;
 
 #define ALLOWED_HEADERS \
-    "Authorization, Content-Type, If-Match, Idempotency-Key, Last-Event-ID"
-#define EXPOSED_HEADERS "ETag, Location, Idempotent-Replayed"
+    "Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key, Last-Event-ID"
+#define EXPOSED_HEADERS "ETag, Location, Idempotent-Replayed, Retry-After"
+/* Retry-After (seconds) on every 503 and 429 that does not set its own */
+#define RETRY_AFTER_S "5"
 
 /* ------------------------------------------------------------- responses */
 
@@ -123,7 +129,8 @@ static struct MHD_Response *problem_response(const co_error *err, const char *pa
 /* Turns a handler's stream request into an SSE response in resp->mhd. */
 static co_status open_stream(co_http *http, co_request *req, co_response *resp)
 {
-    co_events_filter f = {resp->stream.run_id, resp->stream.project_id, resp->stream.type};
+    co_events_filter f = {resp->stream.run_id, resp->stream.project_id, resp->stream.type,
+                          resp->stream.end_on_final, resp->stream.run_final};
     if (!http->sse)
         return co_error_set(&resp->err, CO_ERR_TRANSIENT, "event streams are not available");
     return co_sse_response(http->sse, req->app->store, req->conn, resp->stream.after, &f,
@@ -380,7 +387,22 @@ static struct MHD_Response *dispatch(co_http *http, struct MHD_Connection *conn,
         if (key)
             return run_idempotent(http, &req, key, status);
     }
+    co_longpoll_release(ctx->wait);   /* a held request runs again */
+    ctx->wait = NULL;
+    req.wait_until_ms = ctx->wait_until_ms;
     rc = route->handler(&req, &resp);
+    for (int tries = 0; rc == CO_OK && resp.wait_until_ms > 0 && http->lp && tries < 8;
+         tries++) {
+        int held = co_longpoll_park(http->lp, app->store, conn, resp.wait_run_id,
+                                    resp.wait_seen, resp.wait_until_ms, &ctx->wait);
+        ctx->wait_until_ms = req.wait_until_ms = resp.wait_until_ms;
+        if (held < 0)
+            break;
+        resp_clear(&resp);
+        if (held > 0)
+            return NULL;   /* libmicrohttpd calls on_request again once resumed */
+        rc = route->handler(&req, &resp);
+    }
     r = render(http, &req, &resp, rc, status);
     resp_clear(&resp);
     return r;
@@ -424,8 +446,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         return MHD_YES;
     }
     r = dispatch(http, conn, method, url, ctx, &status);
+    if (!r && ctx->wait)
+        return MHD_YES;
     if (!r)
         return MHD_NO;
+    if ((status == 503 || status == 429) &&
+        !MHD_get_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER))
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, RETRY_AFTER_S);
     add_cors(http->app, conn, r);
     ctx->status = status;
     ret = MHD_queue_response(conn, (unsigned)status, r);
@@ -448,6 +475,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         co_log(CO_LOG_DEBUG, "http", "%s status=%d ms=%.1f", ctx->op, ctx->status,
                secs * 1000.0);
     }
+    co_longpoll_release(ctx->wait);
     co_buf_free(&ctx->body);
     free(ctx);
     *req_cls = NULL;
@@ -484,6 +512,11 @@ co_status co_http_start(co_app *app, co_http **out, co_error *err)
         return co_error_set(err, CO_ERR_NOMEM, "out of memory");
     http->app = app;
     if (app->events && co_sse_new(app->events, 15000, &http->sse, err) != CO_OK) {
+        free(http);
+        return err->status;
+    }
+    if (app->events && co_longpoll_new(app->events, &http->lp, err) != CO_OK) {
+        co_sse_free(http->sse);
         free(http);
         return err->status;
     }
@@ -538,6 +571,7 @@ void co_http_stop(co_http *http, int drain_ms)
             close(fd);
     }
     co_sse_free(http->sse);
+    co_longpoll_free(http->lp);
     pthread_mutex_destroy(&http->idem_mu);
     pthread_cond_destroy(&http->idem_cv);
     pthread_cond_destroy(&http->idle);

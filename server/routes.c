@@ -54,7 +54,9 @@ const co_route co_routes[] = {
 
     {"POST", "/v1/projects/{id}/runs", h_runs_create, O, "createRun"},
     {"GET", "/v1/projects/{id}/runs", h_runs_list, V, "listRuns"},
+    {"GET", "/v1/runs", h_runs_query, V, "queryRuns"},
     {"GET", "/v1/runs/{id}", h_runs_get, V, "getRun"},
+    {"GET", "/v1/runs/{id}/tables", h_run_tables, V, "getRunTables"},
     {"POST", "/v1/runs/{id}/pause", h_runs_pause, O, "pauseRun"},
     {"POST", "/v1/runs/{id}/resume", h_runs_resume, O, "resumeRun"},
     {"POST", "/v1/runs/{id}/cancel", h_runs_cancel, O, "cancelRun"},

@@ -35,6 +35,8 @@ typedef enum co_sql_module_slot {
     CO_SQL_RUNS,
     CO_SQL_EVENTS,
     CO_SQL_MISC,
+    CO_SQL_RUNS_QUERY,
+    CO_SQL_WEBHOOKS,
     CO_SQL_MODULE_LAST
 } co_sql_module_slot;
 

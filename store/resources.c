@@ -52,10 +52,12 @@ static const char *const sql_text[] = {
     [SQL_LIST_PROJECT] = "SELECT id, project_id, name, doc, secret, version, seq,"
                          " created_at, updated_at FROM resources"
                          " WHERE kind = ?1 AND project_id = ?2 AND seq > ?3"
+                         " AND (?5 IS NULL OR name = ?5)"
                          " ORDER BY seq LIMIT ?4",
     [SQL_LIST_ALL] = "SELECT id, project_id, name, doc, secret, version, seq,"
                      " created_at, updated_at FROM resources"
-                     " WHERE kind = ?1 AND seq > ?3 ORDER BY seq LIMIT ?4",
+                     " WHERE kind = ?1 AND seq > ?3 AND (?5 IS NULL OR name = ?5)"
+                     " ORDER BY seq LIMIT ?4",
     [SQL_REF_INSERT] = "INSERT INTO resource_refs (from_id, to_id) VALUES (?1, ?2)"
                        " ON CONFLICT DO NOTHING",
     [SQL_REF_CLEAR] = "DELETE FROM resource_refs WHERE from_id = ?1",
@@ -363,7 +365,8 @@ fail:
 }
 
 co_status co_res_list(co_store *store, co_kind kind, const char *project_id,
-                      int64_t after_seq, int limit, co_resource **items,
+                      const char *name, int64_t after_seq, int limit,
+                      co_resource **items,
                       size_t *count, bool *more, co_error *err)
 {
     sqlite3_stmt *st;
@@ -382,6 +385,7 @@ co_status co_res_list(co_store *store, co_kind kind, const char *project_id,
         co_bind_text(st, 2, project_id);
     co_bind_int(st, 3, after_seq);
     co_bind_int(st, 4, limit + 1);
+    co_bind_text(st, 5, name);
     *more = false;
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == (size_t)limit) {

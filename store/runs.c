@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "store/runs_query.h"
 
 enum {
     SQL_RUN_INSERT,
@@ -590,6 +591,10 @@ co_status co_runs_json(co_store *store, const char *id, json_t **out, co_error *
     json_object_set_new(run, "progress_percent",
                         json_real(n ? 100.0 * done / (double)n : 0.0));
     json_object_set_new(run, "steps", steps);
+    if ((rc = co_runs_describe(store, id, run, err)) != CO_OK) {
+        json_decref(run);
+        return rc;
+    }
     *out = run;
     return CO_OK;
 }

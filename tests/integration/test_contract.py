@@ -613,7 +613,16 @@ def check_runs(s):
     a = wait_run(s, a["id"], {"awaiting_approval"})
     assert a["current_step"] == "cutover_gate"
     ra = f"/v1/runs/{a['id']}"
-    assert s.get(ra).headers["ETag"] == f'"{a["version"]}"'
+    etag = s.get(ra).headers["ETag"]
+    expect(s.get(ra, headers={"If-None-Match": etag}), 304)
+    expect(s.get(ra, params={"wait": 99}), 400)
+    assert a["id"] in [x["id"] for x in expect(
+        s.get("/v1/runs", params={"state": "awaiting_approval", "view": "basic"}), 200)["items"]]
+    expect(s.get("/v1/runs", params={"order_by": "id"}), 400)
+    tables = expect(s.get(f"{ra}/tables"), 200)
+    assert tables["items"] == [] and tables["run_id"] == a["id"]
+    expect(s.get(f"{ra}/tables", headers={"If-None-Match": s.get(f"{ra}/tables").headers["ETag"]}), 304)
+    expect(s.get("/v1/runs/run_" + "a" * 26 + "/tables"), 404)
     r = s.post(f"{ra}/steps/convert_schema/approve")
     expect(r, 409)
     assert (r.json()["state"], r.json()["step_state"]) == ("awaiting_approval", "succeeded")
