@@ -124,6 +124,8 @@ const char *co_error_reason(const char *message, const char *sqlstate)
         "could not connect", "connection refused", "could not translate host",
         "no route to host", "server closed the connection", "Couldn't connect",
         "connection to server", NULL};
+    /* permission before reachability: libpq reports a refused login as a
+     * failed "connection to server" */
     static const char *const denied[] = {
         "permission denied", "password authentication failed", "AccessDenied",
         "not authorized", "UnauthorizedOperation", "must be owner", "must be superuser",
@@ -139,10 +141,10 @@ const char *co_error_reason(const char *message, const char *sqlstate)
     const char *m = message ? message : "";
     if (!*m)
         return NULL;
-    if (strncmp(ss, "08", 2) == 0 || has_any(m, unreachable))
-        return has(m, "target") ? "target_unreachable" : "source_unreachable";
     if (strcmp(ss, "42501") == 0 || strncmp(ss, "28", 2) == 0 || has_any(m, denied))
         return "permission_denied";
+    if (strncmp(ss, "08", 2) == 0 || has_any(m, unreachable))
+        return has(m, "target") ? "target_unreachable" : "source_unreachable";
     if (strcmp(ss, "57014") == 0 || has_any(m, timeouts))
         return "timeout";
     if (has_any(m, mismatch))
