@@ -20,6 +20,11 @@ CO_DECLARE_CRUD(h_endpoints);
 CO_DECLARE_CRUD(h_instances);
 CO_DECLARE_CRUD(h_tasks);
 
+/* POST /v1/endpoints/{id}/test-connection (handlers/endpoint_test.c):
+ * connects to a PostgreSQL endpoint within about 5 s and reports the server
+ * version and the plans' prerequisites as findings. */
+co_status h_endpoints_test(co_request *req, co_response *resp);
+
 /* GET /v1/plans and /v1/plans/{id}: the plans and their steps. */
 co_status h_plans_list(co_request *req, co_response *resp);
 co_status h_plans_get(co_request *req, co_response *resp);

@@ -34,6 +34,8 @@ const co_route co_routes[] = {
     {"GET", "/v1/endpoints/{id}", h_endpoints_get, V, "getEndpoint"},
     {"PATCH", "/v1/endpoints/{id}", h_endpoints_update, A, "updateEndpoint"},
     {"DELETE", "/v1/endpoints/{id}", h_endpoints_delete, A, "deleteEndpoint"},
+    {"POST", "/v1/endpoints/{id}/test-connection", h_endpoints_test, A,
+     "testEndpointConnection"},
 
     {"POST", "/v1/projects/{id}/replication-instances", h_instances_create, O,
      "createReplicationInstance"},

@@ -106,6 +106,12 @@ def test_apply_run_wait_and_exit_codes_on_pg_logical(clusters, tmp_path):
                requests.get(f"{url}/v1/projects/{pid}/endpoints").json()["items"]}
         task = requests.get(f"{url}/v1/projects/{pid}/tasks", params={"name": "all"}
                             ).json()["items"][0]
+        # test-connection: libpq connect, server version, no finding here
+        tc = requests.post(f"{url}/v1/endpoints/{eps['legacy']}/test-connection", timeout=15)
+        assert tc.status_code == 200, tc.text
+        tc = tc.json()
+        assert tc["status"] == "succeeded" and tc["server_version"].startswith("15"), tc
+        assert tc["findings"] == [] and tc["reason"] is None and tc["duration_ms"] < 6000
 
         # a run that succeeds through the cutover gate: exit 0
         code, out, err = ctl(url, "run", "start", "--project", "shop", "--plan",
@@ -148,6 +154,10 @@ def test_apply_run_wait_and_exit_codes_on_pg_logical(clusters, tmp_path):
         assert code == 0, err
         eps_bad = {c["name"]: c["id"] for c in json.loads(out)["changes"]
                    if c["kind"] == "endpoint"}
+        tc = requests.post(f"{url}/v1/endpoints/{eps_bad['legacy']}/test-connection",
+                           timeout=15).json()
+        assert tc["status"] == "failed" and tc["reason"] == "permission_denied", tc
+        assert "not-the-password" not in json.dumps(tc)
         code, out, err = ctl(url, "run", "start", "--project", "shop-bad", "--plan",
                              "oracle-to-postgres", "--param",
                              f"source_endpoint_id={eps_bad['legacy']}", "--param",
