@@ -73,6 +73,8 @@ void co_config_usage(const char *argv0)
         printf("  --%-16s %-24s %s%s%s%s\n", opt_table[i].flag, opt_table[i].env,
                opt_table[i].help, opt_table[i].def[0] ? " [default: " : "",
                opt_table[i].def, opt_table[i].def[0] ? "]" : "");
+    printf("  --%-16s %-24s %s\n", "webhook-allow-private", "CUTOVER_WEBHOOK_ALLOW_PRIVATE=1",
+           "allow http:// and private or loopback webhook targets (tests)");
     printf("  --%-16s %-24s %s\n", "hash-token", "",
            "read a token on stdin, print its SHA-256 for the tokens file, exit");
     printf("  --%-16s %-24s %s\n", "help", "", "print this help and exit");
@@ -175,7 +177,8 @@ static co_status apply(co_config *cfg, int id, const char *v, co_error *err)
 co_status co_config_load(co_config *cfg, int argc, char **argv, bool *exit_now,
                          co_error *err)
 {
-    struct option longopts[OPT_LAST + 4];
+    struct option longopts[OPT_LAST + 5];
+    const char *allow = getenv("CUTOVER_WEBHOOK_ALLOW_PRIVATE");
     int c;
 
     memset(cfg, 0, sizeof *cfg);
@@ -190,7 +193,10 @@ co_status co_config_load(co_config *cfg, int argc, char **argv, bool *exit_now,
     longopts[OPT_LAST] = (struct option){"help", no_argument, NULL, 'h'};
     longopts[OPT_LAST + 1] = (struct option){"version", no_argument, NULL, 'V'};
     longopts[OPT_LAST + 2] = (struct option){"hash-token", no_argument, NULL, 'H'};
-    longopts[OPT_LAST + 3] = (struct option){NULL, 0, NULL, 0};
+    longopts[OPT_LAST + 3] =
+        (struct option){"webhook-allow-private", no_argument, NULL, 'W'};
+    longopts[OPT_LAST + 4] = (struct option){NULL, 0, NULL, 0};
+    cfg->webhook_allow_private = allow && strcmp(allow, "1") == 0;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
@@ -206,6 +212,10 @@ co_status co_config_load(co_config *cfg, int argc, char **argv, bool *exit_now,
         }
         if (c == 'H')
             return co_error_set(err, CO_ERR_UNPROCESSABLE, "hash-token");
+        if (c == 'W') {
+            cfg->webhook_allow_private = true;
+            continue;
+        }
         if (c == '?' || c == ':')
             return co_error_set(err, CO_ERR_INVALID,
                                 "unknown option or missing value: %s (see --help)",

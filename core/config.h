@@ -28,6 +28,7 @@ typedef struct co_config {
     char dms_endpoint[512];      /* "" = https://dms.<region>.amazonaws.com */
     char region[64];
     size_t max_body;             /* request body limit in bytes */
+    bool webhook_allow_private;  /* http:// and private/loopback webhook targets */
     char port_file[1024];        /* "" = none; else the bound port is written there */
 } co_config;
 

@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/state.h"
 #include "store/runs.h"
+#include "store/webhooks.h"
 
 #define RING_SIZE 8192
 #define DB_BATCH 500
@@ -147,10 +148,19 @@ co_status co_evb_add(co_evb *b, co_store *store, const char *run_id,
     }
     rc = co_events_insert(store, run_id, project_id, type, data, &id, err);
     text = rc == CO_OK ? json_dumps(data, JSON_COMPACT) : NULL;
+    if (rc == CO_OK && text) {
+        /* the outbox rows commit or roll back with the event (store/webhooks.h) */
+        char when[32];
+        int64_t now = co_clock_now_ms();
+        rc = co_webhooks_enqueue(store, id, run_id, project_id, type, text,
+                                 co_clock_rfc3339(now, when, sizeof when), now, err);
+    }
     b->items[b->n].final = is_final(type, data);
     json_decref(data);
-    if (rc != CO_OK)
+    if (rc != CO_OK) {
+        free(text);
         return rc;
+    }
     if (!text)
         return co_error_set(err, CO_ERR_NOMEM, "out of memory");
     b->items[b->n].id = id;

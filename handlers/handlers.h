@@ -25,6 +25,21 @@ CO_DECLARE_CRUD(h_tasks);
  * version and the plans' prerequisites as findings. */
 co_status h_endpoints_test(co_request *req, co_response *resp);
 
+/* Webhooks (handlers/webhooks.c): create/list under a project, get,
+ * update, delete, deliveries. */
+CO_DECLARE_CRUD(h_webhooks);
+co_status h_webhook_deliveries(co_request *req, co_response *resp);
+
+struct sockaddr;
+/* True for a private (10/8, 172.16/12, 192.168/16, 100.64/10), loopback,
+ * link-local, unspecified or unique-local address, or an unknown family. */
+bool co_addr_private(const struct sockaddr *sa);
+
+/* True when url may be a webhook target: https:// (http:// only when
+ * allow_private) with a host that is not "localhost" nor a literal private
+ * address (unless allow_private). *why receives a static reason when not. */
+bool co_webhook_url_ok(const char *url, bool allow_private, const char **why);
+
 /* GET /v1/plans and /v1/plans/{id}: the plans and their steps. */
 co_status h_plans_list(co_request *req, co_response *resp);
 co_status h_plans_get(co_request *req, co_response *resp);

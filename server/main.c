@@ -19,6 +19,7 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "server/http.h"
+#include "server/webhook_sender.h"
 #include "core/log.h"
 #include "server/metrics.h"
 #include "events/events.h"
@@ -67,6 +68,7 @@ static co_status write_port_file(const char *path, unsigned port, co_error *err)
 static int run(co_app *app)
 {
     co_http *http = NULL;
+    co_webhook_sender *hooks = NULL;
     co_error err;
     sigset_t sigs;
     struct sockaddr_storage addr;
@@ -117,6 +119,8 @@ static int run(co_app *app)
         goto fail;
     if (co_runner_start(app, app->cfg.workers, &app->runner, &err) != CO_OK)
         goto fail;
+    if (co_webhook_sender_start(app, &hooks, &err) != CO_OK)
+        goto fail;
     if (co_http_start(app, &http, &err) != CO_OK)
         goto fail;
     co_log(CO_LOG_INFO, "main",
@@ -139,6 +143,8 @@ static int run(co_app *app)
     atomic_store(&app->stopping, 1);
     co_events_shutdown(app->events);
     co_http_stop(http, 10000);
+    co_webhook_sender_stop(hooks);
+    hooks = NULL;
     http = NULL;
     co_runner_stop(app->runner);
     app->runner = NULL;
@@ -150,6 +156,7 @@ fail:
     co_log(CO_LOG_ERROR, "main", "%s", err.message);
     co_events_shutdown(app->events);
     co_http_stop(http, 0);
+    co_webhook_sender_stop(hooks);
     co_runner_stop(app->runner);
 out:
     co_events_free(app->events);

@@ -54,6 +54,13 @@ const co_route co_routes[] = {
     {"PATCH", "/v1/tasks/{id}", h_tasks_update, O, "updateTask"},
     {"DELETE", "/v1/tasks/{id}", h_tasks_delete, O, "deleteTask"},
 
+    {"POST", "/v1/projects/{id}/webhooks", h_webhooks_create, A, "createWebhook"},
+    {"GET", "/v1/projects/{id}/webhooks", h_webhooks_list, V, "listWebhooks"},
+    {"GET", "/v1/webhooks/{id}", h_webhooks_get, V, "getWebhook"},
+    {"PATCH", "/v1/webhooks/{id}", h_webhooks_update, A, "updateWebhook"},
+    {"DELETE", "/v1/webhooks/{id}", h_webhooks_delete, A, "deleteWebhook"},
+    {"GET", "/v1/webhooks/{id}/deliveries", h_webhook_deliveries, V, "listWebhookDeliveries"},
+
     {"POST", "/v1/projects/{id}/runs", h_runs_create, O, "createRun"},
     {"GET", "/v1/projects/{id}/runs", h_runs_list, V, "listRuns"},
     {"GET", "/v1/runs", h_runs_query, V, "queryRuns"},

@@ -344,6 +344,32 @@ def check_projects(s):
     return p, p2
 
 
+def check_webhooks(s, p):
+    """Webhooks of a project without runs: nothing is ever delivered (the
+    only type asked for is webhook.disabled, and it is disabled at once)."""
+    coll = f"/v1/projects/{p['id']}/webhooks"
+    r = s.post(coll, json={"url": "https://hooks.example.com/cutover",
+                           "events": ["webhook.disabled"]})
+    w = expect(r, 201)
+    assert w["secret"].startswith("whsec_") and r.headers["Location"] == f"/v1/webhooks/{w['id']}"
+    w = expect(s.patch(f"/v1/webhooks/{w['id']}", json={"enabled": False}), 200)
+    assert w["enabled"] is False and "secret" not in w
+    expect(s.patch(f"/v1/webhooks/{w['id']}", json={"url": "http://127.0.0.1/x"}), 400)
+    expect(s.post(coll, json={"url": "https://10.0.0.1/x", "events": ["run.*"]}), 400)
+    expect(s.post(f"/v1/projects/{MISSING['project']}/webhooks",
+                  json={"url": "https://hooks.example.com/x", "events": ["*"]}), 404)
+    assert [x["id"] for x in expect(s.get(coll), 200)["items"]] == [w["id"]]
+    expect(s.get(f"/v1/projects/{MISSING['project']}/webhooks"), 404)
+    assert expect(s.get(f"/v1/webhooks/{w['id']}"), 200)["id"] == w["id"]
+    assert expect(s.get(f"/v1/webhooks/{w['id']}/deliveries"), 200)["items"] == []
+    expect(s.get(f"/v1/webhooks/{w['id']}/deliveries", params={"limit": 0}), 400)
+    gone = "whk_" + "a" * 26
+    for r in (s.get(f"/v1/webhooks/{gone}"), s.patch(f"/v1/webhooks/{gone}", json={}),
+              s.delete(f"/v1/webhooks/{gone}"), s.get(f"/v1/webhooks/{gone}/deliveries")):
+        expect(r, 404)
+    expect(s.delete(f"/v1/webhooks/{w['id']}"), 204)
+
+
 def check_endpoints(s, p, p2):
     coll = f"/v1/projects/{p['id']}/endpoints"
     r = s.post(coll, json=endpoint_body("src"))
@@ -774,6 +800,7 @@ def test_every_operation_against_the_contract(cutoverd, cutoverd_runs, cutoverd_
     check_ops_and_plans(s)
     p, p2 = check_projects(s)
     src, ora, tgt, other = check_endpoints(s, p, p2)
+    check_webhooks(s, p)
     tested = expect(s.post(f"/v1/endpoints/{src['id']}/test-connection"), 200)
     assert tested["endpoint_id"] == src["id"] and tested["status"] in ("succeeded", "failed")
     expect(s.post(f"/v1/endpoints/{ora['id']}/test-connection"), 422)
