@@ -66,6 +66,7 @@ typedef struct co_response {
      * (epoch ms) passes or the server stops, then calls the handler again
      * with req->wait_until_ms set; if it cannot hold it, this response is
      * sent as it is. */
+    bool no_store;               /* holds a secret: never kept for Idempotency-Key replays */
     int64_t wait_until_ms;
     int64_t wait_seen;
     char wait_run_id[40];

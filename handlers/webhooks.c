@@ -176,6 +176,7 @@ co_status h_webhooks_create(co_request *req, co_response *resp)
         goto out;
     /* the secret is shown this once (a generated one must reach its owner) */
     json_object_set_new(out, "secret", json_string(secret));
+    resp->no_store = true;
     co_resp_json(resp, 201, out);
     snprintf(loc, sizeof loc, "/v1/webhooks/%s", id);
     snprintf(resp->location, sizeof resp->location, "%s", loc);

@@ -279,7 +279,7 @@ static struct MHD_Response *run_idempotent(co_http *http, co_request *req,
                 snprintf(rec.etag, sizeof rec.etag, "\"%.60s\"", resp.etag);
             rec.body = text;
             rec.body_len = strlen(text);
-            if (rec.status < 300) {
+            if (rec.status < 300 && !resp.no_store) {
                 co_error ierr;
                 co_error_clear(&ierr);
                 if (co_idem_put(req->app->store, req->principal, key, req->method,
