@@ -22,7 +22,6 @@ enum {
     SQL_NEXT_DUE,
     SQL_RELEASE_ALL,
     SQL_STEPS_OF_RUN,
-    SQL_RUN_LIST,
     SQL_RUN_COUNT,
     SQL_ART_PUT,
     SQL_ART_LIST,
@@ -109,8 +108,6 @@ static const char *const sql_text[] = {
                          " outputs, coalesce(approved_by, ''),"
                          " coalesce(approved_at, ''), due_at"
                          " FROM run_steps WHERE run_id = ?1 ORDER BY idx",
-    [SQL_RUN_LIST] = "SELECT id, seq FROM runs WHERE project_id = ?1 AND seq > ?2"
-                     " ORDER BY seq LIMIT ?3",
     [SQL_RUN_COUNT] = "SELECT state, count(*) FROM runs GROUP BY state",
     [SQL_ART_PUT] = "INSERT INTO artifacts (run_id, name, step_id, content_type, body,"
                     " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)"
@@ -603,47 +600,19 @@ co_status co_runs_list_json(co_store *store, const char *project_id, int64_t aft
                             int limit, json_t **items, int64_t *last_seq, bool *more,
                             co_error *err)
 {
-    char (*ids)[CO_ID_SIZE] = calloc((size_t)limit + 1, CO_ID_SIZE);
-    int64_t *seqs = calloc((size_t)limit + 1, sizeof *seqs);
-    int n = 0, src;
-    json_t *arr;
-    sqlite3_stmt *st = co_store_stmt(store, &sql, SQL_RUN_LIST, err);
-    co_status rc = CO_OK;
-
-    if (!ids || !seqs || !st) {
-        free(ids);
-        free(seqs);
-        return st ? co_error_set(err, CO_ERR_NOMEM, "out of memory") : CO_ERR_STORE;
-    }
-    co_bind_text(st, 1, project_id);
-    co_bind_int(st, 2, after_seq);
-    co_bind_int(st, 3, limit + 1);
-    *more = false;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == limit) {
-            *more = true;
-            break;
-        }
-        snprintf(ids[n], CO_ID_SIZE, "%s", co_col_text(st, 0));
-        seqs[n++] = sqlite3_column_int64(st, 1);
-    }
-    sqlite3_reset(st);
-    /* the statement is reset before co_runs_json reuses this connection */
-    arr = json_array();
-    *last_seq = n ? seqs[n - 1] : after_seq;
-    for (int i = 0; i < n && rc == CO_OK; i++) {
-        json_t *run = NULL;
-        if ((rc = co_runs_json(store, ids[i], &run, err)) == CO_OK)
-            json_array_append_new(arr, run);
-    }
-    free(ids);
-    free(seqs);
-    if (rc != CO_OK) {
-        json_decref(arr);
-        return rc;
-    }
-    *items = arr;
-    return CO_OK;
+    /* the project's runs are the cross-project list filtered by project */
+    json_t *ids = json_pack("[s]", project_id);
+    char *text = json_dumps(ids, JSON_COMPACT);
+    co_runs_filter f;
+    co_status rc;
+    json_decref(ids);
+    if (!text)
+        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
+    memset(&f, 0, sizeof f);
+    f.project_ids = text;
+    rc = co_runs_query(store, &f, after_seq, limit, items, last_seq, more, err);
+    free(text);
+    return rc;
 }
 
 co_status co_runs_count(co_store *store, int64_t counts[CO_RUN_STATE_LAST],

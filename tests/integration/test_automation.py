@@ -8,16 +8,7 @@ import time
 import pytest
 import requests
 
-from daemon import TEST_BINARY, Daemon, wait_until
 from runs_util import make_project, start_run, wait_state
-
-
-@pytest.fixture
-def rd(tmp_path):
-    d = Daemon(tmp_path, binary=TEST_BINARY).start()
-    yield d
-    if d.proc:
-        assert d.stop() == 0, d.log()
 
 
 @pytest.fixture

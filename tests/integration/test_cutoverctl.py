@@ -11,7 +11,7 @@ import subprocess
 import pytest
 import requests
 
-from daemon import ROOT, TEST_BINARY, Daemon
+from daemon import ROOT, Daemon
 from pgcluster import Cluster
 
 CTL = os.environ.get("CUTOVERCTL", os.path.join(ROOT, "build", "cli", "cutoverctl"))
@@ -172,14 +172,6 @@ def test_apply_run_wait_and_exit_codes_on_pg_logical(clusters, tmp_path):
         assert run["error_reason"] == "permission_denied", run["error"]
     finally:
         d.stop()
-
-
-@pytest.fixture
-def rd(tmp_path):
-    d = Daemon(tmp_path, binary=TEST_BINARY).start()
-    yield d
-    if d.proc:
-        assert d.stop() == 0, d.log()
 
 
 def test_exit_codes_with_the_test_engine(rd, tmp_path):
