@@ -40,6 +40,9 @@ co_status h_runs_cancel(co_request *req, co_response *resp);
 co_status h_runs_rollback_stop(co_request *req, co_response *resp);
 co_status h_runs_approve(co_request *req, co_response *resp);
 co_status h_runs_retry(co_request *req, co_response *resp);
+/* GET /v1/runs/{id}/readiness: the cutover readiness checks with an ETag
+ * (handlers/readiness.c). */
+co_status h_runs_readiness(co_request *req, co_response *resp);
 co_status h_artifacts_list(co_request *req, co_response *resp);
 co_status h_artifacts_get(co_request *req, co_response *resp);
 
