@@ -8,6 +8,7 @@
 #include "handlers/handlers.h"
 #include "server/metrics.h"
 #include "server/router.h"
+#include "server/session.h"
 
 #define V CO_ROLE_VIEWER
 #define O CO_ROLE_OPERATOR
@@ -19,6 +20,10 @@ const co_route co_routes[] = {
     {"GET", "/readyz", h_readyz, N, "readyz"},
     {"GET", "/metrics", h_metrics, N, "metrics"},
     {"GET", "/openapi.json", h_openapi, N, "openapi"},
+
+    {"POST", "/v1/sessions", h_sessions_create, N, "createSession"},
+    {"GET", "/v1/sessions/current", h_sessions_current, V, "getSession"},
+    {"DELETE", "/v1/sessions/current", h_sessions_delete, V, "deleteSession"},
 
     {"GET", "/v1/plans", h_plans_list, V, "listPlans"},
     {"GET", "/v1/plans/{id}", h_plans_get, V, "getPlan"},
