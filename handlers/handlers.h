@@ -50,6 +50,12 @@ co_status h_artifacts_get(co_request *req, co_response *resp);
 co_status h_run_events(co_request *req, co_response *resp);
 co_status h_events(co_request *req, co_response *resp);
 
+/* The dashboard (handlers/ui.c): / and /ui redirect to /ui/; /ui/ is the
+ * page; /ui/{file} and /ui/{dir}/{file} its embedded files. */
+co_status h_ui_redirect(co_request *req, co_response *resp);
+co_status h_ui_index(co_request *req, co_response *resp);
+co_status h_ui_asset(co_request *req, co_response *resp);
+
 /* Operations endpoints. */
 co_status h_healthz(co_request *req, co_response *resp);
 co_status h_readyz(co_request *req, co_response *resp);

@@ -21,6 +21,12 @@ const co_route co_routes[] = {
     {"GET", "/metrics", h_metrics, N, "metrics"},
     {"GET", "/openapi.json", h_openapi, N, "openapi"},
 
+    {"GET", "/", h_ui_redirect, N, "getRoot"},
+    {"GET", "/ui", h_ui_redirect, N, "getDashboardRedirect"},
+    {"GET", "/ui/", h_ui_index, N, "getDashboard"},
+    {"GET", "/ui/{file}", h_ui_asset, N, "getDashboardFile"},
+    {"GET", "/ui/{dir}/{file}", h_ui_asset, N, "getDashboardVendorFile"},
+
     {"POST", "/v1/sessions", h_sessions_create, N, "createSession"},
     {"GET", "/v1/sessions/current", h_sessions_current, V, "getSession"},
     {"DELETE", "/v1/sessions/current", h_sessions_delete, V, "deleteSession"},

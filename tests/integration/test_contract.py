@@ -279,6 +279,16 @@ def check_ops_and_plans(s):
         assert expect(s.get(f"/v1/plans/{pid}"), 200) == \
             [p for p in plans["items"] if p["id"] == pid][0]
     expect(s.get("/v1/plans/no-such-plan"), 404)
+    for path in ("/", "/ui"):
+        r = s.get(path, allow_redirects=False)
+        assert r.status_code == 308 and r.headers["Location"] == "/ui/"
+    r = s.get("/ui/")
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html")
+    assert "default-src 'none'" in r.headers["Content-Security-Policy"]
+    assert expect(s.get("/ui/app.js"), 200) is None
+    assert "uPlot" in s.get("/ui/vendor/uplot.iife.min.js").text
+    expect(s.get("/ui/no-such.js"), 404)
+    expect(s.get("/ui/vendor/no-such.js"), 404)
 
 
 def check_projects(s):
