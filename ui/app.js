@@ -329,7 +329,7 @@ function renderActions(v) {
       try {
         await api("POST", `/v1/runs/${r.id}${path}`);
         notice(v.el.msg, "ok", `${title}: done.`);
-        await loadRun(v);
+        scheduleReload(v);
       } catch (e) { notice(v.el.msg, "error", `${title}: ${e.message}`); }
     } }, label);
   if (["pending", "running", "awaiting_approval"].includes(r.state))
@@ -372,7 +372,7 @@ async function loadReadiness(v) {
           await api("POST", `/v1/runs/${r.id}/steps/cutover_gate/approve`,
             { headers: { "If-Match": v.readinessEtag } });
           notice(v.el.msg, "ok", "Cutover approved.");
-          await loadRun(v);
+          scheduleReload(v);
         } catch (e) {
           if (e.status === 412) {
             await loadReadiness(v);
@@ -500,18 +500,27 @@ async function loadRun(v) {
   }
 }
 
-/* Re-reads the run after a burst of events (at most every 250 ms). */
+/* Re-reads the run after a burst of events. One read at a time, so that an
+ * older answer never overwrites a newer one; events that arrive meanwhile
+ * cause one more read. */
 function scheduleReload(v, artifacts) {
   if (artifacts) v.artsDirty = true;
-  if (v.pending) return;
-  v.pending = setTimeout(async () => {
-    v.pending = null;
-    if (S.view !== v) return;
-    try {
-      await loadRun(v);
-      if (v.artsDirty) { v.artsDirty = false; await renderArtifacts(v); }
-    } catch (e) { /* shown by the next successful read */ }
-  }, 250);
+  v.dirty = true;
+  if (v.reloading) return;
+  v.reloading = true;
+  (async () => {
+    while (v.dirty && S.view === v) {
+      v.dirty = false;
+      await new Promise((r) => setTimeout(r, 150)); // gather a burst
+      try {
+        await loadRun(v);
+        if (v.artsDirty) { v.artsDirty = false; await renderArtifacts(v); }
+      } catch (e) {
+        console.warn("reading the run again failed:", e.message);
+      }
+    }
+    v.reloading = false;
+  })();
 }
 
 async function viewRun(id) {
@@ -522,7 +531,7 @@ async function viewRun(id) {
     tables: h("section", { class: "panel" }), chartBox: h("div", { id: "chart" }),
     tail: h("section", { class: "panel" }), arts: h("section", { class: "panel" }),
   };
-  const v = { id, el, events: [], seen: new Set(), cdc: [], tables: null, pending: null };
+  const v = { id, el, events: [], seen: new Set(), cdc: [], tables: null };
   S.view = v;
   main.replaceChildren(
     h("section", { class: "panel" }, el.head, el.actions, el.msg),

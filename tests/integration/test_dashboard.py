@@ -18,7 +18,7 @@ import pytest
 import requests
 
 import browser
-from daemon import TEST_BINARY, Daemon
+from daemon import TEST_BINARY, Daemon, wait_until
 from pgcluster import pg_cluster, pg_database  # noqa: F401
 from runs_util import make_project, start_run, wait_state
 
@@ -105,7 +105,9 @@ def test_run_live_readiness_and_approve(tdaemon, tmp_path, pg_cluster, pg_databa
         b.wait("document.querySelector('[data-step=await_cdc_sync][data-state=waiting]')",
                what="await_cdc_sync shown running")
         b.wait("document.querySelector('#chart .uplot')", what="the CDC latency chart")
-        b.wait("document.querySelectorAll('#events tbody tr').length > 10", what="the event tail")
+        b.wait("[...document.querySelectorAll('#events tbody tr')].filter("
+               "r => r.children[2].textContent === 'engine.status').length >= 8",
+               what="CDC latency samples in the event tail")
         assert requests.get(f"{url}/v1/runs/{rid}").json()["current_step"] == "await_cdc_sync"
         save(b, tmp_path, "dashboard.png")  # a run in progress
         assert b.eval("window.__sameDocument === true"), "the page reloaded"
@@ -185,10 +187,10 @@ def test_sign_in_roles_and_actions(tmp_path):
         r = requests.post(f"{url}/v1/projects/{pid}/runs", headers=op, json={
             "plan": "oracle-to-postgres", "engine": "test", "parameters": {"test": {}}})
         rid = r.json()["id"]
-        wait_state_auth = lambda: requests.get(f"{url}/v1/runs/{rid}", headers=op).json()  # noqa: E731
-        import daemon as dm
-        dm.wait_until(lambda: wait_state_auth()["state"] == "awaiting_approval", 30,
-                      what="the gate")
+
+        def read_run():
+            return requests.get(f"{url}/v1/runs/{rid}", headers=op).json()
+        wait_until(lambda: read_run()["state"] == "awaiting_approval", 30, what="the gate")
         with browser.Browser(str(tmp_path)) as b:
             b.goto(f"{url}/ui/#/run/{rid}")
             b.wait("document.querySelector('#signin')", what="the sign-in form")
@@ -219,13 +221,12 @@ def test_sign_in_roles_and_actions(tmp_path):
             b.wait("document.getElementById('confirm').open", what="the confirmation")
             b.click("#confirm-cancel")
             b.wait("!document.getElementById('confirm').open", what="the dialog closed")
-            assert wait_state_auth()["state"] == "awaiting_approval"
+            assert read_run()["state"] == "awaiting_approval"
             # approving from the page works through the cookie and CSRF header
             b.click("#approve-cutover")
             confirm(b)
-            dm.wait_until(lambda: wait_state_auth()["state"] == "succeeded", 30,
-                          what="the run to finish")
-            gate = [s for s in wait_state_auth()["steps"] if s["id"] == "cutover_gate"][0]
+            wait_until(lambda: read_run()["state"] == "succeeded", 30, what="the run to finish")
+            gate = [s for s in read_run()["steps"] if s["id"] == "cutover_gate"][0]
             assert gate["approved_by"] == "operator-person"
     finally:
         assert d.stop() == 0, d.log()
