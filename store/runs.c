@@ -730,13 +730,15 @@ co_status co_artifact_get(co_store *store, const char *run_id, const char *name,
     return CO_OK;
 }
 
-/* Appends the rows of an events statement (id, type, run_id, project_id,
- * created_at, data) to arr and resets the statement. */
-static co_status event_rows(co_store *store, sqlite3_stmt *st, json_t *arr,
+/* Reads the rows of a bound events statement (id, type, run_id,
+ * project_id, created_at, data) into *items (a new array) and resets it. */
+static co_status event_rows(co_store *store, sqlite3_stmt *st, json_t **items,
                             co_error *err)
 {
+    json_t *arr = json_array();
     json_error_t jerr;
     int src;
+    co_status rc;
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
         json_t *data = json_loads(co_col_text(st, 5), 0, &jerr);
         json_array_append_new(arr, json_pack("{s:I, s:s, s:o, s:o, s:s, s:o}",
@@ -747,7 +749,12 @@ static co_status event_rows(co_store *store, sqlite3_stmt *st, json_t *arr,
                                              "created_at", co_col_text(st, 4),
                                              "data", data ? data : json_object()));
     }
-    return step_done(store, st, src, "reading events", err);
+    if ((rc = step_done(store, st, src, "reading events", err)) != CO_OK) {
+        json_decref(arr);
+        return rc;
+    }
+    *items = arr;
+    return CO_OK;
 }
 
 co_status co_events_query(co_store *store, int64_t after, int64_t upto,
@@ -755,40 +762,24 @@ co_status co_events_query(co_store *store, int64_t after, int64_t upto,
                           const char *type, int limit, json_t **items,
                           co_error *err)
 {
-    json_t *arr;
-    co_status rc;
     STMT(SQL_EV_QUERY);
-    arr = json_array();
     co_bind_int(st, 1, after);
     co_bind_int(st, 2, upto);
     co_bind_text(st, 3, run_id);
     co_bind_text(st, 4, project_id);
     co_bind_text(st, 5, type);
     co_bind_int(st, 6, limit);
-    if ((rc = event_rows(store, st, arr, err)) != CO_OK) {
-        json_decref(arr);
-        return rc;
-    }
-    *items = arr;
-    return CO_OK;
+    return event_rows(store, st, items, err);
 }
 
 co_status co_events_newest(co_store *store, const char *run_id, const char *type,
                            int limit, json_t **items, co_error *err)
 {
-    json_t *arr;
-    co_status rc;
     STMT(SQL_EV_LATEST);
-    arr = json_array();
     co_bind_text(st, 1, run_id);
     co_bind_text(st, 2, type);
     co_bind_int(st, 3, limit);
-    if ((rc = event_rows(store, st, arr, err)) != CO_OK) {
-        json_decref(arr);
-        return rc;
-    }
-    *items = arr;
-    return CO_OK;
+    return event_rows(store, st, items, err);
 }
 
 int64_t co_events_max_id(co_store *store)

@@ -20,7 +20,7 @@ import requests
 import browser
 from daemon import TEST_BINARY, Daemon, wait_until
 from pgcluster import pg_cluster, pg_database  # noqa: F401
-from runs_util import make_project, start_run, wait_state
+from runs_util import make_project, pg_endpoints, start_run, wait_state
 
 pytestmark = pytest.mark.skipif(not browser.available(),
                                 reason="chromium is not installed (scripts/setup-debian.sh)")
@@ -46,18 +46,6 @@ def save(b, tmp_path, name):
     return path
 
 
-def endpoints(url, pid, cluster, db, headers=None):
-    ids = []
-    for name, role in (("legacy", "source"), ("target", "target")):
-        r = requests.post(f"{url}/v1/projects/{pid}/endpoints", headers=headers, json={
-            "name": name, "role": role, "engine": "postgres", "host": "127.0.0.1",
-            "port": cluster.port, "database": db, "username": cluster.user,
-            "password": cluster.password, "sslmode": "disable"})
-        assert r.status_code == 201, r.text
-        ids.append(r.json()["id"])
-    return ids
-
-
 def step_state(b, step):
     return b.eval(f"(document.querySelector('[data-step={step}]') || {{}}).dataset?.state")
 
@@ -67,18 +55,10 @@ def confirm(b):
     b.click("#confirm-ok")
 
 
-@pytest.fixture
-def tdaemon(tmp_path):
-    d = Daemon(tmp_path, binary=TEST_BINARY).start()
-    yield d
-    if d.proc:
-        assert d.stop() == 0, d.log()
-
-
 def test_run_live_readiness_and_approve(tdaemon, tmp_path, pg_cluster, pg_database):  # noqa: F811
     url = tdaemon.url
     pid = make_project(url, "pagila")
-    src, tgt = endpoints(url, pid, pg_cluster, pg_database)
+    src, tgt = pg_endpoints(url, pid, pg_cluster, pg_database)
     with browser.Browser(str(tmp_path)) as b:
         # the page is open (the runs list) before the run starts
         b.goto(f"{url}/ui/")

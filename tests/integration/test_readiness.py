@@ -2,37 +2,14 @@
 cutover_gate, with the test engine (its "stats" option publishes table
 statistics and CDC latency) and a real PostgreSQL source whose sessions are
 counted live."""
-import os
 
 import psycopg2
-import pytest
 
 from contract import ContractSession
-from daemon import TEST_BINARY, Daemon
 from pgcluster import pg_cluster, pg_database  # noqa: F401
-from runs_util import make_project, start_run, wait_state
+from runs_util import make_project, pg_endpoints, start_run, wait_state
 
 STATS = {"tables": ["public.actor", "public.film"], "calls": 3, "interval_ms": 20}
-
-
-@pytest.fixture
-def tdaemon(tmp_path):
-    d = Daemon(tmp_path, binary=TEST_BINARY).start()
-    yield d
-    if d.proc:
-        assert d.stop() == 0, d.log()
-
-
-def pg_endpoints(api, pid, cluster, db):
-    ids = []
-    for name, role in (("src", "source"), ("tgt", "target")):
-        r = api.post(f"/v1/projects/{pid}/endpoints", json={
-            "name": name, "role": role, "engine": "postgres", "host": "127.0.0.1",
-            "port": cluster.port, "database": db, "username": cluster.user,
-            "password": cluster.password, "sslmode": "disable"})
-        assert r.status_code == 201, r.text
-        ids.append(r.json()["id"])
-    return ids
 
 
 def by_id(body):
@@ -42,7 +19,7 @@ def by_id(body):
 def test_readiness_checks_and_stale_etag(tdaemon, pg_cluster, pg_database):  # noqa: F811
     api = ContractSession(tdaemon.url)
     pid = make_project(tdaemon.url)
-    src, tgt = pg_endpoints(api, pid, pg_cluster, pg_database)
+    src, tgt = pg_endpoints(tdaemon.url, pid, pg_cluster, pg_database)
     run = start_run(tdaemon.url, pid, test={"stats": STATS}, source_endpoint_id=src,
                     target_endpoint_id=tgt)
     wait_state(tdaemon.url, run["id"], "awaiting_approval")
