@@ -5,8 +5,10 @@
  * Where the figures come from:
  *  - the run's own record (step states, parameters) and its event log: the
  *    newest engine.status events (CDC latency, bytes behind, as the engines
- *    publish them) and the newest table.statistics event (TableState and
- *    ValidationState of every table, DMS's names);
+ *    publish them), the newest table.statistics event (TableState and
+ *    ValidationState of every table, DMS's names) and the newest
+ *    validation.progress event (continuous validation: mismatches and
+ *    chunks left to compare);
  *  - for a PostgreSQL source, while the run is active, a live look at the
  *    source (pg/pg_activity.h): client sessions still connected, and for
  *    pg-logical the slot's bytes behind and replay lag. This is the one
@@ -207,7 +209,39 @@ static void cdc_checks(json_t *checks, json_t *run, json_t *statuses, const live
 
 /* Tables loaded and their validation, from the newest table.statistics
  * event of the main task (newest first in stats). */
-static void table_checks(json_t *checks, json_t *run, json_t *stats)
+/* The count a per-table member stands for: an integer, or an array's size
+ * (a list of mismatches). */
+static json_int_t count_of(json_t *v)
+{
+    return json_is_array(v) ? (json_int_t)json_array_size(v) : json_integer_value(v);
+}
+
+/* Validation from the newest validation.progress event (pg-logical's
+ * continuous validation): passes when no table has a mismatch and no chunk
+ * is left to compare. Returns 0 when there is no such event. */
+static int validation_progress_check(json_t *checks, json_t *progress)
+{
+    json_t *d = json_object_get(json_array_get(progress, 0), "data"), *t;
+    json_int_t mismatches = 0, pending, rows = 0;
+    char detail[256];
+    size_t i;
+    if (!d)
+        return 0;
+    pending = json_integer_value(json_object_get(d, "chunks_pending"));
+    json_array_foreach(json_object_get(d, "tables"), i, t) {
+        mismatches += count_of(json_object_get(t, "mismatches"));
+        rows += json_integer_value(json_object_get(t, "rows_validated"));
+    }
+    snprintf(detail, sizeof detail,
+             "%lld rows validated, %lld mismatches, %lld chunks and %lld changed keys "
+             "left to compare", (long long)rows, (long long)mismatches, (long long)pending,
+             (long long)json_integer_value(json_object_get(d, "changed_keys_pending")));
+    check(checks, "validation", "Validation", json_integer(mismatches), "mismatches",
+          json_integer(0), mismatches == 0 && pending == 0, NULL, detail);
+    return 1;
+}
+
+static void table_checks(json_t *checks, json_t *run, json_t *stats, json_t *progress)
 {
     json_t *tables = NULL, *e, *t, *vstep = step_of(run, "validate");
     size_t i, n = 0, loaded = 0, bad = 0, vtot = 0, vok = 0, vbad = 0;
@@ -253,7 +287,9 @@ static void table_checks(json_t *checks, json_t *run, json_t *stats)
         check(checks, "tables_loaded", "Every table loaded", json_integer((json_int_t)loaded),
               "tables", json_integer((json_int_t)n), loaded == n && bad == 0, NULL, detail);
     }
-    if (vstep) {
+    if (validation_progress_check(checks, progress)) {
+        /* continuous validation reports its own progress */
+    } else if (vstep) {
         const char *st = v_str(vstep, "state");
         snprintf(vdetail, sizeof vdetail, "step validate is %s", st);
         check(checks, "validation", "Validation", json_string(st), NULL,
@@ -339,7 +375,7 @@ static void readiness_etag(json_t *run, json_t *checks, char out[33])
 co_status co_readiness_build(co_request *req, const char *run_id, json_t **out,
                              char etag[40], co_error *err)
 {
-    json_t *run = NULL, *statuses = NULL, *stats = NULL, *checks;
+    json_t *run = NULL, *statuses = NULL, *stats = NULL, *progress = NULL, *checks;
     char now[32], tag[33];
     int ready = 1;
     live lv;
@@ -352,12 +388,14 @@ co_status co_readiness_build(co_request *req, const char *run_id, json_t **out,
     if ((rc = co_events_newest(req->app->store, run_id, "engine.status", TREND_SAMPLES,
                                &statuses, err)) != CO_OK ||
         (rc = co_events_newest(req->app->store, run_id, "table.statistics", 4, &stats,
+                               err)) != CO_OK ||
+        (rc = co_events_newest(req->app->store, run_id, "validation.progress", 1, &progress,
                                err)) != CO_OK)
         goto out;
     look_at_source(req, run, &lv);
     checks = json_array();
     cdc_checks(checks, run, statuses, &lv);
-    table_checks(checks, run, stats);
+    table_checks(checks, run, stats, progress);
     constraint_check(checks, run);
     session_check(checks, &lv);
     json_array_foreach(checks, i, c)
@@ -378,6 +416,7 @@ out:
     json_decref(run);
     json_decref(statuses);
     json_decref(stats);
+    json_decref(progress);
     return rc;
 }
 

@@ -276,6 +276,9 @@ function eventSummary(e) {
       d.BytesBehind !== undefined ? `${fmtBytes(d.BytesBehind)} behind` : null]
       .filter(Boolean).join(", ");
     case "artifact.created": return d.name || "";
+    case "step.waiting": return `${d.step || ""}: waiting for ${d.what || ""}${d.detail ? " (" + d.detail + ")" : ""}`;
+    case "validation.progress": return `validation: ${d.chunks_pending} chunks left, ` +
+      `${(d.tables || []).reduce((n, t) => n + (Array.isArray(t.mismatches) ? t.mismatches.length : t.mismatches || 0), 0)} mismatches`;
     default: return JSON.stringify(d).slice(0, 120);
   }
 }
@@ -309,6 +312,10 @@ function renderHeader(v) {
     h("dl", { class: "kv" },
       h("dt", {}, "Plan"), h("dd", {}, r.plan), h("dt", {}, "Engine"), h("dd", {}, r.engine),
       h("dt", {}, "Current step"), h("dd", { id: "current-step" }, r.current_step || "—"),
+      r.waiting_for ? h("dt", {}, "Waiting for") : null,
+      r.waiting_for ? h("dd", { id: "waiting-for" }, r.waiting_for.what,
+        r.waiting_for.detail ? ` (${r.waiting_for.detail})` : "",
+        r.waiting_for.since ? h("span", { class: "muted" }, ` since ${fmtTime(r.waiting_for.since)}`) : "") : null,
       h("dt", {}, "Progress"), h("dd", { class: "progress" }, bar(r.progress_percent, r.state === "succeeded" ? "done" : ""),
         ` ${r.progress_percent.toFixed(0)} %`),
       h("dt", {}, "Project"), h("dd", {}, h("a", { href: "#/project/" + r.project_id }, r.project_id)),
@@ -558,8 +565,9 @@ async function viewRun(id) {
   if (S.view !== v) return;
   const es = new EventSource(`/v1/runs/${id}/events?after=${after}`);
   S.es = es;
-  const types = ["run.state", "step.state", "step.retry", "step.progress", "artifact.created",
-    "table.statistics", "engine.status", "run.cleanup"];
+  const types = ["run.state", "step.state", "step.retry", "step.progress", "step.waiting",
+    "artifact.created", "table.statistics", "engine.status", "validation.progress",
+    "validation.mismatch", "run.cleanup"];
   for (const t of types) {
     es.addEventListener(t, (m) => {
       const e = { id: Number(m.lastEventId), type: t, data: JSON.parse(m.data), created_at: new Date().toISOString() };

@@ -21,7 +21,9 @@
  *                 events (rows growing, every table "Table completed" at the
  *                 last) and await_cdc_sync n engine.status events (CDC
  *                 latency and bytes behind falling to 0), one per call,
- *                 WAITing interval_ms between them (the dashboard's tests).
+ *                 WAITing interval_ms between them (the dashboard's tests);
+ *                 with "validation_mismatches": m also validation.progress
+ *                 events (chunks left falling to 0, m mismatches).
  *   effects_file: path; when a step completes, the line "<run> <step>" is
  *                 appended unless it is already there. The crash test counts
  *                 these lines: each must appear exactly once.
@@ -105,6 +107,15 @@ static int fake_stats(co_step_ctx *ctx, json_t *cfg, co_verdict *v)
         co_step_notify(ctx, "table.statistics", tables);
     } else {
         double lag = (double)(n - done);
+        json_t *mm = json_object_get(stats, "validation_mismatches");
+        if (json_is_integer(mm))
+            co_step_notify(ctx, "validation.progress",
+                           json_pack("{s:[{s:s, s:I, s:I, s:O}], s:I, s:I, s:b}", "tables",
+                                     "table", "public.actor", "rows_validated",
+                                     (json_int_t)(100 * done), "chunks_pending",
+                                     (json_int_t)(n - done), "mismatches", mm,
+                                     "chunks_pending", (json_int_t)(n - done),
+                                     "changed_keys_pending", (json_int_t)0, "final", 0));
         co_step_notify(ctx, "engine.status",
                        json_pack("{s:s, s:s, s:f, s:f, s:I}", "task", "main", "Status",
                                  "running", "CDCLatencySource", lag, "CDCLatencyTarget",

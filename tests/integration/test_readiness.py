@@ -81,3 +81,14 @@ def test_readiness_without_source_or_statistics(tdaemon):
     a = api.post(f"/v1/runs/{run['id']}/steps/cutover_gate/approve",
                  headers={"If-Match": again.headers["ETag"]})
     assert a.status_code == 200, a.text
+
+
+def test_readiness_shows_continuous_validation(tdaemon):
+    api = ContractSession(tdaemon.url)
+    pid = make_project(tdaemon.url)
+    stats = dict(STATS, validation_mismatches=2)
+    run = start_run(tdaemon.url, pid, test={"stats": stats})
+    wait_state(tdaemon.url, run["id"], "awaiting_approval")
+    check = by_id(api.get(f"/v1/runs/{run['id']}/readiness").json())["validation"]
+    assert (check["figure"], check["threshold"], check["pass"]) == (2, 0, False), check
+    assert "300 rows validated, 2 mismatches, 0 chunks" in check["detail"]
