@@ -4,8 +4,9 @@
  * With a tokens file, POST /v1/sessions takes {"token", "ttl_seconds"},
  * checks the token like a bearer token (server/auth.h) and answers with
  * Set-Cookie: cutover_session=<64 hex of 32 random bytes>; Path=/; HttpOnly;
- * SameSite=Strict; Max-Age=<ttl>, and a body carrying the session's CSRF
- * token. Only the SHA-256 of the cookie value is kept (in memory: sessions
+ * SameSite=Strict; Max-Age=<ttl> (attributes per RFC 6265 and the SameSite
+ * draft, RFC 6265bis), and a body carrying the session's CSRF token (the
+ * "synchronizer token" pattern of OWASP's CSRF prevention cheat sheet). Only the SHA-256 of the cookie value is kept (in memory: sessions
  * end when the daemon restarts), with the token's role and name and the
  * expiry. A request without Authorization but with the cookie is
  * authenticated by the session; when it changes anything (any method but
