@@ -578,6 +578,9 @@ async function viewRun(id) {
       else scheduleReload(v, t === "artifact.created");
     });
   }
+  // the run was read before its history: read it again, now that every
+  // later change arrives through the stream
+  scheduleReload(v);
   es.onopen = () => { const d = document.getElementById("live-dot"); if (d) d.className = "live"; };
   es.onerror = () => { const d = document.getElementById("live-dot"); if (d) d.className = "live off"; };
   // running steps show their elapsed time
