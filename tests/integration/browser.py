@@ -44,6 +44,8 @@ class Browser:
         self.ws = None
         self.next_id = 0
         self.console = []      # console messages and page errors, for failure reports
+        # a failed wait saves a screenshot here
+        self.failure_shot = os.path.join(workdir or tempfile.gettempdir(), "failed-wait.png")
 
     # ----------------------------------------------------------- process
     def start(self):
@@ -152,6 +154,11 @@ class Browser:
                 if last:
                     return last
             time.sleep(0.05)
+        if self.failure_shot:
+            try:
+                self.screenshot(self.failure_shot)
+            except BrowserError:
+                pass
         raise BrowserError(f"timed out after {timeout}s waiting for {what or expr}: "
                            f"last {last!r}; console: {self.console[-10:]}")
 

@@ -78,11 +78,12 @@ def test_run_live_readiness_and_approve(tdaemon, tmp_path, pg_cluster, pg_databa
         assert r.status_code == 200, r.text
         b.wait("document.querySelector('[data-step=convert_schema][data-state=succeeded]')",
                what="convert_schema shown succeeded")
-        b.wait("document.querySelector('[data-step=full_load][data-state=waiting]')",
-               what="full_load shown running")
+        b.wait("document.querySelector('[data-step=full_load][data-state=running],"
+               "[data-step=full_load][data-state=waiting]')", what="full_load shown running")
         b.wait("document.querySelectorAll('#tables tbody tr').length === 5",
                what="the per-table statistics")
-        b.wait("document.querySelector('[data-step=await_cdc_sync][data-state=waiting]')",
+        b.wait("document.querySelector('[data-step=await_cdc_sync][data-state=running],"
+               "[data-step=await_cdc_sync][data-state=waiting]')",
                what="await_cdc_sync shown running")
         b.wait("document.querySelector('#chart .uplot')", what="the CDC latency chart")
         b.wait("[...document.querySelectorAll('#events tbody tr')].filter("
