@@ -25,11 +25,16 @@
 
 #define POLL_MS 1000
 
+void co_pgl_object_name(const char *run_id, const char *role, char out[64])
+{
+    const char *id = strchr(run_id, '_');
+    id = id ? id + 1 : run_id;
+    snprintf(out, 64, "cutover_%s_%s", id, role);
+}
+
 void pgl_names_make(const co_step_ctx *ctx, const char *role, pgl_names *n)
 {
-    const char *id = strchr(ctx->run->id, '_');
-    id = id ? id + 1 : ctx->run->id;
-    snprintf(n->pub, sizeof n->pub, "cutover_%s_%s", id, role);
+    co_pgl_object_name(ctx->run->id, role, n->pub);
     memcpy(n->slot, n->pub, sizeof n->slot);
     memcpy(n->sub, n->pub, sizeof n->sub);
 }

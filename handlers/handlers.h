@@ -60,6 +60,9 @@ co_status h_runs_cancel(co_request *req, co_response *resp);
 co_status h_runs_rollback_stop(co_request *req, co_response *resp);
 co_status h_runs_approve(co_request *req, co_response *resp);
 co_status h_runs_retry(co_request *req, co_response *resp);
+/* GET /v1/runs/{id}/readiness: the cutover readiness checks with an ETag
+ * (handlers/readiness.c). */
+co_status h_runs_readiness(co_request *req, co_response *resp);
 co_status h_artifacts_list(co_request *req, co_response *resp);
 co_status h_artifacts_get(co_request *req, co_response *resp);
 
@@ -76,6 +79,12 @@ void co_run_etag(const json_t *run, char out[64]);
 /* Events: JSON pages or SSE (handlers/events.c). */
 co_status h_run_events(co_request *req, co_response *resp);
 co_status h_events(co_request *req, co_response *resp);
+
+/* The dashboard (handlers/ui.c): / and /ui redirect to /ui/; /ui/ is the
+ * page; /ui/{file} and /ui/{dir}/{file} its embedded files. */
+co_status h_ui_redirect(co_request *req, co_response *resp);
+co_status h_ui_index(co_request *req, co_response *resp);
+co_status h_ui_asset(co_request *req, co_response *resp);
 
 /* Operations endpoints. */
 co_status h_healthz(co_request *req, co_response *resp);

@@ -14,6 +14,7 @@
 #include "core/validate.h"
 #include "engine/app.h"
 #include "events/events.h"
+#include "handlers/readiness.h"
 #include "store/resources.h"
 #include "store/runs.h"
 
@@ -212,6 +213,12 @@ static co_status step_action(co_request *req, co_response *resp, co_action actio
 
 co_status h_runs_approve(co_request *req, co_response *resp)
 {
+    /* the cutover decision rests on the readiness the operator saw */
+    if (strcmp(req->params[1], "cutover_gate") == 0) {
+        co_status rc = co_readiness_if_match(req, req->params[0], &resp->err);
+        if (rc != CO_OK)
+            return rc;
+    }
     return step_action(req, resp, CO_ACT_APPROVE);
 }
 

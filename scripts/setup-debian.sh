@@ -12,6 +12,7 @@ packages=(
   postgresql-15 postgresql-contrib postgresql-client-15
   python3 python3-pytest python3-requests python3-psycopg2 python3-botocore
   python3-jsonschema python3-yaml
+  chromium python3-websocket
   curl
 )
 scripts/apt-install.sh "${packages[@]}"

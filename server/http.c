@@ -29,6 +29,7 @@
 #include "server/problem.h"
 #include "server/router.h"
 #include "server/longpoll.h"
+#include "server/session.h"
 #include "server/sse.h"
 #include "store/idempotency.h"
 
@@ -57,7 +58,8 @@ typedef struct req_ctx {
 } req_ctx;
 
 #define ALLOWED_HEADERS \
-    "Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key, Last-Event-ID"
+    "Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key, Last-Event-ID, " \
+    "X-CSRF-Token"
 #define EXPOSED_HEADERS "ETag, Location, Idempotent-Replayed, Retry-After"
 /* Retry-After (seconds) on every 503 and 429 that does not set its own */
 #define RETRY_AFTER_S "5"
@@ -366,8 +368,9 @@ static struct MHD_Response *dispatch(co_http *http, struct MHD_Connection *conn,
     ctx->op = route->name;
     if (route->min_role != CO_ROLE_NONE && app->auth) {
         const char *hdr = co_req_header(&req, MHD_HTTP_HEADER_AUTHORIZATION);
-        if (co_auth_check(app->auth, hdr, &req.role, &req.principal, &resp.err) !=
-            CO_OK) {
+        if (co_session_auth(app->auth, &req, hdr, &resp.err) != CO_OK) {
+            if (resp.err.status == CO_ERR_FORBIDDEN)
+                return problem_response(&resp.err, url, status);
             r = problem_response(&resp.err, url, status);
             if (r)
                 MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,

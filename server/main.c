@@ -16,6 +16,7 @@
 
 #include "engine/app.h"
 #include "server/auth.h"
+#include "server/session.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "server/http.h"
@@ -165,6 +166,7 @@ out:
     co_metrics_free(app->metrics);
     co_store_close(app->store);
     co_auth_free(app->auth);
+    co_sessions_free();
     OPENSSL_cleanse(&app->key, sizeof app->key);
     return code;
 }

@@ -8,6 +8,7 @@
 #include "handlers/handlers.h"
 #include "server/metrics.h"
 #include "server/router.h"
+#include "server/session.h"
 
 #define V CO_ROLE_VIEWER
 #define O CO_ROLE_OPERATOR
@@ -19,6 +20,16 @@ const co_route co_routes[] = {
     {"GET", "/readyz", h_readyz, N, "readyz"},
     {"GET", "/metrics", h_metrics, N, "metrics"},
     {"GET", "/openapi.json", h_openapi, N, "openapi"},
+
+    {"GET", "/", h_ui_redirect, N, "getRoot"},
+    {"GET", "/ui", h_ui_redirect, N, "getDashboardRedirect"},
+    {"GET", "/ui/", h_ui_index, N, "getDashboard"},
+    {"GET", "/ui/{file}", h_ui_asset, N, "getDashboardFile"},
+    {"GET", "/ui/{dir}/{file}", h_ui_asset, N, "getDashboardVendorFile"},
+
+    {"POST", "/v1/sessions", h_sessions_create, N, "createSession"},
+    {"GET", "/v1/sessions/current", h_sessions_current, V, "getSession"},
+    {"DELETE", "/v1/sessions/current", h_sessions_delete, V, "deleteSession"},
 
     {"GET", "/v1/plans", h_plans_list, V, "listPlans"},
     {"GET", "/v1/plans/{id}", h_plans_get, V, "getPlan"},
@@ -70,6 +81,7 @@ const co_route co_routes[] = {
     {"POST", "/v1/runs/{id}/resume", h_runs_resume, O, "resumeRun"},
     {"POST", "/v1/runs/{id}/cancel", h_runs_cancel, O, "cancelRun"},
     {"POST", "/v1/runs/{id}/rollback-task/stop", h_runs_rollback_stop, O, "stopRollbackTask"},
+    {"GET", "/v1/runs/{id}/readiness", h_runs_readiness, V, "getRunReadiness"},
     {"POST", "/v1/runs/{id}/steps/{step}/approve", h_runs_approve, O, "approveStep"},
     {"POST", "/v1/runs/{id}/steps/{step}/retry", h_runs_retry, O, "retryStep"},
     {"GET", "/v1/runs/{id}/artifacts", h_artifacts_list, V, "listArtifacts"},

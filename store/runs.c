@@ -31,6 +31,7 @@ enum {
     SQL_CLEANUP_MARK,
     SQL_CLEANUP_CLAIM,
     SQL_CLEANUP_FINISH,
+    SQL_EV_LATEST,
     SQL_LAST
 };
 
@@ -139,6 +140,9 @@ static const char *const sql_text[] = {
                           " RETURNING id",
     [SQL_CLEANUP_FINISH] = "UPDATE runs SET cleanup = CASE WHEN ?2 THEN 'done' ELSE cleanup END,"
                            " cleanup_owner = NULL, cleanup_until = ?3 WHERE id = ?1",
+    [SQL_EV_LATEST] = "SELECT id, type, coalesce(run_id, ''), coalesce(project_id, ''),"
+                      " created_at, data FROM events WHERE run_id = ?1 AND type = ?2"
+                      " ORDER BY id DESC LIMIT ?3",
 };
 _Static_assert(sizeof sql_text / sizeof sql_text[0] == SQL_LAST,
                "sql_text must cover the statement enum");
@@ -700,23 +704,15 @@ co_status co_artifact_get(co_store *store, const char *run_id, const char *name,
     return CO_OK;
 }
 
-co_status co_events_query(co_store *store, int64_t after, int64_t upto,
-                          const char *run_id, const char *project_id,
-                          const char *type, int limit, json_t **items,
-                          co_error *err)
+/* Reads the rows of a bound events statement (id, type, run_id,
+ * project_id, created_at, data) into *items (a new array) and resets it. */
+static co_status event_rows(co_store *store, sqlite3_stmt *st, json_t **items,
+                            co_error *err)
 {
-    json_t *arr;
+    json_t *arr = json_array();
     json_error_t jerr;
     int src;
     co_status rc;
-    STMT(SQL_EV_QUERY);
-    arr = json_array();
-    co_bind_int(st, 1, after);
-    co_bind_int(st, 2, upto);
-    co_bind_text(st, 3, run_id);
-    co_bind_text(st, 4, project_id);
-    co_bind_text(st, 5, type);
-    co_bind_int(st, 6, limit);
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
         json_t *data = json_loads(co_col_text(st, 5), 0, &jerr);
         json_array_append_new(arr, json_pack("{s:I, s:s, s:o, s:o, s:s, s:o}",
@@ -733,6 +729,31 @@ co_status co_events_query(co_store *store, int64_t after, int64_t upto,
     }
     *items = arr;
     return CO_OK;
+}
+
+co_status co_events_query(co_store *store, int64_t after, int64_t upto,
+                          const char *run_id, const char *project_id,
+                          const char *type, int limit, json_t **items,
+                          co_error *err)
+{
+    STMT(SQL_EV_QUERY);
+    co_bind_int(st, 1, after);
+    co_bind_int(st, 2, upto);
+    co_bind_text(st, 3, run_id);
+    co_bind_text(st, 4, project_id);
+    co_bind_text(st, 5, type);
+    co_bind_int(st, 6, limit);
+    return event_rows(store, st, items, err);
+}
+
+co_status co_events_newest(co_store *store, const char *run_id, const char *type,
+                           int limit, json_t **items, co_error *err)
+{
+    STMT(SQL_EV_LATEST);
+    co_bind_text(st, 1, run_id);
+    co_bind_text(st, 2, type);
+    co_bind_int(st, 3, limit);
+    return event_rows(store, st, items, err);
 }
 
 int64_t co_events_max_id(co_store *store)

@@ -188,6 +188,13 @@ CO_MUST_CHECK co_status co_events_query(co_store *store, int64_t after,
                                         const char *project_id, const char *type,
                                         int limit, json_t **items, co_error *err);
 
+/* The newest events of run_id with type (at most limit, newest first), in
+ * the shape of co_events_query; *items is a new JSON array the caller
+ * decrefs. Errors: CO_ERR_STORE. */
+CO_MUST_CHECK co_status co_events_newest(co_store *store, const char *run_id,
+                                         const char *type, int limit,
+                                         json_t **items, co_error *err);
+
 /* Highest event id stored (0 if none). */
 int64_t co_events_max_id(co_store *store);
 

@@ -21,6 +21,15 @@ def daemon(tmp_path):
 
 
 @pytest.fixture
+def tdaemon(tmp_path):
+    """The daemon linked with the test replication engine (cutoverd-test)."""
+    d = Daemon(tmp_path, binary=TEST_BINARY).start()
+    yield d
+    if d.proc:
+        assert d.stop() == 0, d.log()
+
+
+@pytest.fixture
 def api(daemon):
     """A requests session bound to the daemon, validating every response
     against the OpenAPI contract when the contract module is available."""

@@ -125,7 +125,8 @@ class Contract:
         self.operations = []       # (METHOD, template, segments, operation)
         for template, item in self.spec.get("paths", {}).items():
             item = self.resolve(item)       # operations hold plain schemas
-            segs = template.strip("/").split("/") if template != "/" else [""]
+            # split as server/router.c does: "/ui/" is "ui" and ""
+            segs = template[1:].split("/")
             for method in METHODS:
                 if method in item:
                     self.operations.append((method.upper(), template, segs, item[method]))
@@ -176,7 +177,7 @@ class Contract:
         path matches; (template, None) when the path matches but not the
         method."""
         path = urlsplit(path).path or "/"
-        segs = path.strip("/").split("/") if path != "/" else [""]
+        segs = path[1:].split("/")
         best = None
         for m, template, tsegs, op in self.operations:
             if len(tsegs) != len(segs):

@@ -120,9 +120,11 @@ def test_spec_describes_exactly_the_routes_table(spec):
             assert "security" not in op, f"{name} must use the global bearer security"
             assert f"Role {role}." in op["description"], f"{name}: description names no role"
             assert "401" in op["responses"], f"{name}: 401 undocumented"
-            # every token has at least viewer: only higher roles can be refused
-            assert ("403" in op["responses"]) == (role != "viewer"), \
-                f"{name}: 403 must be documented exactly when the role is above viewer"
+            # every token has at least viewer: only higher roles can be refused,
+            # and changes authenticated by a session cookie without CSRF header
+            assert ("403" in op["responses"]) == (role != "viewer" or method != "GET"), \
+                f"{name}: 403 must be documented exactly when the role is above " \
+                "viewer or the operation changes something"
 
 
 def test_spec_examples_are_valid(spec):
@@ -277,6 +279,16 @@ def check_ops_and_plans(s):
         assert expect(s.get(f"/v1/plans/{pid}"), 200) == \
             [p for p in plans["items"] if p["id"] == pid][0]
     expect(s.get("/v1/plans/no-such-plan"), 404)
+    for path in ("/", "/ui"):
+        r = s.get(path, allow_redirects=False)
+        assert r.status_code == 308 and r.headers["Location"] == "/ui/"
+    r = s.get("/ui/")
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html")
+    assert "default-src 'none'" in r.headers["Content-Security-Policy"]
+    assert expect(s.get("/ui/app.js"), 200) is None
+    assert "uPlot" in s.get("/ui/vendor/uplot.iife.min.js").text
+    expect(s.get("/ui/no-such.js"), 404)
+    expect(s.get("/ui/vendor/no-such.js"), 404)
 
 
 def check_projects(s):
@@ -660,7 +672,12 @@ def check_runs(s):
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/plain")
     assert "SELECT 1;" in r.text
     expect(s.get(f"{ra}/artifacts/none.sql"), 404)
-    approve = {"Idempotency-Key": "contract-approve-a"}
+    ready = s.get(f"{ra}/readiness")
+    expect(ready, 200)
+    expect(s.get("/v1/runs/run_aaaaaaaaaaaaaaaaaaaaaaaaaa/readiness"), 404)
+    expect(s.post(f"{ra}/steps/cutover_gate/approve",
+                  headers={"If-Match": '"r-00000000000000000000000000000000"'}), 412)
+    approve = {"Idempotency-Key": "contract-approve-a", "If-Match": ready.headers["ETag"]}
     assert expect(s.post(f"{ra}/steps/cutover_gate/approve", headers=approve),
                   200)["state"] == "running"
     a = wait_run(s, a["id"], {"succeeded", "failed"})
@@ -781,6 +798,16 @@ def check_auth(url, c):
     e = expect(admin.post(f"/v1/projects/{p['id']}/endpoints", json=endpoint_body("e")), 201)
     expect(operator.delete(f"/v1/endpoints/{e['id']}"), 403)
     expect(viewer.get(f"/v1/endpoints/{e['id']}"), 200)
+    # a browser session (tests/integration/test_sessions.py has the details)
+    browser = ContractSession(url, contract=c)
+    expect(browser.post("/v1/sessions", json={"token": "not-a-token"}), 401)
+    csrf = expect(browser.post("/v1/sessions", json={"token": TOKENS["viewer"]}),
+                  201)["csrf_token"]
+    expect(browser.post("/v1/sessions", json={"token": TOKENS["viewer"], "ttl_seconds": 0}),
+           400)
+    expect(browser.get("/v1/sessions/current"), 200)
+    expect(browser.delete("/v1/sessions/current"), 403)  # no CSRF header
+    expect(browser.delete("/v1/sessions/current", headers={"X-CSRF-Token": csrf}), 204)
     # authentication and roles are checked before the operation runs, so
     # placeholder ids and empty bodies do
     below = {"operator": viewer, "admin": operator}
@@ -798,6 +825,7 @@ def test_every_operation_against_the_contract(cutoverd, cutoverd_runs, cutoverd_
     c = contract.load()
     s = ContractSession(cutoverd.url, contract=c)
     check_ops_and_plans(s)
+    expect(s.post("/v1/sessions", json={"token": "x"}), 404)  # no tokens file
     p, p2 = check_projects(s)
     src, ora, tgt, other = check_endpoints(s, p, p2)
     check_webhooks(s, p)
