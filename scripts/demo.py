@@ -444,7 +444,8 @@ def run_demo(args):
 
     say(c("== Summary", "1"))
     for r in (run1, run2):
-        rows = sum(t["source"]["rows"] for t in report["tables"].values()) if r is run1 else \
+        rows = sum(t["source"]["rows"] if "source" in t else t.get("rows_validated", 0)
+                   for t in report["tables"].values()) if r is run1 else \
             int(target.scalar("SELECT count(*) FROM invoice_line_final", "db1"))
         steps = [s for s in r["steps"] if s["state"] == "succeeded"]
         dur = sum(s["duration_ms"] for s in r["steps"]) / 1000
