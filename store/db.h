@@ -35,6 +35,7 @@ typedef enum co_sql_module_slot {
     CO_SQL_RUNS,
     CO_SQL_EVENTS,
     CO_SQL_MISC,
+    CO_SQL_CLEANUP,
     CO_SQL_MODULE_LAST
 } co_sql_module_slot;
 

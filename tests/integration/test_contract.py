@@ -668,15 +668,21 @@ def check_runs(s):
     cancel = {"Idempotency-Key": "contract-cancel-c"}
     assert expect(s.post(f"{rc_}/cancel", headers=cancel), 200)["state"] == "cancelled"
     assert expect(s.post(f"{rc_}/cancel"), 409)["state"] == "cancelled"
+    # another clean-up of the cancelled run; not of a succeeded one
+    cleanup = {"Idempotency-Key": "contract-cleanup-c"}
+    assert expect(s.post(f"{rc_}/cleanup", headers=cleanup), 200)["cleanup"]["attempts"] == 0
+    assert expect(s.post(f"{ra}/cleanup"), 409)["state"] == "succeeded"
     # an action's Idempotency-Key reused on another path
     for action, k in [("pause", pause), ("resume", resume), ("cancel", cancel),
                       ("rollback-task/stop", cancel),
+                      ("cleanup", cleanup),
                       ("steps/cutover_gate/approve", retry),
                       ("steps/create_view/retry", approve)]:
         expect(s.post(f"{ra}/{action}", headers=k), 422)
     # what does not exist
     for method, path in [("GET", ""), ("POST", "/pause"), ("POST", "/resume"),
                          ("POST", "/cancel"), ("POST", "/rollback-task/stop"),
+                         ("POST", "/cleanup"),
                          ("POST", "/steps/cutover_gate/approve"),
                          ("POST", "/steps/cutover_gate/retry"), ("GET", "/artifacts"),
                          ("GET", "/artifacts/x"), ("GET", "/events")]:
