@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/validate.h"
+
 const char *co_req_header(const co_request *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
@@ -29,6 +31,10 @@ co_status co_req_json(const co_request *req, json_t **out, co_error *err)
         json_decref(v);
         return co_error_field(err, "", "the request body must be a JSON object");
     }
+    if (!v_depth_ok(v, V_MAX_DEPTH, err)) {
+        json_decref(v);
+        return err->status;
+    }
     *out = v;
     return CO_OK;
 }
@@ -43,8 +49,8 @@ void co_resp_json(co_response *resp, int status, json_t *body)
 co_status co_req_if_match(const co_request *req, int64_t *version, co_error *err)
 {
     const char *v = co_req_header(req, "If-Match");
-    char *end;
-    long long n;
+    size_t len;
+    int64_t n;
     *version = -1;
     if (!v)
         return CO_OK;
@@ -52,10 +58,10 @@ co_status co_req_if_match(const co_request *req, int64_t *version, co_error *err
         return CO_OK;
     if (strncmp(v, "W/", 2) == 0)
         v += 2;
-    if (*v != '"')
-        goto bad;
-    n = strtoll(v + 1, &end, 10);
-    if (end == v + 1 || *end != '"' || end[1] != '\0' || n < 1)
+    /* an entity tag is exactly "<digits>" (RFC 9110 8.8.3): no sign or space */
+    len = strlen(v);
+    if (len < 3 || v[0] != '"' || v[len - 1] != '"' || !v_parse_uint(v + 1, len - 2, &n) ||
+        n < 1)
         goto bad;
     *version = n;
     return CO_OK;
@@ -79,8 +85,8 @@ co_status co_req_page(const co_request *req, int *limit, int64_t *after,
     *limit = 50;
     *after = 0;
     if (l) {
-        long v = strtol(l, &end, 10);
-        if (end == l || *end || v < 1 || v > 200)
+        int64_t v;
+        if (!v_parse_uint(l, strlen(l), &v) || v < 1 || v > 200)
             return co_error_field(err, "?limit", "must be an integer from 1 to 200");
         *limit = (int)v;
     }

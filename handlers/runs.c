@@ -39,6 +39,7 @@ co_status h_runs_create(co_request *req, co_response *resp)
     if ((rc = co_req_json(req, &body, err)) != CO_OK)
         goto out;
     v_only_known(body, "", create_fields, err);
+    v_no_nulls(body, "", err);
     if (v_string(body, "", "plan", 1, 64, NULL, err) &&
         !(plan = co_plan_find(v_str(body, "plan"))))
         co_error_field(err, "/plan", "must be oracle-to-postgres or view-migration");

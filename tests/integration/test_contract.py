@@ -202,7 +202,7 @@ def test_checker_catches_contract_violations():
     fails(r"router should answer 404", "GET", "/v1/nothing", 200, {}, "application/json")
     not_allowed = dict(problem, status=405, type="urn:cutover:problem:method-not-allowed")
     c.check("PUT", "/v1/projects", 405, not_allowed, "application/problem+json",
-            {"Allow": "POST, GET"})
+            {"Allow": "POST, GET, HEAD"})
     fails(r"Allow", "PUT", "/v1/projects", 405, not_allowed, "application/problem+json",
           {"Allow": "GET"})
 
@@ -541,11 +541,11 @@ def check_router(s):
     r = s.put("/v1/projects")
     assert r.status_code == 405 and r.json()["type"] == "urn:cutover:problem:method-not-allowed"
     r = s.delete(f"/v1/plans/{'oracle-to-postgres'}")
-    assert r.status_code == 405 and r.headers["Allow"] == "GET"
+    assert r.status_code == 405 and r.headers["Allow"] == "GET, HEAD"
     r = s.options("/v1/projects", headers={"Origin": ORIGIN,
                                            "Access-Control-Request-Method": "POST"})
     assert r.status_code == 204 and r.headers["Access-Control-Allow-Origin"] == ORIGIN
-    assert set(r.headers["Access-Control-Allow-Methods"].split(", ")) == {"GET", "POST"}
+    assert set(r.headers["Access-Control-Allow-Methods"].split(", ")) == {"GET", "HEAD", "POST"}
     r = s.get("/v1/projects", headers={"Origin": ORIGIN})
     assert r.headers["Access-Control-Allow-Origin"] == ORIGIN
     exposed = set(r.headers["Access-Control-Expose-Headers"].split(", "))
@@ -717,6 +717,7 @@ def check_runs(s):
     assert by_run["items"] == [e for e in every if e["run_id"] == b["id"]]
     assert field_errors(s.get(f"{ra}/events", params={"after": -1}), "parameter") == {"after"}
     assert field_errors(s.get("/v1/events", params={"limit": 0}), "parameter") == {"limit"}
+    expect(s.get("/v1/events", params={"run_id": missing_run}), 404)
     r = s.get("/v1/events", headers={"Last-Event-ID": "x"})
     assert field_errors(r, "header") == {"Last-Event-ID"}
     # events: Server-Sent Events, from the start and resumed with Last-Event-ID
