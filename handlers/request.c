@@ -46,26 +46,30 @@ void co_resp_json(co_response *resp, int status, json_t *body)
     resp->status = status;
 }
 
+bool co_if_match_parse(const char *value, int64_t *version)
+{
+    size_t len;
+    int64_t n;
+    if (strcmp(value, "*") == 0) {
+        *version = -1;
+        return true;
+    }
+    if (strncmp(value, "W/", 2) == 0)
+        value += 2;
+    len = strlen(value);
+    if (len < 3 || value[0] != '"' || value[len - 1] != '"' ||
+        !v_parse_uint(value + 1, len - 2, &n) || n < 1)
+        return false;
+    *version = n;
+    return true;
+}
+
 co_status co_req_if_match(const co_request *req, int64_t *version, co_error *err)
 {
     const char *v = co_req_header(req, "If-Match");
-    size_t len;
-    int64_t n;
     *version = -1;
-    if (!v)
+    if (!v || co_if_match_parse(v, version))
         return CO_OK;
-    if (strcmp(v, "*") == 0)
-        return CO_OK;
-    if (strncmp(v, "W/", 2) == 0)
-        v += 2;
-    /* an entity tag is exactly "<digits>" (RFC 9110 8.8.3): no sign or space */
-    len = strlen(v);
-    if (len < 3 || v[0] != '"' || v[len - 1] != '"' || !v_parse_uint(v + 1, len - 2, &n) ||
-        n < 1)
-        goto bad;
-    *version = n;
-    return CO_OK;
-bad:
     co_error_set(err, CO_ERR_PRECONDITION,
                  "If-Match does not name a current version of this resource");
     return co_error_field(err, "@If-Match", "expected an ETag from a previous read");

@@ -27,6 +27,7 @@
 #include "core/log.h"
 #include "server/metrics.h"
 #include "server/problem.h"
+#include "server/reqparse.h"
 #include "server/router.h"
 #include "server/sse.h"
 #include "store/idempotency.h"
@@ -292,29 +293,12 @@ out:
 
 /* -------------------------------------------------------------- dispatch */
 
-/* libmicrohttpd's unescaping (MHD_http_unescape) with every control
- * character it yields, NUL included, turned into DEL (0x7f): a "%00" can no
- * longer cut the path short and hide what follows it; bad_path() then
- * refuses it. Returns the decoded length (MHD_OPTION_UNESCAPE_CALLBACK). */
+/* MHD_OPTION_UNESCAPE_CALLBACK: see co_path_unescape. */
 static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
 {
-    size_t n = MHD_http_unescape(s);
     (void)cls;
     (void)conn;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20)
-            s[i] = 0x7f;
-    s[n] = '\0';
-    return n;
-}
-
-/* true when the decoded path holds a control character (see unescape). */
-static bool bad_path(const char *path)
-{
-    for (const unsigned char *p = (const unsigned char *)path; *p; p++)
-        if (*p < 0x20 || *p == 0x7f)
-            return true;
-    return false;
+    return co_path_unescape(s);
 }
 
 /* HEAD is GET without the body (RFC 9110 9.3.2): routed as GET; an Allow
@@ -360,7 +344,7 @@ static struct MHD_Response *dispatch(co_http *http, struct MHD_Connection *conn,
                      "the request body is larger than %zu bytes", app->cfg.max_body);
         return problem_response(&resp.err, url, status);
     }
-    if (bad_path(url)) {
+    if (co_path_has_control(url)) {
         co_error_set(&resp.err, CO_ERR_INVALID,
                      "the path must not contain control characters (%%00-%%1F, %%7F)");
         return problem_response(&resp.err, "", status);
