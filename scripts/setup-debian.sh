@@ -13,6 +13,7 @@ packages=(
   python3 python3-pytest python3-requests python3-psycopg2 python3-botocore
   python3-jsonschema python3-yaml
   curl
+  clang libclang-rt-14-dev
 )
 scripts/apt-install.sh "${packages[@]}"
 

@@ -36,8 +36,8 @@ static const char *const sql_text[] = {
                     "   ELSE cleanup_until END"
                     " WHERE id = ?1 AND state = 'cancelled' RETURNING id",
     [SQL_RUN_STATE] = "SELECT state FROM runs WHERE id = ?1",
-    [SQL_NEXT_DUE] = "SELECT min(cleanup_until) FROM runs WHERE cleanup = 'pending'"
-                     " AND cleanup_owner IS NULL",
+    [SQL_NEXT_DUE] = ("SELECT min(cleanup_until) FROM runs WHERE cleanup = 'pending'"
+                      " AND cleanup_owner IS NULL"),
 };
 _Static_assert(sizeof sql_text / sizeof sql_text[0] == SQL_LAST,
                "sql_text must cover the statement enum");

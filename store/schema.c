@@ -97,8 +97,8 @@ const char *const co_schema_migrations[] = {
     "CREATE INDEX events_run ON events (run_id, id);"
     "CREATE INDEX events_project ON events (project_id, id);",
     /* 2 -> 3: a bounded clean-up: failed attempts and the last error. */
-    "ALTER TABLE runs ADD COLUMN cleanup_attempts INTEGER NOT NULL DEFAULT 0;"
-    "ALTER TABLE runs ADD COLUMN cleanup_error TEXT;",
+    ("ALTER TABLE runs ADD COLUMN cleanup_attempts INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE runs ADD COLUMN cleanup_error TEXT;"),
 };
 
 const int co_schema_migration_count =
