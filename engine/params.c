@@ -88,49 +88,57 @@ static void check_final(const json_t *v, const char *ptr, co_error *err)
     name_list(json_object_get(v, "key"), p, true, err);
 }
 
+static void check_key(json_t *item, const char *ptr, co_error *err)
+{
+    name_ok(item, "left", true, ptr, err);
+    name_ok(item, "right", true, ptr, err);
+}
+
+static void check_column(json_t *item, const char *ptr, co_error *err)
+{
+    static const char *const sides[] = {"left", "right", NULL};
+    v_enum(item, ptr, "side", sides, NULL, err);
+    name_ok(item, "column", true, ptr, err);
+    name_ok(item, "alias", false, ptr, err);
+}
+
+/* Member key of v: a non-empty array of objects with only the members
+ * keys, each checked by check. */
+static void objects(const json_t *v, const char *ptr, const char *key,
+                    const char *const *keys, void (*check)(json_t *, const char *, co_error *),
+                    const char *what, co_error *err)
+{
+    const json_t *arr = json_object_get(v, key);
+    json_t *item;
+    size_t i;
+    char p[192], q[sizeof p + 24];
+    v_pointer(p, sizeof p, ptr, key);
+    if (!json_is_array(arr) || !json_array_size(arr))
+        co_error_field(err, p, "must be a non-empty array of %s", what);
+    json_array_foreach(arr, i, item) {
+        snprintf(q, sizeof q, "%s/%zu", p, i);
+        if (!json_is_object(item)) {
+            co_error_field(err, q, "must be an object %s", what);
+            continue;
+        }
+        only(item, q, keys, err);
+        check(item, q, err);
+    }
+}
+
 static void check_view(const json_t *v, const char *ptr, co_error *err)
 {
     static const char *const keys[] = {"schema", "name", "join", "keys", "columns", NULL};
     static const char *const key_keys[] = {"left", "right", NULL};
     static const char *const col_keys[] = {"side", "column", "alias", NULL};
     static const char *const joins[] = {"inner", "left", "right", "full", NULL};
-    static const char *const sides[] = {"left", "right", NULL};
-    const json_t *item;
-    size_t i;
-    char p[192], q[sizeof p + 24];
     only(v, ptr, keys, err);
     name_ok(v, "schema", false, ptr, err);
     name_ok(v, "name", true, ptr, err);
     if (json_object_get(v, "join"))
         v_enum((json_t *)v, ptr, "join", joins, "inner", err);
-    v_pointer(p, sizeof p, ptr, "keys");
-    if (!json_is_array(json_object_get(v, "keys")) || !json_array_size(json_object_get(v, "keys")))
-        co_error_field(err, p, "must be a non-empty array of {left, right} column pairs");
-    json_array_foreach(json_object_get(v, "keys"), i, item) {
-        snprintf(q, sizeof q, "%s/%zu", p, i);
-        if (!json_is_object(item)) {
-            co_error_field(err, q, "must be an object {left, right}");
-            continue;
-        }
-        only(item, q, key_keys, err);
-        name_ok(item, "left", true, q, err);
-        name_ok(item, "right", true, q, err);
-    }
-    v_pointer(p, sizeof p, ptr, "columns");
-    if (!json_is_array(json_object_get(v, "columns")) ||
-        !json_array_size(json_object_get(v, "columns")))
-        co_error_field(err, p, "must be a non-empty array of {side, column, alias}");
-    json_array_foreach(json_object_get(v, "columns"), i, item) {
-        snprintf(q, sizeof q, "%s/%zu", p, i);
-        if (!json_is_object(item)) {
-            co_error_field(err, q, "must be an object {side, column, alias}");
-            continue;
-        }
-        only(item, q, col_keys, err);
-        v_enum((json_t *)item, q, "side", sides, NULL, err);
-        name_ok(item, "column", true, q, err);
-        name_ok(item, "alias", false, q, err);
-    }
+    objects(v, ptr, "keys", key_keys, check_key, "{left, right} column pairs", err);
+    objects(v, ptr, "columns", col_keys, check_column, "{side, column, alias}", err);
 }
 
 #define COMMON_PARAMS                                                             \

@@ -129,12 +129,5 @@ co_status co_runs_request_cleanup(co_store *store, const char *id, co_error *err
 
 int64_t co_runs_cleanup_next_due(co_store *store)
 {
-    sqlite3_stmt *st = co_store_stmt(store, &sql, SQL_NEXT_DUE, NULL);
-    int64_t due = INT64_MAX;
-    if (!st)
-        return due;
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-        due = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    return due;
+    return co_store_int_or(store, &sql, SQL_NEXT_DUE, INT64_MAX);
 }
