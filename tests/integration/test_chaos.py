@@ -229,8 +229,6 @@ def test_network_to_source_cut_for_a_minute(clusters, daemon):  # noqa: F811
         writer = Writer(src)  # straight to the source, not through the proxy
         writer.start()
         proxy.cut()
-        with pytest.raises(OSError):
-            socket.create_connection(("127.0.0.1", proxy.port), timeout=2).close()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # the outage itself: a minute
             run = get(url, rid)
