@@ -559,6 +559,34 @@ fail:
     pg_conn_close(pubc);
 }
 
+static json_t *endpoint_id(const co_resource *ep)
+{
+    return ep->id[0] ? json_string(ep->id) : json_null();
+}
+
+/* The names are cutover_<run id suffix>_<role> (lower-case letters, digits
+ * and underscores), safe to quote as they are. */
+static void op_left_behind(co_step_ctx *ctx, const char *role, json_t *items)
+{
+    pgl_names n;
+    const co_resource *pub = pgl_publisher(ctx, role), *sub = pgl_subscriber(ctx, role);
+    pgl_names_make(ctx, role, &n);
+    json_array_append_new(
+        items, json_pack("{s:s, s:s, s:o, s:o}", "kind", "subscription", "name", n.sub,
+                         "endpoint_id", endpoint_id(sub), "remove",
+                         json_sprintf("ALTER SUBSCRIPTION \"%s\" DISABLE; ALTER SUBSCRIPTION "
+                                      "\"%s\" SET (slot_name = NONE); DROP SUBSCRIPTION \"%s\";",
+                                      n.sub, n.sub, n.sub)));
+    json_array_append_new(
+        items, json_pack("{s:s, s:s, s:o, s:o}", "kind", "replication_slot", "name", n.slot,
+                         "endpoint_id", endpoint_id(pub), "remove",
+                         json_sprintf("SELECT pg_drop_replication_slot('%s');", n.slot)));
+    json_array_append_new(
+        items, json_pack("{s:s, s:s, s:o, s:o}", "kind", "publication", "name", n.pub,
+                         "endpoint_id", endpoint_id(pub), "remove",
+                         json_sprintf("DROP PUBLICATION \"%s\";", n.pub)));
+}
+
 const co_engine co_pg_logical_engine = {
     .name = "pg-logical",
     .preflight = op_preflight,
@@ -570,6 +598,7 @@ const co_engine co_pg_logical_engine = {
     .await_cdc_latency = pgl_await_cdc_latency,
     .stop_task = op_stop_task,
     .delete_task = op_delete_task,
+    .left_behind = op_left_behind,
     .describe_task = pgl_describe_task,
     .validate_task = pgl_validate_task,
 };

@@ -179,3 +179,19 @@ void co_step_waiting_clear(co_step_ctx *ctx)
 {
     json_object_del(ctx->outputs, "waiting_for");
 }
+
+static void load_endpoint(co_step_ctx *ctx, const char *param, co_resource *out)
+{
+    const char *id = json_string_value(json_object_get(ctx->run->params, param));
+    co_error err;
+    memset(out, 0, sizeof *out);
+    co_error_clear(&err);
+    if (id && co_res_get(ctx->app->store, CO_KIND_ENDPOINT, id, out, &err) != CO_OK)
+        memset(out, 0, sizeof *out);
+}
+
+void co_step_load_endpoints(co_step_ctx *ctx)
+{
+    load_endpoint(ctx, "source_endpoint_id", &ctx->source);
+    load_endpoint(ctx, "target_endpoint_id", &ctx->target);
+}

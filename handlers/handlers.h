@@ -58,6 +58,7 @@ co_status h_runs_cancel(co_request *req, co_response *resp);
  * 202 with the run; 409 when the run did not succeed or has no rollback
  * task. */
 co_status h_runs_rollback_stop(co_request *req, co_response *resp);
+co_status h_runs_cleanup(co_request *req, co_response *resp);
 co_status h_runs_approve(co_request *req, co_response *resp);
 co_status h_runs_retry(co_request *req, co_response *resp);
 /* GET /v1/runs/{id}/readiness: the cutover readiness checks with an ETag

@@ -109,4 +109,10 @@ CO_MUST_CHECK co_status co_req_page(const co_request *req, int *limit,
 /* Formats cursor value seq as an opaque page token into buf[32]. */
 void co_page_token(int64_t seq, char buf[32]);
 
+/* Parses an If-Match value (RFC 9110 8.8.3 / 13.1.1) against this API's
+ * entity tags, which are "<version>" (decimal digits, no sign or space,
+ * version >= 1), with an optional W/ prefix. *version receives the
+ * version, or -1 for "*". false when value is anything else. Pure. */
+bool co_if_match_parse(const char *value, int64_t *version);
+
 #endif

@@ -14,6 +14,7 @@ packages=(
   python3-jsonschema python3-yaml
   chromium python3-websocket
   curl
+  clang libclang-rt-14-dev
 )
 scripts/apt-install.sh "${packages[@]}"
 

@@ -27,6 +27,7 @@
 #include "core/log.h"
 #include "server/metrics.h"
 #include "server/problem.h"
+#include "server/reqparse.h"
 #include "server/router.h"
 #include "server/longpoll.h"
 #include "server/session.h"
@@ -238,7 +239,7 @@ static struct MHD_Response *run_idempotent(co_http *http, co_request *req,
     memset(&resp, 0, sizeof resp);
     memset(&rec, 0, sizeof rec);
     if (strlen(key) == 0 || strlen(key) > 255) {
-        co_error_field(&resp.err, "@Idempotency-Key", "must be 1 to 255 characters");
+        co_error_field(&resp.err, "@Idempotency-Key", "must be 1 to 255 bytes");
         return problem_response(&resp.err, req->path, status);
     }
     co_idem_fingerprint(req->method, req->path, req->body, req->body_len,
@@ -301,6 +302,28 @@ out:
 
 /* -------------------------------------------------------------- dispatch */
 
+/* MHD_OPTION_UNESCAPE_CALLBACK: see co_path_unescape. */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls;
+    (void)conn;
+    return co_path_unescape(s);
+}
+
+/* HEAD is GET without the body (RFC 9110 9.3.2): routed as GET; an Allow
+ * list that has GET gets HEAD too. */
+static const char *route_method(const char *method)
+{
+    return strcmp(method, "HEAD") == 0 ? "GET" : method;
+}
+
+static void allow_head(char *allow, size_t size)
+{
+    size_t used = strlen(allow);
+    if (strstr(allow, "GET") && used + 7 < size)
+        snprintf(allow + used, size - used, ", HEAD");
+}
+
 static struct MHD_Response *dispatch(co_http *http, struct MHD_Connection *conn,
                                      const char *method, const char *url,
                                      req_ctx *ctx, int *status)
@@ -330,9 +353,15 @@ static struct MHD_Response *dispatch(co_http *http, struct MHD_Connection *conn,
                      "the request body is larger than %zu bytes", app->cfg.max_body);
         return problem_response(&resp.err, url, status);
     }
-    match = co_route_match(co_routes, co_routes_count, method, url, pathbuf,
+    if (co_path_has_control(url)) {
+        co_error_set(&resp.err, CO_ERR_INVALID,
+                     "the path must not contain control characters (%%00-%%1F, %%7F)");
+        return problem_response(&resp.err, "", status);
+    }
+    match = co_route_match(co_routes, co_routes_count, route_method(method), url, pathbuf,
                            sizeof pathbuf, &route, req.params, &req.nparams, allow,
                            sizeof allow);
+    allow_head(allow, sizeof allow);
     if (strcmp(method, "OPTIONS") == 0 && match != CO_ROUTE_NOT_FOUND) {
         r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
         if (match == CO_ROUTE_NO_METHOD && r) {
@@ -411,6 +440,30 @@ static struct MHD_Response *dispatch(co_http *http, struct MHD_Connection *conn,
     return r;
 }
 
+/* An announced body over --max-body is refused with 413 from the headers,
+ * before any of it is read: libmicrohttpd then sends no "100 Continue"
+ * and closes the connection instead of reading the body. */
+static enum MHD_Result refuse_too_large(co_http *http, struct MHD_Connection *conn,
+                                        const char *url, req_ctx *ctx)
+{
+    co_error err;
+    struct MHD_Response *r;
+    enum MHD_Result ret;
+    int status = 413;
+    co_error_clear(&err);
+    co_error_set(&err, CO_ERR_TOO_LARGE,
+                 "the request body (Content-Length) is larger than %zu bytes",
+                 http->app->cfg.max_body);
+    if (!(r = problem_response(&err, url, &status)))
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    add_cors(http->app, conn, r);
+    ctx->status = status;
+    ret = MHD_queue_response(conn, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   const char *url, const char *method,
                                   const char *version, const char *upload_data,
@@ -437,8 +490,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         pthread_mutex_unlock(&http->mu);
         cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                          MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > http->app->cfg.max_body)
+        if (cl && strtoull(cl, NULL, 10) > http->app->cfg.max_body) {
             ctx->too_large = 1;
+            return refuse_too_large(http, conn, url, ctx);
+        }
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -488,6 +543,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     pthread_mutex_unlock(&http->mu);
 }
 
+__attribute__((format(printf, 2, 0)))
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
@@ -532,7 +588,8 @@ co_status co_http_start(co_app *app, co_http **out, co_error *err)
         &mhd_logger, NULL, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)app->cfg.http_threads, MHD_OPTION_NOTIFY_COMPLETED, &on_completed,
-        http, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+        http, MHD_OPTION_UNESCAPE_CALLBACK, &unescape, NULL,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000, MHD_OPTION_LISTEN_BACKLOG_SIZE,
         (unsigned)1024, MHD_OPTION_END);
     if (!http->daemon) {

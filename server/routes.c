@@ -82,6 +82,7 @@ const co_route co_routes[] = {
     {"POST", "/v1/runs/{id}/cancel", h_runs_cancel, O, "cancelRun"},
     {"POST", "/v1/runs/{id}/rollback-task/stop", h_runs_rollback_stop, O, "stopRollbackTask"},
     {"GET", "/v1/runs/{id}/readiness", h_runs_readiness, V, "getRunReadiness"},
+    {"POST", "/v1/runs/{id}/cleanup", h_runs_cleanup, O, "cleanUpRun"},
     {"POST", "/v1/runs/{id}/steps/{step}/approve", h_runs_approve, O, "approveStep"},
     {"POST", "/v1/runs/{id}/steps/{step}/retry", h_runs_retry, O, "retryStep"},
     {"GET", "/v1/runs/{id}/artifacts", h_artifacts_list, V, "listArtifacts"},

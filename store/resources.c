@@ -31,6 +31,7 @@ enum {
     SQL_REF_CLEAR,
     SQL_DEPENDENTS,
     SQL_COUNT,
+    SQL_NAME_HOLDER,
     SQL_GET_JSON,
     SQL_LAST
 };
@@ -66,6 +67,8 @@ static const char *const sql_text[] = {
                        " UNION ALL SELECT id FROM runs WHERE project_id = ?1"
                        " LIMIT 5",
     [SQL_COUNT] = "SELECT kind, count(*) FROM resources GROUP BY kind",
+    [SQL_NAME_HOLDER] = "SELECT id FROM resources WHERE kind = ?1"
+                        " AND coalesce(project_id, '') = ?2 AND name = ?3 AND id <> ?4",
     /* the API representation rendered by SQLite's JSON functions; a NULL
      * member of the patch removes the key (RFC 7396), so projects get no
      * project_id and only endpoints get password_set */
@@ -131,6 +134,46 @@ static char *dump_doc(const json_t *doc, co_error *err)
     return text;
 }
 
+/* A failed insert or update of r (src from sqlite3_step): a taken name is a
+ * 409 naming the field and the resource holding the name (index
+ * resources_name), a foreign key a 409 about the vanished reference;
+ * anything else co_store_fail. Resets st. */
+static co_status write_failed(co_store *store, sqlite3_stmt *st, int src,
+                              const co_resource *r, const char *what, co_error *err)
+{
+    sqlite3 *db = co_store_conn(store, NULL);
+    const char *msg = db ? sqlite3_errmsg(db) : "";
+    const char *kind = co_kind_name(r->kind);
+    char holder[CO_ID_SIZE] = "";
+    sqlite3_stmt *q;
+    if ((src & 0xff) != SQLITE_CONSTRAINT) {
+        co_status rc = co_store_fail(store, src, what, err);
+        sqlite3_reset(st);
+        return rc;
+    }
+    if (!strstr(msg, "resources_name")) {
+        sqlite3_reset(st);
+        return co_error_set(err, CO_ERR_CONFLICT,
+                            "%s %s refers to a resource that was deleted meanwhile",
+                            kind, r->id);
+    }
+    sqlite3_reset(st);
+    if ((q = co_store_stmt(store, &sql, SQL_NAME_HOLDER, NULL))) {
+        co_bind_text(q, 1, kind);
+        co_bind_text(q, 2, r->project_id);
+        co_bind_text(q, 3, r->name);
+        co_bind_text(q, 4, r->id);
+        if (sqlite3_step(q) == SQLITE_ROW)
+            snprintf(holder, sizeof holder, "%s", co_col_text(q, 0));
+        sqlite3_reset(q);
+    }
+    co_error_set(err, CO_ERR_CONFLICT, "the name '%s' is already used by %s %s%s%s", r->name,
+                 kind, holder[0] ? holder : "(another)", r->project_id[0] ? " in project " : "",
+                 r->project_id);
+    return co_error_field(err, "/name", "already used by %s %s", kind,
+                          holder[0] ? holder : "(another)");
+}
+
 co_status co_res_insert(co_store *store, co_resource *r, const char *const *refs,
                         size_t nrefs, co_error *err)
 {
@@ -160,7 +203,7 @@ co_status co_res_insert(co_store *store, co_resource *r, const char *const *refs
     co_bind_text(st, 7, r->created_at);
     src = sqlite3_step(st);
     if (src != SQLITE_ROW) {
-        rc = co_store_fail(store, src, "creating the resource", err);
+        rc = write_failed(store, st, src, r, "creating the resource", err);
         goto fail;
     }
     r->seq = sqlite3_column_int64(st, 0);
@@ -291,7 +334,7 @@ co_status co_res_update(co_store *store, co_resource *r, int64_t expected_versio
         goto fail;
     }
     if (src != SQLITE_ROW) {
-        rc = co_store_fail(store, src, "updating the resource", err);
+        rc = write_failed(store, st, src, r, "updating the resource", err);
         goto fail;
     }
     r->version = sqlite3_column_int64(st, 0);

@@ -28,9 +28,6 @@ enum {
     SQL_ART_GET,
     SQL_EV_QUERY,
     SQL_EV_MAX,
-    SQL_CLEANUP_MARK,
-    SQL_CLEANUP_CLAIM,
-    SQL_CLEANUP_FINISH,
     SQL_EV_LATEST,
     SQL_LAST
 };
@@ -38,7 +35,9 @@ enum {
 #define RUN_COLS                                                            \
     "id, project_id, plan, engine, params, state, current_step,"           \
     " coalesce(error, ''), created_by, created_at, updated_at,"            \
-    " coalesce(started_at, ''), coalesce(finished_at, ''), version, seq"
+    " coalesce(started_at, ''), coalesce(finished_at, ''), version, seq,"     \
+    " cleanup, cleanup_attempts, coalesce(cleanup_error, ''), cleanup_until," \
+    " cleanup_owner IS NOT NULL"
 
 static const char *const sql_text[] = {
     [SQL_RUN_INSERT] = "INSERT INTO runs (id, project_id, plan, engine, params, state,"
@@ -127,19 +126,6 @@ static const char *const sql_text[] = {
                      " AND (?5 IS NULL OR type = ?5)"
                      " ORDER BY id LIMIT ?6",
     [SQL_EV_MAX] = "SELECT coalesce(max(id), 0) FROM events",
-    [SQL_CLEANUP_MARK] = "UPDATE runs SET cleanup = 'pending', cleanup_until = 0"
-                         " WHERE id = ?1 AND cleanup = 'none'",
-    [SQL_CLEANUP_CLAIM] = "UPDATE runs SET cleanup_owner = ?1, cleanup_until = ?3 + ?4"
-                          " WHERE id = (SELECT id FROM runs WHERE cleanup = 'pending'"
-                          "  AND (cleanup_until <= ?3 OR cleanup_owner IS NULL"
-                          "       OR substr(cleanup_owner, 1, length(?2)) <> ?2)"
-                          "  AND NOT EXISTS (SELECT 1 FROM run_steps s WHERE s.run_id = runs.id"
-                          "   AND s.lease_owner IS NOT NULL AND s.lease_until > ?3"
-                          "   AND substr(s.lease_owner, 1, length(?2)) = ?2)"
-                          "  ORDER BY cleanup_until LIMIT 1)"
-                          " RETURNING id",
-    [SQL_CLEANUP_FINISH] = "UPDATE runs SET cleanup = CASE WHEN ?2 THEN 'done' ELSE cleanup END,"
-                           " cleanup_owner = NULL, cleanup_until = ?3 WHERE id = ?1",
     [SQL_EV_LATEST] = "SELECT id, type, coalesce(run_id, ''), coalesce(project_id, ''),"
                       " created_at, data FROM events WHERE run_id = ?1 AND type = ?2"
                       " ORDER BY id DESC LIMIT ?3",
@@ -244,6 +230,7 @@ co_status co_runs_load(co_store *store, const char *id, co_run_row *out, co_erro
     snprintf(out->created_by, sizeof out->created_by, "%s", co_col_text(st, 8));
     out->version = sqlite3_column_int64(st, 13);
     out->seq = sqlite3_column_int64(st, 14);
+    out->cleanup_attempts = sqlite3_column_int(st, 16);
     sqlite3_reset(st);
     if (!out->params)
         return co_error_set(err, CO_ERR_STORE, "run %s has unreadable params", id);
@@ -429,43 +416,6 @@ co_status co_runs_claim(co_store *store, const char *owner, const char *boot_id,
     return co_store_commit(store, err);
 }
 
-co_status co_runs_mark_cleanup(co_store *store, const char *id, co_error *err)
-{
-    STMT(SQL_CLEANUP_MARK);
-    co_bind_text(st, 1, id);
-    return step_done(store, st, sqlite3_step(st), "marking the clean-up", err);
-}
-
-co_status co_runs_claim_cleanup(co_store *store, const char *owner, const char *boot_id,
-                                int64_t now_ms, int64_t lease_ms, char *run_id, int *found,
-                                co_error *err)
-{
-    int src;
-    STMT(SQL_CLEANUP_CLAIM);
-    *found = 0;
-    co_bind_text(st, 1, owner);
-    co_bind_text(st, 2, boot_id);
-    co_bind_int(st, 3, now_ms);
-    co_bind_int(st, 4, lease_ms);
-    src = sqlite3_step(st);
-    if (src == SQLITE_ROW) {
-        snprintf(run_id, CO_ID_SIZE, "%s", co_col_text(st, 0));
-        *found = 1;
-        src = sqlite3_step(st);
-    }
-    return step_done(store, st, src, "claiming a clean-up", err);
-}
-
-co_status co_runs_finish_cleanup(co_store *store, const char *id, bool done,
-                                 int64_t due_ms, co_error *err)
-{
-    STMT(SQL_CLEANUP_FINISH);
-    co_bind_text(st, 1, id);
-    co_bind_int(st, 2, done);
-    co_bind_int(st, 3, due_ms);
-    return step_done(store, st, sqlite3_step(st), "recording the clean-up", err);
-}
-
 co_status co_runs_release_all_leases(co_store *store, co_error *err)
 {
     STMT(SQL_RELEASE_ALL);
@@ -474,19 +424,28 @@ co_status co_runs_release_all_leases(co_store *store, co_error *err)
 
 int64_t co_runs_next_due(co_store *store)
 {
-    sqlite3_stmt *st = co_store_stmt(store, &sql, SQL_NEXT_DUE, NULL);
-    int64_t due = INT64_MAX;
-    if (!st)
-        return due;
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-        due = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    return due;
+    return co_store_int_or(store, &sql, SQL_NEXT_DUE, INT64_MAX);
 }
 
 static json_t *text_or_null(const char *s)
 {
     return s && *s ? json_string(s) : json_null();
+}
+
+/* The clean-up member of a run (columns 15-19 of RUN_COLS). */
+static json_t *cleanup_json(sqlite3_stmt *st)
+{
+    const char *state = co_col_text(st, 15);
+    int64_t until = sqlite3_column_int64(st, 18);
+    json_t *next = json_null();
+    if (strcmp(state, "pending") == 0 && !sqlite3_column_int(st, 19) && until > 0) {
+        char ts[32];
+        co_clock_rfc3339(until, ts, sizeof ts);
+        next = json_string(ts);
+    }
+    return json_pack("{s:s, s:i, s:o, s:o}", "state", state, "attempts",
+                     sqlite3_column_int(st, 16), "last_error",
+                     text_or_null(co_col_text(st, 17)), "next_attempt_at", next);
 }
 
 static co_status steps_json(co_store *store, const char *id, json_t **out,
@@ -577,6 +536,7 @@ co_status co_runs_json(co_store *store, const char *id, json_t **out, co_error *
     {
         int current = sqlite3_column_int(st, 6);
         json_object_set_new(run, "version", json_integer(sqlite3_column_int64(st, 13)));
+        json_object_set_new(run, "cleanup", cleanup_json(st));
         sqlite3_reset(st);
         if ((rc = steps_json(store, id, &steps, &done, err)) != CO_OK) {
             json_decref(run);

@@ -134,6 +134,9 @@ const char *const co_schema_migrations[] = {
     "  duration_ms INTEGER NOT NULL,"
     "  at TEXT NOT NULL);"
     "CREATE INDEX webhook_attempts_outbox ON webhook_attempts (outbox_id, id);",
+    /* 3 -> 4: a bounded clean-up: failed attempts and the last error. */
+    ("ALTER TABLE runs ADD COLUMN cleanup_attempts INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE runs ADD COLUMN cleanup_error TEXT;"),
 };
 
 const int co_schema_migration_count =

@@ -319,6 +319,8 @@ class Contract:
                 allow = {k.lower(): v for k, v in headers.items()}.get("allow")
                 assert allow, f"{where}: 405 without an Allow header"
                 documented = {m for m, t, _, _ in self.operations if t == template}
+                if "GET" in documented:  # HEAD goes wherever GET does (RFC 9110 9.3.2)
+                    documented.add("HEAD")
                 assert set(allow.replace(" ", "").split(",")) == documented, (
                     f"{where}: Allow {allow!r} differs from the contract's methods "
                     f"{sorted(documented)}")

@@ -204,7 +204,7 @@ def test_checker_catches_contract_violations():
     fails(r"router should answer 404", "GET", "/v1/nothing", 200, {}, "application/json")
     not_allowed = dict(problem, status=405, type="urn:cutover:problem:method-not-allowed")
     c.check("PUT", "/v1/projects", 405, not_allowed, "application/problem+json",
-            {"Allow": "POST, GET"})
+            {"Allow": "POST, GET, HEAD"})
     fails(r"Allow", "PUT", "/v1/projects", 405, not_allowed, "application/problem+json",
           {"Allow": "GET"})
 
@@ -579,11 +579,11 @@ def check_router(s):
     r = s.put("/v1/projects")
     assert r.status_code == 405 and r.json()["type"] == "urn:cutover:problem:method-not-allowed"
     r = s.delete(f"/v1/plans/{'oracle-to-postgres'}")
-    assert r.status_code == 405 and r.headers["Allow"] == "GET"
+    assert r.status_code == 405 and r.headers["Allow"] == "GET, HEAD"
     r = s.options("/v1/projects", headers={"Origin": ORIGIN,
                                            "Access-Control-Request-Method": "POST"})
     assert r.status_code == 204 and r.headers["Access-Control-Allow-Origin"] == ORIGIN
-    assert set(r.headers["Access-Control-Allow-Methods"].split(", ")) == {"GET", "POST"}
+    assert set(r.headers["Access-Control-Allow-Methods"].split(", ")) == {"GET", "HEAD", "POST"}
     r = s.get("/v1/projects", headers={"Origin": ORIGIN})
     assert r.headers["Access-Control-Allow-Origin"] == ORIGIN
     exposed = set(r.headers["Access-Control-Expose-Headers"].split(", "))
@@ -720,15 +720,21 @@ def check_runs(s):
     cancel = {"Idempotency-Key": "contract-cancel-c"}
     assert expect(s.post(f"{rc_}/cancel", headers=cancel), 200)["state"] == "cancelled"
     assert expect(s.post(f"{rc_}/cancel"), 409)["state"] == "cancelled"
+    # another clean-up of the cancelled run; not of a succeeded one
+    cleanup = {"Idempotency-Key": "contract-cleanup-c"}
+    assert expect(s.post(f"{rc_}/cleanup", headers=cleanup), 200)["cleanup"]["attempts"] == 0
+    assert expect(s.post(f"{ra}/cleanup"), 409)["state"] == "succeeded"
     # an action's Idempotency-Key reused on another path
     for action, k in [("pause", pause), ("resume", resume), ("cancel", cancel),
                       ("rollback-task/stop", cancel),
+                      ("cleanup", cleanup),
                       ("steps/cutover_gate/approve", retry),
                       ("steps/create_view/retry", approve)]:
         expect(s.post(f"{ra}/{action}", headers=k), 422)
     # what does not exist
     for method, path in [("GET", ""), ("POST", "/pause"), ("POST", "/resume"),
                          ("POST", "/cancel"), ("POST", "/rollback-task/stop"),
+                         ("POST", "/cleanup"),
                          ("POST", "/steps/cutover_gate/approve"),
                          ("POST", "/steps/cutover_gate/retry"), ("GET", "/artifacts"),
                          ("GET", "/artifacts/x"), ("GET", "/events")]:
@@ -763,6 +769,7 @@ def check_runs(s):
     assert by_run["items"] == [e for e in every if e["run_id"] == b["id"]]
     assert field_errors(s.get(f"{ra}/events", params={"after": -1}), "parameter") == {"after"}
     assert field_errors(s.get("/v1/events", params={"limit": 0}), "parameter") == {"limit"}
+    expect(s.get("/v1/events", params={"run_id": missing_run}), 404)
     r = s.get("/v1/events", headers={"Last-Event-ID": "x"})
     assert field_errors(r, "header") == {"Last-Event-ID"}
     # events: Server-Sent Events, from the start and resumed with Last-Event-ID
