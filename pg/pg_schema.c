@@ -14,7 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "pg/pg_sqlsplit.h"
+#include "pg/pg_script.h"
 #include "core/clock.h"
 #include "core/log.h"
 
@@ -131,8 +131,8 @@ static co_status statement_failed(PGconn *conn, const PGresult *res, const char 
     char *text = strndup(script + st->offset, tl);
 
     if (pos)
-        off += pg_sqlsplit_char_to_byte(script + st->offset, st->len, strtol(pos, NULL, 10));
-    pg_sqlsplit_line_col(script, off, &line, &col);
+        off += pg_script_char_to_byte(script + st->offset, st->len, strtol(pos, NULL, 10));
+    pg_script_line_col(script, off, &line, &col);
     charpos = 1; /* character position of off in the whole script (1-based) */
     for (size_t i = 0; i < off; i++)
         if (((unsigned char)script[i] & 0xC0) != 0x80)
@@ -170,7 +170,7 @@ co_status pg_schema_apply_script(PGconn *conn, const char *script, const pg_appl
         *report_out = NULL;
     if (!script)
         return co_error_set(err, CO_ERR_INVALID, "no script");
-    if ((rc = pg_sqlsplit(script, strlen(script), &list, err)) != CO_OK)
+    if ((rc = pg_script_split(script, strlen(script), &list, err)) != CO_OK)
         return rc;
     report = json_object();
     skipped = json_array();

@@ -2,8 +2,8 @@
  * converted-schema SQL script atomically, or copy the schema of a
  * PostgreSQL source with pg_dump.
  *
- * APPLYING A SCRIPT: the script is split into statements like psql does
- * (pg_sqlsplit.h) and each statement is sent on its own inside ONE
+ * APPLYING A SCRIPT: the script is split into statements by PostgreSQL's
+ * own parser (libpg_query, pg_script.h) and each statement is sent on its own inside ONE
  * transaction (BEGIN ... COMMIT), so that a failure names the exact
  * statement: its 1-based index, the line where it starts, the character
  * position of the error in the whole script (from PG_DIAG_STATEMENT_POSITION,
