@@ -209,7 +209,11 @@ static void cleanup(co_runner *r, const char *run_id)
     ctx.index = run.current_step;
     ctx.step = plan ? &plan->steps[run.current_step] : NULL;
     ctx.outputs = json_object();
-    ctx.all_outputs = json_object();
+    /* delete_task may need what earlier steps recorded (replica identities) */
+    if (co_runs_all_outputs(app->store, run.id, &ctx.all_outputs, &err) != CO_OK) {
+        co_error_clear(&err);
+        ctx.all_outputs = json_object();
+    }
     ctx.engine = co_engine_find(run.engine);
     load_endpoint(app, &run, "source_endpoint_id", &ctx.source);
     load_endpoint(app, &run, "target_endpoint_id", &ctx.target);

@@ -590,6 +590,8 @@ out:
 static void validate_tables(co_step_ctx *ctx, co_verdict *v)
 {
     json_t *a = NULL, *b = NULL, *tables = json_object(), *report;
+    /* tables left out by tables_without_key: exclude are listed, not compared */
+    json_t *excluded = json_object_get(output_of(ctx, "full_load", "main"), "excluded");
     const char *key;
     json_t *val;
     co_error err;
@@ -603,15 +605,21 @@ static void validate_tables(co_step_ctx *ctx, co_verdict *v)
         goto out;
     }
     json_object_foreach(a, key, val) {
-        json_t *other = json_object_get(b, key);
-        bool same = other && json_equal(val, other);
+        json_t *other = json_object_get(b, key), *ex;
+        bool same = other && json_equal(val, other), skip = false;
+        size_t k;
+        json_array_foreach(excluded, k, ex)
+            skip = skip || !strcmp(json_string_value(ex), key);
+        if (skip)
+            continue;
         mismatches += !same;
         json_object_set_new(tables, key, json_pack("{s:O, s:O, s:b}", "source", val,
                                                    "target", other ? other : json_null(),
                                                    "match", same));
     }
-    report = json_pack("{s:s, s:b, s:i, s:o}", "final_validation", "full", "match",
-                       mismatches == 0, "mismatches", mismatches, "tables", tables);
+    report = json_pack("{s:s, s:b, s:i, s:o, s:o}", "final_validation", "full", "match",
+                       mismatches == 0, "mismatches", mismatches, "tables", tables,
+                       "excluded", excluded ? json_incref(excluded) : json_array());
     tables = NULL;
     text = json_dumps(report, JSON_INDENT(2));
     artifact(ctx, "validation.json", "application/json", text ? text : "{}", v);
@@ -654,6 +662,10 @@ static void final_changed(co_step_ctx *ctx, co_verdict *v)
                        (json_int_t)json_array_size(json_object_get(st, "mismatches")),
                        "changed_keys_validated", json_object_get(st, "changed_keys_validated"),
                        "tables", tables, "mismatch_details", json_object_get(st, "mismatches"));
+    if (report) { /* tables left out by tables_without_key: exclude */
+        json_t *ex = json_object_get(output_of(ctx, "full_load", "main"), "excluded");
+        json_object_set_new(report, "excluded", ex ? json_incref(ex) : json_array());
+    }
     text = report ? json_dumps(report, JSON_INDENT(2)) : NULL;
     json_decref(report);
     if (text) {
