@@ -686,6 +686,10 @@ void co_step_final_sync(co_step_ctx *ctx, co_verdict *v)
             return;
         json_object_set_new(ctx->outputs, "synced", json_true());
     }
+    /* schema unchanged, large objects, materialized views */
+    co_step_cutover_objects(ctx, v);
+    if (v->kind != CO_VERDICT_DONE)
+        return;
     /* With a PostgreSQL source, prove it: what changed since the continuous
      * validation (changed), or counts and checksums of every table (full,
      * and changed where the engine has no continuous validation). */
