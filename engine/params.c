@@ -73,6 +73,9 @@ static const param_def o2p_params[] = {
      "aws-dms: how long the CDC latency must stay under the threshold"},
     {"create_indexes_concurrently", P_BOOL, false, "false", 0, 0,
      "restore indexes with CREATE INDEX CONCURRENTLY"},
+    {"restore_jobs", P_INT, false, NULL, 1, 64,
+     "connections restore_constraints builds indexes and foreign keys with, side "
+     "by side (default: the number of CPU cores of the cutoverd host)"},
     {"migration_role", P_STRING, false, NULL, 0, 0,
      "role that configure_target creates (NOLOGIN, if absent) and grants USAGE, "
      "CREATE and all privileges on the migrated schemas"},

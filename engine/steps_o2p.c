@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine/awsdms.h"
 #include "engine/pglogical.h"
@@ -461,6 +462,8 @@ void co_step_restore_constraints(co_step_ctx *ctx, co_verdict *v)
                                                           false),
                             .progress = progress_cb,
                             .progress_user = ctx};
+    PGconn *more[PG_RESTORE_MAX_JOBS];
+    long jobs = co_param_int(ctx, "restore_jobs", sysconf(_SC_NPROCESSORS_ONLN));
     co_error err;
     co_error_clear(&err);
     if (!capture) {
@@ -473,6 +476,18 @@ void co_step_restore_constraints(co_step_ctx *ctx, co_verdict *v)
         pg_conn_close(c);
         return;
     }
+    /* restore_jobs connections in all (default: this host's cores) */
+    while (jobs > 1 && opts.nmore < PG_RESTORE_MAX_JOBS && opts.nmore + 1 < (size_t)jobs) {
+        PGconn *m = NULL;
+        if (co_step_pg_open(ctx, &ctx->target, &m, &err) != CO_OK ||
+            pg_conn_set_statement_timeout(m, 0, &err) != CO_OK) {
+            pg_conn_close(m);
+            co_error_clear(&err); /* fewer jobs, same work */
+            break;
+        }
+        more[opts.nmore++] = m;
+    }
+    opts.more = more;
     if (pg_capture_restore_constraints(c, capture, &opts, &report, &err) != CO_OK)
         co_verdict_from_error(v, "restoring constraints", &err);
     else
@@ -489,6 +504,8 @@ void co_step_restore_constraints(co_step_ctx *ctx, co_verdict *v)
         }
         json_decref(report);
     }
+    for (size_t i = 0; i < opts.nmore; i++)
+        pg_conn_close(more[i]);
     pg_conn_close(c);
 }
 
