@@ -274,15 +274,6 @@ typedef struct copy_job {
     char **src_env, **tgt_env;
 } copy_job;
 
-static char *join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
 static void job_free(copy_job *j)
 {
     free(j->dump);
@@ -307,10 +298,10 @@ static co_status job_init(copy_job *j, const pg_conn_spec *source, PGconn *targe
     memset(j, 0, sizeof *j);
     if ((rc = pg_tool_workdir_new(&j->dir, err)) != CO_OK)
         return rc;
-    j->dump = join(j->dir, "schema.dump");
-    j->list = join(j->dir, "schema.list");
-    j->sql = join(j->dir, "schema.sql");
-    j->pass = join(j->dir, "pgpass");
+    j->dump = pg_tool_join(j->dir, '/', "schema.dump");
+    j->list = pg_tool_join(j->dir, '/', "schema.list");
+    j->sql = pg_tool_join(j->dir, '/', "schema.sql");
+    j->pass = pg_tool_join(j->dir, '/', "pgpass");
     j->pg_dump = pg_tool_find("pg_dump", pg_dump_path, "CUTOVER_PG_DUMP");
     j->pg_restore = pg_tool_find("pg_restore", NULL, "CUTOVER_PG_RESTORE");
     j->psql = pg_tool_find("psql", NULL, "CUTOVER_PSQL");

@@ -132,14 +132,19 @@ co_status pg_tool_passfile_write(const char *path, const pg_conn_spec *const *sp
               : co_error_set(err, CO_ERR_IO, "cannot write the passfile: %s", strerror(errno));
 }
 
+char *pg_tool_join(const char *a, char sep, const char *b)
+{
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s%c%s", a, sep, b);
+    return p;
+}
+
 /* "NAME=value" (malloc'd). */
 static char *env_pair(const char *name, const char *value)
 {
-    size_t n = strlen(name) + strlen(value) + 2;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s=%s", name, value);
-    return p;
+    return pg_tool_join(name, '=', value);
 }
 
 void pg_tool_vec_free(char **v)

@@ -56,6 +56,9 @@ CO_MUST_CHECK co_status pg_tool_passfile_write(const char *path,
  * (free with pg_tool_vec_free) or NULL (no memory). */
 char **pg_tool_env_new(const pg_conn_spec *spec, const char *passfile);
 
+/* a + sep + b as a new string (malloc'd), or NULL (no memory). */
+char *pg_tool_join(const char *a, char sep, const char *b);
+
 /* Frees a NULL-terminated vector of malloc'd strings. NULL-safe. */
 void pg_tool_vec_free(char **v);
 
