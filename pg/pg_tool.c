@@ -117,7 +117,8 @@ co_status pg_tool_passfile_write(const char *path, const pg_conn_spec *const *sp
         const pg_conn_spec *s = specs[i];
         if (!s || !s->password)
             continue;
-        put_field(f, s->host && *s->host ? s->host : "*");
+        /* a socket directory is matched as "localhost" by libpq: any host */
+        put_field(f, s->host && *s->host && *s->host != '/' ? s->host : "*");
         fprintf(f, ":%d:", s->port > 0 ? s->port : 5432);
         put_field(f, s->dbname ? s->dbname : "*");
         fputc(':', f);

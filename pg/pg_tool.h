@@ -45,8 +45,8 @@ void pg_tool_workdir_remove(char *dir);
 
 /* Writes a passfile at path (mode 0600, created exclusively) with one line
  * host:port:dbname:user:password per spec with a password (':' and '\'
- * escaped as libpq requires; a NULL host is written as '*', port 0 as
- * 5432). Errors: CO_ERR_IO, CO_ERR_NOMEM. */
+ * escaped as libpq requires; a NULL host or a socket directory is written
+ * as '*', port 0 as 5432). Errors: CO_ERR_IO, CO_ERR_NOMEM. */
 CO_MUST_CHECK co_status pg_tool_passfile_write(const char *path,
                                                const pg_conn_spec *const *specs, size_t n,
                                                co_error *err);
