@@ -184,7 +184,7 @@ def test_exclude_leaves_keyless_tables_out_and_reports_them(env):
     e = env
     rid = e.start(tables_without_key="exclude", copy_large_objects=True)
     run = e.until(rid, ("failed", "awaiting_approval"))
-    assert run["state"] == "awaiting_approval", run
+    assert run["state"] == "awaiting_approval", run["error"]
     main = outputs(run, "full_load")["main"]
     assert main["excluded"] == ["public.history"]
     assert [t["table"] for t in main["tables"]] == ["kw"]
@@ -201,7 +201,9 @@ def test_exclude_leaves_keyless_tables_out_and_reports_them(env):
 
 def test_column_added_on_the_source_during_cdc_stops_the_gate(env):
     e = env
-    rid = e.start(tables_without_key="exclude", copy_large_objects=True)
+    # without data validation (which would also see the rows differ), the
+    # gate's schema comparison is what stops the cutover
+    rid = e.start(tables_without_key="exclude", copy_large_objects=True, validate_tables=False)
     wait_until(lambda: e.run(rid)["current_step"] == "full_load", 120, interval=0.05,
                what="the full load")
     assert requests.post(f"{e.url}/v1/runs/{rid}/pause").status_code == 200
