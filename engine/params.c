@@ -196,9 +196,20 @@ static const param_def o2p_params[] = {
      "aws-dms: how long the CDC latency must stay under the threshold"},
     {"create_indexes_concurrently", P_BOOL, false, "false", 0, 0,
      "restore indexes with CREATE INDEX CONCURRENTLY"},
+    {"restore_jobs", P_INT, false, NULL, 1, 64,
+     "connections restore_constraints builds indexes and foreign keys with, side "
+     "by side (default: the number of CPU cores of the cutoverd host)"},
     {"migration_role", P_STRING, false, NULL, 0, 0,
      "role that configure_target creates (NOLOGIN, if absent) and grants USAGE, "
      "CREATE and all privileges on the migrated schemas"},
+    {"tables_without_key", P_STRING, false, "\"fail\"", 0, 0,
+     "tables without a primary key or replica identity (pg-logical): fail (a "
+     "preflight finding), replica-identity-full (set on the source for the "
+     "migration, restored at stop_task) or exclude (left out, listed in the "
+     "report)"},
+    {"copy_large_objects", P_BOOL, false, "false", 0, 0,
+     "copy large objects (pg_largeobject) at final_sync while the source is quiet "
+     "(pg-logical); without it, large objects on the source are a preflight finding"},
     {"validate_tables", P_BOOL, false, "true", 0, 0,
      "validate the data (PostgreSQL sources): continuously during CDC (pg-logical) "
      "and at final_sync as final_validation says; false turns every validation off"},
@@ -246,6 +257,7 @@ static const struct {
     const char *const values[4];
 } enum_params[] = {
     {"final_validation", {"changed", "full", "none", NULL}},
+    {"tables_without_key", {"fail", "replica-identity-full", "exclude", NULL}},
 };
 
 static void check_enum(const char *name, const json_t *val, const char *ptr, co_error *err)

@@ -125,7 +125,12 @@ static void execute(co_runner *r, const co_claim *claim)
     ctx.attempt = step.attempts;
 
     if (ctx.step->gate) {
-        co_verdict_set(&v, CO_VERDICT_GATE, 0, NULL);
+        /* a gate's own check (if any) runs before it asks for approval */
+        co_step_fn fn = co_plan_step_fn(plan, (size_t)claim->idx);
+        if (fn && ctx.engine && !ctx.engine->run_step)
+            fn(&ctx, &v);
+        if (!fn || !ctx.engine || ctx.engine->run_step || v.kind == CO_VERDICT_DONE)
+            co_verdict_set(&v, CO_VERDICT_GATE, 0, NULL);
     } else if (ctx.engine && ctx.engine->run_step) {
         ctx.engine->run_step(&ctx, &v);
     } else {

@@ -1,27 +1,13 @@
 /* pg_schema.c - see pg_schema.h. */
 #include "pg/pg_schema.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include "pg/pg_sqlsplit.h"
-#include "core/clock.h"
-#include "core/log.h"
+#include "pg/pg_script.h"
 
-extern char **environ;
-
-#define DUMP_MAX_BYTES ((size_t)256 * 1024 * 1024)
-#define DUMP_STDERR_MAX 8192
 #define STMT_TEXT_MAX 2000
 
 /* ---- applying a script ------------------------------------------------- */
@@ -131,8 +117,8 @@ static co_status statement_failed(PGconn *conn, const PGresult *res, const char 
     char *text = strndup(script + st->offset, tl);
 
     if (pos)
-        off += pg_sqlsplit_char_to_byte(script + st->offset, st->len, strtol(pos, NULL, 10));
-    pg_sqlsplit_line_col(script, off, &line, &col);
+        off += pg_script_char_to_byte(script + st->offset, st->len, strtol(pos, NULL, 10));
+    pg_script_line_col(script, off, &line, &col);
     charpos = 1; /* character position of off in the whole script (1-based) */
     for (size_t i = 0; i < off; i++)
         if (((unsigned char)script[i] & 0xC0) != 0x80)
@@ -170,7 +156,7 @@ co_status pg_schema_apply_script(PGconn *conn, const char *script, const pg_appl
         *report_out = NULL;
     if (!script)
         return co_error_set(err, CO_ERR_INVALID, "no script");
-    if ((rc = pg_sqlsplit(script, strlen(script), &list, err)) != CO_OK)
+    if ((rc = pg_script_split(script, strlen(script), &list, err)) != CO_OK)
         return rc;
     report = json_object();
     skipped = json_array();
@@ -248,327 +234,6 @@ done:
     json_decref(skipped);
     pg_stmt_list_free(&list);
     if (report_out && report)
-        *report_out = report;
-    else
-        json_decref(report);
-    return rc;
-}
-
-/* ---- pg_dump --------------------------------------------------------------- */
-
-static char *find_pg_dump(const char *given)
-{
-    const char *env = getenv("CUTOVER_PG_DUMP");
-    char path[64];
-    int v;
-    if (given && *given)
-        return strdup(given);
-    if (env && *env)
-        return strdup(env);
-    for (v = 30; v >= 10; v--) {
-        snprintf(path, sizeof path, "/usr/lib/postgresql/%d/bin/pg_dump", v);
-        if (access(path, X_OK) == 0)
-            return strdup(path);
-    }
-    return strdup("pg_dump");
-}
-
-/* "NAME=value" (malloc'd). */
-static char *env_pair(const char *name, const char *value)
-{
-    size_t n = strlen(name) + strlen(value) + 2;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s=%s", name, value);
-    return p;
-}
-
-static void free_vec(char **v)
-{
-    size_t i;
-    if (!v)
-        return;
-    for (i = 0; v[i]; i++)
-        free(v[i]);
-    free(v);
-}
-
-/* The child's environment: PATH, HOME and TZ from ours, LC_ALL=C, and the
- * connection as PG* variables. */
-static char **child_env(const pg_conn_spec *src)
-{
-    static const char *const keep[] = {"PATH", "HOME", "TZ"};
-    char **env = calloc(24, sizeof *env);
-    char port[16], timeout[16], app[128];
-    size_t n = 0, i;
-    bool ok = true;
-    if (!env)
-        return NULL;
-    for (i = 0; i < sizeof keep / sizeof keep[0]; i++) {
-        const char *v = getenv(keep[i]);
-        if (v)
-            ok = ok && (env[n++] = env_pair(keep[i], v));
-    }
-    ok = ok && (env[n++] = env_pair("LC_ALL", "C"));
-    ok = ok && (env[n++] = env_pair("PGCLIENTENCODING", "UTF8"));
-    if (src->host)
-        ok = ok && (env[n++] = env_pair("PGHOST", src->host));
-    if (src->port > 0) {
-        snprintf(port, sizeof port, "%d", src->port);
-        ok = ok && (env[n++] = env_pair("PGPORT", port));
-    }
-    ok = ok && (env[n++] = env_pair("PGDATABASE", src->dbname));
-    ok = ok && (env[n++] = env_pair("PGUSER", src->user));
-    if (src->password)
-        ok = ok && (env[n++] = env_pair("PGPASSWORD", src->password));
-    if (src->sslmode)
-        ok = ok && (env[n++] = env_pair("PGSSLMODE", src->sslmode));
-    snprintf(timeout, sizeof timeout, "%d",
-             src->connect_timeout_s > 0 ? src->connect_timeout_s : 10);
-    ok = ok && (env[n++] = env_pair("PGCONNECT_TIMEOUT", timeout));
-    snprintf(app, sizeof app, "cutover/%s", src->run_id ? src->run_id : "pg_dump");
-    ok = ok && (env[n++] = env_pair("PGAPPNAME", app));
-    if (!ok) {
-        free_vec(env);
-        return NULL;
-    }
-    return env;
-}
-
-static char **dump_argv(const char *exe, const char *const *schemas, size_t n)
-{
-    static const char *const flags[] = {
-        "--schema-only", "--no-owner", "--no-privileges", "--no-tablespaces",
-        "--no-publications", "--no-subscriptions", "--no-security-labels",
-        "--strict-names"};
-    size_t nf = sizeof flags / sizeof flags[0], i, k = 0;
-    char **argv = calloc(1 + nf + 2 * n + 1, sizeof *argv);
-    if (!argv)
-        return NULL;
-    if (!(argv[k++] = strdup(exe)))
-        goto nomem;
-    for (i = 0; i < nf; i++)
-        if (!(argv[k++] = strdup(flags[i])))
-            goto nomem;
-    for (i = 0; i < n; i++) {
-        /* a double-quoted pattern matches the name literally; "" is a quote */
-        size_t len = strlen(schemas[i]), j, o = 0;
-        char *pat = malloc(2 * len + 3);
-        if (!(argv[k++] = strdup("-n")) || !pat) {
-            free(pat);
-            goto nomem;
-        }
-        pat[o++] = '"';
-        for (j = 0; j < len; j++) {
-            if (schemas[i][j] == '"')
-                pat[o++] = '"';
-            pat[o++] = schemas[i][j];
-        }
-        pat[o++] = '"';
-        pat[o] = '\0';
-        argv[k++] = pat;
-    }
-    return argv;
-nomem:
-    free_vec(argv);
-    return NULL;
-}
-
-typedef struct grow_buf {
-    char *data;
-    size_t len, cap, max;
-    bool over;
-} grow_buf;
-
-static bool buf_append(grow_buf *b, const char *p, size_t n)
-{
-    if (b->len + n + 1 > b->max) {
-        b->over = true;
-        n = b->max > b->len + 1 ? b->max - b->len - 1 : 0;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 65536;
-        char *q;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        if (!(q = realloc(b->data, cap)))
-            return false;
-        b->data = q;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return true;
-}
-
-/* Reads the child's stdout/stderr until both close or the deadline. */
-static co_status pump(int *out_fdp, int *err_fdp, grow_buf *out, grow_buf *errb,
-                      int64_t deadline, co_error *err)
-{
-    struct pollfd fds[2];
-    char chunk[65536];
-    int out_fd = *out_fdp, err_fd = *err_fdp;
-    while (out_fd >= 0 || err_fd >= 0) {
-        int64_t left = deadline - co_clock_mono_ms();
-        int nf = 0, r, k;
-        if (left <= 0)
-            return co_error_set(err, CO_ERR_IO, "pg_dump timed out");
-        if (out_fd >= 0)
-            fds[nf++] = (struct pollfd){.fd = out_fd, .events = POLLIN};
-        if (err_fd >= 0)
-            fds[nf++] = (struct pollfd){.fd = err_fd, .events = POLLIN};
-        r = poll(fds, (nfds_t)nf, left > 1000 ? 1000 : (int)left);
-        if (r < 0 && errno != EINTR)
-            return co_error_set(err, CO_ERR_IO, "poll: %s", strerror(errno));
-        for (k = 0; r > 0 && k < nf; k++) {
-            ssize_t got;
-            if (!(fds[k].revents & (POLLIN | POLLHUP | POLLERR)))
-                continue;
-            got = read(fds[k].fd, chunk, sizeof chunk);
-            if (got < 0 && errno == EINTR)
-                continue;
-            if (got <= 0) {
-                close(fds[k].fd);
-                if (fds[k].fd == out_fd)
-                    out_fd = *out_fdp = -1;
-                else
-                    err_fd = *err_fdp = -1;
-                continue;
-            }
-            if (!buf_append(fds[k].fd == out_fd ? out : errb, chunk, (size_t)got))
-                return co_error_set(err, CO_ERR_NOMEM, "out of memory reading pg_dump");
-            if (out->over)
-                return co_error_set(err, CO_ERR_TOO_LARGE, "pg_dump output over %zu bytes",
-                                    DUMP_MAX_BYTES);
-        }
-    }
-    return CO_OK;
-}
-
-/* Last non-empty lines of pg_dump's stderr, newlines folded. */
-static const char *stderr_tail(grow_buf *b)
-{
-    size_t i;
-    if (!b->data)
-        return "(no message)";
-    for (i = 0; i < b->len; i++)
-        if (b->data[i] == '\n')
-            b->data[i] = ' ';
-    return b->len > 400 ? b->data + b->len - 400 : b->data;
-}
-
-co_status pg_schema_dump_new(const pg_conn_spec *source, const char *const *schemas,
-                             size_t nschemas, const char *pg_dump_path, int timeout_s,
-                             char **sql_out, co_error *err)
-{
-    PGconn *probe = NULL;
-    char *exe = NULL, **argv = NULL, **envp = NULL;
-    int outp[2] = {-1, -1}, errp[2] = {-1, -1};
-    posix_spawn_file_actions_t fa;
-    bool fa_init = false;
-    pid_t pid = -1;
-    grow_buf out = {.max = DUMP_MAX_BYTES}, errb = {.max = DUMP_STDERR_MAX};
-    int status = 0, spawn_rc;
-    size_t i;
-    co_status rc;
-
-    *sql_out = NULL;
-    if (nschemas == 0)
-        return co_error_set(err, CO_ERR_INVALID, "at least one schema is required");
-    for (i = 0; i < nschemas; i++)
-        if (!schemas[i] || !*schemas[i])
-            return co_error_set(err, CO_ERR_INVALID, "schema names must not be empty");
-    /* Classify connection problems the same way as everywhere else. */
-    if ((rc = pg_conn_open(source, &probe, err)) != CO_OK)
-        return rc;
-    pg_conn_close(probe);
-
-    exe = find_pg_dump(pg_dump_path);
-    argv = exe ? dump_argv(exe, schemas, nschemas) : NULL;
-    envp = child_env(source);
-    if (!exe || !argv || !envp) {
-        rc = co_error_set(err, CO_ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    if (pipe2(outp, O_CLOEXEC) || pipe2(errp, O_CLOEXEC)) {
-        rc = co_error_set(err, CO_ERR_IO, "pipe: %s", strerror(errno));
-        goto done;
-    }
-    if (posix_spawn_file_actions_init(&fa)) {
-        rc = co_error_set(err, CO_ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    fa_init = true;
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
-    spawn_rc = strchr(exe, '/') ? posix_spawn(&pid, exe, &fa, NULL, argv, envp)
-                                : posix_spawnp(&pid, exe, &fa, NULL, argv, envp);
-    if (spawn_rc) {
-        pid = -1;
-        rc = co_error_set(err, CO_ERR_IO, "cannot start %s: %s", exe, strerror(spawn_rc));
-        goto done;
-    }
-    close(outp[1]);
-    close(errp[1]);
-    outp[1] = errp[1] = -1;
-    co_log(CO_LOG_INFO, "pg", "running %s for %zu schema(s)", exe, nschemas);
-    rc = pump(&outp[0], &errp[0], &out, &errb,
-              co_clock_mono_ms() + (int64_t)(timeout_s > 0 ? timeout_s : 1800) * 1000, err);
-    if (rc != CO_OK)
-        kill(pid, SIGKILL);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    pid = -1;
-    if (rc != CO_OK)
-        goto done;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        rc = co_error_set(err, CO_ERR_REMOTE, "pg_dump failed (%s %d): %s",
-                          WIFEXITED(status) ? "exit" : "signal",
-                          WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
-                          stderr_tail(&errb));
-        goto done;
-    }
-    *sql_out = out.data ? out.data : strdup("");
-    out.data = NULL;
-    rc = *sql_out ? CO_OK : co_error_set(err, CO_ERR_NOMEM, "out of memory");
-done:
-    if (fa_init)
-        posix_spawn_file_actions_destroy(&fa);
-    for (i = 0; i < 2; i++) {
-        if (outp[i] >= 0)
-            close(outp[i]);
-        if (errp[i] >= 0)
-            close(errp[i]);
-    }
-    free(out.data);
-    free(errb.data);
-    free(exe);
-    free_vec(argv);
-    free_vec(envp);
-    return rc;
-}
-
-co_status pg_schema_copy(const pg_conn_spec *source, PGconn *target,
-                         const char *const *schemas, size_t nschemas,
-                         const char *pg_dump_path, json_t **report_out, co_error *err)
-{
-    pg_apply_opts opts = {.if_not_exists_schemas = true};
-    char *sql = NULL;
-    json_t *report = NULL;
-    co_status rc;
-
-    if (report_out)
-        *report_out = NULL;
-    rc = pg_schema_dump_new(source, schemas, nschemas, pg_dump_path, 0, &sql, err);
-    if (rc != CO_OK)
-        return rc;
-    rc = pg_schema_apply_script(target, sql, &opts, &report, err);
-    if (report)
-        json_object_set_new(report, "dump_bytes", json_integer((json_int_t)strlen(sql)));
-    free(sql);
-    if (report_out)
         *report_out = report;
     else
         json_decref(report);
