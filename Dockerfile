@@ -5,7 +5,7 @@ FROM docker.io/library/debian:bookworm AS build
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential meson ninja-build pkg-config python3 python3-yaml \
       libmicrohttpd-dev libgnutls28-dev libjansson-dev libpq-dev libcurl4-openssl-dev libssl-dev \
-      libsqlite3-dev \
+      libsqlite3-dev libpg-query-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -18,7 +18,7 @@ RUN meson setup /build -Dbuildtype=release -Dwerror=true \
 
 FROM docker.io/library/debian:bookworm-slim
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libmicrohttpd12 libjansson4 libpq5 libcurl4 libssl3 libsqlite3-0 \
+      libmicrohttpd12 libjansson4 libpq5 libcurl4 libssl3 libsqlite3-0 libpg-query1504.0 \
       postgresql-client-15 curl ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --gid 10001 cutover \

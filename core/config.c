@@ -104,6 +104,8 @@ void co_config_usage(const char *argv0)
         printf("  --%-16s %-24s %s%s%s%s\n", opt_table[i].flag, opt_table[i].env,
                opt_table[i].help, opt_table[i].def[0] ? " [default: " : "",
                opt_table[i].def, opt_table[i].def[0] ? "]" : "");
+    printf("  --%-16s %-24s %s\n", "webhook-allow-private", "CUTOVER_WEBHOOK_ALLOW_PRIVATE=1",
+           "allow http:// and private or loopback webhook targets (tests)");
     printf("  --%-16s %-24s %s\n", "hash-token", "",
            "read a token on stdin, print its SHA-256 for the tokens file, exit");
     printf("  --%-16s %-24s %s\n", "rotate-key FILE", "",
@@ -261,7 +263,8 @@ static co_status check_dms_endpoint(const char *url, co_error *err)
 co_status co_config_load(co_config *cfg, int argc, char **argv, bool *exit_now,
                          co_error *err)
 {
-    struct option longopts[OPT_LAST + 6];
+    struct option longopts[OPT_LAST + 7];
+    const char *allow = getenv("CUTOVER_WEBHOOK_ALLOW_PRIVATE");
     int c;
 
     memset(cfg, 0, sizeof *cfg);
@@ -278,7 +281,10 @@ co_status co_config_load(co_config *cfg, int argc, char **argv, bool *exit_now,
     longopts[OPT_LAST + 2] = (struct option){"hash-token", no_argument, NULL, 'H'};
     longopts[OPT_LAST + 3] = (struct option){"rotate-key", required_argument, NULL, 'R'};
     longopts[OPT_LAST + 4] = (struct option){"separate-approver", no_argument, NULL, 'S'};
-    longopts[OPT_LAST + 5] = (struct option){NULL, 0, NULL, 0};
+    longopts[OPT_LAST + 5] =
+        (struct option){"webhook-allow-private", no_argument, NULL, 'W'};
+    longopts[OPT_LAST + 6] = (struct option){NULL, 0, NULL, 0};
+    cfg->webhook_allow_private = allow && strcmp(allow, "1") == 0;
     {
         const char *sa = getenv("CUTOVER_SEPARATE_APPROVER");
         cfg->separate_approver = sa && (strcmp(sa, "1") == 0 || strcmp(sa, "true") == 0);
@@ -298,6 +304,10 @@ co_status co_config_load(co_config *cfg, int argc, char **argv, bool *exit_now,
         }
         if (c == 'H')
             return co_error_set(err, CO_ERR_UNPROCESSABLE, "hash-token");
+        if (c == 'W') {
+            cfg->webhook_allow_private = true;
+            continue;
+        }
         if (c == 'S') {
             cfg->separate_approver = true;
             continue;

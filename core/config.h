@@ -32,10 +32,11 @@ typedef struct co_config {
     int max_connections_per_address; /* HTTP connections per client address */
     int max_streams;             /* event streams in total */
     int max_streams_per_token;   /* event streams per token name */
-    int rate_limit;
+    int rate_limit;              /* mutating requests per token and second (0 off) */
     char tls_cert[1024];         /* PEM certificate chain; "" = plain HTTP */
     char tls_key[1024];          /* PEM private key */
-    char tls_client_ca[1024];    /* PEM CA bundle: mutual TLS; "" = off */              /* mutating requests per token and second (0 off) */
+    char tls_client_ca[1024];    /* PEM CA bundle: mutual TLS; "" = off */
+    bool webhook_allow_private;  /* http:// and private/loopback webhook targets */
     char port_file[1024];        /* "" = none; else the bound port is written there */
     char rotate_key_file[1024];  /* --rotate-key: run the rotation and exit */
     bool separate_approver;      /* gates approved by another token than the

@@ -98,15 +98,97 @@ bool v_string(json_t *obj, const char *base, const char *key, size_t minlen,
         co_error_field(err, ptr, "must be a string, not %s", type_name(v));
         return false;
     }
-    len = json_string_length(v);
+    len = v_chars(v);
     if (len < minlen || len > maxlen) {
         co_error_field(err, ptr, "must be %zu to %zu characters long", minlen, maxlen);
         return false;
     }
-    if (memchr(json_string_value(v), '\0', len)) {
+    if (memchr(json_string_value(v), '\0', json_string_length(v))) {
         co_error_field(err, ptr, "must not contain NUL characters");
         return false;
     }
+    return true;
+}
+
+size_t v_chars(const json_t *s)
+{
+    const unsigned char *p = (const unsigned char *)json_string_value(s);
+    size_t n = 0, len = json_string_length(s);
+    /* jansson strings are valid UTF-8: count the bytes that start a character */
+    for (size_t i = 0; p && i < len; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            n++;
+    return n;
+}
+
+/* Depth-first search for a value nested deeper than max; its pointer goes
+ * to out. depth is v's own nesting level (the document root is 1). */
+static bool too_deep(const json_t *v, int depth, int max, char *out, size_t size)
+{
+    size_t i;
+    const char *key;
+    json_t *child;
+    size_t len = strlen(out);
+    if (depth > max)
+        return true;
+    if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, key, child) {
+            if (!json_is_object(child) && !json_is_array(child))
+                continue;
+            v_pointer(out + len, size - len, "", key);
+            if (too_deep(child, depth + 1, max, out, size))
+                return true;
+            out[len] = '\0';
+        }
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, child) {
+            if (!json_is_object(child) && !json_is_array(child))
+                continue;
+            snprintf(out + len, size - len, "/%zu", i);
+            if (too_deep(child, depth + 1, max, out, size))
+                return true;
+            out[len] = '\0';
+        }
+    }
+    return false;
+}
+
+bool v_depth_ok(const json_t *doc, int max, co_error *err)
+{
+    char where[2048] = "";
+    if (!too_deep(doc, 1, max, where, sizeof where))
+        return true;
+    co_error_field(err, where, "nested deeper than %d levels of objects and arrays", max);
+    return false;
+}
+
+bool v_no_nulls(const json_t *obj, const char *base, co_error *err)
+{
+    const char *key;
+    json_t *val;
+    bool ok = true;
+    json_object_foreach((json_t *)obj, key, val) {
+        if (json_is_null(val)) {
+            char ptr[160];
+            v_pointer(ptr, sizeof ptr, base, key);
+            co_error_field(err, ptr, "must not be null (leave it out for the default)");
+            ok = false;
+        }
+    }
+    return ok;
+}
+
+bool v_parse_uint(const char *s, size_t len, int64_t *out)
+{
+    int64_t n = 0;
+    if (!s || len == 0 || len > 18)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        n = n * 10 + (s[i] - '0');
+    }
+    *out = n;
     return true;
 }
 

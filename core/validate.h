@@ -24,8 +24,8 @@ void v_pointer(char *out, size_t size, const char *base, const char *key);
 bool v_only_known(json_t *obj, const char *base, const char *const *allowed,
                   co_error *err);
 
-/* String member of length minlen..maxlen (bytes, valid UTF-8 by jansson).
- * def NULL makes it required. */
+/* String member of minlen..maxlen characters (Unicode code points; jansson
+ * holds valid UTF-8), without NUL. def NULL makes it required. */
 bool v_string(json_t *obj, const char *base, const char *key, size_t minlen,
               size_t maxlen, const char *def, co_error *err);
 
@@ -37,6 +37,25 @@ bool v_name(json_t *obj, const char *base, const char *key, size_t minlen, size_
 
 /* True if s holds a control character (U+0000-U+001F or U+007F). */
 bool v_has_control(const char *s);
+
+/* Strict decimal: s[0..len) is 1 to 18 ASCII digits (no sign, space or
+ * other character); true with the value in *out. */
+bool v_parse_uint(const char *s, size_t len, int64_t *out);
+
+/* Number of characters (code points) of string s. */
+size_t v_chars(const json_t *s);
+
+/* The nesting limit of stored documents: objects and arrays at most this
+ * deep (the body itself is level 1). */
+#define V_MAX_DEPTH 64
+
+/* false with a field error at the first value nested deeper than max
+ * (JSON pointer of that value). */
+bool v_depth_ok(const json_t *doc, int max, co_error *err);
+
+/* Flags every member of obj that is null (create requests: the contract
+ * has no nullable member there; leaving one out gives its default). */
+bool v_no_nulls(const json_t *obj, const char *base, co_error *err);
 
 /* String member equal to one of values (NULL-terminated). def NULL makes it
  * required. */

@@ -739,5 +739,6 @@ const co_engine co_aws_dms_engine = {
     .await_cdc_latency = awsdms_await_cdc_latency,
     .stop_task = awsdms_stop_task,
     .delete_task = awsdms_delete_task,
+    .left_behind = awsdms_left_behind,
     .describe_task = awsdms_describe_task,
 };

@@ -289,6 +289,10 @@ void awsdms_delete_task(co_step_ctx *ctx, const char *role, co_verdict *v);
  * RETRY/FAIL on a DMS error. */
 void awsdms_cleanup_after(co_step_ctx *ctx, co_dms_client *cli, const char *role,
                           co_verdict *v);
+/* The replication task of role (by identifier, with its ARN when
+ * recorded) and, for rollback, the reverse endpoint pair (by ARN), with
+ * the AWS CLI command that deletes each (engine.h left_behind). */
+void awsdms_left_behind(co_step_ctx *ctx, const char *role, json_t *items);
 
 /* *out: {ReplicationTaskIdentifier, ReplicationTaskArn, MigrationType,
  * Status, StopReason, LastFailureMessage, ReplicationTaskStartDate,

@@ -562,6 +562,37 @@ out:
     co_dms_result_clear(&res);
 }
 
+void awsdms_left_behind(co_step_ctx *ctx, const char *role, json_t *items)
+{
+    static const char *const ep_keys[] = {"dms_rollback_source_endpoint_arn",
+                                          "dms_rollback_target_endpoint_arn"};
+    char key[64], ident[AWSDMS_ID_MAX];
+    const char *arn;
+    co_error err;
+    co_error_clear(&err);
+    if (!known_role(role) || awsdms_ident(ctx, role, 255, ident, &err) != CO_OK)
+        return;
+    snprintf(key, sizeof key, "dms_task_%s_arn", role);
+    arn = awsdms_output(ctx, key);
+    json_array_append_new(
+        items,
+        json_pack("{s:s, s:s, s:o, s:o}", "kind", "replication_task", "name", ident, "arn",
+                  arn ? json_string(arn) : json_null(), "remove",
+                  arn ? json_sprintf("aws dms delete-replication-task --replication-task-arn %s",
+                                     arn)
+                      : json_sprintf("aws dms describe-replication-tasks --filters "
+                                     "Name=replication-task-id,Values=%s (if it exists, "
+                                     "aws dms delete-replication-task --replication-task-arn "
+                                     "<its ReplicationTaskArn>)", ident)));
+    for (size_t i = 0; strcmp(role, "rollback") == 0 && i < 2; i++)
+        if ((arn = awsdms_output(ctx, ep_keys[i])))
+            json_array_append_new(
+                items, json_pack("{s:s, s:s, s:s, s:o}", "kind", "endpoint", "name",
+                                 i ? "rollback target" : "rollback source", "arn", arn,
+                                 "remove",
+                                 json_sprintf("aws dms delete-endpoint --endpoint-arn %s", arn)));
+}
+
 void awsdms_describe_task(co_step_ctx *ctx, const char *role, json_t **out, json_t **tables,
                           co_verdict *v)
 {

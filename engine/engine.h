@@ -69,6 +69,12 @@ typedef struct co_engine {
      * it final_sync validates whole tables. */
     void (*validate_task)(struct co_step_ctx *ctx, const char *role, bool final,
                           co_verdict *v);
+    /* Appends to items (a JSON array) one object per resource that
+     * delete_task of role removes and that may still exist when it cannot:
+     * {"kind", "name", "endpoint_id" or "arn" (where it lives, null if not
+     * known), "remove" (the SQL or AWS CLI command that removes it)}.
+     * Needs no connection (names derive from the run and its outputs). */
+    void (*left_behind)(struct co_step_ctx *ctx, const char *role, json_t *items);
     /* Task status, StopReason and ReplicationTaskStats of role as JSON
      * (new reference) in *out; and per-table statistics in *tables. */
     void (*describe_task)(struct co_step_ctx *ctx, const char *role, json_t **out,

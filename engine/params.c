@@ -9,6 +9,9 @@
 
 typedef enum ptype { P_STRING, P_INT, P_NUM, P_BOOL, P_OBJECT, P_ARRAY } ptype;
 
+/* Checks a value of the right type further: field errors under ptr. */
+typedef void (*pcheck)(const json_t *v, const char *ptr, co_error *err);
+
 typedef struct param_def {
     const char *name;
     ptype type;
@@ -20,6 +23,126 @@ typedef struct param_def {
 
 /* Parameters that carry SQL run as given: creating such a run needs admin. */
 static const char *const sql_params[] = {"converted_schema_sql", NULL};
+
+/* ---- checks of structured parameters (PostgreSQL names: 1 to 63 bytes) */
+
+static bool name_ok(const json_t *o, const char *key, bool required, const char *ptr,
+                    co_error *err)
+{
+    const json_t *v = json_object_get(o, key);
+    char p[192];
+    v_pointer(p, sizeof p, ptr, key);
+    if (!v && !required)
+        return true;
+    if (!json_is_string(v) || json_string_length(v) < 1 || json_string_length(v) > 63 ||
+        memchr(json_string_value(v), '\0', json_string_length(v))) {
+        co_error_field(err, p, "must be a PostgreSQL name: a string of 1 to 63 bytes");
+        return false;
+    }
+    return true;
+}
+
+static void only(const json_t *o, const char *ptr, const char *const *keys, co_error *err)
+{
+    v_only_known((json_t *)o, ptr, keys, err);
+}
+
+static void name_list(const json_t *v, const char *ptr, bool nonempty, co_error *err)
+{
+    size_t i, j;
+    const json_t *item;
+    if (!json_is_array(v) || (nonempty && json_array_size(v) == 0)) {
+        co_error_field(err, ptr, "must be a%s array of names", nonempty ? " non-empty" : "n");
+        return;
+    }
+    json_array_foreach(v, i, item) {
+        char p[192];
+        snprintf(p, sizeof p, "%s/%zu", ptr, i);
+        if (!json_is_string(item) || json_string_length(item) < 1 ||
+            json_string_length(item) > 63)
+            co_error_field(err, p, "must be a PostgreSQL name: a string of 1 to 63 bytes");
+        for (j = 0; j < i && json_is_string(item); j++)
+            if (json_equal(item, json_array_get(v, j)))
+                co_error_field(err, p, "repeats item %zu", j);
+    }
+}
+
+static void check_schemas(const json_t *v, const char *ptr, co_error *err)
+{
+    name_list(v, ptr, true, err);
+}
+
+static void check_table(const json_t *v, const char *ptr, co_error *err)
+{
+    static const char *const keys[] = {"schema", "name", NULL};
+    only(v, ptr, keys, err);
+    name_ok(v, "schema", false, ptr, err);
+    name_ok(v, "name", true, ptr, err);
+}
+
+static void check_final(const json_t *v, const char *ptr, co_error *err)
+{
+    static const char *const keys[] = {"schema", "name", "key", NULL};
+    char p[192];
+    only(v, ptr, keys, err);
+    name_ok(v, "schema", false, ptr, err);
+    name_ok(v, "name", true, ptr, err);
+    v_pointer(p, sizeof p, ptr, "key");
+    name_list(json_object_get(v, "key"), p, true, err);
+}
+
+static void check_key(json_t *item, const char *ptr, co_error *err)
+{
+    name_ok(item, "left", true, ptr, err);
+    name_ok(item, "right", true, ptr, err);
+}
+
+static void check_column(json_t *item, const char *ptr, co_error *err)
+{
+    static const char *const sides[] = {"left", "right", NULL};
+    v_enum(item, ptr, "side", sides, NULL, err);
+    name_ok(item, "column", true, ptr, err);
+    name_ok(item, "alias", false, ptr, err);
+}
+
+/* Member key of v: a non-empty array of objects with only the members
+ * keys, each checked by check. */
+static void objects(const json_t *v, const char *ptr, const char *key,
+                    const char *const *keys, void (*check)(json_t *, const char *, co_error *),
+                    const char *what, co_error *err)
+{
+    const json_t *arr = json_object_get(v, key);
+    json_t *item;
+    size_t i;
+    char p[192], q[sizeof p + 24];
+    v_pointer(p, sizeof p, ptr, key);
+    if (!json_is_array(arr) || !json_array_size(arr))
+        co_error_field(err, p, "must be a non-empty array of %s", what);
+    json_array_foreach(arr, i, item) {
+        snprintf(q, sizeof q, "%s/%zu", p, i);
+        if (!json_is_object(item)) {
+            co_error_field(err, q, "must be an object %s", what);
+            continue;
+        }
+        only(item, q, keys, err);
+        check(item, q, err);
+    }
+}
+
+static void check_view(const json_t *v, const char *ptr, co_error *err)
+{
+    static const char *const keys[] = {"schema", "name", "join", "keys", "columns", NULL};
+    static const char *const key_keys[] = {"left", "right", NULL};
+    static const char *const col_keys[] = {"side", "column", "alias", NULL};
+    static const char *const joins[] = {"inner", "left", "right", "full", NULL};
+    only(v, ptr, keys, err);
+    name_ok(v, "schema", false, ptr, err);
+    name_ok(v, "name", true, ptr, err);
+    if (json_object_get(v, "join"))
+        v_enum((json_t *)v, ptr, "join", joins, "inner", err);
+    objects(v, ptr, "keys", key_keys, check_key, "{left, right} column pairs", err);
+    objects(v, ptr, "columns", col_keys, check_column, "{side, column, alias}", err);
+}
 
 #define COMMON_PARAMS                                                             \
     {"source_endpoint_id", P_STRING, true, NULL, 0, 0,                            \
@@ -77,9 +200,20 @@ static const param_def o2p_params[] = {
      "aws-dms: how long the CDC latency must stay under the threshold"},
     {"create_indexes_concurrently", P_BOOL, false, "false", 0, 0,
      "restore indexes with CREATE INDEX CONCURRENTLY"},
+    {"restore_jobs", P_INT, false, NULL, 1, 64,
+     "connections restore_constraints builds indexes and foreign keys with, side "
+     "by side (default: the number of CPU cores of the cutoverd host)"},
     {"migration_role", P_STRING, false, NULL, 0, 0,
      "role that configure_target creates (NOLOGIN, if absent) and grants USAGE, "
      "CREATE and all privileges on the migrated schemas"},
+    {"tables_without_key", P_STRING, false, "\"fail\"", 0, 0,
+     "tables without a primary key or replica identity (pg-logical): fail (a "
+     "preflight finding), replica-identity-full (set on the source for the "
+     "migration, restored at stop_task) or exclude (left out, listed in the "
+     "report)"},
+    {"copy_large_objects", P_BOOL, false, "false", 0, 0,
+     "copy large objects (pg_largeobject) at final_sync while the source is quiet "
+     "(pg-logical); without it, large objects on the source are a preflight finding"},
     {"validate_tables", P_BOOL, false, "true", 0, 0,
      "validate the data (PostgreSQL sources): continuously during CDC (pg-logical) "
      "and at final_sync as final_validation says; false turns every validation off"},
@@ -127,6 +261,7 @@ static const struct {
     const char *const values[4];
 } enum_params[] = {
     {"final_validation", {"changed", "full", "none", NULL}},
+    {"tables_without_key", {"fail", "replica-identity-full", "exclude", NULL}},
 };
 
 static void check_enum(const char *name, const json_t *val, const char *ptr, co_error *err)
@@ -141,6 +276,16 @@ static void check_enum(const char *name, const json_t *val, const char *ptr, co_
                        enum_params[i].values[1], enum_params[i].values[2]);
     }
 }
+
+/* Parameters checked beyond their type (either plan). */
+static const struct {
+    const char *name;
+    pcheck check;
+} checks[] = {
+    {"schemas", check_schemas},         {"source_table", check_table},
+    {"remote_table", check_table},      {"view", check_view},
+    {"final_table", check_final},
+};
 
 static const param_def *table_of(const co_plan_def *plan)
 {
@@ -234,6 +379,22 @@ const char *co_params_sql_param(const co_plan_def *plan, const json_t *params)
     return NULL;
 }
 
+/* A reference parameter names a resource of kind in the same project. */
+static void check_ref(co_store *store, const char *project_id, json_t *params,
+                      const char *key, co_kind kind, co_error *err)
+{
+    co_resource r;
+    char ptr[96];
+    if (!json_is_string(json_object_get(params, key)))
+        return;
+    v_pointer(ptr, sizeof ptr, "/parameters", key);
+    if (co_resource_ref(store, kind, project_id, params, key, &r, NULL) != CO_OK)
+        co_error_field(err, ptr, "%s %s does not exist in project %s",
+                       co_kind_name(kind), v_str(params, key), project_id);
+    else
+        co_resource_clear(&r);
+}
+
 co_status co_params_validate(co_store *store, const co_plan_def *plan,
                              const char *engine_name, const char *project_id,
                              json_t *params, co_error *err)
@@ -271,6 +432,10 @@ co_status co_params_validate(co_store *store, const co_plan_def *plan,
             co_error_field(err, ptr, "must not be empty");
         else if (d->type == P_STRING)
             check_enum(d->name, val, ptr, err);
+
+        for (size_t c = 0; c < sizeof checks / sizeof checks[0]; c++)
+            if (strcmp(checks[c].name, key) == 0)
+                checks[c].check(val, ptr, err);
     }
     for (const param_def *d = defs; d->name; d++) {
         char ptr[160];
@@ -306,14 +471,9 @@ co_status co_params_validate(co_store *store, const co_plan_def *plan,
                            "schema must be the source table's schema (%s); use aws-dms to "
                            "stage into another schema", src_schema);
     }
-    if (json_object_get(params, "task_id")) {
-        co_resource task;
-        if (co_resource_ref(store, CO_KIND_TASK, project_id, params, "task_id", &task, NULL) != CO_OK)
-            co_error_field(err, "/parameters/task_id", "task %s does not exist in project %s",
-                           v_str(params, "task_id"), project_id);
-        else
-            co_resource_clear(&task);
-    }
+    check_ref(store, project_id, params, "task_id", CO_KIND_TASK, err);
+    check_ref(store, project_id, params, "replication_instance_id",
+              CO_KIND_INSTANCE, err);
     return err->status;
 }
 

@@ -25,11 +25,16 @@
 
 #define POLL_MS 1000
 
+void co_pgl_object_name(const char *run_id, const char *role, char out[64])
+{
+    const char *id = strchr(run_id, '_');
+    id = id ? id + 1 : run_id;
+    snprintf(out, 64, "cutover_%s_%s", id, role);
+}
+
 void pgl_names_make(const co_step_ctx *ctx, const char *role, pgl_names *n)
 {
-    const char *id = strchr(ctx->run->id, '_');
-    id = id ? id + 1 : ctx->run->id;
-    snprintf(n->pub, sizeof n->pub, "cutover_%s_%s", id, role);
+    co_pgl_object_name(ctx->run->id, role, n->pub);
     memcpy(n->slot, n->pub, sizeof n->slot);
     memcpy(n->sub, n->pub, sizeof n->sub);
 }
@@ -137,13 +142,14 @@ static void op_preflight(co_step_ctx *ctx, co_verdict *v)
     json_t *findings = json_array();
     co_error err;
     co_error_clear(&err);
-    if (co_pgl_check(ctx, findings, &err) != CO_OK) {
+    if (co_pgl_check(ctx, findings, &err) != CO_OK ||
+        pgl_table_findings(ctx, findings, &err) != CO_OK) {
         co_verdict_from_error(v, "preflight", &err);
     } else if (json_array_size(findings)) {
         char *text = json_dumps(findings, JSON_COMPACT);
         json_object_set(ctx->outputs, "findings", findings);
         co_verdict_set(v, CO_VERDICT_FAIL, 0,
-                       "the endpoints are not ready for logical replication: %s",
+                       "the endpoints or tables are not ready for logical replication: %s",
                        text ? text : "");
         free(text);
     } else {
@@ -186,10 +192,8 @@ static void op_ensure_endpoints(co_step_ctx *ctx, co_verdict *v)
 
 /* -------------------------------------------------------------- tables */
 
-/* The tables of the source that the run's table mappings select, as
- * [{"schema","table","has_key"}]. */
-static co_status selected_tables(co_step_ctx *ctx, const char *role, PGconn *c,
-                                 json_t **out, co_error *err)
+co_status pgl_selected_tables(co_step_ctx *ctx, const char *role, PGconn *c, json_t **out,
+                              co_error *err)
 {
     json_t *mappings = NULL, *tables;
     PGresult *res = NULL;
@@ -225,7 +229,8 @@ static co_status selected_tables(co_step_ctx *ctx, const char *role, PGconn *c,
     rc = pg_exec(c, "listing source tables",
                  "SELECT n.nspname, c.relname,"
                  " EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid"
-                 "   AND i.indisprimary) OR c.relreplident IN ('f', 'i')"
+                 "   AND i.indisprimary) OR c.relreplident IN ('f', 'i'),"
+                 " c.relpersistence = 'u', c.relreplident"
                  " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
                  " WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition"
                  " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
@@ -238,10 +243,12 @@ static co_status selected_tables(co_step_ctx *ctx, const char *role, PGconn *c,
     tables = json_array();
     for (int r = 0; r < PQntuples(res); r++)
         if (co_tm_selects(mappings, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1), "table"))
-            json_array_append_new(tables, json_pack("{s:s, s:s, s:b}", "schema",
-                                                    PQgetvalue(res, r, 0), "table",
-                                                    PQgetvalue(res, r, 1), "has_key",
-                                                    strcmp(PQgetvalue(res, r, 2), "t") == 0));
+            json_array_append_new(
+                tables, json_pack("{s:s, s:s, s:b, s:b, s:s}", "schema", PQgetvalue(res, r, 0),
+                                  "table", PQgetvalue(res, r, 1), "has_key",
+                                  strcmp(PQgetvalue(res, r, 2), "t") == 0, "unlogged",
+                                  strcmp(PQgetvalue(res, r, 3), "t") == 0, "replident",
+                                  PQgetvalue(res, r, 4)));
     PQclear(res);
     json_decref(mappings);
     *out = tables;
@@ -340,10 +347,9 @@ static co_status ensure_subscription(co_step_ctx *ctx, PGconn *c, const pgl_name
 static void op_ensure_task(co_step_ctx *ctx, const char *role, co_verdict *v)
 {
     PGconn *pubc = NULL, *subc = NULL;
-    json_t *tables = NULL, *missing_keys = json_array(), *t;
+    json_t *tables = NULL, *excluded = json_array();
     pgl_names n;
     co_error err;
-    size_t i;
     bool copy = strcmp(role, "rollback") != 0;
 
     co_error_clear(&err);
@@ -363,7 +369,7 @@ static void op_ensure_task(co_step_ctx *ctx, const char *role, co_verdict *v)
         fail_verdict(v, "connecting to the source", &err);
         goto out;
     }
-    if (selected_tables(ctx, role, pubc, &tables, &err) != CO_OK) {
+    if (pgl_selected_tables(ctx, role, pubc, &tables, &err) != CO_OK) {
         fail_verdict(v, "selecting tables", &err);
         goto out;
     }
@@ -375,20 +381,15 @@ static void op_ensure_task(co_step_ctx *ctx, const char *role, co_verdict *v)
             goto out;
         }
     }
-    json_array_foreach(tables, i, t)
-        if (!json_is_true(json_object_get(t, "has_key")))
-            json_array_append_new(missing_keys, json_sprintf("%s.%s", v_str(t, "schema"),
-                                                             v_str(t, "table")));
     if (json_array_size(tables) == 0) {
         co_verdict_set(v, CO_VERDICT_FAIL, 0, "the table mappings select no table of the source");
         goto out;
     }
-    if (json_array_size(missing_keys)) {
-        char *text = json_dumps(missing_keys, JSON_COMPACT);
-        co_verdict_set(v, CO_VERDICT_FAIL, 0,
-                       "tables without a primary key or replica identity cannot "
-                       "replicate updates and deletes: %s", text ? text : "");
-        free(text);
+    /* tables_without_key: fail, replica-identity-full (may WAIT once) or exclude */
+    if (pgl_keyless_policy(ctx, pubc, tables, excluded, v) != 0)
+        goto out;
+    if (json_array_size(tables) == 0) {
+        co_verdict_set(v, CO_VERDICT_FAIL, 0, "every selected table was excluded");
         goto out;
     }
     if (ensure_publication(pubc, &n, tables, &err) != CO_OK ||
@@ -402,12 +403,13 @@ static void op_ensure_task(co_step_ctx *ctx, const char *role, co_verdict *v)
         goto out;
     }
     json_object_set_new(ctx->outputs, role,
-                        json_pack("{s:s, s:s, s:s, s:O}", "publication", n.pub, "slot",
-                                  n.slot, "subscription", n.sub, "tables", tables));
+                        json_pack("{s:s, s:s, s:s, s:O, s:O}", "publication", n.pub, "slot",
+                                  n.slot, "subscription", n.sub, "tables", tables, "excluded",
+                                  excluded));
     co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
 out:
     json_decref(tables);
-    json_decref(missing_keys);
+    json_decref(excluded);
     pg_conn_close(pubc);
     pg_conn_close(subc);
 }
@@ -538,6 +540,15 @@ static void op_delete_task(co_step_ctx *ctx, const char *role, co_verdict *v)
         }
     }
     pg_sql_free(&q);
+    if (strcmp(role, "main") == 0) {
+        json_t *restored = json_array();
+        co_status rc = pgl_restore_replica_identity(ctx, pubc, restored, &err);
+        if (json_array_size(restored))
+            json_object_set(ctx->outputs, "replica_identity_restored", restored);
+        json_decref(restored);
+        if (rc != CO_OK)
+            goto fail;
+    }
     if (pgl_exists(pubc, "checking the slot is gone",
                "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", n.slot, &err) > 0) {
         /* the walsender of the dropped subscription is still exiting */
@@ -554,6 +565,34 @@ fail:
     pg_conn_close(pubc);
 }
 
+static json_t *endpoint_id(const co_resource *ep)
+{
+    return ep->id[0] ? json_string(ep->id) : json_null();
+}
+
+/* The names are cutover_<run id suffix>_<role> (lower-case letters, digits
+ * and underscores), safe to quote as they are. */
+static void op_left_behind(co_step_ctx *ctx, const char *role, json_t *items)
+{
+    pgl_names n;
+    const co_resource *pub = pgl_publisher(ctx, role), *sub = pgl_subscriber(ctx, role);
+    pgl_names_make(ctx, role, &n);
+    json_array_append_new(
+        items, json_pack("{s:s, s:s, s:o, s:o}", "kind", "subscription", "name", n.sub,
+                         "endpoint_id", endpoint_id(sub), "remove",
+                         json_sprintf("ALTER SUBSCRIPTION \"%s\" DISABLE; ALTER SUBSCRIPTION "
+                                      "\"%s\" SET (slot_name = NONE); DROP SUBSCRIPTION \"%s\";",
+                                      n.sub, n.sub, n.sub)));
+    json_array_append_new(
+        items, json_pack("{s:s, s:s, s:o, s:o}", "kind", "replication_slot", "name", n.slot,
+                         "endpoint_id", endpoint_id(pub), "remove",
+                         json_sprintf("SELECT pg_drop_replication_slot('%s');", n.slot)));
+    json_array_append_new(
+        items, json_pack("{s:s, s:s, s:o, s:o}", "kind", "publication", "name", n.pub,
+                         "endpoint_id", endpoint_id(pub), "remove",
+                         json_sprintf("DROP PUBLICATION \"%s\";", n.pub)));
+}
+
 const co_engine co_pg_logical_engine = {
     .name = "pg-logical",
     .preflight = op_preflight,
@@ -565,6 +604,7 @@ const co_engine co_pg_logical_engine = {
     .await_cdc_latency = pgl_await_cdc_latency,
     .stop_task = op_stop_task,
     .delete_task = op_delete_task,
+    .left_behind = op_left_behind,
     .describe_task = pgl_describe_task,
     .validate_task = pgl_validate_task,
 };

@@ -22,6 +22,11 @@
 
 extern const co_engine co_pg_logical_engine;
 
+/* Writes into out[64] the name shared by the publication, replication slot
+ * and subscription of task role (main, stage, rollback) of run_id:
+ * "cutover_<run id without its prefix>_<role>". */
+void co_pgl_object_name(const char *run_id, const char *role, char out[64]);
+
 /* Runs the source checks of the pg-logical engine (wal_level = logical,
  * free replication slots and WAL senders, a role that may replicate) and
  * the target checks (a role that may create subscriptions). Each failed

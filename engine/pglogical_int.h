@@ -34,6 +34,44 @@ CO_MUST_CHECK co_status pgl_query_text(PGconn *c, const char *what, const char *
 CO_MUST_CHECK co_status pgl_alter_subscription(co_step_ctx *ctx, const char *role,
                                                const char *action, co_error *err);
 
+/* The tables of the source that the run's table mappings select for role
+ * (read from the catalog through c), as a new array of {"schema", "table",
+ * "has_key" (a primary key, or replica identity FULL or INDEX), "unlogged",
+ * "replident" (pg_class.relreplident: d, n, f, i)}. Errors: from libpq, or
+ * loading the run's task. */
+CO_MUST_CHECK co_status pgl_selected_tables(co_step_ctx *ctx, const char *role, PGconn *c,
+                                            json_t **out, co_error *err);
+
+/* pglogical_checks.c. Appends to findings (a JSON array) one
+ * {"endpoint":"source", "table", "setting", "value", "required"} per
+ * selected table the engine cannot carry as is: unlogged; without a key or
+ * replica identity while tables_without_key is "fail"; with a foreign key
+ * to a table that is not selected; plus {"endpoint", "setting": "large
+ * objects", ...} when the source holds large objects and copy_large_objects
+ * is false. Read-only. Errors: connecting to or querying the source. */
+CO_MUST_CHECK co_status pgl_table_findings(co_step_ctx *ctx, json_t *findings,
+                                           co_error *err);
+
+/* Applies the run parameter tables_without_key to tables (from
+ * pgl_selected_tables, changed in place) on the publisher connection pubc:
+ * "exclude" removes the keyless tables and appends "schema.table" names to
+ * excluded; "replica-identity-full" first records them with their previous
+ * relreplident in ctx->outputs.replica_identity_full and returns 1 with a
+ * WAIT verdict (so the record is saved before any change), then on the next
+ * call runs ALTER TABLE ... REPLICA IDENTITY FULL for each and returns 0;
+ * "fail" (the default) returns -1 with a FAIL verdict naming the tables.
+ * Returns 0 to go on, 1 (WAIT set) or -1 (v set). */
+int pgl_keyless_policy(co_step_ctx *ctx, PGconn *pubc, json_t *tables, json_t *excluded,
+                       co_verdict *v);
+
+/* Puts back, on the publisher pubc, the replica identity of every table
+ * recorded by pgl_keyless_policy (outputs of full_load in
+ * ctx->all_outputs) that is still FULL: DEFAULT or NOTHING as it was.
+ * Appends {"schema","table","replica_identity"} per table to report (may
+ * be NULL). Idempotent. Errors: from libpq. */
+CO_MUST_CHECK co_status pgl_restore_replica_identity(co_step_ctx *ctx, PGconn *pubc,
+                                                     json_t *report, co_error *err);
+
 /* Engine operations implemented in pglogical_stats.c (see engine.h). */
 void pgl_await_full_load(co_step_ctx *ctx, const char *role, co_verdict *v);
 void pgl_await_cdc_latency(co_step_ctx *ctx, const char *role, double max_seconds,

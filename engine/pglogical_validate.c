@@ -484,6 +484,25 @@ static co_status log_batch(vrun *r, bool *did)
 
 /* ------------------------------------------------------------- the state */
 
+/* Leaves out the tables full_load excluded (tables_without_key: exclude):
+ * they are not replicated, so they are not validated either. */
+static void drop_excluded(co_step_ctx *ctx, json_t *tables)
+{
+    const json_t *ex = json_object_get(
+        json_object_get(json_object_get(ctx->all_outputs, "full_load"), "main"), "excluded");
+    for (size_t i = json_array_size(tables); i-- > 0;) {
+        const json_t *t = json_array_get(tables, i), *e;
+        char name[300];
+        size_t k;
+        snprintf(name, sizeof name, "%s.%s", v_str(t, "schema"), v_str(t, "name"));
+        json_array_foreach(ex, k, e)
+            if (!strcmp(json_string_value(e), name)) {
+                json_array_remove(tables, i);
+                break;
+            }
+    }
+}
+
 /* The state of the first call: the tables and the change log; at the gate
  * the state await_cdc_sync left, if any. */
 static co_status init_state(vrun *r)
@@ -508,6 +527,8 @@ static co_status init_state(vrun *r)
     rc = pg_scope_from_json(holder, "/parameters", &scope, &r->err);
     if (rc == CO_OK)
         rc = pg_chunks_tables(r->tgt, &scope, &tables, &r->err);
+    if (rc == CO_OK)
+        drop_excluded(r->ctx, tables);
     snprintf(trigger, sizeof trigger, "cutover_%s_ck", id ? id + 1 : r->ctx->run->id);
     if (rc == CO_OK)
         rc = pg_changelog_install(r->tgt, r->schema, trigger, tables, &r->err);

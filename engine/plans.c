@@ -78,7 +78,8 @@ static const co_step_def o2p_steps[] = {
                             "wait until CDC latency is under the threshold", co_step_await_cdc_sync},
     [O2P_CUTOVER_GATE] = {"cutover_gate", "Cutover approval", 8, true, NULL,
                           "operator",
-                          "an operator confirms the source is quiesced", NULL},
+                          "source and target schemas compared, then an operator "
+                          "confirms the source is quiesced", co_step_cutover_gate},
     [O2P_FINAL_SYNC] = {"final_sync", "Final sync", 8, false, NULL, "engine",
                         "last changes applied (latency zero)", co_step_final_sync},
     [O2P_STOP_TASK] = {"stop_task", "Stop the replication task", 8, false, NULL,

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/cleanup.h"
 #include "engine/engine.h"
 #include "engine/plans.h"
 #include "engine/step.h"
@@ -15,6 +16,7 @@
 #include "core/clock.h"
 #include "core/hex.h"
 #include "core/log.h"
+#include "store/cleanup.h"
 
 /* A lease only keeps the other workers of this process off a step that is
  * executing; a restart (new boot id) frees every lease at once. Threads do
@@ -53,17 +55,6 @@ static double rand01(void)
     if (RAND_bytes((unsigned char *)&v, sizeof v) != 1)
         return 0.5;
     return (double)v / 4294967296.0;
-}
-
-static void load_endpoint(co_app *app, const co_run_row *run, const char *param,
-                          co_resource *out)
-{
-    const char *id = json_string_value(json_object_get(run->params, param));
-    co_error err;
-    memset(out, 0, sizeof *out);
-    co_error_clear(&err);
-    if (id && co_res_get(app->store, CO_KIND_ENDPOINT, id, out, &err) != CO_OK)
-        memset(out, 0, sizeof *out);
 }
 
 /* Runs one attempt of the claimed step and records its verdict. */
@@ -117,8 +108,7 @@ static void execute(co_runner *r, const co_claim *claim)
     ctx.state_before = claim->step_state;
     ctx.outputs = step.outputs;
     ctx.engine = co_engine_find(run.engine);
-    load_endpoint(app, &run, "source_endpoint_id", &ctx.source);
-    load_endpoint(app, &run, "target_endpoint_id", &ctx.target);
+    co_step_load_endpoints(&ctx);
     if (co_runs_all_outputs(app->store, run.id, &ctx.all_outputs, &err) != CO_OK)
         ctx.all_outputs = json_object();
 
@@ -135,7 +125,12 @@ static void execute(co_runner *r, const co_claim *claim)
     ctx.attempt = step.attempts;
 
     if (ctx.step->gate) {
-        co_verdict_set(&v, CO_VERDICT_GATE, 0, NULL);
+        /* a gate's own check (if any) runs before it asks for approval */
+        co_step_fn fn = co_plan_step_fn(plan, (size_t)claim->idx);
+        if (fn && ctx.engine && !ctx.engine->run_step)
+            fn(&ctx, &v);
+        if (!fn || !ctx.engine || ctx.engine->run_step || v.kind == CO_VERDICT_DONE)
+            co_verdict_set(&v, CO_VERDICT_GATE, 0, NULL);
     } else if (ctx.engine && ctx.engine->run_step) {
         ctx.engine->run_step(&ctx, &v);
     } else {
@@ -184,63 +179,6 @@ static void execute(co_runner *r, const co_claim *claim)
     co_run_row_clear(&run);
 }
 
-/* Removes the engine resources of a cancelled run (publications, slots,
- * subscriptions, DMS tasks): delete_task for every task role. */
-static void cleanup(co_runner *r, const char *run_id)
-{
-    static const char *const roles[] = {"main", "stage", "rollback"};
-    co_app *app = r->app;
-    co_step_ctx ctx;
-    co_run_row run;
-    co_verdict v;
-    co_error err;
-    const co_plan_def *plan;
-    bool done = true;
-    int64_t due = 0;
-
-    memset(&ctx, 0, sizeof ctx);
-    co_error_clear(&err);
-    if (co_runs_load(app->store, run_id, &run, &err) != CO_OK)
-        return;
-    plan = co_plan_find(run.plan);
-    ctx.app = app;
-    ctx.run = &run;
-    ctx.plan = plan;
-    ctx.index = run.current_step;
-    ctx.step = plan ? &plan->steps[run.current_step] : NULL;
-    ctx.outputs = json_object();
-    ctx.all_outputs = json_object();
-    ctx.engine = co_engine_find(run.engine);
-    load_endpoint(app, &run, "source_endpoint_id", &ctx.source);
-    load_endpoint(app, &run, "target_endpoint_id", &ctx.target);
-    if (plan && ctx.engine && ctx.engine->delete_task && !ctx.engine->run_step) {
-        for (size_t i = 0; i < sizeof roles / sizeof roles[0] && done; i++) {
-            memset(&v, 0, sizeof v);
-            ctx.engine->delete_task(&ctx, roles[i], &v);
-            if (v.kind == CO_VERDICT_WAIT || v.kind == CO_VERDICT_RETRY) {
-                done = false;
-                due = co_clock_now_ms() + (v.after_ms > 0 ? v.after_ms : 5000);
-                if (v.kind == CO_VERDICT_RETRY)
-                    co_log(CO_LOG_WARN, "runner", "run %s clean-up of %s: %s", run.id,
-                           roles[i], v.error);
-            } else if (v.kind == CO_VERDICT_FAIL) {
-                co_log(CO_LOG_ERROR, "runner", "run %s clean-up of %s failed: %s", run.id,
-                       roles[i], v.error);
-            }
-        }
-    }
-    co_error_clear(&err);
-    if (co_runs_finish_cleanup(app->store, run.id, done, due, &err) != CO_OK)
-        co_log(CO_LOG_ERROR, "runner", "run %s: %s", run.id, err.message);
-    else if (done && ctx.step)
-        co_step_notify(&ctx, "run.cleanup", json_pack("{s:s}", "result", "done"));
-    json_decref(ctx.outputs);
-    json_decref(ctx.all_outputs);
-    co_resource_clear(&ctx.source);
-    co_resource_clear(&ctx.target);
-    co_run_row_clear(&run);
-}
-
 static void *worker_main(void *p)
 {
     worker_arg *arg = p;
@@ -277,14 +215,18 @@ static void *worker_main(void *p)
                                       LEASE_MS, run_id, &found, &err) != CO_OK)
                 co_log(CO_LOG_WARN, "runner", "claiming a clean-up: %s", err.message);
             if (found) {
-                cleanup(r, run_id);
+                co_cleanup_attempt(r->app, run_id, rand01());
                 continue;
             }
         }
         {
             int64_t due = co_runs_next_due(r->app->store);
+            int64_t cdue = co_runs_cleanup_next_due(r->app->store);
             int64_t now = co_clock_now_ms();
-            int64_t wait_ms = due == INT64_MAX ? IDLE_MAX_MS : due - now;
+            int64_t wait_ms;
+            if (cdue < due)
+                due = cdue;
+            wait_ms = due == INT64_MAX ? IDLE_MAX_MS : due - now;
             struct timespec ts;
             if (wait_ms > IDLE_MAX_MS)
                 wait_ms = IDLE_MAX_MS;

@@ -75,16 +75,10 @@ co_status co_step_password(co_step_ctx *ctx, const co_resource *ep, char **out,
                            co_error *err)
 {
     size_t len;
-    char *aad = NULL;
-    co_status rc;
     if (!ep->secret)
         return co_error_set(err, CO_ERR_NOT_FOUND, "endpoint %s has no password", ep->id);
-    if ((rc = co_secret_endpoint_aad(ep->id, ep->doc, &aad, err)) != CO_OK)
-        return rc;
-    rc = co_secret_open(&ctx->app->key, aad, ep->secret, ep->secret_len, out, &len,
-                        err);
-    free(aad);
-    return rc;
+    return co_secret_open_endpoint(&ctx->app->key, ep->id, ep->doc, ep->secret,
+                                   ep->secret_len, out, &len, err);
 }
 
 int64_t co_param_int(const co_step_ctx *ctx, const char *name, int64_t def)
@@ -184,4 +178,20 @@ int64_t co_step_waiting(co_step_ctx *ctx, const char *what, const char *detail,
 void co_step_waiting_clear(co_step_ctx *ctx)
 {
     json_object_del(ctx->outputs, "waiting_for");
+}
+
+static void load_endpoint(co_step_ctx *ctx, const char *param, co_resource *out)
+{
+    const char *id = json_string_value(json_object_get(ctx->run->params, param));
+    co_error err;
+    memset(out, 0, sizeof *out);
+    co_error_clear(&err);
+    if (id && co_res_get(ctx->app->store, CO_KIND_ENDPOINT, id, out, &err) != CO_OK)
+        memset(out, 0, sizeof *out);
+}
+
+void co_step_load_endpoints(co_step_ctx *ctx)
+{
+    load_endpoint(ctx, "source_endpoint_id", &ctx->source);
+    load_endpoint(ctx, "target_endpoint_id", &ctx->target);
 }

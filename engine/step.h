@@ -80,6 +80,10 @@ int64_t co_step_waiting(co_step_ctx *ctx, const char *what, const char *detail,
 /* Forgets the wait recorded by co_step_waiting (the next one starts a new
  * since-time). */
 void co_step_waiting_clear(co_step_ctx *ctx);
+/* Loads ctx->source and ctx->target from the run's source_endpoint_id and
+ * target_endpoint_id parameters (zeroed when absent or unreadable); the
+ * caller clears them with co_resource_clear. */
+void co_step_load_endpoints(co_step_ctx *ctx);
 
 /* Integer / boolean / string run parameter with a default. */
 int64_t co_param_int(const co_step_ctx *ctx, const char *name, int64_t def);

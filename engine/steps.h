@@ -25,6 +25,17 @@ void co_step_restore_constraints(co_step_ctx *ctx, co_verdict *v);
 void co_step_resume_cdc(co_step_ctx *ctx, co_verdict *v);
 void co_step_await_cdc_sync(co_step_ctx *ctx, co_verdict *v);
 void co_step_final_sync(co_step_ctx *ctx, co_verdict *v);
+
+/* steps_cutover.c (PostgreSQL sources; done at once for others).
+ * co_step_cutover_gate runs before the cutover gate asks for approval:
+ * it compares the schema fingerprints of source and target (pg_cutover.h)
+ * and fails with the difference (outputs.schema_difference) when DDL ran on
+ * the source during CDC. co_step_cutover_objects is called by final_sync
+ * once the last changes are in: the same comparison, then the large
+ * objects (copy_large_objects) and REFRESH MATERIALIZED VIEW on the target
+ * (outputs.large_objects, outputs.materialized_views). Both re-runnable. */
+void co_step_cutover_gate(co_step_ctx *ctx, co_verdict *v);
+void co_step_cutover_objects(co_step_ctx *ctx, co_verdict *v);
 void co_step_stop_task(co_step_ctx *ctx, co_verdict *v);
 void co_step_enable_triggers(co_step_ctx *ctx, co_verdict *v);
 void co_step_reset_sequences(co_step_ctx *ctx, co_verdict *v);

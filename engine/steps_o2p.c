@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine/awsdms.h"
 #include "engine/pglogical.h"
@@ -462,6 +463,8 @@ void co_step_restore_constraints(co_step_ctx *ctx, co_verdict *v)
                                                           false),
                             .progress = progress_cb,
                             .progress_user = ctx};
+    PGconn *more[PG_RESTORE_MAX_JOBS];
+    long jobs = co_param_int(ctx, "restore_jobs", sysconf(_SC_NPROCESSORS_ONLN));
     co_error err;
     co_error_clear(&err);
     if (!capture) {
@@ -474,6 +477,18 @@ void co_step_restore_constraints(co_step_ctx *ctx, co_verdict *v)
         pg_conn_close(c);
         return;
     }
+    /* restore_jobs connections in all (default: this host's cores) */
+    while (jobs > 1 && opts.nmore < PG_RESTORE_MAX_JOBS && opts.nmore + 1 < (size_t)jobs) {
+        PGconn *m = NULL;
+        if (co_step_pg_open(ctx, &ctx->target, &m, &err) != CO_OK ||
+            pg_conn_set_statement_timeout(m, 0, &err) != CO_OK) {
+            pg_conn_close(m);
+            co_error_clear(&err); /* fewer jobs, same work */
+            break;
+        }
+        more[opts.nmore++] = m;
+    }
+    opts.more = more;
     if (pg_capture_restore_constraints(c, capture, &opts, &report, &err) != CO_OK)
         co_verdict_from_error(v, "restoring constraints", &err);
     else
@@ -490,6 +505,8 @@ void co_step_restore_constraints(co_step_ctx *ctx, co_verdict *v)
         }
         json_decref(report);
     }
+    for (size_t i = 0; i < opts.nmore; i++)
+        pg_conn_close(more[i]);
     pg_conn_close(c);
 }
 
@@ -591,6 +608,8 @@ out:
 static void validate_tables(co_step_ctx *ctx, co_verdict *v)
 {
     json_t *a = NULL, *b = NULL, *tables = json_object(), *report;
+    /* tables left out by tables_without_key: exclude are listed, not compared */
+    json_t *excluded = json_object_get(output_of(ctx, "full_load", "main"), "excluded");
     const char *key;
     json_t *val;
     co_error err;
@@ -604,15 +623,21 @@ static void validate_tables(co_step_ctx *ctx, co_verdict *v)
         goto out;
     }
     json_object_foreach(a, key, val) {
-        json_t *other = json_object_get(b, key);
-        bool same = other && json_equal(val, other);
+        json_t *other = json_object_get(b, key), *ex;
+        bool same = other && json_equal(val, other), skip = false;
+        size_t k;
+        json_array_foreach(excluded, k, ex)
+            skip = skip || !strcmp(json_string_value(ex), key);
+        if (skip)
+            continue;
         mismatches += !same;
         json_object_set_new(tables, key, json_pack("{s:O, s:O, s:b}", "source", val,
                                                    "target", other ? other : json_null(),
                                                    "match", same));
     }
-    report = json_pack("{s:s, s:b, s:i, s:o}", "final_validation", "full", "match",
-                       mismatches == 0, "mismatches", mismatches, "tables", tables);
+    report = json_pack("{s:s, s:b, s:i, s:o, s:o}", "final_validation", "full", "match",
+                       mismatches == 0, "mismatches", mismatches, "tables", tables,
+                       "excluded", excluded ? json_incref(excluded) : json_array());
     tables = NULL;
     text = json_dumps(report, JSON_INDENT(2));
     artifact(ctx, "validation.json", "application/json", text ? text : "{}", v);
@@ -655,6 +680,10 @@ static void final_changed(co_step_ctx *ctx, co_verdict *v)
                        (json_int_t)json_array_size(json_object_get(st, "mismatches")),
                        "changed_keys_validated", json_object_get(st, "changed_keys_validated"),
                        "tables", tables, "mismatch_details", json_object_get(st, "mismatches"));
+    if (report) { /* tables left out by tables_without_key: exclude */
+        json_t *ex = json_object_get(output_of(ctx, "full_load", "main"), "excluded");
+        json_object_set_new(report, "excluded", ex ? json_incref(ex) : json_array());
+    }
     text = report ? json_dumps(report, JSON_INDENT(2)) : NULL;
     json_decref(report);
     if (text) {
@@ -675,6 +704,10 @@ void co_step_final_sync(co_step_ctx *ctx, co_verdict *v)
             return;
         json_object_set_new(ctx->outputs, "synced", json_true());
     }
+    /* schema unchanged, large objects, materialized views */
+    co_step_cutover_objects(ctx, v);
+    if (v->kind != CO_VERDICT_DONE)
+        return;
     /* With a PostgreSQL source, prove it: what changed since the continuous
      * validation (changed), or counts and checksums of every table (full,
      * and changed where the engine has no continuous validation). */

@@ -8,6 +8,7 @@
 #include "core/clock.h"
 #include "events/events.h"
 #include "core/log.h"
+#include "store/cleanup.h"
 
 typedef struct tx {
     co_app *app;

@@ -9,7 +9,9 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/state.h"
 #include "store/runs.h"
+#include "store/webhooks.h"
 
 #define RING_SIZE 8192
 #define DB_BATCH 500
@@ -20,6 +22,7 @@ typedef struct ring_entry {
     char project_id[40];
     char type[40];
     char *data;
+    int final;                  /* a run.state event into a final state */
 } ring_entry;
 
 struct co_events_sub {
@@ -27,6 +30,7 @@ struct co_events_sub {
     co_store *store;
     char run_id[40], project_id[40], type[40];
     int64_t cursor;             /* every event <= cursor was considered */
+    int end_on_final, run_final, ending; /* see co_events_filter */
     atomic_llong last_active_ms;
     int parked;
     co_events_signal_fn park, wake;
@@ -121,6 +125,14 @@ co_status co_evb_begin(co_evb *b, co_events *ev, co_store *store, co_error *err)
     return rc;
 }
 
+/* True for a run.state event whose "to" is a final run state. */
+static int is_final(const char *type, const json_t *data)
+{
+    const char *to = json_string_value(json_object_get(data, "to"));
+    return type && strcmp(type, "run.state") == 0 && to &&
+           co_run_state_final(co_run_state_parse(to));
+}
+
 co_status co_evb_add(co_evb *b, co_store *store, const char *run_id,
                      const char *project_id, const char *type, json_t *data,
                      co_error *err)
@@ -136,9 +148,19 @@ co_status co_evb_add(co_evb *b, co_store *store, const char *run_id,
     }
     rc = co_events_insert(store, run_id, project_id, type, data, &id, err);
     text = rc == CO_OK ? json_dumps(data, JSON_COMPACT) : NULL;
+    if (rc == CO_OK && text) {
+        /* the outbox rows commit or roll back with the event (store/webhooks.h) */
+        char when[32];
+        int64_t now = co_clock_now_ms();
+        rc = co_webhooks_enqueue(store, id, run_id, project_id, type, text,
+                                 co_clock_rfc3339(now, when, sizeof when), now, err);
+    }
+    b->items[b->n].final = is_final(type, data);
     json_decref(data);
-    if (rc != CO_OK)
+    if (rc != CO_OK) {
+        free(text);
         return rc;
+    }
     if (!text)
         return co_error_set(err, CO_ERR_NOMEM, "out of memory");
     b->items[b->n].id = id;
@@ -173,6 +195,7 @@ co_status co_evb_commit(co_evb *b, co_store *store, co_error *err)
             memcpy(e->project_id, b->items[i].project_id, sizeof e->project_id);
             memcpy(e->type, b->items[i].type, sizeof e->type);
             e->data = b->items[i].data;
+            e->final = b->items[i].final;
             b->items[i].data = NULL;
             if (b->items[i].id > ev->latest)
                 ev->latest = b->items[i].id;
@@ -216,6 +239,8 @@ co_status co_events_subscribe(co_events *ev, co_store *store, int64_t after,
     snprintf(s->project_id, sizeof s->project_id, "%s",
              f && f->project_id ? f->project_id : "");
     snprintf(s->type, sizeof s->type, "%s", f && f->type ? f->type : "");
+    s->end_on_final = f && f->end_on_final;
+    s->run_final = f && f->run_final;
     pthread_mutex_lock(&ev->mu);
     if (ev->closing) {
         pthread_mutex_unlock(&ev->mu);
@@ -288,8 +313,11 @@ static int emit_from_ring(co_events *ev, co_events_sub *s, int64_t upto,
             if (emit(arg, id, e->type, e->data) != CO_OK)
                 break;
             bytes += strlen(e->data);
+            s->ending |= s->end_on_final && e->final;
         }
         s->cursor = id;
+        if (s->ending)
+            break;
     }
     return 1;
 }
@@ -318,8 +346,13 @@ static void emit_from_db(co_events_sub *s, int64_t upto, co_events_emit_fn emit,
         if (rc != CO_OK)
             break;
         s->cursor = id;
+        if (s->end_on_final && is_final(json_string_value(json_object_get(it, "type")),
+                                        json_object_get(it, "data"))) {
+            s->ending = 1;
+            break;
+        }
     }
-    if (i == json_array_size(items) && json_array_size(items) < DB_BATCH)
+    if (i == json_array_size(items) && json_array_size(items) < DB_BATCH && !s->ending)
         s->cursor = upto;
     json_decref(items);
 }
@@ -329,7 +362,7 @@ co_events_poll_result co_events_poll(co_events_sub *s, co_events_emit_fn emit, v
 {
     co_events *ev = s->ev;
     pthread_mutex_lock(&ev->mu);
-    if (ev->closing) {
+    if (ev->closing || s->ending || (s->run_final && s->cursor >= ev->latest)) {
         pthread_mutex_unlock(&ev->mu);
         return CO_EVENTS_END;
     }

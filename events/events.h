@@ -64,6 +64,7 @@ typedef struct co_evb {
         char project_id[40];
         char type[40];
         char *data;             /* compact JSON text, owned */
+        int final;              /* run.state into a final state */
     } items[CO_EVB_MAX];
 } co_evb;
 
@@ -92,6 +93,8 @@ typedef struct co_events_filter {
     const char *run_id;
     const char *project_id;
     const char *type;           /* see co_events_type_match */
+    int end_on_final;   /* a run's stream: CO_EVENTS_END after its final run.state */
+    int run_final;      /* the run is already final: CO_EVENTS_END once caught up */
 } co_events_filter;
 
 /* Tells whether event type matches filter: NULL or "" matches all, "x.*"

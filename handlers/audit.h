@@ -5,7 +5,8 @@
  * instance or task, every run creation and run action (pause, resume,
  * cancel, approve, retry) is appended to the event log as an event of type
  * audit.<resource>.<action> (resource: project, endpoint,
- * replication_instance, task, run) with data {actor, role, address,
+ * replication_instance, task, run; and audit.session.create for a sign-in,
+ * server/session.c) with data {actor, role, address,
  * request_id, id, ...}: updates list the names of the members they changed
  * ("fields"; "password" when it was set or cleared), never a value, so no
  * secret reaches the log. The event is written after the change committed

@@ -6,25 +6,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/validate.h"
 #include "handlers/handlers.h"
 #include "engine/app.h"
+#include "store/resources.h"
 #include "store/runs.h"
 
+/* Last-Event-ID (when sent, even empty) wins over ?after; both are event
+ * ids: decimal digits only. */
 static co_status read_after(co_request *req, int64_t *after, co_error *err)
 {
     const char *last = co_req_header(req, "Last-Event-ID");
-    const char *q = co_req_query(req, "after");
-    const char *v = last && *last ? last : q;
-    char *end;
-    long long n;
+    const char *v = last ? last : co_req_query(req, "after");
     *after = 0;
     if (!v)
         return CO_OK;
-    n = strtoll(v, &end, 10);
-    if (end == v || *end || n < 0)
-        return co_error_field(err, last && *last ? "@Last-Event-ID" : "?after",
+    if (!v_parse_uint(v, strlen(v), after))
+        return co_error_field(err, last ? "@Last-Event-ID" : "?after",
                               "must be an event id (a non-negative integer)");
-    *after = n;
     return CO_OK;
 }
 
@@ -56,8 +55,9 @@ static co_status type_filter(const co_request *req, const char *type,
     return CO_OK;
 }
 
+/* run_stream: 0 = not a run's stream, 1 = a run's, 2 = a final run's */
 static co_status serve(co_request *req, co_response *resp, const char *run_id,
-                       const char *project_id, const char *type)
+                       const char *project_id, const char *type, int run_stream)
 {
     int64_t after;
     int limit = 100;
@@ -76,13 +76,14 @@ static co_status serve(co_request *req, co_response *resp, const char *run_id,
         snprintf(resp->stream.project_id, sizeof resp->stream.project_id, "%s",
                  project_id ? project_id : "");
         snprintf(resp->stream.type, sizeof resp->stream.type, "%s", type ? type : "");
+        resp->stream.end_on_final = run_stream > 0;
+        resp->stream.run_final = run_stream == 2;
         resp->status = 200;
         return CO_OK;
     }
     if (l) {
-        char *end;
-        long n = strtol(l, &end, 10);
-        if (end == l || *end || n < 1 || n > 1000)
+        int64_t n;
+        if (!v_parse_uint(l, strlen(l), &n) || n < 1 || n > 1000)
             return co_error_field(&resp->err, "?limit", "must be from 1 to 1000");
         limit = (int)n;
     }
@@ -102,15 +103,35 @@ static co_status serve(co_request *req, co_response *resp, const char *run_id,
 co_status h_run_events(co_request *req, co_response *resp)
 {
     co_run_row run;
+    int final;
     co_status rc = co_runs_load(req->app->store, req->params[0], &run, &resp->err);
     if (rc != CO_OK)
         return rc;
+    final = co_run_state_final(run.state);
     co_run_row_clear(&run);
-    return serve(req, resp, req->params[0], NULL, co_req_query(req, "type"));
+    /* a run's stream ends after its final run.state event (curl -N returns) */
+    return serve(req, resp, req->params[0], NULL, co_req_query(req, "type"), 1 + final);
 }
 
 co_status h_events(co_request *req, co_response *resp)
 {
+    const char *run_id = co_req_query(req, "run_id");
+    const char *project_id = co_req_query(req, "project_id");
+    co_status rc;
+    /* a filter naming nothing that exists is a 404, not an empty page */
+    if (run_id) {
+        co_run_row run;
+        if ((rc = co_runs_load(req->app->store, run_id, &run, &resp->err)) != CO_OK)
+            return rc;
+        co_run_row_clear(&run);
+    }
+    if (project_id) {
+        co_resource p;
+        if ((rc = co_res_get(req->app->store, CO_KIND_PROJECT, project_id, &p,
+                             &resp->err)) != CO_OK)
+            return rc;
+        co_resource_clear(&p);
+    }
     return serve(req, resp, co_req_query(req, "run_id"), co_req_query(req, "project_id"),
-                 co_req_query(req, "type"));
+                 co_req_query(req, "type"), 0);
 }

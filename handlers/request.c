@@ -84,7 +84,7 @@ co_status co_req_json(const co_request *req, json_t **out, co_error *err)
         return co_error_field(err, "", "the request body must be a JSON object");
     }
     refuse_control(v, "", err);
-    if (err->status != CO_OK) {
+    if (err->status != CO_OK || !v_depth_ok(v, V_MAX_DEPTH, err)) {
         json_decref(v);
         return err->status;
     }
@@ -99,26 +99,30 @@ void co_resp_json(co_response *resp, int status, json_t *body)
     resp->status = status;
 }
 
+bool co_if_match_parse(const char *value, int64_t *version)
+{
+    size_t len;
+    int64_t n;
+    if (strcmp(value, "*") == 0) {
+        *version = -1;
+        return true;
+    }
+    if (strncmp(value, "W/", 2) == 0)
+        value += 2;
+    len = strlen(value);
+    if (len < 3 || value[0] != '"' || value[len - 1] != '"' ||
+        !v_parse_uint(value + 1, len - 2, &n) || n < 1)
+        return false;
+    *version = n;
+    return true;
+}
+
 co_status co_req_if_match(const co_request *req, int64_t *version, co_error *err)
 {
     const char *v = co_req_header(req, "If-Match");
-    char *end;
-    long long n;
     *version = -1;
-    if (!v)
+    if (!v || co_if_match_parse(v, version))
         return CO_OK;
-    if (strcmp(v, "*") == 0)
-        return CO_OK;
-    if (strncmp(v, "W/", 2) == 0)
-        v += 2;
-    if (*v != '"')
-        goto bad;
-    n = strtoll(v + 1, &end, 10);
-    if (end == v + 1 || *end != '"' || end[1] != '\0' || n < 1)
-        goto bad;
-    *version = n;
-    return CO_OK;
-bad:
     co_error_set(err, CO_ERR_PRECONDITION,
                  "If-Match does not name a current version of this resource");
     return co_error_field(err, "@If-Match", "expected an ETag from a previous read");
@@ -138,8 +142,8 @@ co_status co_req_page(const co_request *req, int *limit, int64_t *after,
     *limit = 50;
     *after = 0;
     if (l) {
-        long v = strtol(l, &end, 10);
-        if (end == l || *end || v < 1 || v > 200)
+        int64_t v;
+        if (!v_parse_uint(l, strlen(l), &v) || v < 1 || v > 200)
             return co_error_field(err, "?limit", "must be an integer from 1 to 200");
         *limit = (int)v;
     }

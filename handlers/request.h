@@ -45,6 +45,7 @@ typedef struct co_request {
     const char *request_id;             /* this request's id (X-Request-Id) */
     const char *scope_project;          /* the token's only project, or NULL */
     const char *address;                /* the client's IP address */
+    int64_t wait_until_ms;              /* deadline of a held request (epoch ms), 0 at first */
 } co_request;
 
 typedef struct co_response {
@@ -61,8 +62,19 @@ typedef struct co_response {
         int64_t after;           /* after this id that match the filter ("" = any) */
         char run_id[40], project_id[40], type[40];
         bool counted;            /* set by the server: admitted by its limits */
+        bool end_on_final;       /* a run's stream: ends after its final run.state */
+        bool run_final;          /* the run is already final: ends once caught up */
     } stream;
     int retry_after_s;           /* sent as Retry-After with an error, if > 0 */
+    /* Long poll: with wait_until_ms > 0 the server holds the request until
+     * an event of wait_run_id after wait_seen is published, the deadline
+     * (epoch ms) passes or the server stops, then calls the handler again
+     * with req->wait_until_ms set; if it cannot hold it, this response is
+     * sent as it is. */
+    bool no_store;               /* holds a secret: never kept for Idempotency-Key replays */
+    int64_t wait_until_ms;
+    int64_t wait_seen;
+    char wait_run_id[40];
     co_error err;                /* filled when the handler fails */
     json_t *problem_extra;       /* owned members merged into the problem */
 } co_response;
@@ -101,5 +113,11 @@ CO_MUST_CHECK co_status co_req_page(const co_request *req, int *limit,
 
 /* Formats cursor value seq as an opaque page token into buf[32]. */
 void co_page_token(int64_t seq, char buf[32]);
+
+/* Parses an If-Match value (RFC 9110 8.8.3 / 13.1.1) against this API's
+ * entity tags, which are "<version>" (decimal digits, no sign or space,
+ * version >= 1), with an optional W/ prefix. *version receives the
+ * version, or -1 for "*". false when value is anything else. Pure. */
+bool co_if_match_parse(const char *value, int64_t *version);
 
 #endif

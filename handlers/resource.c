@@ -44,8 +44,7 @@ static co_status take_password(json_t *doc, int *present, char **password,
         return CO_OK;
     if (json_is_null(v)) {
         *present = -1;
-    } else if (!json_is_string(v) || json_string_length(v) < 1 ||
-               json_string_length(v) > 1024) {
+    } else if (!json_is_string(v) || v_chars(v) < 1 || v_chars(v) > 1024) {
         co_error_field(err, "/password", "must be a string of 1 to 1024 characters");
     } else {
         *present = 1;
@@ -123,10 +122,9 @@ co_status co_res_handle_create(const co_kind_def *def, co_request *req,
         return rc;
     if (def->read_only)
         v_read_only(r.doc, "", def->read_only, &resp->err);
+    v_no_nulls(r.doc, "", &resp->err);
     if (def->has_password)
         take_password(r.doc, &pw, &password, &resp->err);
-    if (pw < 0)
-        co_error_field(&resp->err, "/password", "must be a string to set a password");
     def->validate(req, r.project_id, r.doc, pw > 0, refs, &nrefs, &resp->err);
     if ((rc = resp->err.status) != CO_OK)
         goto out;
@@ -158,7 +156,7 @@ co_status co_res_handle_list(const co_kind_def *def, co_request *req,
     int64_t after;
     co_status rc;
     json_t *arr, *body;
-    const char *project_id = NULL;
+    const char *project_id = NULL, *name;
 
     if ((rc = co_req_page(req, &limit, &after, &resp->err)) != CO_OK)
         return rc;
@@ -169,7 +167,10 @@ co_status co_res_handle_list(const co_kind_def *def, co_request *req,
         co_resource_clear(&project);
         project_id = req->params[0];
     }
-    if ((rc = co_res_list(req->app->store, def->kind, project_id, after, limit,
+    name = co_req_query(req, "name");
+    if (name && (!*name || strlen(name) > 128))
+        return co_error_field(&resp->err, "?name", "must be 1 to 128 characters");
+    if ((rc = co_res_list(req->app->store, def->kind, project_id, name, after, limit,
                           &items, &count, &more, &resp->err)) != CO_OK)
         return rc;
     arr = json_array();

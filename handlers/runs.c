@@ -16,6 +16,8 @@
 #include "core/validate.h"
 #include "engine/app.h"
 #include "events/events.h"
+#include "handlers/readiness.h"
+#include "store/cleanup.h"
 #include "store/resources.h"
 #include "store/runs.h"
 
@@ -40,6 +42,7 @@ co_status h_runs_create(co_request *req, co_response *resp)
     if ((rc = co_req_json(req, &body, err)) != CO_OK)
         goto out;
     v_only_known(body, "", create_fields, err);
+    v_no_nulls(body, "", err);
     if (v_string(body, "", "plan", 1, 64, NULL, err) &&
         !(plan = co_plan_find(v_str(body, "plan"))))
         co_error_field(err, "/plan", "must be oracle-to-postgres or view-migration");
@@ -88,8 +91,7 @@ co_status h_runs_create(co_request *req, co_response *resp)
                        "parameters", co_audit_changed(NULL, params)));
     if ((rc = co_runs_json(req->app->store, run.id, &run_json, err)) != CO_OK)
         goto out;
-    snprintf(resp->etag, sizeof resp->etag, "%lld",
-             (long long)json_integer_value(json_object_get(run_json, "version")));
+    co_run_etag(run_json, resp->etag);
     co_resp_json(resp, 201, run_json);
     snprintf(resp->location, sizeof resp->location, "/v1/runs/%s", run.id);
 out:
@@ -122,18 +124,6 @@ co_status h_runs_list(co_request *req, co_response *resp)
         co_resp_json(resp, 200, json_pack("{s:o, s:o}", "items", items, "next_page_token",
                                           more ? json_string(token) : json_null()));
     }
-    return CO_OK;
-}
-
-co_status h_runs_get(co_request *req, co_response *resp)
-{
-    json_t *run = NULL;
-    co_status rc = co_runs_json(req->app->store, req->params[0], &run, &resp->err);
-    if (rc != CO_OK)
-        return rc;
-    snprintf(resp->etag, sizeof resp->etag, "%lld",
-             (long long)json_integer_value(json_object_get(run, "version")));
-    co_resp_json(resp, 200, run);
     return CO_OK;
 }
 
@@ -220,6 +210,42 @@ co_status h_runs_rollback_stop(co_request *req, co_response *resp)
     return CO_OK;
 }
 
+/* The run's state and its current step's state, for a 409 (new object). */
+static json_t *run_states(const json_t *run)
+{
+    const char *cur = json_string_value(json_object_get(run, "current_step"));
+    const char *step_state = "pending";
+    size_t i;
+    json_t *st;
+    json_array_foreach(json_object_get(run, "steps"), i, st)
+        if (cur && strcmp(cur, json_string_value(json_object_get(st, "id"))) == 0)
+            step_state = json_string_value(json_object_get(st, "state"));
+    return json_pack("{s:O, s:s}", "state", json_object_get(run, "state"), "step_state",
+                     step_state);
+}
+
+co_status h_runs_cleanup(co_request *req, co_response *resp)
+{
+    json_t *run = NULL;
+    co_status rc = co_runs_request_cleanup(req->app->store, req->params[0], &resp->err);
+    if (rc != CO_OK && rc != CO_ERR_CONFLICT)
+        return rc;
+    {
+        co_error err;
+        co_error_clear(&err);
+        if (co_runs_json(req->app->store, req->params[0], &run, &err) != CO_OK)
+            return rc != CO_OK ? rc : co_error_set(&resp->err, err.status, "%s", err.message);
+    }
+    if (rc == CO_ERR_CONFLICT) {
+        resp->problem_extra = run_states(run);
+        json_decref(run);
+        return rc;
+    }
+    co_runner_wake(req->app->runner);
+    co_resp_json(resp, 200, run);
+    return CO_OK;
+}
+
 static co_status step_action(co_request *req, co_response *resp, co_action action)
 {
     co_run_row run;
@@ -244,6 +270,12 @@ static co_status step_action(co_request *req, co_response *resp, co_action actio
 
 co_status h_runs_approve(co_request *req, co_response *resp)
 {
+    /* the cutover decision rests on the readiness the operator saw */
+    if (strcmp(req->params[1], "cutover_gate") == 0) {
+        co_status rc = co_readiness_if_match(req, req->params[0], &resp->err);
+        if (rc != CO_OK)
+            return rc;
+    }
     return step_action(req, resp, CO_ACT_APPROVE);
 }
 

@@ -6,6 +6,7 @@
 #include "engine/app.h"
 #include "store/resources.h"
 #include "store/runs.h"
+#include "store/webhooks.h"
 
 static bool starts(const char *path, const char *prefix)
 {
@@ -58,7 +59,16 @@ co_status co_scope_check(const co_request *req, co_error *err)
             snprintf(project, sizeof project, "%s", run.project_id);
             co_run_row_clear(&run);
         }
-    } else if (strcmp(path, "/v1/events") == 0) {
+    } else if (starts(path, "/v1/webhooks/") && id) {
+        json_t *w = NULL;
+        co_error tmp;
+        co_error_clear(&tmp);
+        if (co_webhooks_get(req->app->store, id, &w, &tmp) == CO_OK) {
+            const char *pid = json_string_value(json_object_get(w, "project_id"));
+            snprintf(project, sizeof project, "%s", pid ? pid : "");
+            json_decref(w);
+        }
+    } else if (strcmp(path, "/v1/events") == 0 || strcmp(path, "/v1/runs") == 0) {
         const char *q = co_req_query(req, "project_id");
         if (!q || strcmp(q, scope) != 0)
             return co_error_set(err, CO_ERR_FORBIDDEN,

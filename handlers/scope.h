@@ -4,8 +4,9 @@
  * DESIGN
  * The project a request touches is found from its path: the {id} of
  * /v1/projects/{id}/..., the project of the endpoint, replication
- * instance, task or run named by /v1/<kind>/{id}/..., or the project_id
- * filter of /v1/events (required for a scoped token). Listing or creating
+ * instance, task, run or webhook named by /v1/<kind>/{id}/..., or the
+ * project_id filter of /v1/events and /v1/runs (required for a scoped
+ * token, and only its project). Listing or creating
  * projects is refused; plans and the ops routes are not project data. A
  * resource that does not exist is left to the handler (404).
  *

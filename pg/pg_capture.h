@@ -78,11 +78,19 @@ enum {
     PG_SCRIPT_ALL = PG_SCRIPT_RESTORE | PG_SCRIPT_TRIGGERS
 };
 
+#define PG_RESTORE_MAX_JOBS 64
+
 typedef struct pg_restore_opts {
     bool concurrently;        /* CREATE INDEX CONCURRENTLY (not inside a transaction;
                                  ignored for partitioned parents) */
-    pg_progress_fn progress;  /* called after each object (done = 1..total); may be NULL */
+    pg_progress_fn progress;  /* called on the caller's thread after each of the
+                                 objects it restored itself (done = objects finished
+                                 so far by all connections); may be NULL */
     void *progress_user;
+    PGconn *const *more;      /* nmore extra connections to the same database
+                                 (borrowed, at most PG_RESTORE_MAX_JOBS are used):
+                                 each restores objects on a thread of its own */
+    size_t nmore;
 } pg_restore_opts;
 
 /* Reads the FKs, secondary indexes and trigger states of the tables in
@@ -132,6 +140,12 @@ char *pg_capture_script_new(PGconn *conn, const json_t *capture, unsigned parts,
  * FKs on partitioned tables are added validated in one step since
  * PostgreSQL 15 cannot add them NOT VALID), comments, CLUSTER marks and
  * tablespaces. Objects already present are left alone, so it can be re-run.
+ * With opts->more, the indexes (unless some are partitioned: then in order
+ * on conn), then the foreign keys, are shared out among conn and the extra
+ * connections, one object per connection at a time (CREATE INDEX takes a
+ * SHARE lock, so builds on one table run side by side; ADD FOREIGN KEY
+ * waits for another on the same referenced table). The report's objects
+ * are then in completion order.
  * Each object is its own statement/transaction; a failing object is
  * recorded and the rest continue. If report_out is not NULL, *report_out
  * (owned) receives {"total":N,"created":N,"present":N,"failed":N,

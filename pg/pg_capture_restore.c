@@ -2,6 +2,7 @@
  * restore of indexes and FKs, and trigger states (see pg_capture.h). */
 #include "pg/pg_capture.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -313,7 +314,8 @@ char *pg_capture_script_new(PGconn *conn, const json_t *capture, unsigned parts,
 /* ---- restore -------------------------------------------------------------- */
 
 typedef struct restore_ctx {
-    PGconn *conn;
+    pthread_mutex_t mu; /* guards everything below while workers run */
+    pthread_t main;     /* the caller's thread: the only one that reports progress */
     const pg_restore_opts *opts;
     json_t *objects;  /* report entries */
     size_t total, done, created, present, failed;
@@ -334,6 +336,7 @@ static void report_object(restore_ctx *x, const char *kind, const json_t *o,
         if (e->sqlstate[0])
             json_object_set_new(r, "sqlstate", json_string(e->sqlstate));
     }
+    pthread_mutex_lock(&x->mu);
     if (r)
         json_array_append_new(x->objects, r);
     snprintf(disp, sizeof disp, "%s %s.%s", kind, v_str(o, "schema"), v_str(o, "name"));
@@ -350,31 +353,37 @@ static void report_object(restore_ctx *x, const char *kind, const json_t *o,
         x->created++;
     }
     x->done++;
-    if (x->opts && x->opts->progress)
+    pthread_mutex_unlock(&x->mu);
+    if (x->opts && x->opts->progress && pthread_equal(pthread_self(), x->main))
         x->opts->progress(x->opts->progress_user, disp, x->done, x->total);
 }
 
 /* Runs b's text; on failure fills e and notes a lost connection. */
-static co_status run_stmt(restore_ctx *x, pg_sql *b, const char *what, co_error *e)
+static co_status run_stmt(restore_ctx *x, PGconn *c, pg_sql *b, const char *what,
+                          co_error *e)
 {
     co_status rc = pg_sql_check(b, e);
     if (rc == CO_OK)
-        rc = pg_exec_simple(x->conn, what, b->data, NULL, e);
+        rc = pg_exec_simple(c, what, b->data, NULL, e);
     pg_sql_reset(b);
-    if (rc != CO_OK && PQstatus(x->conn) != CONNECTION_OK)
+    if (rc != CO_OK && PQstatus(c) != CONNECTION_OK) {
+        pthread_mutex_lock(&x->mu);
         x->lost = true;
+        pthread_mutex_unlock(&x->mu);
+    }
     return rc;
 }
 
 /* Runs the ";\n"-separated extras as one simple-query string. */
-static co_status run_extras(restore_ctx *x, pg_sql *b, const char *what, co_error *e)
+static co_status run_extras(restore_ctx *x, PGconn *c, pg_sql *b, const char *what,
+                            co_error *e)
 {
     if (b->failed == CO_OK && b->len == 0)
         return CO_OK;
-    return run_stmt(x, b, what, e);
+    return run_stmt(x, c, b, what, e);
 }
 
-static void restore_index(restore_ctx *x, const json_t *ix, pg_sql *b)
+static void restore_index(restore_ctx *x, PGconn *c, const json_t *ix, pg_sql *b)
 {
     static const char sql_state[] =
         "SELECT c.relkind::text, i.indisvalid FROM pg_catalog.pg_class c"
@@ -388,7 +397,7 @@ static void restore_index(restore_ctx *x, const json_t *ix, pg_sql *b)
     const char *action = "created";
 
     co_error_clear(&e);
-    if (pg_exec(x->conn, "look up index", sql_state, 2, params, &res, &e) != CO_OK)
+    if (pg_exec(c, "look up index", sql_state, 2, params, &res, &e) != CO_OK)
         goto fail;
     if (PQntuples(res) > 0) {
         const char *kind = PQgetvalue(res, 0, 0);
@@ -403,8 +412,8 @@ static void restore_index(restore_ctx *x, const json_t *ix, pg_sql *b)
             /* INVALID leftover of an interrupted concurrent build. */
             pg_sql_add(b, concurrently ? "DROP INDEX CONCURRENTLY IF EXISTS "
                                        : "DROP INDEX IF EXISTS ");
-            pg_sql_qname(b, x->conn, v_str(ix, "schema"), v_str(ix, "name"));
-            if (run_stmt(x, b, "drop invalid index", &e) != CO_OK)
+            pg_sql_qname(b, c, v_str(ix, "schema"), v_str(ix, "name"));
+            if (run_stmt(x, c, b, "drop invalid index", &e) != CO_OK)
                 goto fail;
         }
     }
@@ -412,16 +421,16 @@ static void restore_index(restore_ctx *x, const json_t *ix, pg_sql *b)
     res = NULL;
     if (strcmp(action, "present") != 0) {
         build_create_index(b, ix, concurrently);
-        if (run_stmt(x, b, "create index", &e) != CO_OK)
+        if (run_stmt(x, c, b, "create index", &e) != CO_OK)
             goto fail;
     }
     if (v_str(ix, "parent")) {
-        build_attach(b, x->conn, ix);
-        if (run_stmt(x, b, "attach index", &e) != CO_OK)
+        build_attach(b, c, ix);
+        if (run_stmt(x, c, b, "attach index", &e) != CO_OK)
             goto fail;
     }
-    build_index_extras(b, x->conn, ix);
-    if (run_extras(x, b, "index tablespace/cluster/comment", &e) != CO_OK)
+    build_index_extras(b, c, ix);
+    if (run_extras(x, c, b, "index tablespace/cluster/comment", &e) != CO_OK)
         goto fail;
     report_object(x, "index", ix, action, NULL);
     return;
@@ -431,7 +440,7 @@ fail:
     report_object(x, "index", ix, "failed", &e);
 }
 
-static void restore_fk(restore_ctx *x, const json_t *fk, pg_sql *b)
+static void restore_fk(restore_ctx *x, PGconn *c, const json_t *fk, pg_sql *b)
 {
     static const char sql_state[] =
         "SELECT k.convalidated FROM pg_catalog.pg_constraint k"
@@ -445,29 +454,29 @@ static void restore_fk(restore_ctx *x, const json_t *fk, pg_sql *b)
     const char *action = "created";
 
     co_error_clear(&e);
-    if (pg_exec(x->conn, "look up foreign key", sql_state, 3, params, &res, &e) != CO_OK)
+    if (pg_exec(c, "look up foreign key", sql_state, 3, params, &res, &e) != CO_OK)
         goto fail;
     exists = PQntuples(res) > 0;
     valid = exists && pg_res_bool(res, 0, 0);
     PQclear(res);
     res = NULL;
     if (!exists) {
-        build_add_fk(b, x->conn, fk);
-        if (run_stmt(x, b, "add foreign key", &e) != CO_OK)
+        build_add_fk(b, c, fk);
+        if (run_stmt(x, c, b, "add foreign key", &e) != CO_OK)
             goto fail;
     } else {
         action = "present";
     }
     if (fk_two_phase(fk) && !valid) {
-        build_validate_fk(b, x->conn, fk);
-        if (run_stmt(x, b, "validate foreign key", &e) != CO_OK)
+        build_validate_fk(b, c, fk);
+        if (run_stmt(x, c, b, "validate foreign key", &e) != CO_OK)
             goto fail;
         if (exists)
             action = "validated";
     }
     if (v_str(fk, "comment")) {
-        build_fk_comment(b, x->conn, fk);
-        if (run_stmt(x, b, "comment on foreign key", &e) != CO_OK)
+        build_fk_comment(b, c, fk);
+        if (run_stmt(x, c, b, "comment on foreign key", &e) != CO_OK)
             goto fail;
     }
     report_object(x, "foreign_key", fk, action, NULL);
@@ -478,15 +487,79 @@ fail:
     report_object(x, "foreign_key", fk, "failed", &e);
 }
 
+typedef struct restore_job {
+    restore_ctx *x;
+    PGconn *conn;
+    const json_t *items;
+    size_t *next;
+    bool fk;
+} restore_job;
+
+/* Takes objects off the shared list until it is empty or the connection
+ * of some job is lost. */
+static void *job_main(void *arg)
+{
+    restore_job *j = arg;
+    pg_sql b;
+    pg_sql_init(&b);
+    for (;;) {
+        const json_t *it = NULL;
+        pthread_mutex_lock(&j->x->mu);
+        if (!j->x->lost && *j->next < json_array_size(j->items))
+            it = json_array_get(j->items, (*j->next)++);
+        pthread_mutex_unlock(&j->x->mu);
+        if (!it)
+            break;
+        if (j->fk)
+            restore_fk(j->x, j->conn, it, &b);
+        else
+            restore_index(j->x, j->conn, it, &b);
+    }
+    pg_sql_free(&b);
+    return NULL;
+}
+
+/* Restores items with n connections: conns[0] on the calling thread, the
+ * others on threads of their own, joined before returning. */
+static void run_jobs(restore_ctx *x, PGconn *const *conns, size_t n, const json_t *items,
+                     bool fk)
+{
+    restore_job jobs[1 + PG_RESTORE_MAX_JOBS];
+    pthread_t th[1 + PG_RESTORE_MAX_JOBS];
+    bool started[1 + PG_RESTORE_MAX_JOBS] = {false};
+    size_t next = 0, i;
+    if (n > json_array_size(items))
+        n = json_array_size(items) ? json_array_size(items) : 1;
+    for (i = 0; i < n; i++)
+        jobs[i] = (restore_job){.x = x, .conn = conns[i], .items = items, .next = &next,
+                                .fk = fk};
+    for (i = 1; i < n; i++)
+        started[i] = pthread_create(&th[i], NULL, job_main, &jobs[i]) == 0;
+    job_main(&jobs[0]);
+    for (i = 1; i < n; i++)
+        if (started[i])
+            pthread_join(th[i], NULL);
+}
+
+/* Partitioned indexes are restored in order (parents, children, attach):
+ * one connection. */
+static bool has_partitioned(const json_t *indexes)
+{
+    const json_t *ix;
+    size_t i;
+    json_array_foreach(indexes, i, ix)
+        if (jbool(ix, "partitioned") || v_str(ix, "parent"))
+            return true;
+    return false;
+}
+
 co_status pg_capture_restore_constraints(PGconn *conn, const json_t *capture,
                                          const pg_restore_opts *opts,
                                          json_t **report_out, co_error *err)
 {
     restore_ctx x;
     json_t *order = NULL, *report = NULL;
-    const json_t *it;
     size_t i;
-    pg_sql b;
     co_status rc;
 
     if (report_out)
@@ -495,30 +568,32 @@ co_status pg_capture_restore_constraints(PGconn *conn, const json_t *capture,
         return rc;
     memset(&x, 0, sizeof x);
     co_error_clear(&x.first);
-    x.conn = conn;
+    pthread_mutex_init(&x.mu, NULL);
+    x.main = pthread_self();
     x.opts = opts;
     x.objects = json_array();
     order = indexes_in_order(json_object_get(capture, "indexes"));
     if (!x.objects || !order) {
         json_decref(x.objects);
         json_decref(order);
+        pthread_mutex_destroy(&x.mu);
         return co_error_set(err, CO_ERR_NOMEM, "out of memory");
     }
     x.total = json_array_size(order) +
               json_array_size(json_object_get(capture, "foreign_keys"));
-    pg_sql_init(&b);
-    json_array_foreach(order, i, it) {
-        if (x.lost)
-            break;
-        restore_index(&x, it, &b);
+    {
+        /* more connections: indexes (unless partitioned), then foreign keys,
+         * one object per connection at a time */
+        PGconn *conns[1 + PG_RESTORE_MAX_JOBS];
+        size_t n = 1;
+        conns[0] = conn;
+        for (i = 0; opts && i < opts->nmore && n < 1 + PG_RESTORE_MAX_JOBS; i++)
+            conns[n++] = opts->more[i];
+        run_jobs(&x, conns, has_partitioned(order) ? 1 : n, order, false);
+        run_jobs(&x, conns, n, json_object_get(capture, "foreign_keys"), true);
     }
-    json_array_foreach(json_object_get(capture, "foreign_keys"), i, it) {
-        if (x.lost)
-            break;
-        restore_fk(&x, it, &b);
-    }
-    pg_sql_free(&b);
     json_decref(order);
+    pthread_mutex_destroy(&x.mu);
 
     report = json_pack("{s:I, s:I, s:I, s:I, s:o}", "total", (json_int_t)x.total,
                        "created", (json_int_t)x.created, "present",

@@ -2,8 +2,8 @@
  * converted-schema SQL script atomically, or copy the schema of a
  * PostgreSQL source with pg_dump.
  *
- * APPLYING A SCRIPT: the script is split into statements like psql does
- * (pg_sqlsplit.h) and each statement is sent on its own inside ONE
+ * APPLYING A SCRIPT: the script is split into statements by PostgreSQL's
+ * own parser (libpg_query, pg_script.h) and each statement is sent on its own inside ONE
  * transaction (BEGIN ... COMMIT), so that a failure names the exact
  * statement: its 1-based index, the line where it starts, the character
  * position of the error in the whole script (from PG_DIAG_STATEMENT_POSITION,
@@ -26,22 +26,30 @@
  * become CREATE SCHEMA IF NOT EXISTS, so schemas created beforehand by
  * configure_target do not conflict.
  *
- * COPYING FROM A POSTGRESQL SOURCE: runs
- *   pg_dump --schema-only --no-owner --no-privileges --no-tablespaces
- *           --no-publications --no-subscriptions --no-security-labels
- *           --strict-names -n "<schema>" ...
- * as a child process (posix_spawn, no shell) whose environment holds the
- * connection settings as PG* variables (PGHOST, PGPORT, PGDATABASE,
- * PGUSER, PGPASSFILE, PGSSLMODE, PGCONNECT_TIMEOUT, PGAPPNAME) and no other
- * PG* variable of ours. The password is in a passfile created 0600 for this
- * one call and removed when pg_dump exits: never on a command line, in the
- * environment (readable in /proc by the same user) or a log. Schema names are passed as double-quoted patterns, so they match
- * literally. Its plain SQL output is then applied as above with
- * if_not_exists_schemas. Extensions the schemas use are not dumped by
- * pg_dump -n (configure_target installs them). pg_dump is taken from
- * pg_dump_path, else $CUTOVER_PG_DUMP, else the newest
- * /usr/lib/postgresql/<N>/bin/pg_dump, else "pg_dump" on PATH; it must be at
- * least as new as the source server.
+ * COPYING FROM A POSTGRESQL SOURCE (pg_schema_copy.c): PostgreSQL's own
+ * tools, no SQL is parsed here to apply it:
+ *   1. pg_dump --schema-only --format=custom --no-owner --no-privileges
+ *              --no-tablespaces --no-publications --no-subscriptions
+ *              --no-security-labels --strict-names -n "<schema>" ...
+ *      into a private work directory (pg_tool.h: no shell, the connection
+ *      in PG* variables, the passwords of source and target in a 0600
+ *      passfile, never on a command line or in the environment);
+ *   2. pg_restore --list, without the "SCHEMA - name" entries (the schemas
+ *      are created with CREATE SCHEMA IF NOT EXISTS first, so schemas made
+ *      by configure_target do not conflict), then pg_restore --use-list
+ *      --no-owner --no-privileges --no-tablespaces --file schema.sql;
+ *   3. psql -X --single-transaction -v ON_ERROR_STOP=1 -v VERBOSITY=verbose
+ *      -f schema.sql on the target: all or nothing. On failure psql's
+ *      "psql:<file>:<line>: ERROR:  <SQLSTATE>: <message>" is turned into
+ *      the error report: the statement of schema.sql holding that line (split
+ *      with pg_script.h for the report only), its index and first line, the
+ *      SQLSTATE, message, detail, hint and context.
+ * Schema names are passed as double-quoted patterns, so they match
+ * literally. Extensions the schemas use are not dumped by pg_dump -n
+ * (configure_target installs them). The programs are taken from
+ * pg_dump_path (pg_dump only), else $CUTOVER_PG_DUMP, $CUTOVER_PG_RESTORE,
+ * $CUTOVER_PSQL, else the newest /usr/lib/postgresql/<N>/bin, else PATH;
+ * pg_dump must be at least as new as the source server.
  *
  * Functions run on the calling thread and block until done.
  */
@@ -75,22 +83,20 @@ CO_MUST_CHECK co_status pg_schema_apply_script(PGconn *conn, const char *script,
                                                const pg_apply_opts *opts,
                                                json_t **report_out, co_error *err);
 
-/* Runs pg_dump (see above) for schemas[0..nschemas) of the source and
- * returns its SQL output in *sql_out (owned, free()). timeout_s bounds the
- * whole run (0 = 1800 s). Errors: CO_ERR_TRANSIENT/CO_ERR_REMOTE from a
- * preliminary libpq connection to the source (so that cannot-connect and
- * bad credentials are classified like everywhere else), CO_ERR_REMOTE with
- * pg_dump's last stderr lines when it exits non-zero, CO_ERR_IO (cannot
- * start it, timeout), CO_ERR_TOO_LARGE (output over 256 MiB),
- * CO_ERR_INVALID, CO_ERR_NOMEM. */
-CO_MUST_CHECK co_status pg_schema_dump_new(const pg_conn_spec *source,
-                                           const char *const *schemas, size_t nschemas,
-                                           const char *pg_dump_path, int timeout_s,
-                                           char **sql_out, co_error *err);
-
-/* pg_schema_dump_new + pg_schema_apply_script (if_not_exists_schemas on) on
- * target. *report_out as pg_schema_apply_script, plus "dump_bytes". Errors
- * as the two parts. */
+/* Copies the schemas[0..nschemas) of source onto target (see COPYING
+ * above); target is used for CREATE SCHEMA IF NOT EXISTS and for its
+ * connection settings (PQconninfo), which psql reuses. *report_out (owned,
+ * optional, also on failure) receives {"entries": archive entries restored,
+ * "dump_bytes": archive size, "script_bytes": schema.sql size} and, when
+ * psql failed, "error": {"index","line","statement","sqlstate","message",
+ * "detail"?,"hint"?,"context"?}. Errors: CO_ERR_TRANSIENT/CO_ERR_REMOTE from
+ * a first libpq connection to the source (so that cannot-connect and bad
+ * credentials are classified like everywhere else); CO_ERR_REMOTE with the
+ * program's stderr when pg_dump or pg_restore exits non-zero, or
+ * "schema.sql line L: <message> in: <statement>" with err->sqlstate when
+ * the script fails on the target (nothing is left applied); CO_ERR_IO
+ * (cannot start a program, timeout after 1800 s, work files);
+ * CO_ERR_TOO_LARGE, CO_ERR_INVALID (no or empty schema names), CO_ERR_NOMEM. */
 CO_MUST_CHECK co_status pg_schema_copy(const pg_conn_spec *source, PGconn *target,
                                        const char *const *schemas, size_t nschemas,
                                        const char *pg_dump_path, json_t **report_out,

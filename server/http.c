@@ -33,7 +33,10 @@
 #include "server/tls.h"
 #include "server/metrics.h"
 #include "server/problem.h"
+#include "server/reqparse.h"
 #include "server/router.h"
+#include "server/longpoll.h"
+#include "server/session.h"
 #include "server/sse.h"
 #include "store/idempotency.h"
 
@@ -50,6 +53,7 @@ struct co_http {
     co_sse *sse;           /* event streams and their heartbeat */
     co_limits *limits;     /* streams, request rate, failed sign-ins */
     co_tls tls;            /* certificate and key when serving HTTPS */
+    co_longpoll *lp;       /* requests held by ?wait= */
 };
 
 typedef struct req_ctx {
@@ -66,11 +70,16 @@ typedef struct req_ctx {
     int retry_after_s;     /* Retry-After of a rejection (429, 503) */
     bool stream_counted;   /* an event stream admitted by the limits */
     char address[64];      /* the client's IP address */
+    int64_t wait_until_ms; /* deadline of a held request (co_longpoll) */
+    co_longpoll_wait *wait;
 } req_ctx;
 
 #define ALLOWED_HEADERS \
-    "Authorization, Content-Type, If-Match, Idempotency-Key, Last-Event-ID"
-#define EXPOSED_HEADERS "ETag, Location, Idempotent-Replayed"
+    "Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key, Last-Event-ID, " \
+    "X-CSRF-Token"
+#define EXPOSED_HEADERS "ETag, Location, Idempotent-Replayed, Retry-After"
+/* Retry-After (seconds) on every 503 and 429 that does not set its own */
+#define RETRY_AFTER_S "5"
 
 /* ------------------------------------------------------------- responses */
 
@@ -149,7 +158,8 @@ static void add_retry_after(struct MHD_Response *r, int seconds)
 /* Turns a handler's stream request into an SSE response in resp->mhd. */
 static co_status open_stream(co_http *http, co_request *req, co_response *resp)
 {
-    co_events_filter f = {resp->stream.run_id, resp->stream.project_id, resp->stream.type};
+    co_events_filter f = {resp->stream.run_id, resp->stream.project_id, resp->stream.type,
+                          resp->stream.end_on_final, resp->stream.run_final};
     bool total = false;
     co_status rc;
     if (!http->sse)
@@ -273,7 +283,7 @@ static struct MHD_Response *run_idempotent(co_http *http, co_request *req,
     memset(&resp, 0, sizeof resp);
     memset(&rec, 0, sizeof rec);
     if (strlen(key) == 0 || strlen(key) > 255) {
-        co_error_field(&resp.err, "@Idempotency-Key", "must be 1 to 255 characters");
+        co_error_field(&resp.err, "@Idempotency-Key", "must be 1 to 255 bytes");
         return problem_response(&resp.err, req->path, status);
     }
     co_idem_fingerprint(req->app->idem_key, req->method, req->path, req->body,
@@ -320,7 +330,7 @@ static struct MHD_Response *run_idempotent(co_http *http, co_request *req,
                 snprintf(rec.etag, sizeof rec.etag, "\"%.60s\"", resp.etag);
             rec.body = text;
             rec.body_len = strlen(text);
-            if (rec.status < 300) {
+            if (rec.status < 300 && !resp.no_store) {
                 co_error ierr;
                 co_error_clear(&ierr);
                 if (co_idem_put(req->app->store, req->principal, key, req->method,
@@ -340,6 +350,20 @@ out:
 
 /* -------------------------------------------------------------- precheck */
 
+/* HEAD is GET without the body (RFC 9110 9.3.2): routed as GET; an Allow
+ * list that has GET gets HEAD too. */
+static const char *route_method(const char *method)
+{
+    return strcmp(method, "HEAD") == 0 ? "GET" : method;
+}
+
+static void allow_head(char *allow, size_t size)
+{
+    size_t used = strlen(allow);
+    if (strstr(allow, "GET") && used + 7 < size)
+        snprintf(allow + used, size - used, ", HEAD");
+}
+
 /* Tells whether the request announces a body (Content-Length > 0 or a
  * Transfer-Encoding). */
 static bool announces_body(struct MHD_Connection *conn)
@@ -353,7 +377,7 @@ static bool announces_body(struct MHD_Connection *conn)
 
 /* Authenticates the caller of route from the Authorization header into
  * ctx->role and ctx->principal; a failure is recorded in ctx->reject. */
-static void authenticate(co_http *http, struct MHD_Connection *conn,
+static void authenticate(co_http *http, struct MHD_Connection *conn, const char *method,
                          const co_route *route, req_ctx *ctx)
 {
     co_app *app = http->app;
@@ -369,8 +393,10 @@ static void authenticate(co_http *http, struct MHD_Connection *conn,
     }
     hdr = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                       MHD_HTTP_HEADER_AUTHORIZATION);
-    if (co_auth_check(app->auth, hdr, &who, &ctx->reject) != CO_OK) {
-        co_limits_auth_failed(http->limits, ctx->address);
+    memset(&who, 0, sizeof who);
+    if (co_session_auth(app->auth, conn, method, hdr, &who, &ctx->reject) != CO_OK) {
+        if (ctx->reject.status == CO_ERR_UNAUTHORIZED)
+            co_limits_auth_failed(http->limits, ctx->address);
         return;
     }
     snprintf(ctx->principal, sizeof ctx->principal, "%s", who.name);
@@ -443,11 +469,11 @@ static void precheck(co_http *http, struct MHD_Connection *conn,
             return;
         }
     }
-    if (co_route_match(co_routes, co_routes_count, method, url, pathbuf,
+    if (co_route_match(co_routes, co_routes_count, route_method(method), url, pathbuf,
                        sizeof pathbuf, &route, params, &nparams, allow,
                        sizeof allow) != CO_ROUTE_FOUND)
         return; /* dispatch answers 404, 405 or the preflight */
-    authenticate(http, conn, route, ctx);
+    authenticate(http, conn, method, route, ctx);
     if (ctx->reject.status != CO_OK)
         return;
     if (app->auth && mutating &&
@@ -477,6 +503,14 @@ static struct MHD_Response *rejected(const req_ctx *ctx, const char *url,
 }
 
 /* -------------------------------------------------------------- dispatch */
+
+/* MHD_OPTION_UNESCAPE_CALLBACK: see co_path_unescape. */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls;
+    (void)conn;
+    return co_path_unescape(s);
+}
 
 static struct MHD_Response *dispatch(co_http *http, struct MHD_Connection *conn,
                                      const char *method, const char *url,
@@ -512,9 +546,15 @@ static struct MHD_Response *dispatch(co_http *http, struct MHD_Connection *conn,
                      "the request body is larger than %zu bytes", app->cfg.max_body);
         return problem_response(&resp.err, url, status);
     }
-    match = co_route_match(co_routes, co_routes_count, method, url, pathbuf,
+    if (co_path_has_control(url)) {
+        co_error_set(&resp.err, CO_ERR_INVALID,
+                     "the path must not contain control characters (%%00-%%1F, %%7F)");
+        return problem_response(&resp.err, "", status);
+    }
+    match = co_route_match(co_routes, co_routes_count, route_method(method), url, pathbuf,
                            sizeof pathbuf, &route, req.params, &req.nparams, allow,
                            sizeof allow);
+    allow_head(allow, sizeof allow);
     if (strcmp(method, "OPTIONS") == 0 && match != CO_ROUTE_NOT_FOUND) {
         r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
         if (match == CO_ROUTE_NO_METHOD && r) {
@@ -555,11 +595,67 @@ static struct MHD_Response *dispatch(co_http *http, struct MHD_Connection *conn,
         if (key)
             return run_idempotent(http, &req, key, status);
     }
+    co_longpoll_release(ctx->wait);   /* a held request runs again */
+    ctx->wait = NULL;
+    req.wait_until_ms = ctx->wait_until_ms;
     rc = route->handler(&req, &resp);
+    for (int tries = 0; rc == CO_OK && resp.wait_until_ms > 0 && http->lp && tries < 8;
+         tries++) {
+        int held = co_longpoll_park(http->lp, app->store, conn, resp.wait_run_id,
+                                    resp.wait_seen, resp.wait_until_ms, &ctx->wait);
+        ctx->wait_until_ms = req.wait_until_ms = resp.wait_until_ms;
+        if (held < 0)
+            break;
+        resp_clear(&resp);
+        if (held > 0)
+            return NULL;   /* libmicrohttpd calls on_request again once resumed */
+        rc = route->handler(&req, &resp);
+    }
     r = render(http, &req, &resp, rc, status);
     ctx->stream_counted = resp.stream.counted;
     resp_clear(&resp);
     return r;
+}
+
+/* An announced body over --max-body is refused with 413 from the headers,
+ * before any of it is read: libmicrohttpd then sends no "100 Continue"
+ * and closes the connection instead of reading the body. */
+/* Queues r (status; consumed) with the headers every response gets:
+ * Retry-After on a 503 or 429 that has none, CORS, X-Request-Id. With
+ * close (a refusal sent before the body announced by the request is read)
+ * the connection is closed after it. */
+static enum MHD_Result send_response(co_http *http, struct MHD_Connection *conn,
+                                     req_ctx *ctx, struct MHD_Response *r, int status,
+                                     bool close)
+{
+    enum MHD_Result ret;
+    if (!r)
+        return MHD_NO;
+    if ((status == 503 || status == 429) &&
+        !MHD_get_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER))
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, RETRY_AFTER_S);
+    if (close)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    add_cors(http->app, conn, r);
+    MHD_add_response_header(r, "X-Request-Id", ctx->request_id);
+    ctx->status = status;
+    ret = MHD_queue_response(conn, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result refuse_too_large(co_http *http, struct MHD_Connection *conn,
+                                        const char *url, req_ctx *ctx)
+{
+    co_error err;
+    struct MHD_Response *r;
+    int status = 413;
+    co_error_clear(&err);
+    co_error_set(&err, CO_ERR_TOO_LARGE,
+                 "the request body (Content-Length) is larger than %zu bytes",
+                 http->app->cfg.max_body);
+    r = problem_response(&err, url, &status);
+    return send_response(http, conn, ctx, r, status, true);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
@@ -571,7 +667,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     req_ctx *ctx = *req_cls;
     struct MHD_Response *r;
     int status = 500;
-    enum MHD_Result ret;
 
     (void)version;
     if (!ctx) {
@@ -588,10 +683,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         http->inflight++;
         pthread_mutex_unlock(&http->mu);
         precheck(http, conn, method, url, ctx);
+        if (ctx->reject.status != CO_OK && announces_body(conn)) {
+            r = rejected(ctx, url, &status);
+            return send_response(http, conn, ctx, r, status, true);
+        }
         cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                          MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > http->app->cfg.max_body)
+        if (cl && strtoull(cl, NULL, 10) > http->app->cfg.max_body) {
             ctx->too_large = 1;
+            return refuse_too_large(http, conn, url, ctx);
+        }
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -602,14 +703,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         return MHD_YES;
     }
     r = dispatch(http, conn, method, url, ctx, &status);
-    if (!r)
-        return MHD_NO;
-    add_cors(http->app, conn, r);
-    MHD_add_response_header(r, "X-Request-Id", ctx->request_id);
-    ctx->status = status;
-    ret = MHD_queue_response(conn, (unsigned)status, r);
-    MHD_destroy_response(r);
-    return ret;
+    if (!r && ctx->wait)
+        return MHD_YES;
+    return send_response(http, conn, ctx, r, status, false);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
@@ -630,6 +726,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                "request_id=%s", ctx->op, ctx->status, secs * 1000.0, ctx->principal,
                ctx->address, ctx->request_id);
     }
+    co_longpoll_release(ctx->wait);
     co_buf_free(&ctx->body);
     free(ctx);
     *req_cls = NULL;
@@ -639,6 +736,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     pthread_mutex_unlock(&http->mu);
 }
 
+__attribute__((format(printf, 2, 0)))
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
@@ -706,6 +804,13 @@ co_status co_http_start(co_app *app, co_http **out, co_error *err)
         free(http);
         return err->status;
     }
+    if (app->events && co_longpoll_new(app->events, &http->lp, err) != CO_OK) {
+        co_tls_free(&http->tls);
+        co_limits_free(http->limits);
+        co_sse_free(http->sse);
+        free(http);
+        return err->status;
+    }
     co_tls_options(&http->tls, tls_opts);
     if (http->tls.cert)
         flags |= MHD_USE_TLS;
@@ -718,7 +823,8 @@ co_status co_http_start(co_app *app, co_http **out, co_error *err)
         &mhd_logger, NULL, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)app->cfg.http_threads, MHD_OPTION_NOTIFY_COMPLETED, &on_completed,
-        http, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+        http, MHD_OPTION_UNESCAPE_CALLBACK, &unescape, NULL,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)conn_limit,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned)app->cfg.max_connections_per_address, MHD_OPTION_ARRAY, tls_opts,
@@ -765,6 +871,7 @@ void co_http_stop(co_http *http, int drain_ms)
     co_sse_free(http->sse);
     co_limits_free(http->limits);
     co_tls_free(&http->tls);
+    co_longpoll_free(http->lp);
     pthread_mutex_destroy(&http->idem_mu);
     pthread_cond_destroy(&http->idem_cv);
     pthread_cond_destroy(&http->idle);

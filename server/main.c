@@ -17,9 +17,11 @@
 
 #include "engine/app.h"
 #include "server/auth.h"
+#include "server/session.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "server/http.h"
+#include "server/webhook_sender.h"
 #include "core/log.h"
 #include "server/metrics.h"
 #include "events/events.h"
@@ -131,6 +133,7 @@ static void reload_tokens(co_app *app)
 static int run(co_app *app)
 {
     co_http *http = NULL;
+    co_webhook_sender *hooks = NULL;
     co_error err;
     sigset_t sigs;
     struct sockaddr_storage addr;
@@ -207,6 +210,8 @@ static int run(co_app *app)
         goto fail;
     if (co_runner_start(app, app->cfg.workers, &app->runner, &err) != CO_OK)
         goto fail;
+    if (co_webhook_sender_start(app, &hooks, &err) != CO_OK)
+        goto fail;
     if (co_http_start(app, &http, &err) != CO_OK)
         goto fail;
     co_log(CO_LOG_INFO, "main",
@@ -229,6 +234,8 @@ static int run(co_app *app)
     atomic_store(&app->stopping, 1);
     co_events_shutdown(app->events);
     co_http_stop(http, 10000);
+    co_webhook_sender_stop(hooks);
+    hooks = NULL;
     http = NULL;
     co_runner_stop(app->runner);
     app->runner = NULL;
@@ -240,6 +247,7 @@ fail:
     co_log(CO_LOG_ERROR, "main", "%s", err.message);
     co_events_shutdown(app->events);
     co_http_stop(http, 0);
+    co_webhook_sender_stop(hooks);
     co_runner_stop(app->runner);
 out:
     co_events_free(app->events);
@@ -248,6 +256,7 @@ out:
     co_metrics_free(app->metrics);
     co_store_close(app->store);
     co_auth_free(app->auth);
+    co_sessions_free();
     OPENSSL_cleanse(&app->key, sizeof app->key);
     OPENSSL_cleanse(app->idem_key, sizeof app->idem_key);
     return code;

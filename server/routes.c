@@ -8,6 +8,7 @@
 #include "handlers/handlers.h"
 #include "server/metrics.h"
 #include "server/router.h"
+#include "server/session.h"
 
 #define V CO_ROLE_VIEWER
 #define O CO_ROLE_OPERATOR
@@ -19,6 +20,16 @@ const co_route co_routes[] = {
     {"GET", "/readyz", h_readyz, N, "readyz"},
     {"GET", "/metrics", h_metrics, N, "metrics"},
     {"GET", "/openapi.json", h_openapi, N, "openapi"},
+
+    {"GET", "/", h_ui_redirect, N, "getRoot"},
+    {"GET", "/ui", h_ui_redirect, N, "getDashboardRedirect"},
+    {"GET", "/ui/", h_ui_index, N, "getDashboard"},
+    {"GET", "/ui/{file}", h_ui_asset, N, "getDashboardFile"},
+    {"GET", "/ui/{dir}/{file}", h_ui_asset, N, "getDashboardVendorFile"},
+
+    {"POST", "/v1/sessions", h_sessions_create, N, "createSession"},
+    {"GET", "/v1/sessions/current", h_sessions_current, V, "getSession"},
+    {"DELETE", "/v1/sessions/current", h_sessions_delete, V, "deleteSession"},
 
     {"GET", "/v1/plans", h_plans_list, V, "listPlans"},
     {"GET", "/v1/plans/{id}", h_plans_get, V, "getPlan"},
@@ -34,6 +45,8 @@ const co_route co_routes[] = {
     {"GET", "/v1/endpoints/{id}", h_endpoints_get, V, "getEndpoint"},
     {"PATCH", "/v1/endpoints/{id}", h_endpoints_update, A, "updateEndpoint"},
     {"DELETE", "/v1/endpoints/{id}", h_endpoints_delete, A, "deleteEndpoint"},
+    {"POST", "/v1/endpoints/{id}/test-connection", h_endpoints_test, A,
+     "testEndpointConnection"},
 
     {"POST", "/v1/projects/{id}/replication-instances", h_instances_create, O,
      "createReplicationInstance"},
@@ -52,13 +65,24 @@ const co_route co_routes[] = {
     {"PATCH", "/v1/tasks/{id}", h_tasks_update, O, "updateTask"},
     {"DELETE", "/v1/tasks/{id}", h_tasks_delete, O, "deleteTask"},
 
+    {"POST", "/v1/projects/{id}/webhooks", h_webhooks_create, A, "createWebhook"},
+    {"GET", "/v1/projects/{id}/webhooks", h_webhooks_list, V, "listWebhooks"},
+    {"GET", "/v1/webhooks/{id}", h_webhooks_get, V, "getWebhook"},
+    {"PATCH", "/v1/webhooks/{id}", h_webhooks_update, A, "updateWebhook"},
+    {"DELETE", "/v1/webhooks/{id}", h_webhooks_delete, A, "deleteWebhook"},
+    {"GET", "/v1/webhooks/{id}/deliveries", h_webhook_deliveries, V, "listWebhookDeliveries"},
+
     {"POST", "/v1/projects/{id}/runs", h_runs_create, O, "createRun"},
     {"GET", "/v1/projects/{id}/runs", h_runs_list, V, "listRuns"},
+    {"GET", "/v1/runs", h_runs_query, V, "queryRuns"},
     {"GET", "/v1/runs/{id}", h_runs_get, V, "getRun"},
+    {"GET", "/v1/runs/{id}/tables", h_run_tables, V, "getRunTables"},
     {"POST", "/v1/runs/{id}/pause", h_runs_pause, O, "pauseRun"},
     {"POST", "/v1/runs/{id}/resume", h_runs_resume, O, "resumeRun"},
     {"POST", "/v1/runs/{id}/cancel", h_runs_cancel, O, "cancelRun"},
     {"POST", "/v1/runs/{id}/rollback-task/stop", h_runs_rollback_stop, O, "stopRollbackTask"},
+    {"GET", "/v1/runs/{id}/readiness", h_runs_readiness, V, "getRunReadiness"},
+    {"POST", "/v1/runs/{id}/cleanup", h_runs_cleanup, O, "cleanUpRun"},
     {"POST", "/v1/runs/{id}/steps/{step}/approve", h_runs_approve, O, "approveStep"},
     {"POST", "/v1/runs/{id}/steps/{step}/retry", h_runs_retry, O, "retryStep"},
     {"GET", "/v1/runs/{id}/artifacts", h_artifacts_list, V, "listArtifacts"},

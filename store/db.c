@@ -247,6 +247,18 @@ void co_store_rollback(co_store *store)
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+int64_t co_store_int_or(co_store *store, const co_sql_module *mod, int idx, int64_t def)
+{
+    sqlite3_stmt *st = co_store_stmt(store, mod, idx, NULL);
+    int64_t v = def;
+    if (!st)
+        return def;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return v;
+}
+
 co_status co_store_fail(co_store *store, int rc, const char *what, co_error *err)
 {
     sqlite3 *db = co_store_conn(store, NULL);

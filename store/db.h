@@ -35,6 +35,9 @@ typedef enum co_sql_module_slot {
     CO_SQL_RUNS,
     CO_SQL_EVENTS,
     CO_SQL_MISC,
+    CO_SQL_RUNS_QUERY,
+    CO_SQL_WEBHOOKS,
+    CO_SQL_CLEANUP,
     CO_SQL_SECRETS,
     CO_SQL_MODULE_LAST
 } co_sql_module_slot;
@@ -80,6 +83,11 @@ void co_store_rollback(co_store *store);
  * status recorded. */
 co_status co_store_fail(co_store *store, int rc, const char *what,
                         co_error *err);
+
+/* The integer in the first column of the first row of statement idx of
+ * mod (a parameterless query such as "SELECT min(...)"), or def when the
+ * statement cannot run, returns no row or NULL. */
+int64_t co_store_int_or(co_store *store, const co_sql_module *mod, int idx, int64_t def);
 
 /* Schema version the file is at after co_store_open (PRAGMA user_version). */
 int co_store_schema_version(co_store *store);

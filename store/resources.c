@@ -31,6 +31,7 @@ enum {
     SQL_REF_CLEAR,
     SQL_DEPENDENTS,
     SQL_COUNT,
+    SQL_NAME_HOLDER,
     SQL_GET_JSON,
     SQL_LAST
 };
@@ -52,10 +53,12 @@ static const char *const sql_text[] = {
     [SQL_LIST_PROJECT] = "SELECT id, project_id, name, doc, secret, version, seq,"
                          " created_at, updated_at FROM resources"
                          " WHERE kind = ?1 AND project_id = ?2 AND seq > ?3"
+                         " AND (?5 IS NULL OR name = ?5)"
                          " ORDER BY seq LIMIT ?4",
     [SQL_LIST_ALL] = "SELECT id, project_id, name, doc, secret, version, seq,"
                      " created_at, updated_at FROM resources"
-                     " WHERE kind = ?1 AND seq > ?3 ORDER BY seq LIMIT ?4",
+                     " WHERE kind = ?1 AND seq > ?3 AND (?5 IS NULL OR name = ?5)"
+                     " ORDER BY seq LIMIT ?4",
     [SQL_REF_INSERT] = "INSERT INTO resource_refs (from_id, to_id) VALUES (?1, ?2)"
                        " ON CONFLICT DO NOTHING",
     [SQL_REF_CLEAR] = "DELETE FROM resource_refs WHERE from_id = ?1",
@@ -64,6 +67,8 @@ static const char *const sql_text[] = {
                        " UNION ALL SELECT id FROM runs WHERE project_id = ?1"
                        " LIMIT 5",
     [SQL_COUNT] = "SELECT kind, count(*) FROM resources GROUP BY kind",
+    [SQL_NAME_HOLDER] = "SELECT id FROM resources WHERE kind = ?1"
+                        " AND coalesce(project_id, '') = ?2 AND name = ?3 AND id <> ?4",
     /* the API representation rendered by SQLite's JSON functions; a NULL
      * member of the patch removes the key (RFC 7396), so projects get no
      * project_id and only endpoints get password_set */
@@ -129,6 +134,46 @@ static char *dump_doc(const json_t *doc, co_error *err)
     return text;
 }
 
+/* A failed insert or update of r (src from sqlite3_step): a taken name is a
+ * 409 naming the field and the resource holding the name (index
+ * resources_name), a foreign key a 409 about the vanished reference;
+ * anything else co_store_fail. Resets st. */
+static co_status write_failed(co_store *store, sqlite3_stmt *st, int src,
+                              const co_resource *r, const char *what, co_error *err)
+{
+    sqlite3 *db = co_store_conn(store, NULL);
+    const char *msg = db ? sqlite3_errmsg(db) : "";
+    const char *kind = co_kind_name(r->kind);
+    char holder[CO_ID_SIZE] = "";
+    sqlite3_stmt *q;
+    if ((src & 0xff) != SQLITE_CONSTRAINT) {
+        co_status rc = co_store_fail(store, src, what, err);
+        sqlite3_reset(st);
+        return rc;
+    }
+    if (!strstr(msg, "resources_name")) {
+        sqlite3_reset(st);
+        return co_error_set(err, CO_ERR_CONFLICT,
+                            "%s %s refers to a resource that was deleted meanwhile",
+                            kind, r->id);
+    }
+    sqlite3_reset(st);
+    if ((q = co_store_stmt(store, &sql, SQL_NAME_HOLDER, NULL))) {
+        co_bind_text(q, 1, kind);
+        co_bind_text(q, 2, r->project_id);
+        co_bind_text(q, 3, r->name);
+        co_bind_text(q, 4, r->id);
+        if (sqlite3_step(q) == SQLITE_ROW)
+            snprintf(holder, sizeof holder, "%s", co_col_text(q, 0));
+        sqlite3_reset(q);
+    }
+    co_error_set(err, CO_ERR_CONFLICT, "the name '%s' is already used by %s %s%s%s", r->name,
+                 kind, holder[0] ? holder : "(another)", r->project_id[0] ? " in project " : "",
+                 r->project_id);
+    return co_error_field(err, "/name", "already used by %s %s", kind,
+                          holder[0] ? holder : "(another)");
+}
+
 co_status co_res_insert(co_store *store, co_resource *r, const char *const *refs,
                         size_t nrefs, co_error *err)
 {
@@ -158,7 +203,7 @@ co_status co_res_insert(co_store *store, co_resource *r, const char *const *refs
     co_bind_text(st, 7, r->created_at);
     src = sqlite3_step(st);
     if (src != SQLITE_ROW) {
-        rc = co_store_fail(store, src, "creating the resource", err);
+        rc = write_failed(store, st, src, r, "creating the resource", err);
         goto fail;
     }
     r->seq = sqlite3_column_int64(st, 0);
@@ -289,7 +334,7 @@ co_status co_res_update(co_store *store, co_resource *r, int64_t expected_versio
         goto fail;
     }
     if (src != SQLITE_ROW) {
-        rc = co_store_fail(store, src, "updating the resource", err);
+        rc = write_failed(store, st, src, r, "updating the resource", err);
         goto fail;
     }
     r->version = sqlite3_column_int64(st, 0);
@@ -363,7 +408,8 @@ fail:
 }
 
 co_status co_res_list(co_store *store, co_kind kind, const char *project_id,
-                      int64_t after_seq, int limit, co_resource **items,
+                      const char *name, int64_t after_seq, int limit,
+                      co_resource **items,
                       size_t *count, bool *more, co_error *err)
 {
     sqlite3_stmt *st;
@@ -382,6 +428,7 @@ co_status co_res_list(co_store *store, co_kind kind, const char *project_id,
         co_bind_text(st, 2, project_id);
     co_bind_int(st, 3, after_seq);
     co_bind_int(st, 4, limit + 1);
+    co_bind_text(st, 5, name);
     *more = false;
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == (size_t)limit) {

@@ -92,12 +92,14 @@ CO_MUST_CHECK co_status co_res_delete(co_store *store, co_kind kind,
                                       co_error *err);
 
 /* Lists up to limit resources of kind in insertion order after cursor seq
- * after_seq (0 = from the start), within project_id (NULL for projects).
+ * after_seq (0 = from the start), within project_id (NULL for projects),
+ * only those called name when name is not NULL (?name= of the list routes).
  * *items is a new array of *count resources (caller clears each and frees
  * the array); *more is set when further rows exist. Errors: CO_ERR_STORE,
  * CO_ERR_NOMEM. */
 CO_MUST_CHECK co_status co_res_list(co_store *store, co_kind kind,
-                                    const char *project_id, int64_t after_seq,
+                                    const char *project_id, const char *name,
+                                    int64_t after_seq,
                                     int limit, co_resource **items,
                                     size_t *count, bool *more, co_error *err);
 

@@ -7,12 +7,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { SQL_LIST, SQL_SET, SQL_LAST };
+enum { SQL_LIST, SQL_SET, SQL_LIST_WEBHOOKS, SQL_SET_WEBHOOK, SQL_LAST };
 
+/* Endpoints' passwords are bound to their destination
+ * (co_secret_endpoint_aad); webhooks' signing secrets to the webhook id. */
 static const char *const sql_text[] = {
     [SQL_LIST] = "SELECT id, doc, secret FROM resources WHERE secret IS NOT NULL"
                  " ORDER BY id",
     [SQL_SET] = "UPDATE resources SET secret = ?2 WHERE id = ?1",
+    [SQL_LIST_WEBHOOKS] = "SELECT id, NULL, secret FROM webhooks WHERE secret IS NOT NULL"
+                          " ORDER BY id",
+    [SQL_SET_WEBHOOK] = "UPDATE webhooks SET secret = ?2 WHERE id = ?1",
 };
 _Static_assert(sizeof sql_text / sizeof sql_text[0] == SQL_LAST,
                "sql_text must cover the statement enum");
@@ -21,7 +26,7 @@ static const co_sql_module sql = {CO_SQL_SECRETS, sql_text, SQL_LAST};
 
 typedef struct sealed_row {
     char *id;
-    json_t *doc;
+    json_t *doc;            /* the endpoint's doc; NULL for a webhook */
     unsigned char *blob;
     size_t len;
 } sealed_row;
@@ -36,14 +41,13 @@ static void rows_free(sealed_row *rows, size_t n)
     free(rows);
 }
 
-/* Reads every row with a secret into *rows[0..*n). */
-static co_status load_rows(co_store *store, sealed_row **rows, size_t *n,
+/* Appends every row with a secret listed by statement which (SQL_LIST or
+ * SQL_LIST_WEBHOOKS) to *rows[0..*n). */
+static co_status load_rows(co_store *store, int which, sealed_row **rows, size_t *n,
                            co_error *err)
 {
-    sqlite3_stmt *st = co_store_stmt(store, &sql, SQL_LIST, err);
+    sqlite3_stmt *st = co_store_stmt(store, &sql, which, err);
     int rc;
-    *rows = NULL;
-    *n = 0;
     if (!st)
         return CO_ERR_STORE;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -56,10 +60,10 @@ static co_status load_rows(co_store *store, sealed_row **rows, size_t *n,
         r = &grown[(*n)++];
         memset(r, 0, sizeof *r);
         r->id = strdup(co_col_text(st, 0));
-        r->doc = json_loads(co_col_text(st, 1), 0, NULL);
+        r->doc = which == SQL_LIST ? json_loads(co_col_text(st, 1), 0, NULL) : NULL;
         r->blob = malloc(blen > 0 ? (size_t)blen : 1);
         r->len = (size_t)blen;
-        if (!r->id || !r->doc || !r->blob)
+        if (!r->id || (which == SQL_LIST && !r->doc) || !r->blob)
             return co_error_set(err, CO_ERR_NOMEM, "out of memory reading secrets");
         memcpy(r->blob, b, r->len);
     }
@@ -80,7 +84,9 @@ static co_status rewrap_row(co_store *store, const sealed_row *r,
     co_status rc;
     int v = co_secret_blob_version(r->blob, r->len);
 
-    if ((rc = co_secret_endpoint_aad(r->id, r->doc, &aad, err)) != CO_OK)
+    if (!r->doc && !(aad = strdup(r->id)))
+        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
+    if (r->doc && (rc = co_secret_endpoint_aad(r->id, r->doc, &aad, err)) != CO_OK)
         return rc;
     rc = co_secret_open(old_key, v == 1 ? r->id : aad, r->blob, r->len, &plain,
                         &plain_len, err);
@@ -95,7 +101,7 @@ static co_status rewrap_row(co_store *store, const sealed_row *r,
     if ((rc = co_secret_seal(new_key, aad, plain, plain_len, &out, &out_len, err)) !=
         CO_OK)
         goto out;
-    if (!(st = co_store_stmt(store, &sql, SQL_SET, err))) {
+    if (!(st = co_store_stmt(store, &sql, r->doc ? SQL_SET : SQL_SET_WEBHOOK, err))) {
         rc = CO_ERR_STORE;
         goto out;
     }
@@ -125,7 +131,9 @@ co_status co_secret_rewrap(co_store *store, const co_secret_key *old_key,
     *count = 0;
     if ((rc = co_store_begin(store, err)) != CO_OK)
         return rc;
-    rc = load_rows(store, &rows, &n, err);
+    rc = load_rows(store, SQL_LIST, &rows, &n, err);
+    if (rc == CO_OK)
+        rc = load_rows(store, SQL_LIST_WEBHOOKS, &rows, &n, err);
     for (size_t i = 0; rc == CO_OK && i < n; i++) {
         if (only_v1 && co_secret_blob_version(rows[i].blob, rows[i].len) != 1)
             continue;

@@ -3,7 +3,8 @@
  * and every blob under a new key (cutoverd --rotate-key).
  *
  * DESIGN
- * One SQLite transaction reads every resource row with a secret, opens the
+ * One SQLite transaction reads every resource row with a secret (and every
+ * webhook's signing secret, bound to the webhook id), opens the
  * blob with the old key and the AAD its version implies (store/secret.h),
  * seals it again with the new key and co_secret_endpoint_aad of the row's
  * doc, and writes it back; either every row is re-sealed or none is.

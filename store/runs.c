@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "store/runs_query.h"
 
 enum {
     SQL_RUN_INSERT,
@@ -21,23 +22,22 @@ enum {
     SQL_NEXT_DUE,
     SQL_RELEASE_ALL,
     SQL_STEPS_OF_RUN,
-    SQL_RUN_LIST,
     SQL_RUN_COUNT,
     SQL_ART_PUT,
     SQL_ART_LIST,
     SQL_ART_GET,
     SQL_EV_QUERY,
     SQL_EV_MAX,
-    SQL_CLEANUP_MARK,
-    SQL_CLEANUP_CLAIM,
-    SQL_CLEANUP_FINISH,
+    SQL_EV_LATEST,
     SQL_LAST
 };
 
 #define RUN_COLS                                                            \
     "id, project_id, plan, engine, params, state, current_step,"           \
     " coalesce(error, ''), created_by, created_at, updated_at,"            \
-    " coalesce(started_at, ''), coalesce(finished_at, ''), version, seq"
+    " coalesce(started_at, ''), coalesce(finished_at, ''), version, seq,"     \
+    " cleanup, cleanup_attempts, coalesce(cleanup_error, ''), cleanup_until," \
+    " cleanup_owner IS NOT NULL"
 
 static const char *const sql_text[] = {
     [SQL_RUN_INSERT] = "INSERT INTO runs (id, project_id, plan, engine, params, state,"
@@ -108,8 +108,6 @@ static const char *const sql_text[] = {
                          " outputs, coalesce(approved_by, ''),"
                          " coalesce(approved_at, ''), due_at"
                          " FROM run_steps WHERE run_id = ?1 ORDER BY idx",
-    [SQL_RUN_LIST] = "SELECT id, seq FROM runs WHERE project_id = ?1 AND seq > ?2"
-                     " ORDER BY seq LIMIT ?3",
     [SQL_RUN_COUNT] = "SELECT state, count(*) FROM runs GROUP BY state",
     [SQL_ART_PUT] = "INSERT INTO artifacts (run_id, name, step_id, content_type, body,"
                     " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)"
@@ -133,19 +131,9 @@ static const char *const sql_text[] = {
                      "      <> substr(?5, 2, length(?5) - 2)))"
                      " ORDER BY id LIMIT ?6",
     [SQL_EV_MAX] = "SELECT coalesce(max(id), 0) FROM events",
-    [SQL_CLEANUP_MARK] = "UPDATE runs SET cleanup = 'pending', cleanup_until = 0"
-                         " WHERE id = ?1 AND cleanup = 'none'",
-    [SQL_CLEANUP_CLAIM] = "UPDATE runs SET cleanup_owner = ?1, cleanup_until = ?3 + ?4"
-                          " WHERE id = (SELECT id FROM runs WHERE cleanup = 'pending'"
-                          "  AND (cleanup_until <= ?3 OR cleanup_owner IS NULL"
-                          "       OR substr(cleanup_owner, 1, length(?2)) <> ?2)"
-                          "  AND NOT EXISTS (SELECT 1 FROM run_steps s WHERE s.run_id = runs.id"
-                          "   AND s.lease_owner IS NOT NULL AND s.lease_until > ?3"
-                          "   AND substr(s.lease_owner, 1, length(?2)) = ?2)"
-                          "  ORDER BY cleanup_until LIMIT 1)"
-                          " RETURNING id",
-    [SQL_CLEANUP_FINISH] = "UPDATE runs SET cleanup = CASE WHEN ?2 THEN 'done' ELSE cleanup END,"
-                           " cleanup_owner = NULL, cleanup_until = ?3 WHERE id = ?1",
+    [SQL_EV_LATEST] = "SELECT id, type, coalesce(run_id, ''), coalesce(project_id, ''),"
+                      " created_at, data FROM events WHERE run_id = ?1 AND type = ?2"
+                      " ORDER BY id DESC LIMIT ?3",
 };
 _Static_assert(sizeof sql_text / sizeof sql_text[0] == SQL_LAST,
                "sql_text must cover the statement enum");
@@ -247,6 +235,7 @@ co_status co_runs_load(co_store *store, const char *id, co_run_row *out, co_erro
     snprintf(out->created_by, sizeof out->created_by, "%s", co_col_text(st, 8));
     out->version = sqlite3_column_int64(st, 13);
     out->seq = sqlite3_column_int64(st, 14);
+    out->cleanup_attempts = sqlite3_column_int(st, 16);
     sqlite3_reset(st);
     if (!out->params)
         return co_error_set(err, CO_ERR_STORE, "run %s has unreadable params", id);
@@ -432,43 +421,6 @@ co_status co_runs_claim(co_store *store, const char *owner, const char *boot_id,
     return co_store_commit(store, err);
 }
 
-co_status co_runs_mark_cleanup(co_store *store, const char *id, co_error *err)
-{
-    STMT(SQL_CLEANUP_MARK);
-    co_bind_text(st, 1, id);
-    return step_done(store, st, sqlite3_step(st), "marking the clean-up", err);
-}
-
-co_status co_runs_claim_cleanup(co_store *store, const char *owner, const char *boot_id,
-                                int64_t now_ms, int64_t lease_ms, char *run_id, int *found,
-                                co_error *err)
-{
-    int src;
-    STMT(SQL_CLEANUP_CLAIM);
-    *found = 0;
-    co_bind_text(st, 1, owner);
-    co_bind_text(st, 2, boot_id);
-    co_bind_int(st, 3, now_ms);
-    co_bind_int(st, 4, lease_ms);
-    src = sqlite3_step(st);
-    if (src == SQLITE_ROW) {
-        snprintf(run_id, CO_ID_SIZE, "%s", co_col_text(st, 0));
-        *found = 1;
-        src = sqlite3_step(st);
-    }
-    return step_done(store, st, src, "claiming a clean-up", err);
-}
-
-co_status co_runs_finish_cleanup(co_store *store, const char *id, bool done,
-                                 int64_t due_ms, co_error *err)
-{
-    STMT(SQL_CLEANUP_FINISH);
-    co_bind_text(st, 1, id);
-    co_bind_int(st, 2, done);
-    co_bind_int(st, 3, due_ms);
-    return step_done(store, st, sqlite3_step(st), "recording the clean-up", err);
-}
-
 co_status co_runs_release_all_leases(co_store *store, co_error *err)
 {
     STMT(SQL_RELEASE_ALL);
@@ -477,19 +429,28 @@ co_status co_runs_release_all_leases(co_store *store, co_error *err)
 
 int64_t co_runs_next_due(co_store *store)
 {
-    sqlite3_stmt *st = co_store_stmt(store, &sql, SQL_NEXT_DUE, NULL);
-    int64_t due = INT64_MAX;
-    if (!st)
-        return due;
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-        due = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    return due;
+    return co_store_int_or(store, &sql, SQL_NEXT_DUE, INT64_MAX);
 }
 
 static json_t *text_or_null(const char *s)
 {
     return s && *s ? json_string(s) : json_null();
+}
+
+/* The clean-up member of a run (columns 15-19 of RUN_COLS). */
+static json_t *cleanup_json(sqlite3_stmt *st)
+{
+    const char *state = co_col_text(st, 15);
+    int64_t until = sqlite3_column_int64(st, 18);
+    json_t *next = json_null();
+    if (strcmp(state, "pending") == 0 && !sqlite3_column_int(st, 19) && until > 0) {
+        char ts[32];
+        co_clock_rfc3339(until, ts, sizeof ts);
+        next = json_string(ts);
+    }
+    return json_pack("{s:s, s:i, s:o, s:o}", "state", state, "attempts",
+                     sqlite3_column_int(st, 16), "last_error",
+                     text_or_null(co_col_text(st, 17)), "next_attempt_at", next);
 }
 
 static co_status steps_json(co_store *store, const char *id, json_t **out,
@@ -580,6 +541,7 @@ co_status co_runs_json(co_store *store, const char *id, json_t **out, co_error *
     {
         int current = sqlite3_column_int(st, 6);
         json_object_set_new(run, "version", json_integer(sqlite3_column_int64(st, 13)));
+        json_object_set_new(run, "cleanup", cleanup_json(st));
         sqlite3_reset(st);
         if ((rc = steps_json(store, id, &steps, &done, err)) != CO_OK) {
             json_decref(run);
@@ -595,6 +557,10 @@ co_status co_runs_json(co_store *store, const char *id, json_t **out, co_error *
     json_object_set_new(run, "progress_percent",
                         json_real(n ? 100.0 * done / (double)n : 0.0));
     json_object_set_new(run, "steps", steps);
+    if ((rc = co_runs_describe(store, id, run, err)) != CO_OK) {
+        json_decref(run);
+        return rc;
+    }
     *out = run;
     return CO_OK;
 }
@@ -603,47 +569,19 @@ co_status co_runs_list_json(co_store *store, const char *project_id, int64_t aft
                             int limit, json_t **items, int64_t *last_seq, bool *more,
                             co_error *err)
 {
-    char (*ids)[CO_ID_SIZE] = calloc((size_t)limit + 1, CO_ID_SIZE);
-    int64_t *seqs = calloc((size_t)limit + 1, sizeof *seqs);
-    int n = 0, src;
-    json_t *arr;
-    sqlite3_stmt *st = co_store_stmt(store, &sql, SQL_RUN_LIST, err);
-    co_status rc = CO_OK;
-
-    if (!ids || !seqs || !st) {
-        free(ids);
-        free(seqs);
-        return st ? co_error_set(err, CO_ERR_NOMEM, "out of memory") : CO_ERR_STORE;
-    }
-    co_bind_text(st, 1, project_id);
-    co_bind_int(st, 2, after_seq);
-    co_bind_int(st, 3, limit + 1);
-    *more = false;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == limit) {
-            *more = true;
-            break;
-        }
-        snprintf(ids[n], CO_ID_SIZE, "%s", co_col_text(st, 0));
-        seqs[n++] = sqlite3_column_int64(st, 1);
-    }
-    sqlite3_reset(st);
-    /* the statement is reset before co_runs_json reuses this connection */
-    arr = json_array();
-    *last_seq = n ? seqs[n - 1] : after_seq;
-    for (int i = 0; i < n && rc == CO_OK; i++) {
-        json_t *run = NULL;
-        if ((rc = co_runs_json(store, ids[i], &run, err)) == CO_OK)
-            json_array_append_new(arr, run);
-    }
-    free(ids);
-    free(seqs);
-    if (rc != CO_OK) {
-        json_decref(arr);
-        return rc;
-    }
-    *items = arr;
-    return CO_OK;
+    /* the project's runs are the cross-project list filtered by project */
+    json_t *ids = json_pack("[s]", project_id);
+    char *text = json_dumps(ids, JSON_COMPACT);
+    co_runs_filter f;
+    co_status rc;
+    json_decref(ids);
+    if (!text)
+        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
+    memset(&f, 0, sizeof f);
+    f.project_ids = text;
+    rc = co_runs_query(store, &f, after_seq, limit, items, last_seq, more, err);
+    free(text);
+    return rc;
 }
 
 co_status co_runs_count(co_store *store, int64_t counts[CO_RUN_STATE_LAST],
@@ -731,23 +669,15 @@ co_status co_artifact_get(co_store *store, const char *run_id, const char *name,
     return CO_OK;
 }
 
-co_status co_events_query(co_store *store, int64_t after, int64_t upto,
-                          const char *run_id, const char *project_id,
-                          const char *type, int limit, json_t **items,
-                          co_error *err)
+/* Reads the rows of a bound events statement (id, type, run_id,
+ * project_id, created_at, data) into *items (a new array) and resets it. */
+static co_status event_rows(co_store *store, sqlite3_stmt *st, json_t **items,
+                            co_error *err)
 {
-    json_t *arr;
+    json_t *arr = json_array();
     json_error_t jerr;
     int src;
     co_status rc;
-    STMT(SQL_EV_QUERY);
-    arr = json_array();
-    co_bind_int(st, 1, after);
-    co_bind_int(st, 2, upto);
-    co_bind_text(st, 3, run_id);
-    co_bind_text(st, 4, project_id);
-    co_bind_text(st, 5, type);
-    co_bind_int(st, 6, limit);
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
         json_t *data = json_loads(co_col_text(st, 5), 0, &jerr);
         json_array_append_new(arr, json_pack("{s:I, s:s, s:o, s:o, s:s, s:o}",
@@ -764,6 +694,31 @@ co_status co_events_query(co_store *store, int64_t after, int64_t upto,
     }
     *items = arr;
     return CO_OK;
+}
+
+co_status co_events_query(co_store *store, int64_t after, int64_t upto,
+                          const char *run_id, const char *project_id,
+                          const char *type, int limit, json_t **items,
+                          co_error *err)
+{
+    STMT(SQL_EV_QUERY);
+    co_bind_int(st, 1, after);
+    co_bind_int(st, 2, upto);
+    co_bind_text(st, 3, run_id);
+    co_bind_text(st, 4, project_id);
+    co_bind_text(st, 5, type);
+    co_bind_int(st, 6, limit);
+    return event_rows(store, st, items, err);
+}
+
+co_status co_events_newest(co_store *store, const char *run_id, const char *type,
+                           int limit, json_t **items, co_error *err)
+{
+    STMT(SQL_EV_LATEST);
+    co_bind_text(st, 1, run_id);
+    co_bind_text(st, 2, type);
+    co_bind_int(st, 3, limit);
+    return event_rows(store, st, items, err);
 }
 
 int64_t co_events_max_id(co_store *store)

@@ -29,6 +29,7 @@ typedef struct co_run_row {
     char created_by[64];
     int64_t version;
     int64_t seq;
+    int cleanup_attempts;        /* failed clean-up attempts so far */
 } co_run_row;
 
 typedef struct co_step_row {
@@ -122,23 +123,6 @@ CO_MUST_CHECK co_status co_runs_claim(co_store *store, const char *owner,
                                       int64_t lease_ms, co_claim *claim, int *found,
                                       co_error *err);
 
-/* Marks run id's engine resources for clean-up (after a cancel). In a
- * transaction. */
-CO_MUST_CHECK co_status co_runs_mark_cleanup(co_store *store, const char *id,
-                                             co_error *err);
-
-/* Claims a run whose clean-up is pending (as co_runs_claim does for steps);
- * run_id[CO_ID_SIZE] receives it, *found = 0 if none. */
-CO_MUST_CHECK co_status co_runs_claim_cleanup(co_store *store, const char *owner,
-                                              const char *boot_id, int64_t now_ms,
-                                              int64_t lease_ms, char *run_id,
-                                              int *found, co_error *err);
-
-/* Records the clean-up's outcome: done, or due again at due_ms. */
-CO_MUST_CHECK co_status co_runs_finish_cleanup(co_store *store, const char *id,
-                                               bool done, int64_t due_ms,
-                                               co_error *err);
-
 /* Frees every step lease (at start-up: the process that held them is gone).
  * Errors: CO_ERR_STORE. */
 CO_MUST_CHECK co_status co_runs_release_all_leases(co_store *store, co_error *err);
@@ -187,6 +171,13 @@ CO_MUST_CHECK co_status co_events_query(co_store *store, int64_t after,
                                         int64_t upto, const char *run_id,
                                         const char *project_id, const char *type,
                                         int limit, json_t **items, co_error *err);
+
+/* The newest events of run_id with type (at most limit, newest first), in
+ * the shape of co_events_query; *items is a new JSON array the caller
+ * decrefs. Errors: CO_ERR_STORE. */
+CO_MUST_CHECK co_status co_events_newest(co_store *store, const char *run_id,
+                                         const char *type, int limit,
+                                         json_t **items, co_error *err);
 
 /* Highest event id stored (0 if none). */
 int64_t co_events_max_id(co_store *store);

@@ -96,6 +96,47 @@ const char *const co_schema_migrations[] = {
     "  created_at TEXT NOT NULL);"
     "CREATE INDEX events_run ON events (run_id, id);"
     "CREATE INDEX events_project ON events (project_id, id);",
+    /* 2 -> 3: webhook subscriptions, their outbox (written in the event's
+     * transaction) and delivery attempts. */
+    "CREATE TABLE webhooks ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  id TEXT NOT NULL UNIQUE,"
+    "  project_id TEXT NOT NULL REFERENCES resources(id) ON DELETE CASCADE,"
+    "  url TEXT NOT NULL,"
+    "  events TEXT NOT NULL CHECK (json_valid(events)),"
+    "  secret BLOB NOT NULL,"
+    "  enabled INTEGER NOT NULL DEFAULT 1,"
+    "  disabled_reason TEXT,"
+    "  failing_since INTEGER,"
+    "  created_at TEXT NOT NULL,"
+    "  updated_at TEXT NOT NULL);"
+    "CREATE INDEX webhooks_project ON webhooks (project_id, enabled);"
+    "CREATE TABLE webhook_outbox ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  webhook_id TEXT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,"
+    "  event_id INTEGER NOT NULL,"
+    "  run_id TEXT,"
+    "  type TEXT NOT NULL,"
+    "  body TEXT NOT NULL,"
+    "  state TEXT NOT NULL DEFAULT 'pending',"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_at INTEGER NOT NULL,"
+    "  first_at INTEGER NOT NULL,"
+    "  created_at TEXT NOT NULL);"
+    "CREATE INDEX webhook_outbox_due ON webhook_outbox (state, next_at);"
+    "CREATE INDEX webhook_outbox_order ON webhook_outbox (webhook_id, run_id, state, id);"
+    "CREATE TABLE webhook_attempts ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  outbox_id INTEGER NOT NULL REFERENCES webhook_outbox(id) ON DELETE CASCADE,"
+    "  attempt INTEGER NOT NULL,"
+    "  status INTEGER,"
+    "  error TEXT,"
+    "  duration_ms INTEGER NOT NULL,"
+    "  at TEXT NOT NULL);"
+    "CREATE INDEX webhook_attempts_outbox ON webhook_attempts (outbox_id, id);",
+    /* 3 -> 4: a bounded clean-up: failed attempts and the last error. */
+    ("ALTER TABLE runs ADD COLUMN cleanup_attempts INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE runs ADD COLUMN cleanup_error TEXT;"),
 };
 
 const int co_schema_migration_count =

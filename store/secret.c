@@ -173,6 +173,19 @@ co_status co_secret_endpoint_aad(const char *id, const json_t *doc, char **out,
     return CO_OK;
 }
 
+co_status co_secret_open_endpoint(const co_secret_key *key, const char *id,
+                                  const json_t *doc, const unsigned char *blob,
+                                  size_t blob_len, char **out, size_t *out_len,
+                                  co_error *err)
+{
+    char *aad = NULL;
+    co_status rc = co_secret_endpoint_aad(id, doc, &aad, err);
+    if (rc == CO_OK)
+        rc = co_secret_open(key, aad, blob, blob_len, out, out_len, err);
+    free(aad);
+    return rc;
+}
+
 void co_secret_derive(const co_secret_key *key, const char *label,
                       unsigned char out[32])
 {

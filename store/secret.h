@@ -61,6 +61,16 @@ int co_secret_blob_version(const unsigned char *blob, size_t blob_len);
 CO_MUST_CHECK co_status co_secret_endpoint_aad(const char *id, const json_t *doc,
                                                char **out, co_error *err);
 
+/* Opens an endpoint's password blob (co_secret_open) bound to the aad
+ * co_secret_endpoint_aad makes of id and doc. *out as co_secret_open.
+ * Errors: CO_ERR_CRYPTO when the blob was sealed for another destination
+ * (or tampered with), CO_ERR_NOMEM. */
+CO_MUST_CHECK co_status co_secret_open_endpoint(const co_secret_key *key, const char *id,
+                                                const json_t *doc,
+                                                const unsigned char *blob,
+                                                size_t blob_len, char **out,
+                                                size_t *out_len, co_error *err);
+
 /* Derives a 32-byte subkey for another purpose than sealing from key:
  * HMAC-SHA256(key, label) (label e.g. "cutover idempotency v1"). out is
  * zeroed if OpenSSL fails. */

@@ -16,6 +16,14 @@
  *                 between them (benchmarks of event delivery).
  *   no_verdict:   "<step>": that step returns without setting a verdict (the
  *                 runner must fail it, naming it).
+ *   stats:        {"tables": ["schema.table", ...], "calls": n,
+ *                 "interval_ms": ms}: full_load publishes n table.statistics
+ *                 events (rows growing, every table "Table completed" at the
+ *                 last) and await_cdc_sync n engine.status events (CDC
+ *                 latency and bytes behind falling to 0), one per call,
+ *                 WAITing interval_ms between them (the dashboard's tests);
+ *                 with "validation_mismatches": m also validation.progress
+ *                 events (chunks left falling to 0, m mismatches).
  *   effects_file: path; when a step completes, the line "<run> <step>" is
  *                 appended unless it is already there. The crash test counts
  *                 these lines: each must appear exactly once.
@@ -64,6 +72,60 @@ static int record_effect(const char *path, const char *run_id, const char *step)
 static json_int_t counter(json_t *obj, const char *key)
 {
     return json_integer_value(json_object_get(obj, key));
+}
+
+/* The "stats" option: one table.statistics (full_load) or engine.status
+ * (await_cdc_sync) event per call. Returns 1 with v set (WAIT) while more
+ * are due, 0 when the step may go on. */
+static int fake_stats(co_step_ctx *ctx, json_t *cfg, co_verdict *v)
+{
+    json_t *stats = json_object_get(cfg, "stats"), *tables, *t;
+    const char *step = ctx->step->id;
+    json_int_t n = counter(stats, "calls"), done = counter(ctx->outputs, "stats_calls") + 1;
+    int load = strcmp(step, "full_load") == 0;
+    size_t i;
+
+    if (!stats || n <= 0 || (!load && strcmp(step, "await_cdc_sync") != 0) ||
+        done > n)
+        return 0;
+    if (load) {
+        json_t *rows = json_array();
+        json_array_foreach(json_object_get(stats, "tables"), i, t) {
+            const char *name = json_string_value(t), *dot = name ? strchr(name, '.') : NULL;
+            if (!dot)
+                continue;
+            json_array_append_new(
+                rows, json_pack("{s:s%, s:s, s:s, s:I, s:I}", "SchemaName", name,
+                                (size_t)(dot - name), "TableName", dot + 1, "TableState",
+                                done == n ? "Table completed" : "Full load", "FullLoadRows",
+                                (json_int_t)(1000 * (i + 1) * done / n), "Inserts",
+                                (json_int_t)0));
+        }
+        tables = json_pack("{s:s, s:o, s:{s:f}}", "task", "main", "tables", rows,
+                           "task_stats", "FullLoadProgressPercent",
+                           100.0 * (double)done / (double)n);
+        co_step_notify(ctx, "table.statistics", tables);
+    } else {
+        double lag = (double)(n - done);
+        json_t *mm = json_object_get(stats, "validation_mismatches");
+        if (json_is_integer(mm))
+            co_step_notify(ctx, "validation.progress",
+                           json_pack("{s:[{s:s, s:I, s:I, s:O}], s:I, s:I, s:b}", "tables",
+                                     "table", "public.actor", "rows_validated",
+                                     (json_int_t)(100 * done), "chunks_pending",
+                                     (json_int_t)(n - done), "mismatches", mm,
+                                     "chunks_pending", (json_int_t)(n - done),
+                                     "changed_keys_pending", (json_int_t)0, "final", 0));
+        co_step_notify(ctx, "engine.status",
+                       json_pack("{s:s, s:s, s:f, s:f, s:I}", "task", "main", "Status",
+                                 "running", "CDCLatencySource", lag, "CDCLatencyTarget",
+                                 lag, "BytesBehind", (json_int_t)((n - done) * 4096)));
+    }
+    json_object_set_new(ctx->outputs, "stats_calls", json_integer(done));
+    if (done >= n)
+        return 0;
+    co_verdict_set(v, CO_VERDICT_WAIT, counter(stats, "interval_ms"), NULL);
+    return 1;
 }
 
 static void run_step(co_step_ctx *ctx, co_verdict *v)
@@ -129,6 +191,8 @@ static void run_step(co_step_ctx *ctx, co_verdict *v)
             }
         }
     }
+    if (fake_stats(ctx, cfg, v))
+        return;
     if (step_ms > 0) {
         json_int_t started = counter(out, "work_started_ms");
         if (!started) {

@@ -9,12 +9,21 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), "scripts"))
 
-from daemon import Daemon  # noqa: E402
+from daemon import TEST_BINARY, Daemon  # noqa: E402
 
 
 @pytest.fixture
 def daemon(tmp_path):
     d = Daemon(tmp_path).start()
+    yield d
+    if d.proc:
+        assert d.stop() == 0, d.log()
+
+
+@pytest.fixture
+def tdaemon(tmp_path):
+    """The daemon linked with the test replication engine (cutoverd-test)."""
+    d = Daemon(tmp_path, binary=TEST_BINARY).start()
     yield d
     if d.proc:
         assert d.stop() == 0, d.log()
@@ -32,3 +41,12 @@ def api(daemon):
         s = requests.Session()
         s.base_url = daemon.url
     return s
+
+
+@pytest.fixture
+def rd(tmp_path):
+    """The daemon built with the test replication engine (cutoverd-test)."""
+    d = Daemon(tmp_path, binary=TEST_BINARY).start()
+    yield d
+    if d.proc:
+        assert d.stop() == 0, d.log()

@@ -125,7 +125,8 @@ class Contract:
         self.operations = []       # (METHOD, template, segments, operation)
         for template, item in self.spec.get("paths", {}).items():
             item = self.resolve(item)       # operations hold plain schemas
-            segs = template.strip("/").split("/") if template != "/" else [""]
+            # split as server/router.c does: "/ui/" is "ui" and ""
+            segs = template[1:].split("/")
             for method in METHODS:
                 if method in item:
                     self.operations.append((method.upper(), template, segs, item[method]))
@@ -176,7 +177,7 @@ class Contract:
         path matches; (template, None) when the path matches but not the
         method."""
         path = urlsplit(path).path or "/"
-        segs = path.strip("/").split("/") if path != "/" else [""]
+        segs = path[1:].split("/")
         best = None
         for m, template, tsegs, op in self.operations:
             if len(tsegs) != len(segs):
@@ -318,6 +319,8 @@ class Contract:
                 allow = {k.lower(): v for k, v in headers.items()}.get("allow")
                 assert allow, f"{where}: 405 without an Allow header"
                 documented = {m for m, t, _, _ in self.operations if t == template}
+                if "GET" in documented:  # HEAD goes wherever GET does (RFC 9110 9.3.2)
+                    documented.add("HEAD")
                 assert set(allow.replace(" ", "").split(",")) == documented, (
                     f"{where}: Allow {allow!r} differs from the contract's methods "
                     f"{sorted(documented)}")

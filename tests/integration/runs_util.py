@@ -19,6 +19,20 @@ def start_run(url, project, plan="oracle-to-postgres", test=None, **params):
     return r.json()
 
 
+def pg_endpoints(url, pid, cluster, db, names=("legacy", "target")):
+    """Creates a postgres source and target endpoint on cluster's database db
+    (as the cluster's superuser); returns their ids."""
+    ids = []
+    for name, role in zip(names, ("source", "target")):
+        r = requests.post(f"{url}/v1/projects/{pid}/endpoints", json={
+            "name": name, "role": role, "engine": "postgres", "host": "127.0.0.1",
+            "port": cluster.port, "database": db, "username": cluster.user,
+            "password": cluster.password, "sslmode": "disable"})
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+    return ids
+
+
 def get_run(url, run_id):
     r = requests.get(f"{url}/v1/runs/{run_id}")
     assert r.status_code == 200, r.text

@@ -173,7 +173,7 @@ def test_not_found_and_method_not_allowed_name_the_route(daemon, api):
     assert r.status_code == 404 and "/v1/nothing" in r.json()["detail"]
     r = api.put(daemon.url + "/v1/projects")
     assert r.status_code == 405
-    assert set(r.headers["Allow"].split(", ")) == {"GET", "POST"}
+    assert set(r.headers["Allow"].split(", ")) == {"GET", "HEAD", "POST"}
 
 
 def test_body_limit_413(daemon, api):

@@ -121,9 +121,11 @@ def test_spec_describes_exactly_the_routes_table(spec):
             assert "security" not in op, f"{name} must use the global bearer security"
             assert f"Role {role}." in op["description"], f"{name}: description names no role"
             assert "401" in op["responses"], f"{name}: 401 undocumented"
-            # every token has at least viewer: only higher roles can be refused
-            assert ("403" in op["responses"]) == (role != "viewer"), \
-                f"{name}: 403 must be documented exactly when the role is above viewer"
+            # every token has at least viewer: only higher roles can be refused,
+            # and changes authenticated by a session cookie without CSRF header
+            assert ("403" in op["responses"]) == (role != "viewer" or method != "GET"), \
+                f"{name}: 403 must be documented exactly when the role is above " \
+                "viewer or the operation changes something"
 
 
 def test_spec_examples_are_valid(spec):
@@ -203,7 +205,7 @@ def test_checker_catches_contract_violations():
     fails(r"router should answer 404", "GET", "/v1/nothing", 200, {}, "application/json")
     not_allowed = dict(problem, status=405, type="urn:cutover:problem:method-not-allowed")
     c.check("PUT", "/v1/projects", 405, not_allowed, "application/problem+json",
-            {"Allow": "POST, GET"})
+            {"Allow": "POST, GET, HEAD"})
     fails(r"Allow", "PUT", "/v1/projects", 405, not_allowed, "application/problem+json",
           {"Allow": "GET"})
 
@@ -278,6 +280,16 @@ def check_ops_and_plans(s):
         assert expect(s.get(f"/v1/plans/{pid}"), 200) == \
             [p for p in plans["items"] if p["id"] == pid][0]
     expect(s.get("/v1/plans/no-such-plan"), 404)
+    for path in ("/", "/ui"):
+        r = s.get(path, allow_redirects=False)
+        assert r.status_code == 308 and r.headers["Location"] == "/ui/"
+    r = s.get("/ui/")
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html")
+    assert "default-src 'none'" in r.headers["Content-Security-Policy"]
+    assert expect(s.get("/ui/app.js"), 200) is None
+    assert "uPlot" in s.get("/ui/vendor/uplot.iife.min.js").text
+    expect(s.get("/ui/no-such.js"), 404)
+    expect(s.get("/ui/vendor/no-such.js"), 404)
 
 
 def check_projects(s):
@@ -343,6 +355,32 @@ def check_projects(s):
     expect(s.post("/v1/projects", json=dict(big, name="big")), 413)
     expect(s.patch(u, json=big), 413)
     return p, p2
+
+
+def check_webhooks(s, p):
+    """Webhooks of a project without runs: nothing is ever delivered (the
+    only type asked for is webhook.disabled, and it is disabled at once)."""
+    coll = f"/v1/projects/{p['id']}/webhooks"
+    r = s.post(coll, json={"url": "https://hooks.example.com/cutover",
+                           "events": ["webhook.disabled"]})
+    w = expect(r, 201)
+    assert w["secret"].startswith("whsec_") and r.headers["Location"] == f"/v1/webhooks/{w['id']}"
+    w = expect(s.patch(f"/v1/webhooks/{w['id']}", json={"enabled": False}), 200)
+    assert w["enabled"] is False and "secret" not in w
+    expect(s.patch(f"/v1/webhooks/{w['id']}", json={"url": "http://127.0.0.1/x"}), 400)
+    expect(s.post(coll, json={"url": "https://10.0.0.1/x", "events": ["run.*"]}), 400)
+    expect(s.post(f"/v1/projects/{MISSING['project']}/webhooks",
+                  json={"url": "https://hooks.example.com/x", "events": ["*"]}), 404)
+    assert [x["id"] for x in expect(s.get(coll), 200)["items"]] == [w["id"]]
+    expect(s.get(f"/v1/projects/{MISSING['project']}/webhooks"), 404)
+    assert expect(s.get(f"/v1/webhooks/{w['id']}"), 200)["id"] == w["id"]
+    assert expect(s.get(f"/v1/webhooks/{w['id']}/deliveries"), 200)["items"] == []
+    expect(s.get(f"/v1/webhooks/{w['id']}/deliveries", params={"limit": 0}), 400)
+    gone = "whk_" + "a" * 26
+    for r in (s.get(f"/v1/webhooks/{gone}"), s.patch(f"/v1/webhooks/{gone}", json={}),
+              s.delete(f"/v1/webhooks/{gone}"), s.get(f"/v1/webhooks/{gone}/deliveries")):
+        expect(r, 404)
+    expect(s.delete(f"/v1/webhooks/{w['id']}"), 204)
 
 
 def check_endpoints(s, p, p2):
@@ -542,7 +580,7 @@ def check_router(s):
     r = s.put("/v1/projects")
     assert r.status_code == 405 and r.json()["type"] == "urn:cutover:problem:method-not-allowed"
     r = s.delete(f"/v1/plans/{'oracle-to-postgres'}")
-    assert r.status_code == 405 and r.headers["Allow"] == "GET"
+    assert r.status_code == 405 and r.headers["Allow"] == "GET, HEAD"
     # without tokens no origin gets CORS headers
     r = s.options("/v1/projects", headers={"Origin": ORIGIN,
                                            "Access-Control-Request-Method": "POST"})
@@ -555,7 +593,7 @@ def check_cors(s):
     r = s.options("/v1/projects", headers={"Origin": ORIGIN,
                                            "Access-Control-Request-Method": "POST"})
     assert r.status_code == 204 and r.headers["Access-Control-Allow-Origin"] == ORIGIN
-    assert set(r.headers["Access-Control-Allow-Methods"].split(", ")) == {"GET", "POST"}
+    assert set(r.headers["Access-Control-Allow-Methods"].split(", ")) == {"GET", "HEAD", "POST"}
     r = s.get("/v1/projects", headers={"Origin": ORIGIN})
     assert r.headers["Access-Control-Allow-Origin"] == ORIGIN
     exposed = set(r.headers["Access-Control-Expose-Headers"].split(", "))
@@ -636,7 +674,16 @@ def check_runs(s):
     a = wait_run(s, a["id"], {"awaiting_approval"})
     assert a["current_step"] == "cutover_gate"
     ra = f"/v1/runs/{a['id']}"
-    assert s.get(ra).headers["ETag"] == f'"{a["version"]}"'
+    etag = s.get(ra).headers["ETag"]
+    expect(s.get(ra, headers={"If-None-Match": etag}), 304)
+    expect(s.get(ra, params={"wait": 99}), 400)
+    assert a["id"] in [x["id"] for x in expect(
+        s.get("/v1/runs", params={"state": "awaiting_approval", "view": "basic"}), 200)["items"]]
+    expect(s.get("/v1/runs", params={"order_by": "id"}), 400)
+    tables = expect(s.get(f"{ra}/tables"), 200)
+    assert tables["items"] == [] and tables["run_id"] == a["id"]
+    expect(s.get(f"{ra}/tables", headers={"If-None-Match": s.get(f"{ra}/tables").headers["ETag"]}), 304)
+    expect(s.get("/v1/runs/run_" + "a" * 26 + "/tables"), 404)
     r = s.post(f"{ra}/steps/convert_schema/approve")
     expect(r, 409)
     assert (r.json()["state"], r.json()["step_state"]) == ("awaiting_approval", "succeeded")
@@ -651,7 +698,12 @@ def check_runs(s):
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/plain")
     assert "SELECT 1;" in r.text
     expect(s.get(f"{ra}/artifacts/none.sql"), 404)
-    approve = {"Idempotency-Key": "contract-approve-a"}
+    ready = s.get(f"{ra}/readiness")
+    expect(ready, 200)
+    expect(s.get("/v1/runs/run_aaaaaaaaaaaaaaaaaaaaaaaaaa/readiness"), 404)
+    expect(s.post(f"{ra}/steps/cutover_gate/approve",
+                  headers={"If-Match": '"r-00000000000000000000000000000000"'}), 412)
+    approve = {"Idempotency-Key": "contract-approve-a", "If-Match": ready.headers["ETag"]}
     assert expect(s.post(f"{ra}/steps/cutover_gate/approve", headers=approve),
                   200)["state"] == "running"
     a = wait_run(s, a["id"], {"succeeded", "failed"})
@@ -694,15 +746,21 @@ def check_runs(s):
     cancel = {"Idempotency-Key": "contract-cancel-c"}
     assert expect(s.post(f"{rc_}/cancel", headers=cancel), 200)["state"] == "cancelled"
     assert expect(s.post(f"{rc_}/cancel"), 409)["state"] == "cancelled"
+    # another clean-up of the cancelled run; not of a succeeded one
+    cleanup = {"Idempotency-Key": "contract-cleanup-c"}
+    assert expect(s.post(f"{rc_}/cleanup", headers=cleanup), 200)["cleanup"]["attempts"] == 0
+    assert expect(s.post(f"{ra}/cleanup"), 409)["state"] == "succeeded"
     # an action's Idempotency-Key reused on another path
     for action, k in [("pause", pause), ("resume", resume), ("cancel", cancel),
                       ("rollback-task/stop", cancel),
+                      ("cleanup", cleanup),
                       ("steps/cutover_gate/approve", retry),
                       ("steps/create_view/retry", approve)]:
         expect(s.post(f"{ra}/{action}", headers=k), 422)
     # what does not exist
     for method, path in [("GET", ""), ("POST", "/pause"), ("POST", "/resume"),
                          ("POST", "/cancel"), ("POST", "/rollback-task/stop"),
+                         ("POST", "/cleanup"),
                          ("POST", "/steps/cutover_gate/approve"),
                          ("POST", "/steps/cutover_gate/retry"), ("GET", "/artifacts"),
                          ("GET", "/artifacts/x"), ("GET", "/events")]:
@@ -737,6 +795,7 @@ def check_runs(s):
     assert by_run["items"] == [e for e in every if e["run_id"] == b["id"]]
     assert field_errors(s.get(f"{ra}/events", params={"after": -1}), "parameter") == {"after"}
     assert field_errors(s.get("/v1/events", params={"limit": 0}), "parameter") == {"limit"}
+    expect(s.get("/v1/events", params={"run_id": missing_run}), 404)
     r = s.get("/v1/events", headers={"Last-Event-ID": "x"})
     assert field_errors(r, "header") == {"Last-Event-ID"}
     # events: Server-Sent Events, from the start and resumed with Last-Event-ID
@@ -772,6 +831,16 @@ def check_auth(url, c):
     e = expect(admin.post(f"/v1/projects/{p['id']}/endpoints", json=endpoint_body("e")), 201)
     expect(operator.delete(f"/v1/endpoints/{e['id']}"), 403)
     expect(viewer.get(f"/v1/endpoints/{e['id']}"), 200)
+    # a browser session (tests/integration/test_sessions.py has the details)
+    browser = ContractSession(url, contract=c)
+    expect(browser.post("/v1/sessions", json={"token": "not-a-token"}), 401)
+    csrf = expect(browser.post("/v1/sessions", json={"token": TOKENS["viewer"]}),
+                  201)["csrf_token"]
+    expect(browser.post("/v1/sessions", json={"token": TOKENS["viewer"], "ttl_seconds": 0}),
+           400)
+    expect(browser.get("/v1/sessions/current"), 200)
+    expect(browser.delete("/v1/sessions/current"), 403)  # no CSRF header
+    expect(browser.delete("/v1/sessions/current", headers={"X-CSRF-Token": csrf}), 204)
     # authentication and roles are checked before the operation runs, so
     # placeholder ids and empty bodies do
     below = {"operator": viewer, "admin": operator}
@@ -789,8 +858,14 @@ def test_every_operation_against_the_contract(cutoverd, cutoverd_runs, cutoverd_
     c = contract.load()
     s = ContractSession(cutoverd.url, contract=c)
     check_ops_and_plans(s)
+    expect(s.post("/v1/sessions", json={"token": "x"}), 404)  # no tokens file
     p, p2 = check_projects(s)
     src, ora, tgt, other = check_endpoints(s, p, p2)
+    check_webhooks(s, p)
+    tested = expect(s.post(f"/v1/endpoints/{src['id']}/test-connection"), 200)
+    assert tested["endpoint_id"] == src["id"] and tested["status"] in ("succeeded", "failed")
+    expect(s.post(f"/v1/endpoints/{ora['id']}/test-connection"), 422)
+    expect(s.post(f"/v1/endpoints/{MISSING['endpoint']}/test-connection"), 404)
     inst = check_instances(s, p)
     task, t2 = check_tasks(s, p, src, ora, tgt, other, inst)
     check_deletes(s, p, p2, src, ora, tgt, other, inst, task, t2)

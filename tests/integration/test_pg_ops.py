@@ -332,8 +332,19 @@ def test_copy_schema_with_pg_dump(cluster, fresh_db):
     dst = fresh_db()
     rep = drive("copy_schema", {"conn": cluster.conn_spec(dst), "source": cluster.conn_spec(src),
                                 "schemas": ["public"]})["result"]["report"]
-    assert rep["dump_bytes"] > 10000
+    assert rep["script_bytes"] > 10000 and rep["dump_bytes"] > 1000 and rep["entries"] > 50
     assert normalise_dump(cluster.pg_dump_schema(dst)) == normalise_dump(cluster.pg_dump_schema(src))
+    # a failure on the target names the statement of schema.sql and its line,
+    # and leaves nothing applied (psql --single-transaction)
+    again = fresh_db()
+    cluster.psql("CREATE TABLE public.payment (x int)", again, tuples=False)
+    ans = drive("copy_schema", {"conn": cluster.conn_spec(again), "source": cluster.conn_spec(src),
+                                "schemas": ["public"]}, expect="remote")
+    err = ans["result"]["report"]["error"]
+    assert ans["sqlstate"] == "42P07" and err["sqlstate"] == "42P07"
+    assert err["statement"].startswith("CREATE TABLE public.payment") and err["line"] > 1
+    assert "schema.sql line %d" % err["line"] in ans["message"]
+    assert count(cluster, again, "SELECT count(*) FROM pg_class WHERE relname = 'actor'") == 0
     # bad credentials are classified, and the password never shows up
     bad = dict(cluster.conn_spec(src), password="wrong-secret")
     ans = drive("copy_schema", {"conn": cluster.conn_spec(dst), "source": bad,

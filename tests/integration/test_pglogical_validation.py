@@ -146,7 +146,7 @@ def test_differences_planted_during_cdc_are_reported_before_the_gate(clusters, t
                  " UPDATE pairs SET v = 'planted' WHERE a = 300 AND b = 'k2'", db)
         writer.start()
         assert requests.post(f"{url}/v1/runs/{rid}/resume").status_code == 200
-        run = wait_run(url, rid, ("failed", "awaiting_approval"), 180, "the validation")
+        run = wait_run(url, rid, ("failed", "awaiting_approval"), 300, "the validation")
         writer.stop_flag.set()
         writer.join(30)
         assert writer.error is None, writer.error
@@ -205,7 +205,7 @@ def test_changes_before_the_gate_are_validated_at_the_gate(clusters, tmp_path):
                                                                 "cutover_gate")
                    or run_of(url, rid)["state"] == "failed", 120, what="CDC")
         writer.start()
-        run = wait_run(url, rid, ("awaiting_approval", "failed"), 180, "the gate")
+        run = wait_run(url, rid, ("awaiting_approval", "failed"), 300, "the gate")
         assert run["state"] == "awaiting_approval", run
         before = step(run, "await_cdc_sync")["outputs"]["validation"]
         assert before["state"] == "done"
@@ -221,7 +221,7 @@ def test_changes_before_the_gate_are_validated_at_the_gate(clusters, tmp_path):
                  " UPDATE pairs SET v = 'late' WHERE a = 10 AND b = 'k0'", db)
         assert requests.post(f"{url}/v1/runs/{rid}/steps/cutover_gate/approve").status_code \
             == 200
-        run = wait_run(url, rid, ("succeeded", "failed"), 180, "the run")
+        run = wait_run(url, rid, ("succeeded", "failed"), 300, "the run")
         assert run["state"] == "succeeded", run
         final = step(run, "final_sync")["outputs"]["validation"]
         assert final["state"] == "done" and final["mismatches"] == []
@@ -252,7 +252,7 @@ def test_a_difference_planted_at_the_gate_fails_final_sync(clusters, tmp_path):
     try:
         url = d.url
         rid = start_run(url, src, tgt, db)
-        run = wait_run(url, rid, ("awaiting_approval", "failed"), 180, "the gate")
+        run = wait_run(url, rid, ("awaiting_approval", "failed"), 300, "the gate")
         assert run["state"] == "awaiting_approval", run
         # a write on the target while the run waits: the trigger logs it
         tgt.psql("UPDATE items SET n = -1 WHERE id = 77", db)
@@ -308,7 +308,7 @@ def test_validation_resumes_after_kill_9(clusters, tmp_path):
         last_id = max(e["id"] for e in events(url, rid, "validation.progress"))
         d.kill9()
         d.start()
-        run = wait_run(url, rid, ("awaiting_approval", "failed"), 180, "the gate")
+        run = wait_run(url, rid, ("awaiting_approval", "failed"), 300, "the gate")
         assert run["state"] == "awaiting_approval", run
         after = [e for e in events(url, rid, "validation.progress") if e["id"] > last_id]
         assert after[0]["data"]["tables"]["public.items"]["chunks_done"] >= before

@@ -500,10 +500,11 @@ def test_token_expiry_and_project_scope(tmp_path):
         s = {"Authorization": "Bearer scoped"}
         ok = [f"/v1/projects/{p1['id']}", f"/v1/projects/{p1['id']}/endpoints",
               f"/v1/endpoints/{e1['id']}", f"/v1/events?project_id={p1['id']}",
-              "/v1/plans"]
+              f"/v1/runs?project_id={p1['id']}", "/v1/plans"]
         refused = ["/v1/projects", f"/v1/projects/{p2['id']}",
                    f"/v1/projects/{p2['id']}/endpoints", f"/v1/endpoints/{e2['id']}",
-                   "/v1/events", f"/v1/events?project_id={p2['id']}"]
+                   "/v1/events", f"/v1/events?project_id={p2['id']}",
+                   "/v1/runs", f"/v1/runs?project_id={p2['id']}"]
         for path in ok:
             assert requests.get(url + path, headers=s).status_code == 200, path
         for path in refused:
