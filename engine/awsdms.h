@@ -200,4 +200,17 @@ char *co_oracle_quiesce_script_new(const json_t *source_doc, const json_t *table
 char *co_oracle_rollback_triggers_script_new(const json_t *source_doc,
                                              const json_t *table_mappings);
 
+/* The script the DBA runs at the view plan's configure_source gate on an
+ * Oracle source (SQL*Plus/SQLcl, generated, never executed by cutover):
+ * ALTER TABLE "schema"."table" ADD SUPPLEMENTAL LOG DATA (ALL) COLUMNS for
+ * the staged source table, which AWS DMS CDC of the staging task needs
+ * (AWS DMS, "Using an Oracle database as a source": supplemental logging).
+ * source_doc is the source endpoint document (host, database for the
+ * header; borrowed); schema and table are the Oracle names as given
+ * (borrowed), quoted as for co_oracle_prereq_script_new. Returns a new
+ * string (caller frees), NULL when schema or table is NULL or out of
+ * memory. */
+char *co_oracle_view_logging_script_new(const json_t *source_doc, const char *schema,
+                                        const char *table);
+
 #endif
