@@ -7,19 +7,11 @@ made for the test is gone once a result was read.
 
 Nothing here talks to anything but 127.0.0.1.
 """
-import botocore.session
 import requests
-from botocore.config import Config
 
-from awsdms_run import ACCESS_KEY, SECRET_KEY, Fake, aws_env
+from awsdms_run import Fake, aws_env, fake_instance
+from contract import ContractSession
 from daemon import Daemon, wait_until
-
-
-def dms_client(fake):
-    return botocore.session.get_session().create_client(
-        "dms", region_name="us-east-1", endpoint_url=fake.url, aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-        config=Config(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=10))
 
 
 def test_connection_through_dms(tmp_path):
@@ -27,14 +19,7 @@ def test_connection_through_dms(tmp_path):
     fake = Fake(tmp_path, control={"speed": 20, "timings": {"connection_test": 100}})
     d = None
     try:
-        dms = dms_client(fake)
-        dms.create_replication_instance(ReplicationInstanceIdentifier="ri-conntest",
-                                        ReplicationInstanceClass="dms.t3.medium")
-
-        def available():
-            ri = dms.describe_replication_instances()["ReplicationInstances"]
-            return ri and ri[0]["ReplicationInstanceStatus"] == "available"
-        wait_until(available, 60, what="the replication instance in the fake")
+        fake_instance(fake, "ri-conntest")
         d = Daemon(tmp_path, args=["--dms-endpoint", fake.url, "--region", "us-east-1"],
                    env=dict(aws_env(tmp_path), CUTOVER_DMS_POLL_SCALE="0.05")).start()
         url = d.url
@@ -44,18 +29,19 @@ def test_connection_through_dms(tmp_path):
             "port": 1521, "database": "ORCL", "username": "dms_user",
             "password": "oracle-s3cret-pw", "sslmode": "disable"}).json()["id"]
         test = f"{url}/v1/endpoints/{ep}/test-connection"
+        api = ContractSession(url)  # every answer checked against openapi.yaml
         # no replication instance in the project: still 422
-        r = requests.post(test, timeout=30)
+        r = api.post(test, timeout=30)
         assert r.status_code == 422, r.text
         inst = requests.post(f"{url}/v1/projects/{pid}/replication-instances",
                              json={"name": "ri-conntest"}).json()["id"]
         # a bad instance id names the field and tests nothing
-        r = requests.post(test, json={"replication_instance_id": "ri_nope"}, timeout=30)
+        r = api.post(test, json={"replication_instance_id": "ri_nope"}, timeout=30)
         assert r.status_code == 400, r.text
         assert r.json()["errors"][0]["pointer"] == "/replication_instance_id"
         assert not fake.control("/_fake/state")["endpoints"]
 
-        r = requests.post(test, json={"replication_instance_id": inst}, timeout=30)
+        r = api.post(test, json={"replication_instance_id": inst}, timeout=30)
         assert r.status_code == 202, r.text
         body = r.json()
         assert body["status"] == "testing" and body["dms_status"] == "testing", body
@@ -65,7 +51,7 @@ def test_connection_through_dms(tmp_path):
         assert len(ident) == 1, ident
 
         def result():
-            x = requests.post(test, timeout=30)
+            x = api.post(test, timeout=30)
             assert x.status_code in (200, 202), x.text
             return x.json() if x.status_code == 200 else None
         done = wait_until(result, 60, what="the DMS connection test to finish")
