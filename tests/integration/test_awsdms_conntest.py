@@ -15,8 +15,9 @@ from daemon import Daemon, wait_until
 
 
 def test_connection_through_dms(tmp_path):
-    # speed 20: a connection test of 100 virtual seconds takes about 5 s
-    fake = Fake(tmp_path, control={"speed": 20, "timings": {"connection_test": 100}})
+    # speed 20: a connection test of 200 virtual seconds takes about 10 s, well
+    # past the 3 s the route polls
+    fake = Fake(tmp_path, control={"speed": 20, "timings": {"connection_test": 200}})
     d = None
     try:
         fake_instance(fake, "ri-conntest")
