@@ -721,6 +721,65 @@ static void op_ensure_endpoints(co_step_ctx *ctx, co_verdict *v)
         co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
 }
 
+void co_awsdms_endpoint_test(co_step_ctx *ctx, const char *instance, char *status,
+                             size_t status_size, co_verdict *v)
+{
+    co_dms_client *cli = awsdms_begin(ctx, v, "test_connection");
+    const char *arn, *role = json_string_value(json_object_get(ctx->source.doc, "role"));
+    char st[64] = "";
+    side s;
+    int r;
+    snprintf(status, status_size, "%s", "not started");
+    if (!cli)
+        return;
+    memset(&s, 0, sizeof s);
+    s.ep = &ctx->source;
+    s.type = role && strcmp(role, "target") == 0 ? "target" : "source";
+    s.id_role = "test";
+    snprintf(s.arn_key, sizeof s.arn_key, "dms_test_endpoint_arn");
+    snprintf(s.tested_key, sizeof s.tested_key, "dms_test_tested");
+    if (strncmp(instance, "arn:", 4) != 0 && !awsdms_output(ctx, "dms_instance_arn")) {
+        co_dms_result res = {0};
+        co_error err;
+        json_t *inst = NULL;
+        co_status rc;
+        co_error_clear(&err);
+        rc = describe_instance(cli, instance, &res, &inst, &err);
+        if (rc == CO_OK)
+            awsdms_set_output(ctx, "dms_instance_arn", json_string_value(json_object_get(
+                                                           inst, "ReplicationInstanceArn")));
+        else
+            awsdms_verdict_error(v, "describe replication instance", rc, &err);
+        co_dms_result_clear(&res);
+        if (rc != CO_OK)
+            return;
+    }
+    arn = strncmp(instance, "arn:", 4) == 0 ? instance : awsdms_output(ctx, "dms_instance_arn");
+    if (!arn) {
+        co_verdict_set(v, CO_VERDICT_RETRY, 0, "replication instance %s has no ARN", instance);
+        return;
+    }
+    if ((!awsdms_output(ctx, s.arn_key) && !create_endpoint(ctx, cli, &s, v)) ||
+        !start_test(ctx, cli, arn, &s, v))
+        return;
+    r = test_status(ctx, cli, arn, &s, st, sizeof st, v);
+    snprintf(status, status_size, "%s", strchr(st, ' ') ? strchr(st, ' ') + 1 : st);
+    if (r == 1)
+        co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
+    if (r != 0 && (strcmp(status, "successful") == 0 || strcmp(status, "failed") == 0)) {
+        /* the result is read: the endpoint made for the test goes */
+        co_dms_result res = {0};
+        co_error err;
+        co_error_clear(&err);
+        if (awsdms_call(cli, "DeleteEndpoint",
+                        json_pack("{s:s}", "EndpointArn", awsdms_output(ctx, s.arn_key)), &res,
+                        &err) != CO_OK)
+            co_log(CO_LOG_WARN, "dms", "deleting the test endpoint of %s: %s", s.ep->id,
+                   err.message);
+        co_dms_result_clear(&res);
+    }
+}
+
 /* engine/steps_o2p.c reaches the Oracle script through a weak declaration;
  * a weak reference does not pull an archive member into the link, so this
  * object (pulled in by co_aws_dms_engine) references it strongly. */

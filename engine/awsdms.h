@@ -200,4 +200,35 @@ char *co_oracle_quiesce_script_new(const json_t *source_doc, const json_t *table
 char *co_oracle_rollback_triggers_script_new(const json_t *source_doc,
                                              const json_t *table_mappings);
 
+/* The script the DBA runs at the view plan's configure_source gate on an
+ * Oracle source (SQL*Plus/SQLcl, generated, never executed by cutover):
+ * ALTER TABLE "schema"."table" ADD SUPPLEMENTAL LOG DATA (ALL) COLUMNS for
+ * the staged source table, which AWS DMS CDC of the staging task needs
+ * (AWS DMS, "Using an Oracle database as a source": supplemental logging).
+ * source_doc is the source endpoint document (host, database for the
+ * header; borrowed); schema and table are the Oracle names as given
+ * (borrowed), quoted as for co_oracle_prereq_script_new. Returns a new
+ * string (caller frees), NULL when schema or table is NULL or out of
+ * memory. */
+char *co_oracle_view_logging_script_new(const json_t *source_doc, const char *schema,
+                                        const char *table);
+
+/* Per DMS API TestConnection and DescribeConnections, outside a run
+ * (POST /v1/endpoints/{id}/test-connection): ctx is a co_op_ctx whose
+ * scope id is the endpoint id and whose source is the endpoint under test
+ * (its role is the DMS EndpointType). Creates (or adopts) the DMS endpoint
+ * cutover-<endpoint>-test with the stored credentials, starts its
+ * connection test on the replication instance `instance` (its ARN, or its
+ * DMS identifier, looked up with DescribeReplicationInstances) unless one is
+ * running, and reads the status once (one bounded unit, a few calls; the
+ * caller repeats while WAIT). Verdict: DONE when "successful"; FAIL with
+ * DMS's LastFailureMessage when "failed"; WAIT while "testing"; RETRY or
+ * FAIL on errors of the calls. status (status_size bytes) receives DMS's
+ * connection status ("testing", "successful", "failed", "not started").
+ * Once the status is successful or failed the test endpoint is deleted
+ * (DeleteEndpoint; a failure is only logged). The ARN stays in
+ * ctx->outputs between calls on the same ctx. */
+void co_awsdms_endpoint_test(struct co_step_ctx *ctx, const char *instance, char *status,
+                             size_t status_size, co_verdict *v);
+
 #endif

@@ -513,3 +513,27 @@ char *co_oracle_rollback_triggers_script_new(const json_t *source_doc,
             "      t.TRIGGER_NAME || '\" ENABLE;');\n  END LOOP;\nEND;\n/\n");
     return finish(&o);
 }
+
+char *co_oracle_view_logging_script_new(const json_t *source_doc, const char *schema,
+                                        const char *table)
+{
+    out o = {{0}, CO_OK};
+    if (!schema || !table)
+        return NULL;
+    gate_header(&o, "supplemental logging of the staged table on the Oracle source "
+                    "(view migration)",
+                source_doc,
+                "-- Review, then run as a DBA (or the table's owner), e.g.\n"
+                "--   sqlplus / as sysdba @oracle_view_supplemental_logging.sql\n"
+                "-- AWS DMS CDC of the staging task needs every column of the staged\n"
+                "-- table in the redo log. Then approve the configure_source step of the\n"
+                "-- run. The statement can be run again.\n");
+    put(&o, "PROMPT 1. Supplemental logging of all columns of the staged table\n"
+            "ALTER TABLE ");
+    qident(&o, schema);
+    put_ch(&o, '.');
+    qident(&o, table);
+    put(&o, " ADD SUPPLEMENTAL LOG DATA (ALL) COLUMNS;\n\n"
+            "PROMPT Done: approve the configure_source step of the cutover run.\n");
+    return finish(&o);
+}

@@ -99,6 +99,7 @@ _Static_assert(sizeof o2p_steps / sizeof o2p_steps[0] == O2P_LAST,
 /* ---- view-migration: the two-stage view migration */
 
 typedef enum view_step {
+    VIEW_CONFIGURE_SOURCE,
     VIEW_STAGE_LOAD,
     VIEW_LINK_REMOTE,
     VIEW_CREATE_VIEW,
@@ -110,6 +111,12 @@ typedef enum view_step {
 } view_step;
 
 static const co_step_def view_steps[] = {
+    [VIEW_CONFIGURE_SOURCE] = {"configure_source", "Configure the source", 0, false, NULL,
+                               "source",
+                               "aws-dms with an Oracle source: supplemental logging "
+                               "(ALL) COLUMNS script for the staged table, then an "
+                               "operator's approval; nothing to do otherwise",
+                               co_step_view_configure_source},
     [VIEW_STAGE_LOAD] = {"stage_load", "Stage the source table", 0, false, NULL,
                          "engine", "replication task 1: source table into the "
                                    "staging schema", co_step_stage_load},

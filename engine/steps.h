@@ -42,6 +42,12 @@ void co_step_reset_sequences(co_step_ctx *ctx, co_verdict *v);
 void co_step_rollback_task(co_step_ctx *ctx, co_verdict *v);
 
 /* view-migration (steps_view.c) */
+/* configure_source of the view plan: on aws-dms with an Oracle source,
+ * stores the artifact oracle_view_supplemental_logging.sql
+ * (co_oracle_view_logging_script_new for parameters.source_table) and
+ * gates (CO_VERDICT_GATE) until an operator approves; DONE at once for a
+ * PostgreSQL source or the pg-logical engine. Never runs the script. */
+void co_step_view_configure_source(co_step_ctx *ctx, co_verdict *v);
 void co_step_stage_load(co_step_ctx *ctx, co_verdict *v);
 void co_step_link_remote(co_step_ctx *ctx, co_verdict *v);
 void co_step_create_view(co_step_ctx *ctx, co_verdict *v);

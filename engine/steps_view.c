@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/awsdms.h"
 #include "engine/steps.h"
 #include "engine/steps_pg.h"
 #include "core/validate.h"
@@ -140,6 +141,36 @@ static co_status create_staging_table(co_step_ctx *ctx, co_error *err)
     pg_sql_free(&q);
     pg_conn_close(tgt);
     return rc;
+}
+
+void co_step_view_configure_source(co_step_ctx *ctx, co_verdict *v)
+{
+    const char *engine = v_str(ctx->source.doc, "engine");
+    char *script;
+    co_error err;
+
+    if (strcmp(ctx->run->engine, "aws-dms") != 0 || !engine || strcmp(engine, "oracle") != 0 ||
+        json_is_true(json_object_get(ctx->outputs, "script_stored"))) {
+        co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
+        return;
+    }
+    script = co_oracle_view_logging_script_new(ctx->source.doc,
+                                               pstr(ctx, "source_table", "schema"),
+                                               pstr(ctx, "source_table", "name"));
+    if (!script) {
+        co_verdict_set(v, CO_VERDICT_FAIL, 0,
+                       "cannot build oracle_view_supplemental_logging.sql");
+        return;
+    }
+    co_error_clear(&err);
+    if (co_step_artifact(ctx, "oracle_view_supplemental_logging.sql", "text/plain", script,
+                         strlen(script), &err) != CO_OK) {
+        co_verdict_from_error(v, "storing an artifact", &err);
+    } else {
+        json_object_set_new(ctx->outputs, "script_stored", json_true());
+        co_verdict_set(v, CO_VERDICT_GATE, 0, NULL);
+    }
+    free(script);
 }
 
 void co_step_stage_load(co_step_ctx *ctx, co_verdict *v)

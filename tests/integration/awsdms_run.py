@@ -69,6 +69,27 @@ class Fake:
         self.log.close()
 
 
+def fake_instance(fake, ident):
+    """Creates replication instance ident in the fake with botocore's DMS
+    client (signed with the fake's keys) and waits until it is available;
+    returns its ARN."""
+    import botocore.session
+    from botocore.config import Config
+    dms = botocore.session.get_session().create_client(
+        "dms", region_name="us-east-1", endpoint_url=fake.url, aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        config=Config(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=10))
+    dms.create_replication_instance(ReplicationInstanceIdentifier=ident,
+                                    ReplicationInstanceClass="dms.t3.medium")
+
+    def available():
+        ri = dms.describe_replication_instances(Filters=[
+            {"Name": "replication-instance-id", "Values": [ident]}])["ReplicationInstances"]
+        return ri and ri[0]["ReplicationInstanceStatus"] == "available" and \
+            ri[0]["ReplicationInstanceArn"]
+    return wait_until(available, 60, what=f"replication instance {ident} in the fake")
+
+
 def assert_clean(fake):
     s = fake.stats()
     assert s["validation_failures"] == 0, s["validation_failures_by_operation"]

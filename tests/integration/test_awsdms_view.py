@@ -12,7 +12,7 @@ import json
 
 import requests
 
-from awsdms_run import Fake, aws_env
+from awsdms_run import Fake, PlanRun, aws_env
 from daemon import Daemon, wait_until
 from test_pglogical import endpoint
 from test_pglogical_view import VIEW, chinook  # noqa: F401 - the clusters fixture
@@ -72,3 +72,44 @@ def test_view_migration_on_aws_dms(chinook, tmp_path):
         if d and d.proc:
             assert d.stop() == 0, d.log()
         fake.stop()
+
+
+def test_view_migration_oracle_source_gate(tmp_path):
+    """On aws-dms with an Oracle source the view plan's configure_source
+    stores the supplemental logging script for the staged table, waits for
+    an operator's approval, and goes on to stage_load once approved."""
+    p = PlanRun(tmp_path)
+    try:
+        p.rid = p._post(f"/v1/projects/{p.pid}/runs", {
+            "plan": "view-migration", "engine": "aws-dms", "parameters": {
+                "source_endpoint_id": p.src, "target_endpoint_id": p.dst,
+                "remote_endpoint_id": p.dst,
+                "source_table": {"schema": "HR", "name": "EMPLOYEES"},
+                "staging_schema": "staging",
+                "remote_table": {"schema": "public", "name": "invoice"},
+                "view": dict(VIEW, schema="public"),
+                "final_table": {"schema": "public", "name": "employees_final",
+                                "key": ["employee_id"]}}})
+        run = p.wait_for(lambda x: x["state"] == "awaiting_approval", 60,
+                         what="the configure_source gate")
+        assert run["current_step"] == "configure_source", json.dumps(run, indent=1)
+        r = requests.get(f"{p.url}/v1/runs/{p.rid}/artifacts/"
+                         "oracle_view_supplemental_logging.sql", timeout=10)
+        assert r.status_code == 200, r.text
+        assert ('ALTER TABLE "HR"."EMPLOYEES" ADD SUPPLEMENTAL LOG DATA (ALL) COLUMNS;'
+                in r.text), r.text
+        assert r.text.startswith("-- cutover: ") and "-- Source: ora.internal/ORCL" in r.text
+        assert "WHENEVER SQLERROR EXIT SQL.SQLCODE" in r.text
+        # nothing of the staging task exists before the approval
+        assert not p.fake.control("/_fake/state")["replication_tasks"]
+        p.approve("configure_source")
+        p.wait_for(lambda x: x["current_step"] != "configure_source" or
+                   x["state"] in ("succeeded", "failed"), 60, what="the approval")
+
+        def staged():
+            return p.fake.control("/_fake/state")["replication_tasks"] or None
+        wait_until(staged, 60, what="the stage task in the fake after the approval")
+        steps = {s["id"]: s["state"] for s in p.run()["steps"]}
+        assert steps["configure_source"] == "succeeded", steps
+    finally:
+        p.close()

@@ -35,6 +35,7 @@ import contract  # noqa: E402
 from contract import ContractSession  # noqa: E402
 
 from daemon import TEST_BINARY, Daemon  # noqa: E402
+from awsdms_run import Fake, aws_env, fake_instance  # noqa: E402
 
 ROOT = contract.ROOT
 MAX_BODY = 16384
@@ -62,6 +63,24 @@ def cutoverd_runs(tmp_path_factory):
                binary=TEST_BINARY).start()
     yield d
     assert d.stop() == 0, d.log()
+
+
+@pytest.fixture(scope="module")
+def cutoverd_dms(tmp_path_factory):
+    """A daemon pointed at the loopback fake DMS, whose connection tests
+    take longer than the test-connection route polls (202)."""
+    work = tmp_path_factory.mktemp("contract-dms")
+    fake = Fake(work, control={"speed": 20, "timings": {"connection_test": 1200}})
+    d = None
+    try:
+        fake_instance(fake, "ri-contract")
+        d = Daemon(work, args=["--dms-endpoint", fake.url, "--region", "us-east-1"],
+                   env=aws_env(work)).start()
+        yield d
+    finally:
+        if d and d.proc:
+            assert d.stop() == 0, d.log()
+        fake.stop()
 
 
 @pytest.fixture(scope="module")
@@ -854,7 +873,21 @@ def check_auth(url, c):
             expect(below[role].request(method, path), 403)
 
 
-def test_every_operation_against_the_contract(cutoverd, cutoverd_runs, cutoverd_auth):
+def check_dms_test_connection(s):
+    """test-connection through DMS: a test still running answers 202."""
+    pid = expect(s.post("/v1/projects", json={"name": "dms"}), 201)["id"]
+    ep = expect(s.post(f"/v1/projects/{pid}/endpoints", json={
+        "name": "ora", "role": "source", "engine": "oracle", "host": "ora.internal",
+        "port": 1521, "database": "ORCL", "username": "dms_user", "password": PASSWORD}),
+        201)["id"]
+    expect(s.post(f"/v1/projects/{pid}/replication-instances", json={"name": "ri-contract"}),
+           201)
+    t = expect(s.post(f"/v1/endpoints/{ep}/test-connection"), 202)
+    assert t["status"] == "testing" and t["dms_status"] == "testing", t
+
+
+def test_every_operation_against_the_contract(cutoverd, cutoverd_runs, cutoverd_auth,
+                                              cutoverd_dms):
     c = contract.load()
     s = ContractSession(cutoverd.url, contract=c)
     check_ops_and_plans(s)
@@ -865,6 +898,9 @@ def test_every_operation_against_the_contract(cutoverd, cutoverd_runs, cutoverd_
     tested = expect(s.post(f"/v1/endpoints/{src['id']}/test-connection"), 200)
     assert tested["endpoint_id"] == src["id"] and tested["status"] in ("succeeded", "failed")
     expect(s.post(f"/v1/endpoints/{ora['id']}/test-connection"), 422)
+    r = s.post(f"/v1/endpoints/{ora['id']}/test-connection",
+               json={"replication_instance_id": 7})
+    assert expect(r, 400) and field_errors(r) == {"/replication_instance_id"}
     expect(s.post(f"/v1/endpoints/{MISSING['endpoint']}/test-connection"), 404)
     inst = check_instances(s, p)
     task, t2 = check_tasks(s, p, src, ora, tgt, other, inst)
@@ -874,6 +910,7 @@ def test_every_operation_against_the_contract(cutoverd, cutoverd_runs, cutoverd_
     check_runs(ContractSession(cutoverd_runs.url, contract=c))
     check_auth(cutoverd_auth.url, c)
     check_cors(ContractSession(cutoverd_auth.url, token=TOKENS["admin"], contract=c))
+    check_dms_test_connection(ContractSession(cutoverd_dms.url, contract=c))
 
     assert c.missing_operations() == set(), "operations never exercised"
     statuses = {status for _, status in c.seen}

@@ -179,7 +179,7 @@ static void test_view_migration(void)
 
     if (!CHECK(p != NULL, "view-migration exists"))
         return;
-    CHECK(p->nsteps == 7, "view-migration has 7 steps (%zu)", p->nsteps);
+    CHECK(p->nsteps == 8, "view-migration has 8 steps (%zu)", p->nsteps);
     for (size_t i = 0; i < p->nsteps; i++) {
         CHECK(p->steps[i].aws_step == 0, "view-migration/%s has aws_step 0",
               p->steps[i].id);
@@ -191,7 +191,9 @@ static void test_view_migration(void)
     for (size_t i = 0; i < p->nsteps; i++)
         if (strcmp(p->steps[i].id, "ongoing_sync") != 0)
             CHECK(p->steps[i].optional_param == NULL, "%s always runs", p->steps[i].id);
-    CHECK(co_plan_step_index(p, "stage_load") == 0, "stage_load comes first");
+    CHECK(co_plan_step_index(p, "configure_source") == 0,
+          "configure_source (a conditional gate: Oracle on aws-dms) comes first");
+    CHECK(co_plan_step_index(p, "stage_load") == 1, "stage_load follows it");
     CHECK(co_plan_step_index(p, "validate") == (int)p->nsteps - 1, "validate comes last");
     CHECK(co_plan_step_index(p, "create_view") < co_plan_step_index(p, "create_final_table"),
           "the view exists before the final table is shaped from it");
