@@ -128,9 +128,11 @@ static co_status query_list(co_request *req, const char *name, bool (*ok)(const 
     arr = json_array();
     for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         if (ok && !ok(t)) {
+            /* the message quotes t, which lives in copy: free it afterwards */
+            co_status rc = co_error_field(err, ptr, "'%.40s' is not %s", t, expect);
             free(copy);
             json_decref(arr);
-            return co_error_field(err, ptr, "'%.40s' is not %s", t, expect);
+            return rc;
         }
         json_array_append_new(arr, json_string(t));
     }
