@@ -68,8 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *params[CO_MAX_PATH_PARAMS];
     size_t nparams = 0, len;
     int64_t version = 0, n = 0;
-    co_role role;
-    const char *name;
+    co_auth_caller caller;
     co_error err;
 
     if ((q = strchr(path, '?')))
@@ -90,7 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (co_if_match_parse(if_match, &version) && version != -1 && version < 1)
         abort();
     co_error_clear(&err);
-    if (co_auth_check(auth, authz, &role, &name, &err) == CO_OK &&
+    if (co_auth_check(auth, authz, &caller, &err) == CO_OK &&
         strcmp(authz + 7 + strspn(authz + 7, " "), "fuzz-token") != 0)
         abort(); /* only the one token authenticates */
     if (v_parse_uint(last, strlen(last), &n) && (n < 0 || strspn(last, "0123456789") !=
