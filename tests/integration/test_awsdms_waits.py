@@ -228,7 +228,7 @@ def test_names_with_control_characters_are_refused(tmp_path):
         r = requests.post(f"{url}/v1/projects/{p.pid}/endpoints", json={
             "name": "bad", "role": "source", "engine": "oracle", "host": "ora.internal",
             "port": 1521, "database": "ORCL", "username": "dms\nuser", "password": "x"})
-        assert r.status_code == 400, r.text
+        assert r.status_code in (400, 422), r.text  # refused where it enters
         assert [e["pointer"] for e in r.json()["errors"]] == ["/username"], r.json()
         r = requests.post(f"{url}/v1/projects/{p.pid}/tasks", json={
             "name": "bad", "source_endpoint_id": p.src, "target_endpoint_id": p.dst,
@@ -236,17 +236,17 @@ def test_names_with_control_characters_are_refused(tmp_path):
                 "rule-type": "selection", "rule-id": "1", "rule-name": "x",
                 "object-locator": {"schema-name": "HR\r\nDROP", "table-name": "%"},
                 "rule-action": "include"}]}})
-        assert r.status_code == 400, r.text
+        assert r.status_code in (400, 422), r.text  # refused where it enters
         assert r.json()["errors"][0]["pointer"].endswith("/object-locator/schema-name")
         r = requests.post(f"{url}/v1/projects/{p.pid}/runs", json={
             "plan": "oracle-to-postgres", "engine": "aws-dms", "parameters": {
                 "source_endpoint_id": p.src, "target_endpoint_id": p.dst,
                 "schemas": ["hr", "x\u0007"]}})
-        assert r.status_code == 400, r.text
+        assert r.status_code in (400, 422), r.text  # refused where it enters
         assert [e["pointer"] for e in r.json()["errors"]] == ["/parameters/schemas/1"]
         r = requests.post(f"{url}/v1/projects/{p.pid}/replication-instances", json={
             "name": "ri", "vpc_security_group_ids": ["default"], "kms_key_arn": "key"})
-        assert r.status_code == 400, r.text
+        assert r.status_code in (400, 422), r.text  # refused where it enters
         assert sorted(e["pointer"] for e in r.json()["errors"]) == \
             ["/kms_key_arn", "/vpc_security_group_ids/0"]
     finally:

@@ -178,7 +178,9 @@ def project(url, name, src, tgt, db, src_port=None):
     s = endpoint(url, pid, "legacy", "source", src, "pagila")
     if src_port:
         cur = requests.get(f"{url}/v1/endpoints/{s}")
-        r = requests.patch(f"{url}/v1/endpoints/{s}", json={"port": src_port},
+        # a new destination needs the password again (it is bound to host and port)
+        r = requests.patch(f"{url}/v1/endpoints/{s}",
+                           json={"port": src_port, "password": src.password},
                            headers={"If-Match": cur.headers["ETag"]})
         assert r.status_code == 200, r.text
     t = endpoint(url, pid, "target", "target", tgt, db)

@@ -100,7 +100,9 @@ def test_unreachable_cleanup_gives_up_and_can_be_retried(cluster, tmp_path):
         cluster.start()
         for ep in (s, t):
             cur = requests.get(f"{url}/v1/endpoints/{ep}")
-            r = requests.patch(f"{url}/v1/endpoints/{ep}", json={"port": cluster.port},
+            # a new port needs the password again (it is bound to host and port)
+            r = requests.patch(f"{url}/v1/endpoints/{ep}",
+                               json={"port": cluster.port, "password": cluster.password},
                                headers={"If-Match": cur.headers["ETag"]})
             assert r.status_code == 200, r.text
         r = requests.post(f"{url}/v1/runs/{rid}/cleanup")
