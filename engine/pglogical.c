@@ -572,11 +572,23 @@ static json_t *endpoint_id(const co_resource *ep)
 
 /* The names are cutover_<run id suffix>_<role> (lower-case letters, digits
  * and underscores), safe to quote as they are. */
+/* True when name holds only [a-z0-9_] (what pgl_names_make derives from the
+ * run id), so it can stand inside quotes in a command shown to an operator. */
+static bool shown_name_ok(const char *name)
+{
+    return name[0] && strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") == strlen(name);
+}
+
+/* What a clean-up that gave up leaves behind, each with the SQL an operator
+ * runs to remove it. The SQL is text for a person, never executed here; the
+ * names are cutover's own (checked by shown_name_ok), not user input. */
 static void op_left_behind(co_step_ctx *ctx, const char *role, json_t *items)
 {
     pgl_names n;
     const co_resource *pub = pgl_publisher(ctx, role), *sub = pgl_subscriber(ctx, role);
     pgl_names_make(ctx, role, &n);
+    if (!shown_name_ok(n.sub) || !shown_name_ok(n.slot) || !shown_name_ok(n.pub))
+        return;
     json_array_append_new(
         items, json_pack("{s:s, s:s, s:o, s:o}", "kind", "subscription", "name", n.sub,
                          "endpoint_id", endpoint_id(sub), "remove",
