@@ -325,14 +325,7 @@ void co_step_convert_schema(co_step_ctx *ctx, co_verdict *v)
             pg_conn_close(c);
             return;
         }
-        memset(&spec, 0, sizeof spec);
-        spec.host = v_str(ctx->source.doc, "host");
-        spec.port = (int)json_integer_value(json_object_get(ctx->source.doc, "port"));
-        spec.dbname = v_str(ctx->source.doc, "database");
-        spec.user = v_str(ctx->source.doc, "username");
-        spec.password = password;
-        spec.sslmode = v_str(ctx->source.doc, "sslmode");
-        spec.sslrootcert = v_str(ctx->source.doc, "sslrootcert");
+        pg_conn_spec_from_endpoint(ctx->source.doc, password, &spec);
         spec.run_id = ctx->run->id;
         if (pg_schema_copy(&spec, c, names, n, NULL, &report, &err) != CO_OK) {
             co_verdict_from_error(v, "copying the schema from the source", &err);

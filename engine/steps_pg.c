@@ -32,14 +32,7 @@ co_status co_step_pg_open(co_step_ctx *ctx, const co_resource *ep, PGconn **out,
         }
         return rc;
     }
-    memset(&spec, 0, sizeof spec);
-    spec.host = v_str(ep->doc, "host");
-    spec.port = (int)json_integer_value(json_object_get(ep->doc, "port"));
-    spec.dbname = v_str(ep->doc, "database");
-    spec.user = v_str(ep->doc, "username");
-    spec.password = password;
-    spec.sslmode = v_str(ep->doc, "sslmode");
-    spec.sslrootcert = v_str(ep->doc, "sslrootcert");
+    pg_conn_spec_from_endpoint(ep->doc, password, &spec);
     spec.connect_timeout_s = 10;
     spec.run_id = ctx->run->id;
     spec.statement_timeout_ms = (int)co_param_int(ctx, "statement_timeout_ms", 300000);

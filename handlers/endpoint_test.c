@@ -248,14 +248,7 @@ co_status h_endpoints_test(co_request *req, co_response *resp)
     if ((rc = co_secret_open_endpoint(&req->app->key, ep.id, ep.doc, ep.secret,
                                       ep.secret_len, &password, &len, &resp->err)) != CO_OK)
         goto out;
-    memset(&spec, 0, sizeof spec);
-    spec.host = v_str(ep.doc, "host");
-    spec.port = (int)json_integer_value(json_object_get(ep.doc, "port"));
-    spec.dbname = v_str(ep.doc, "database");
-    spec.user = v_str(ep.doc, "username");
-    spec.password = password;
-    spec.sslmode = v_str(ep.doc, "sslmode");
-    spec.sslrootcert = v_str(ep.doc, "sslrootcert");
+    pg_conn_spec_from_endpoint(ep.doc, password, &spec);
     spec.connect_timeout_s = CONNECT_TIMEOUT_S;
     spec.statement_timeout_ms = STATEMENT_TIMEOUT_MS;
     spec.application_name = "cutover/test-connection";

@@ -114,14 +114,7 @@ static void look_at_source(co_request *req, json_t *run, live *lv)
         co_resource_clear(&ep);
         return;
     }
-    memset(&spec, 0, sizeof spec);
-    spec.host = v_str(ep.doc, "host");
-    spec.port = (int)json_integer_value(json_object_get(ep.doc, "port"));
-    spec.dbname = v_str(ep.doc, "database");
-    spec.user = v_str(ep.doc, "username");
-    spec.password = password;
-    spec.sslmode = v_str(ep.doc, "sslmode");
-    spec.sslrootcert = v_str(ep.doc, "sslrootcert");
+    pg_conn_spec_from_endpoint(ep.doc, password, &spec);
     spec.connect_timeout_s = LIVE_CONNECT_TIMEOUT_S;
     spec.statement_timeout_ms = LIVE_STATEMENT_TIMEOUT_MS;
     spec.run_id = v_str(run, "id");

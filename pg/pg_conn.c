@@ -40,6 +40,19 @@ static bool json_int_member(const json_t *obj, const char *key, long long min,
     return true;
 }
 
+void pg_conn_spec_from_endpoint(const json_t *doc, const char *password,
+                                pg_conn_spec *out)
+{
+    memset(out, 0, sizeof *out);
+    out->host = v_str(doc, "host");
+    out->port = (int)json_integer_value(json_object_get(doc, "port"));
+    out->dbname = v_str(doc, "database");
+    out->user = v_str(doc, "username");
+    out->password = password;
+    out->sslmode = v_str(doc, "sslmode");
+    out->sslrootcert = v_str(doc, "sslrootcert");
+}
+
 co_status pg_conn_spec_from_json(const json_t *obj, const char *pointer,
                                  pg_conn_spec *out, co_error *err)
 {

@@ -61,6 +61,14 @@ typedef struct pg_conn_spec {
 typedef void (*pg_progress_fn)(void *user, const char *object, size_t done,
                                size_t total);
 
+/* Fills *out (zeroed first) from an endpoint resource's document {"host",
+ * "port", "database", "username", "sslmode", "sslrootcert"} and password
+ * (decrypted by the caller). Strings are borrowed from doc and password;
+ * timeouts, run_id and application_name are left for the caller. The one
+ * endpoint -> connection mapping of the steps, routes and checks. */
+void pg_conn_spec_from_endpoint(const json_t *doc, const char *password,
+                                pg_conn_spec *out);
+
 /* Fills *out from a JSON object {"host","port","dbname","user","password",
  * "sslmode","connect_timeout","run_id","application_name",
  * "statement_timeout_ms"} (port may be a number or a numeric string). The
