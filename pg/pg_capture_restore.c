@@ -40,36 +40,21 @@ static void build_create_index(pg_sql *b, const json_t *ix, bool concurrently)
 static void build_attach(pg_sql *b, PGconn *c, const json_t *ix)
 {
     const char *ps = v_str(ix, "parent_schema");
-    pg_sql_add(b, "ALTER INDEX ");
-    pg_sql_qname(b, c, ps ? ps : v_str(ix, "schema"), v_str(ix, "parent"));
-    pg_sql_add(b, " ATTACH PARTITION ");
-    pg_sql_qname(b, c, v_str(ix, "schema"), v_str(ix, "name"));
+    pg_sql_addf(b, c, "ALTER INDEX %Q ATTACH PARTITION %Q", ps ? ps : v_str(ix, "schema"),
+                v_str(ix, "parent"), v_str(ix, "schema"), v_str(ix, "name"));
 }
 
 /* Tablespace, CLUSTER mark and comment, each as "stmt;\n". */
 static void build_index_extras(pg_sql *b, PGconn *c, const json_t *ix)
 {
-    if (v_str(ix, "tablespace")) {
-        pg_sql_add(b, "ALTER INDEX ");
-        pg_sql_qname(b, c, v_str(ix, "schema"), v_str(ix, "name"));
-        pg_sql_add(b, " SET TABLESPACE ");
-        pg_sql_ident(b, c, v_str(ix, "tablespace"));
-        pg_sql_add(b, ";\n");
-    }
-    if (jbool(ix, "clustered")) {
-        pg_sql_add(b, "ALTER TABLE ");
-        pg_sql_qname(b, c, v_str(ix, "schema"), v_str(ix, "table"));
-        pg_sql_add(b, " CLUSTER ON ");
-        pg_sql_ident(b, c, v_str(ix, "name"));
-        pg_sql_add(b, ";\n");
-    }
-    if (v_str(ix, "comment")) {
-        pg_sql_add(b, "COMMENT ON INDEX ");
-        pg_sql_qname(b, c, v_str(ix, "schema"), v_str(ix, "name"));
-        pg_sql_add(b, " IS ");
-        pg_sql_literal(b, c, v_str(ix, "comment"));
-        pg_sql_add(b, ";\n");
-    }
+    const char *schema = v_str(ix, "schema"), *name = v_str(ix, "name");
+    if (v_str(ix, "tablespace"))
+        pg_sql_addf(b, c, "ALTER INDEX %Q SET TABLESPACE %I;\n", schema, name,
+                    v_str(ix, "tablespace"));
+    if (jbool(ix, "clustered"))
+        pg_sql_addf(b, c, "ALTER TABLE %Q CLUSTER ON %I;\n", schema, v_str(ix, "table"), name);
+    if (v_str(ix, "comment"))
+        pg_sql_addf(b, c, "COMMENT ON INDEX %Q IS %L;\n", schema, name, v_str(ix, "comment"));
 }
 
 /* Whether the FK is added NOT VALID first and validated afterwards. */
@@ -80,32 +65,22 @@ static bool fk_two_phase(const json_t *fk)
 
 static void build_add_fk(pg_sql *b, PGconn *c, const json_t *fk)
 {
-    pg_sql_add(b, "ALTER TABLE ");
-    pg_sql_qname(b, c, v_str(fk, "schema"), v_str(fk, "table"));
-    pg_sql_add(b, " ADD CONSTRAINT ");
-    pg_sql_ident(b, c, v_str(fk, "name"));
-    pg_sql_add(b, " ");
-    pg_sql_add(b, v_str(fk, "definition")); /* server-generated; keeps NOT VALID */
-    if (fk_two_phase(fk))
-        pg_sql_add(b, " NOT VALID");
+    /* the definition is server-generated (pg_get_constraintdef) */
+    pg_sql_addf(b, c, "ALTER TABLE %Q ADD CONSTRAINT %I %s%s", v_str(fk, "schema"),
+                v_str(fk, "table"), v_str(fk, "name"), v_str(fk, "definition"),
+                fk_two_phase(fk) ? " NOT VALID" : "");
 }
 
 static void build_validate_fk(pg_sql *b, PGconn *c, const json_t *fk)
 {
-    pg_sql_add(b, "ALTER TABLE ");
-    pg_sql_qname(b, c, v_str(fk, "schema"), v_str(fk, "table"));
-    pg_sql_add(b, " VALIDATE CONSTRAINT ");
-    pg_sql_ident(b, c, v_str(fk, "name"));
+    pg_sql_addf(b, c, "ALTER TABLE %Q VALIDATE CONSTRAINT %I", v_str(fk, "schema"),
+                v_str(fk, "table"), v_str(fk, "name"));
 }
 
 static void build_fk_comment(pg_sql *b, PGconn *c, const json_t *fk)
 {
-    pg_sql_add(b, "COMMENT ON CONSTRAINT ");
-    pg_sql_ident(b, c, v_str(fk, "name"));
-    pg_sql_add(b, " ON ");
-    pg_sql_qname(b, c, v_str(fk, "schema"), v_str(fk, "table"));
-    pg_sql_add(b, " IS ");
-    pg_sql_literal(b, c, v_str(fk, "comment"));
+    pg_sql_addf(b, c, "COMMENT ON CONSTRAINT %I ON %Q IS %L", v_str(fk, "name"),
+                v_str(fk, "schema"), v_str(fk, "table"), v_str(fk, "comment"));
 }
 
 static const char *trigger_verb(const char *enabled)
@@ -120,10 +95,8 @@ static const char *trigger_verb(const char *enabled)
 
 static void build_trigger_state(pg_sql *b, PGconn *c, const json_t *tg)
 {
-    pg_sql_add(b, "ALTER TABLE ");
-    pg_sql_qname(b, c, v_str(tg, "schema"), v_str(tg, "table"));
-    pg_sql_add(b, trigger_verb(v_str(tg, "enabled")));
-    pg_sql_ident(b, c, v_str(tg, "name"));
+    pg_sql_addf(b, c, "ALTER TABLE %Q%s%I", v_str(tg, "schema"), v_str(tg, "table"),
+                trigger_verb(v_str(tg, "enabled")), v_str(tg, "name"));
 }
 
 /* Index order for restore: partitioned parents before the indexes attached
@@ -228,27 +201,16 @@ static void script_drop(pg_sql *b, PGconn *c, const json_t *capture)
     size_t i;
     const json_t *it;
     pg_sql_add(b, "-- Drops performed by prepare_target\n");
-    json_array_foreach(json_object_get(capture, "foreign_keys"), i, it) {
-        pg_sql_add(b, "ALTER TABLE IF EXISTS ");
-        pg_sql_qname(b, c, v_str(it, "schema"), v_str(it, "table"));
-        pg_sql_add(b, " DROP CONSTRAINT IF EXISTS ");
-        pg_sql_ident(b, c, v_str(it, "name"));
-        pg_sql_add(b, ";\n");
-    }
-    json_array_foreach(json_object_get(capture, "indexes"), i, it) {
-        if (v_str(it, "parent"))
-            continue;
-        pg_sql_add(b, "DROP INDEX IF EXISTS ");
-        pg_sql_qname(b, c, v_str(it, "schema"), v_str(it, "name"));
-        pg_sql_add(b, ";\n");
-    }
-    json_array_foreach(json_object_get(capture, "triggers"), i, it) {
-        pg_sql_add(b, "ALTER TABLE IF EXISTS ");
-        pg_sql_qname(b, c, v_str(it, "schema"), v_str(it, "table"));
-        pg_sql_add(b, " DISABLE TRIGGER ");
-        pg_sql_ident(b, c, v_str(it, "name"));
-        pg_sql_add(b, ";\n");
-    }
+    json_array_foreach(json_object_get(capture, "foreign_keys"), i, it)
+        pg_sql_addf(b, c, "ALTER TABLE IF EXISTS %Q DROP CONSTRAINT IF EXISTS %I;\n",
+                    v_str(it, "schema"), v_str(it, "table"), v_str(it, "name"));
+    json_array_foreach(json_object_get(capture, "indexes"), i, it)
+        if (!v_str(it, "parent"))
+            pg_sql_addf(b, c, "DROP INDEX IF EXISTS %Q;\n", v_str(it, "schema"),
+                        v_str(it, "name"));
+    json_array_foreach(json_object_get(capture, "triggers"), i, it)
+        pg_sql_addf(b, c, "ALTER TABLE IF EXISTS %Q DISABLE TRIGGER %I;\n",
+                    v_str(it, "schema"), v_str(it, "table"), v_str(it, "name"));
 }
 
 char *pg_capture_script_new(PGconn *conn, const json_t *capture, unsigned parts,
@@ -290,18 +252,13 @@ char *pg_capture_script_new(PGconn *conn, const json_t *capture, unsigned parts,
     }
     if (parts & PG_SCRIPT_TRIGGERS) {
         pg_sql_add(&b, "-- Trigger states (tables before their partitions)\n");
-        json_array_foreach(json_object_get(capture, "triggers"), i, it) {
-            if (jbool(it, "clone"))
-                continue;
-            build_trigger_state(&b, conn, it);
-            pg_sql_add(&b, ";\n");
-        }
-        json_array_foreach(json_object_get(capture, "triggers"), i, it) {
-            if (!jbool(it, "clone"))
-                continue;
-            build_trigger_state(&b, conn, it);
-            pg_sql_add(&b, ";\n");
-        }
+        for (int pass = 0; pass < 2; pass++)
+            json_array_foreach(json_object_get(capture, "triggers"), i, it) {
+                if (jbool(it, "clone") != (pass == 1))
+                    continue;
+                build_trigger_state(&b, conn, it);
+                pg_sql_add(&b, ";\n");
+            }
     }
     pg_sql_free(&tmp);
     if (pg_sql_check(&b, err) != CO_OK) {
@@ -383,7 +340,19 @@ static co_status run_extras(restore_ctx *x, PGconn *c, pg_sql *b, const char *wh
     return run_stmt(x, c, b, what, e);
 }
 
-static void restore_index(restore_ctx *x, PGconn *c, const json_t *ix, pg_sql *b)
+/* Builds one statement for object o with build and runs it. */
+static co_status build_run(restore_ctx *x, PGconn *c, pg_sql *b,
+                           void (*build)(pg_sql *, PGconn *, const json_t *), const json_t *o,
+                           const char *what, co_error *e)
+{
+    build(b, c, o);
+    return run_stmt(x, c, b, what, e);
+}
+
+/* Restores one index; *action becomes "present" when it is there and
+ * valid. */
+static co_status restore_index(restore_ctx *x, PGconn *c, const json_t *ix, pg_sql *b,
+                               const char **action, co_error *e)
 {
     static const char sql_state[] =
         "SELECT c.relkind::text, i.indisvalid FROM pg_catalog.pg_class c"
@@ -393,54 +362,44 @@ static void restore_index(restore_ctx *x, PGconn *c, const json_t *ix, pg_sql *b
     const char *params[2] = {v_str(ix, "schema"), v_str(ix, "name")};
     bool concurrently = x->opts && x->opts->concurrently;
     PGresult *res = NULL;
-    co_error e;
-    const char *action = "created";
+    co_status rc;
 
-    co_error_clear(&e);
-    if (pg_exec(c, "look up index", sql_state, 2, params, &res, &e) != CO_OK)
-        goto fail;
+    if ((rc = pg_exec(c, "look up index", sql_state, 2, params, &res, e)) != CO_OK)
+        return rc;
     if (PQntuples(res) > 0) {
         const char *kind = PQgetvalue(res, 0, 0);
         if (strcmp(kind, "i") != 0 && strcmp(kind, "I") != 0) {
-            co_error_set(&e, CO_ERR_CONFLICT,
-                         "another relation (relkind %s) already has the index's name", kind);
-            goto fail;
-        }
-        if (kind[0] == 'I' || pg_res_bool(res, 0, 1)) {
-            action = "present";
+            rc = co_error_set(e, CO_ERR_CONFLICT,
+                              "another relation (relkind %s) already has the index's name",
+                              kind);
+        } else if (kind[0] == 'I' || pg_res_bool(res, 0, 1)) {
+            *action = "present";
         } else {
             /* INVALID leftover of an interrupted concurrent build. */
-            pg_sql_add(b, concurrently ? "DROP INDEX CONCURRENTLY IF EXISTS "
-                                       : "DROP INDEX IF EXISTS ");
-            pg_sql_qname(b, c, v_str(ix, "schema"), v_str(ix, "name"));
-            if (run_stmt(x, c, b, "drop invalid index", &e) != CO_OK)
-                goto fail;
+            pg_sql_addf(b, c, "DROP INDEX %sIF EXISTS %Q", concurrently ? "CONCURRENTLY " : "",
+                        v_str(ix, "schema"), v_str(ix, "name"));
+            rc = run_stmt(x, c, b, "drop invalid index", e);
         }
     }
     PQclear(res);
-    res = NULL;
-    if (strcmp(action, "present") != 0) {
+    if (rc != CO_OK)
+        return rc;
+    if (strcmp(*action, "present") != 0) {
         build_create_index(b, ix, concurrently);
-        if (run_stmt(x, c, b, "create index", &e) != CO_OK)
-            goto fail;
+        if ((rc = run_stmt(x, c, b, "create index", e)) != CO_OK)
+            return rc;
     }
-    if (v_str(ix, "parent")) {
-        build_attach(b, c, ix);
-        if (run_stmt(x, c, b, "attach index", &e) != CO_OK)
-            goto fail;
-    }
+    if (v_str(ix, "parent") &&
+        (rc = build_run(x, c, b, build_attach, ix, "attach index", e)) != CO_OK)
+        return rc;
     build_index_extras(b, c, ix);
-    if (run_extras(x, c, b, "index tablespace/cluster/comment", &e) != CO_OK)
-        goto fail;
-    report_object(x, "index", ix, action, NULL);
-    return;
-fail:
-    PQclear(res);
-    pg_sql_reset(b);
-    report_object(x, "index", ix, "failed", &e);
+    return run_extras(x, c, b, "index tablespace/cluster/comment", e);
 }
 
-static void restore_fk(restore_ctx *x, PGconn *c, const json_t *fk, pg_sql *b)
+/* Restores one foreign key; *action becomes "present" or "validated" when
+ * it was there. */
+static co_status restore_fk(restore_ctx *x, PGconn *c, const json_t *fk, pg_sql *b,
+                            const char **action, co_error *e)
 {
     static const char sql_state[] =
         "SELECT k.convalidated FROM pg_catalog.pg_constraint k"
@@ -449,42 +408,42 @@ static void restore_fk(restore_ctx *x, PGconn *c, const json_t *fk, pg_sql *b)
         " WHERE n.nspname = $1 AND c.relname = $2 AND k.conname = $3";
     const char *params[3] = {v_str(fk, "schema"), v_str(fk, "table"), v_str(fk, "name")};
     PGresult *res = NULL;
-    co_error e;
     bool exists, valid;
-    const char *action = "created";
+    co_status rc;
 
-    co_error_clear(&e);
-    if (pg_exec(c, "look up foreign key", sql_state, 3, params, &res, &e) != CO_OK)
-        goto fail;
+    if ((rc = pg_exec(c, "look up foreign key", sql_state, 3, params, &res, e)) != CO_OK)
+        return rc;
     exists = PQntuples(res) > 0;
     valid = exists && pg_res_bool(res, 0, 0);
     PQclear(res);
-    res = NULL;
-    if (!exists) {
-        build_add_fk(b, c, fk);
-        if (run_stmt(x, c, b, "add foreign key", &e) != CO_OK)
-            goto fail;
-    } else {
-        action = "present";
-    }
+    if (exists)
+        *action = "present";
+    else if ((rc = build_run(x, c, b, build_add_fk, fk, "add foreign key", e)) != CO_OK)
+        return rc;
     if (fk_two_phase(fk) && !valid) {
-        build_validate_fk(b, c, fk);
-        if (run_stmt(x, c, b, "validate foreign key", &e) != CO_OK)
-            goto fail;
+        if ((rc = build_run(x, c, b, build_validate_fk, fk, "validate foreign key", e)) !=
+            CO_OK)
+            return rc;
         if (exists)
-            action = "validated";
+            *action = "validated";
     }
-    if (v_str(fk, "comment")) {
-        build_fk_comment(b, c, fk);
-        if (run_stmt(x, c, b, "comment on foreign key", &e) != CO_OK)
-            goto fail;
+    if (v_str(fk, "comment"))
+        rc = build_run(x, c, b, build_fk_comment, fk, "comment on foreign key", e);
+    return rc;
+}
+
+/* Restores one index or foreign key and reports it. */
+static void restore_object(restore_ctx *x, PGconn *c, const json_t *o, pg_sql *b, bool fk)
+{
+    const char *action = "created";
+    co_error e;
+    co_error_clear(&e);
+    if ((fk ? restore_fk : restore_index)(x, c, o, b, &action, &e) == CO_OK) {
+        report_object(x, fk ? "foreign_key" : "index", o, action, NULL);
+    } else {
+        pg_sql_reset(b);
+        report_object(x, fk ? "foreign_key" : "index", o, "failed", &e);
     }
-    report_object(x, "foreign_key", fk, action, NULL);
-    return;
-fail:
-    PQclear(res);
-    pg_sql_reset(b);
-    report_object(x, "foreign_key", fk, "failed", &e);
 }
 
 typedef struct restore_job {
@@ -510,10 +469,7 @@ static void *job_main(void *arg)
         pthread_mutex_unlock(&j->x->mu);
         if (!it)
             break;
-        if (j->fk)
-            restore_fk(j->x, j->conn, it, &b);
-        else
-            restore_index(j->x, j->conn, it, &b);
+        restore_object(j->x, j->conn, it, &b, j->fk);
     }
     pg_sql_free(&b);
     return NULL;

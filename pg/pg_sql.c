@@ -1,6 +1,7 @@
 /* pg_sql.c - see pg_sql.h. */
 #include "pg/pg_sql.h"
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,6 +105,36 @@ void pg_sql_literal(pg_sql *b, PGconn *conn, const char *value)
     }
     pg_sql_add(b, q);
     PQfreemem(q);
+}
+
+void pg_sql_addf(pg_sql *b, PGconn *conn, const char *tmpl, ...)
+{
+    va_list ap;
+    const char *p = tmpl, *pct, *schema;
+    va_start(ap, tmpl);
+    while ((pct = strchr(p, '%')) != NULL) {
+        pg_sql_addn(b, p, (size_t)(pct - p));
+        switch (pct[1]) {
+        case 's': pg_sql_add(b, va_arg(ap, const char *)); break;
+        case 'I': pg_sql_ident(b, conn, va_arg(ap, const char *)); break;
+        case 'L': pg_sql_literal(b, conn, va_arg(ap, const char *)); break;
+        case '%': pg_sql_add(b, "%"); break;
+        case 'Q':
+            schema = va_arg(ap, const char *);
+            pg_sql_qname(b, conn, schema, va_arg(ap, const char *));
+            break;
+        default:
+            if (b->failed == CO_OK) {
+                b->failed = CO_ERR_INVALID;
+                snprintf(b->why, sizeof b->why, "unknown SQL template directive");
+            }
+            va_end(ap);
+            return;
+        }
+        p = pct + 2;
+    }
+    pg_sql_add(b, p);
+    va_end(ap);
 }
 
 co_status pg_sql_check(const pg_sql *b, co_error *err)

@@ -72,6 +72,17 @@ void pg_sql_qname(pg_sql *b, PGconn *conn, const char *schema, const char *name)
  * holds backslashes). Only for statements that cannot take parameters. */
 void pg_sql_literal(pg_sql *b, PGconn *conn, const char *value);
 
+/* Appends tmpl with its directives replaced, in order, by the const char *
+ * arguments that follow: %s trusted text (as pg_sql_add), %I an identifier
+ * (pg_sql_ident), %Q two arguments schema, name (pg_sql_qname), %L a
+ * literal (pg_sql_literal), %% a percent sign; the directives follow those
+ * of PostgreSQL's format() function. Other text of tmpl is trusted SQL. An
+ * unknown directive marks the buffer failed (CO_ERR_INVALID, reported by
+ * pg_sql_check); an argument missing for a directive is undefined
+ * behaviour, as with printf. Example: pg_sql_addf(b, c, "DROP INDEX %Q",
+ * schema, name). */
+void pg_sql_addf(pg_sql *b, PGconn *conn, const char *tmpl, ...);
+
 /* Returns CO_OK, or the sticky failure recorded into err. */
 CO_MUST_CHECK co_status pg_sql_check(const pg_sql *b, co_error *err);
 
