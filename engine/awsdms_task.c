@@ -254,6 +254,33 @@ static void create_task(co_step_ctx *ctx, co_dms_client *cli, const char *role,
     co_dms_result_clear(&res);
 }
 
+/* Status sets of a replication task (DMS API ReplicationTask.Status). */
+static const char *const TASK_ACTIVE[] = {"running", "starting", NULL};
+static const char *const TASK_IDLE[] = {"stopped", "ready", "failed", NULL};
+
+static bool status_in(const char *status, const char *const *set)
+{
+    for (; *set; set++)
+        if (awsdms_streq(status, *set))
+            return true;
+    return false;
+}
+
+/* awsdms_find_task (no reload) and, when the task exists, its Status into
+ * *status and a status note with its StopReason. Returns as
+ * awsdms_find_task. */
+static int find_noted(co_step_ctx *ctx, co_dms_client *cli, const char *role,
+                      co_dms_result *res, json_t **task, const char **status, co_verdict *v)
+{
+    int found = awsdms_find_task(ctx, cli, role, false, res, task, v);
+    if (found > 0) {
+        *status = awsdms_task_str(*task, "Status");
+        awsdms_note_status(ctx, "replication_task", role, *status,
+                           awsdms_task_str(*task, "StopReason"));
+    }
+    return found;
+}
+
 void awsdms_ensure_task(co_step_ctx *ctx, const char *role, co_verdict *v)
 {
     co_dms_client *cli = awsdms_begin(ctx, v, "ensure_task");
@@ -273,15 +300,12 @@ void awsdms_ensure_task(co_step_ctx *ctx, const char *role, co_verdict *v)
         !endpoints_ready(ctx, cli, awsdms_streq(role, "rollback"), v) ||
         !awsdms_instance_arn(ctx, cli, inst, sizeof inst, v))
         return;
-    if ((found = awsdms_find_task(ctx, cli, role, false, &res, &task, v)) < 0)
+    if ((found = find_noted(ctx, cli, role, &res, &task, &status, v)) < 0)
         goto out;
     if (found == 0) {
         create_task(ctx, cli, role, inst, v);
         goto out;
     }
-    status = awsdms_task_str(task, "Status");
-    awsdms_note_status(ctx, "replication_task", role, status,
-                       awsdms_task_str(task, "StopReason"));
     if (awsdms_streq(status, "creating") || awsdms_streq(status, "modifying") ||
         awsdms_streq(status, "deleting"))
         task_wait(ctx, v, task, role, "to become ready");
@@ -321,17 +345,13 @@ void awsdms_start_task(co_step_ctx *ctx, const char *role, co_task_start kind,
     co_error_clear(&err);
     snprintf(flag, sizeof flag, "dms_task_%s_start_%s", role ? role : "", type);
     snprintf(refusals, sizeof refusals, "dms_task_%s_start_refusals", role ? role : "");
-    if ((found = awsdms_find_task(ctx, cli, role, false, &res, &task, v)) <= 0) {
+    if ((found = find_noted(ctx, cli, role, &res, &task, &status, v)) <= 0) {
         if (found == 0)
             co_verdict_set(v, CO_VERDICT_FAIL, 0, "replication task %s does not exist", role);
         goto out;
     }
-    status = awsdms_task_str(task, "Status");
     arn = awsdms_task_str(task, "ReplicationTaskArn");
-    awsdms_note_status(ctx, "replication_task", role, status,
-                       awsdms_task_str(task, "StopReason"));
-    if (awsdms_streq(status, "running") || awsdms_streq(status, "starting") ||
-        awsdms_flag(ctx, flag)) {
+    if (status_in(status, TASK_ACTIVE) || awsdms_flag(ctx, flag)) {
         awsdms_set_flag(ctx, flag, true);
         co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
         goto out;
@@ -504,62 +524,47 @@ static void task_action(co_step_ctx *ctx, co_dms_client *cli, const char *op,
     co_dms_result_clear(&res);
 }
 
-void awsdms_stop_task(co_step_ctx *ctx, const char *role, co_verdict *v)
+/* Stops (del false) or stops and deletes (del true) role's task; a task
+ * that does not exist counts as done (after a delete, the run's endpoints
+ * and instance are cleaned up). */
+static void stop_or_delete(co_step_ctx *ctx, const char *role, bool del, co_verdict *v)
 {
-    co_dms_client *cli = awsdms_begin(ctx, v, "stop_task");
+    co_dms_client *cli = awsdms_begin(ctx, v, del ? "delete_task" : "stop_task");
+    const char *goal = del ? "to be deleted" : "to stop";
     co_dms_result res = {0};
     json_t *task;
     const char *status;
     int found;
     if (!cli)
         return;
-    if ((found = awsdms_find_task(ctx, cli, role, false, &res, &task, v)) <= 0) {
-        if (found == 0) /* nothing to stop */
-            co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
+    if ((found = find_noted(ctx, cli, role, &res, &task, &status, v)) < 0)
         goto out;
-    }
-    status = awsdms_task_str(task, "Status");
-    awsdms_note_status(ctx, "replication_task", role, status,
-                       awsdms_task_str(task, "StopReason"));
-    if (awsdms_streq(status, "stopped") || awsdms_streq(status, "ready") ||
-        awsdms_streq(status, "failed"))
+    if (found == 0) { /* nothing to stop or delete */
         co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
-    else if (awsdms_streq(status, "running") || awsdms_streq(status, "starting"))
-        task_action(ctx, cli, "StopReplicationTask", task, role, "to stop", v);
-    else
-        task_wait(ctx, v, task, role, "to stop");
+        if (del)
+            awsdms_cleanup_after(ctx, cli, role, v);
+    } else if (status_in(status, TASK_ACTIVE)) {
+        task_action(ctx, cli, "StopReplicationTask", task, role, goal, v);
+    } else if (status_in(status, TASK_IDLE)) {
+        if (del)
+            task_action(ctx, cli, "DeleteReplicationTask", task, role, goal, v);
+        else
+            co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
+    } else {
+        task_wait(ctx, v, task, role, goal);
+    }
 out:
     co_dms_result_clear(&res);
 }
 
+void awsdms_stop_task(co_step_ctx *ctx, const char *role, co_verdict *v)
+{
+    stop_or_delete(ctx, role, false, v);
+}
+
 void awsdms_delete_task(co_step_ctx *ctx, const char *role, co_verdict *v)
 {
-    co_dms_client *cli = awsdms_begin(ctx, v, "delete_task");
-    co_dms_result res = {0};
-    json_t *task;
-    const char *status;
-    int found;
-    if (!cli)
-        return;
-    if ((found = awsdms_find_task(ctx, cli, role, false, &res, &task, v)) < 0)
-        goto out;
-    if (found == 0) {
-        co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
-        awsdms_cleanup_after(ctx, cli, role, v);
-        goto out;
-    }
-    status = awsdms_task_str(task, "Status");
-    awsdms_note_status(ctx, "replication_task", role, status,
-                       awsdms_task_str(task, "StopReason"));
-    if (awsdms_streq(status, "running") || awsdms_streq(status, "starting"))
-        task_action(ctx, cli, "StopReplicationTask", task, role, "to be deleted", v);
-    else if (awsdms_streq(status, "stopped") || awsdms_streq(status, "ready") ||
-             awsdms_streq(status, "failed"))
-        task_action(ctx, cli, "DeleteReplicationTask", task, role, "to be deleted", v);
-    else
-        task_wait(ctx, v, task, role, "to be deleted");
-out:
-    co_dms_result_clear(&res);
+    stop_or_delete(ctx, role, true, v);
 }
 
 void awsdms_left_behind(co_step_ctx *ctx, const char *role, json_t *items)
