@@ -244,36 +244,23 @@ static co_status merge_array(const json_t *prev, const json_t *cur, bool with_ta
                              json_t **out)
 {
     json_t *seen = json_object(), *res = json_array();
+    const json_t *const from[2] = {prev, cur};
     size_t i;
     json_t *it;
     if (!seen || !res)
         goto nomem;
-    json_array_foreach(prev, i, it) {
-        char *k = object_key(it, with_table);
-        if (!k)
-            goto nomem;
-        if (!json_object_get(seen, k)) {
-            if (json_object_set_new(seen, k, json_true()) ||
-                json_array_append(res, it)) {
+    for (int f = 0; f < 2; f++)
+        json_array_foreach(from[f], i, it) {
+            char *k = object_key(it, with_table);
+            if (!k)
+                goto nomem;
+            if (!json_object_get(seen, k) &&
+                (json_object_set_new(seen, k, json_true()) || json_array_append(res, it))) {
                 free(k);
                 goto nomem;
             }
+            free(k);
         }
-        free(k);
-    }
-    json_array_foreach(cur, i, it) {
-        char *k = object_key(it, with_table);
-        if (!k)
-            goto nomem;
-        if (!json_object_get(seen, k)) {
-            if (json_object_set_new(seen, k, json_true()) ||
-                json_array_append(res, it)) {
-                free(k);
-                goto nomem;
-            }
-        }
-        free(k);
-    }
     json_decref(seen);
     *out = res;
     return CO_OK;
