@@ -249,6 +249,34 @@ static void explicit_table(out *o, const char *schema, const char *table, const 
     free(name);
 }
 
+/* "oc LIKE 'schema' ESCAPE '\' AND tc LIKE 'table' ESCAPE '\'": the
+ * objects a rule's object-locator names, over owner column oc and name
+ * column tc. */
+static void like_pair(out *o, const char *oc, const char *schema, const char *tc,
+                      const char *table)
+{
+    put(o, "%s LIKE ", oc);
+    like(o, schema);
+    put(o, " ESCAPE '\\' AND %s LIKE ", tc);
+    like(o, table);
+    put(o, " ESCAPE '\\'");
+}
+
+/* The rule-action of r when it is a selection rule of DMS table mappings
+ * (NULL otherwise, or without an action); *schema and *table receive its
+ * object-locator's schema-name and table-name (borrowed, NULL when
+ * absent). */
+static const char *selection_rule(const json_t *r, const char **schema, const char **table)
+{
+    const json_t *loc = json_object_get(r, "object-locator");
+    const char *rt = json_string_value(json_object_get(r, "rule-type"));
+    *schema = json_string_value(json_object_get(loc, "schema-name"));
+    *table = json_string_value(json_object_get(loc, "table-name"));
+    if (!rt || strcmp(rt, "selection") != 0)
+        return NULL;
+    return json_string_value(json_object_get(r, "rule-action"));
+}
+
 static bool has_wildcard(const char *s)
 {
     return s && strchr(s, '%');
@@ -273,31 +301,22 @@ static void wildcard_loop(out *o, const json_t *mappings, const char *schema,
     size_t i;
     json_t *r;
     out q = {{0}, CO_OK};
-    put(o, "BEGIN\n  FOR t IN (SELECT OWNER, %s AS NAME FROM %s\n            WHERE OWNER LIKE ",
-        col, view ? "ALL_VIEWS" : "ALL_TABLES");
-    like(o, schema);
-    put(o, " ESCAPE '\\' AND %s LIKE ", col);
-    like(o, table);
-    put(o, " ESCAPE '\\'\n");
+    put(o, "BEGIN\n  FOR t IN (SELECT OWNER, %s AS NAME FROM %s\n            WHERE ", col,
+        view ? "ALL_VIEWS" : "ALL_TABLES");
+    like_pair(o, "OWNER", schema, col, table);
+    put(o, "\n");
     if (!view)
         put(o, "              AND NESTED = 'NO' AND TEMPORARY = 'N' AND DROPPED = 'NO'\n"
                "              AND (IOT_TYPE IS NULL OR IOT_TYPE = 'IOT')\n");
     if (has_wildcard(schema))
         put(o, "              AND OWNER NOT IN (%s)\n", system_schemas);
     json_array_foreach(json_object_get(mappings, "rules"), i, r) {
-        const json_t *loc = json_object_get(r, "object-locator");
-        const char *es = json_string_value(json_object_get(loc, "schema-name"));
-        const char *et = json_string_value(json_object_get(loc, "table-name"));
-        const char *rt = json_string_value(json_object_get(r, "rule-type"));
-        const char *ra = json_string_value(json_object_get(r, "rule-action"));
-        if (!rt || strcmp(rt, "selection") != 0 || !ra || strcmp(ra, "exclude") != 0 || !es ||
-            !admits(r, type))
+        const char *es, *et, *ra = selection_rule(r, &es, &et);
+        if (!ra || strcmp(ra, "exclude") != 0 || !es || !admits(r, type))
             continue;
-        put(o, "              AND NOT (OWNER LIKE ");
-        like(o, es);
-        put(o, " ESCAPE '\\' AND %s LIKE ", col);
-        like(o, et ? et : "%");
-        put(o, " ESCAPE '\\')\n");
+        put(o, "              AND NOT (");
+        like_pair(o, "OWNER", es, col, et ? et : "%");
+        put(o, ")\n");
     }
     /* the user's name inside a PL/SQL string literal */
     doubled(&q, quser, '\'');
@@ -327,13 +346,9 @@ static void tables(out *o, const json_t *mappings, const char *quser)
     json_t *r;
     put(o, "PROMPT 5. SELECT and supplemental logging (primary key columns) per table\n");
     json_array_foreach(json_object_get(mappings, "rules"), i, r) {
-        const json_t *loc = json_object_get(r, "object-locator");
-        const char *s = json_string_value(json_object_get(loc, "schema-name"));
-        const char *t = json_string_value(json_object_get(loc, "table-name"));
-        const char *rt = json_string_value(json_object_get(r, "rule-type"));
-        const char *ra = json_string_value(json_object_get(r, "rule-action"));
+        const char *s, *t, *ra = selection_rule(r, &s, &t);
         static const char *const types[] = {"table", "view"};
-        if (!rt || strcmp(rt, "selection") != 0 || !ra || strcmp(ra, "exclude") == 0 || !s)
+        if (!ra || strcmp(ra, "exclude") == 0 || !s)
             continue;
         if (!t)
             t = "%";
@@ -408,22 +423,14 @@ static void selection_condition(out *o, const json_t *mappings, const char *oc,
         if (pass == 0)
             put(o, "(1 = 0");
         json_array_foreach(json_object_get(mappings, "rules"), i, r) {
-            const json_t *loc = json_object_get(r, "object-locator");
-            const char *s = json_string_value(json_object_get(loc, "schema-name"));
-            const char *t = json_string_value(json_object_get(loc, "table-name"));
-            const char *ra = json_string_value(json_object_get(r, "rule-action"));
+            const char *s, *t, *ra = selection_rule(r, &s, &t);
             bool exclude = ra && strcmp(ra, "exclude") == 0;
-            if (!s || !ra || exclude != (pass == 1) ||
-                strcmp(json_string_value(json_object_get(r, "rule-type")) ?
-                       json_string_value(json_object_get(r, "rule-type")) : "",
-                       "selection") != 0 || !admits(r, "table"))
+            if (!s || !ra || exclude != (pass == 1) || !admits(r, "table"))
                 continue;
             n += !exclude;
-            put(o, pass ? " AND NOT (%s LIKE " : " OR (%s LIKE ", oc);
-            like(o, s);
-            put(o, " ESCAPE '\\' AND %s LIKE ", tc);
-            like(o, t ? t : "%");
-            put(o, " ESCAPE '\\')");
+            put(o, pass ? " AND NOT (" : " OR (");
+            like_pair(o, oc, s, tc, t ? t : "%");
+            put(o, ")");
         }
         if (pass == 0 && n == 0)
             put(o, " OR %s NOT IN (%s)", oc, system_schemas);
