@@ -280,12 +280,7 @@ static co_status ensure_publication(PGconn *c, const pgl_names *n, json_t *table
         pg_sql_qname(&q, c, v_str(t, "schema"), v_str(t, "table"));
     }
     pg_sql_add(&q, " WITH (publish_via_partition_root = true)");
-    rc = pg_sql_check(&q, err);
-    if (rc == CO_OK) {
-        char *sql = pg_sql_steal(&q);
-        rc = pg_exec_simple(c, "creating the publication", sql, NULL, err);
-        free(sql);
-    }
+    rc = pg_sql_run(c, "creating the publication", &q, err);
     pg_sql_free(&q);
     return rc;
 }
@@ -425,16 +420,8 @@ co_status pgl_alter_subscription(co_step_ctx *ctx, const char *role, const char 
     if ((rc = co_step_pg_open(ctx, pgl_subscriber(ctx, role), &c, err)) != CO_OK)
         return rc;
     pg_sql_init(&q);
-    pg_sql_add(&q, "ALTER SUBSCRIPTION ");
-    pg_sql_ident(&q, c, n.sub);
-    pg_sql_add(&q, " ");
-    pg_sql_add(&q, action);
-    rc = pg_sql_check(&q, err);
-    if (rc == CO_OK) {
-        char *sql = pg_sql_steal(&q);
-        rc = pg_exec_simple(c, "altering the subscription", sql, NULL, err);
-        free(sql);
-    }
+    pg_sql_addf(&q, c, "ALTER SUBSCRIPTION %I %s", n.sub, action);
+    rc = pg_sql_run(c, "altering the subscription", &q, err);
     pg_sql_free(&q);
     pg_conn_close(c);
     return rc;
@@ -475,6 +462,7 @@ static void op_delete_task(co_step_ctx *ctx, const char *role, co_verdict *v)
     pg_sql q;
     const char *params[1];
     co_error_clear(&err);
+    pg_sql_init(&q);
     pgl_names_make(ctx, role, &n);
     params[0] = n.sub;
     if (co_step_pg_open(ctx, pgl_subscriber(ctx, role), &subc, &err) != CO_OK)
@@ -484,38 +472,17 @@ static void op_delete_task(co_step_ctx *ctx, const char *role, co_verdict *v)
         goto fail;
     if (pgl_exists(subc, "looking for the subscription",
                "SELECT 1 FROM pg_subscription WHERE subname = $1", n.sub, &err) > 0) {
-        static const char *const actions[] = {"DISABLE", "SET (slot_name = NONE)"};
-        for (int i = 0; i < 2; i++) {
-            pg_sql_init(&q);
-            pg_sql_add(&q, "ALTER SUBSCRIPTION ");
-            pg_sql_ident(&q, subc, n.sub);
-            pg_sql_add(&q, " ");
-            pg_sql_add(&q, actions[i]);
-            if (pg_sql_check(&q, &err) == CO_OK) {
-                char *sql = pg_sql_steal(&q);
-                co_status rc = pg_exec_simple(subc, "detaching the subscription", sql, NULL,
-                                              &err);
-                free(sql);
-                if (rc != CO_OK) {
-                    pg_sql_free(&q);
-                    goto fail;
-                }
-            }
-            pg_sql_free(&q);
-        }
-        pg_sql_init(&q);
-        pg_sql_add(&q, "DROP SUBSCRIPTION IF EXISTS ");
-        pg_sql_ident(&q, subc, n.sub);
-        if (pg_sql_check(&q, &err) == CO_OK) {
-            char *sql = pg_sql_steal(&q);
-            co_status rc = pg_exec_simple(subc, "dropping the subscription", sql, NULL, &err);
-            free(sql);
-            if (rc != CO_OK) {
-                pg_sql_free(&q);
+        static const struct {
+            const char *tmpl, *what;
+        } stmts[] = {{"ALTER SUBSCRIPTION %I DISABLE", "detaching the subscription"},
+                     {"ALTER SUBSCRIPTION %I SET (slot_name = NONE)",
+                      "detaching the subscription"},
+                     {"DROP SUBSCRIPTION IF EXISTS %I", "dropping the subscription"}};
+        for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++) {
+            pg_sql_addf(&q, subc, stmts[i].tmpl, n.sub);
+            if (pg_sql_run(subc, stmts[i].what, &q, &err) != CO_OK)
                 goto fail;
-            }
         }
-        pg_sql_free(&q);
     } else if (err.status != CO_OK) {
         goto fail;
     }
@@ -527,19 +494,9 @@ static void op_delete_task(co_step_ctx *ctx, const char *role, co_verdict *v)
                 " WHERE slot_name = $1 AND NOT active",
                 1, params, NULL, &err) != CO_OK)
         goto fail;
-    pg_sql_init(&q);
-    pg_sql_add(&q, "DROP PUBLICATION IF EXISTS ");
-    pg_sql_ident(&q, pubc, n.pub);
-    if (pg_sql_check(&q, &err) == CO_OK) {
-        char *sql = pg_sql_steal(&q);
-        co_status rc = pg_exec_simple(pubc, "dropping the publication", sql, NULL, &err);
-        free(sql);
-        if (rc != CO_OK) {
-            pg_sql_free(&q);
-            goto fail;
-        }
-    }
-    pg_sql_free(&q);
+    pg_sql_addf(&q, pubc, "DROP PUBLICATION IF EXISTS %I", n.pub);
+    if (pg_sql_run(pubc, "dropping the publication", &q, &err) != CO_OK)
+        goto fail;
     if (strcmp(role, "main") == 0) {
         json_t *restored = json_array();
         co_status rc = pgl_restore_replica_identity(ctx, pubc, restored, &err);
@@ -556,11 +513,11 @@ static void op_delete_task(co_step_ctx *ctx, const char *role, co_verdict *v)
     } else {
         co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
     }
-    pg_conn_close(subc);
-    pg_conn_close(pubc);
-    return;
+    goto out;
 fail:
     co_verdict_from_error(v, "deleting the task", &err);
+out:
+    pg_sql_free(&q);
     pg_conn_close(subc);
     pg_conn_close(pubc);
 }

@@ -119,19 +119,11 @@ static co_status set_identity(PGconn *c, const char *schema, const char *table,
                               const char *what, co_error *err)
 {
     pg_sql q;
-    char *sql;
     co_status rc;
     pg_sql_init(&q);
-    pg_sql_add(&q, "ALTER TABLE ");
-    pg_sql_qname(&q, c, schema, table);
-    pg_sql_add(&q, " REPLICA IDENTITY ");
-    pg_sql_add(&q, what);
-    rc = pg_sql_check(&q, err);
-    sql = rc == CO_OK ? pg_sql_steal(&q) : NULL;
+    pg_sql_addf(&q, c, "ALTER TABLE %Q REPLICA IDENTITY %s", schema, table, what);
+    rc = pg_sql_run(c, "setting the replica identity", &q, err);
     pg_sql_free(&q);
-    if (rc == CO_OK)
-        rc = pg_exec_simple(c, "setting the replica identity", sql, NULL, err);
-    free(sql);
     return rc;
 }
 

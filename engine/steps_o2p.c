@@ -187,12 +187,8 @@ void co_step_configure_source(co_step_ctx *ctx, co_verdict *v)
 /* Runs trusted SQL text built with pg_sql (identifiers escaped). */
 static co_status run_built(PGconn *c, pg_sql *q, const char *what, co_error *err)
 {
-    co_status rc = pg_sql_check(q, err);
-    char *sql = rc == CO_OK ? pg_sql_steal(q) : NULL;
+    co_status rc = pg_sql_run(c, what, q, err);
     pg_sql_free(q);
-    if (rc == CO_OK)
-        rc = pg_exec_simple(c, what, sql, NULL, err);
-    free(sql);
     return rc;
 }
 

@@ -77,7 +77,6 @@ static co_status create_staging_table(co_step_ctx *ctx, co_error *err)
                              pstr(ctx, "source_table", "name")};
     pg_sql q;
     co_status rc;
-    char *sql = NULL;
 
     if ((rc = co_step_pg_open(ctx, &ctx->source, &src, err)) != CO_OK)
         return rc;
@@ -103,21 +102,14 @@ static co_status create_staging_table(co_step_ctx *ctx, co_error *err)
         return rc;
     }
     pg_sql_init(&q);
-    pg_sql_add(&q, "CREATE SCHEMA IF NOT EXISTS ");
-    pg_sql_ident(&q, tgt, co_param_str(ctx, "staging_schema", "staging"));
-    pg_sql_add(&q, "; CREATE TABLE IF NOT EXISTS ");
-    pg_sql_qname(&q, tgt, co_param_str(ctx, "staging_schema", "staging"), params[1]);
-    pg_sql_add(&q, " (");
-    for (int r = 0; r < PQntuples(res); r++) {
-        if (r)
-            pg_sql_add(&q, ", ");
-        pg_sql_ident(&q, tgt, PQgetvalue(res, r, 0));
-        pg_sql_add(&q, " ");
+    pg_sql_addf(&q, tgt, "CREATE SCHEMA IF NOT EXISTS %I; CREATE TABLE IF NOT EXISTS %Q (",
+                co_param_str(ctx, "staging_schema", "staging"),
+                co_param_str(ctx, "staging_schema", "staging"), params[1]);
+    for (int r = 0; r < PQntuples(res); r++)
         /* format_type() output is a type name produced by the server */
-        pg_sql_add(&q, PQgetvalue(res, r, 1));
-        if (strcmp(PQgetvalue(res, r, 2), "t") == 0)
-            pg_sql_add(&q, " NOT NULL");
-    }
+        pg_sql_addf(&q, tgt, "%s%I %s%s", r ? ", " : "", PQgetvalue(res, r, 0),
+                    PQgetvalue(res, r, 1),
+                    strcmp(PQgetvalue(res, r, 2), "t") == 0 ? " NOT NULL" : "");
     {
         int first = 1;
         for (int r = 0; r < PQntuples(res); r++) {
@@ -132,12 +124,7 @@ static co_status create_staging_table(co_step_ctx *ctx, co_error *err)
     }
     pg_sql_add(&q, ")");
     PQclear(res);
-    rc = pg_sql_check(&q, err);
-    if (rc == CO_OK) {
-        sql = pg_sql_steal(&q);
-        rc = pg_exec_simple(tgt, "creating the staging table", sql, NULL, err);
-    }
-    free(sql);
+    rc = pg_sql_run(tgt, "creating the staging table", &q, err);
     pg_sql_free(&q);
     pg_conn_close(tgt);
     return rc;

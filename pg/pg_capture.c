@@ -349,15 +349,6 @@ done:
 
 /* ---- drop --------------------------------------------------------------- */
 
-static co_status run_one(PGconn *conn, pg_sql *b, const char *what, co_error *err)
-{
-    co_status rc = pg_sql_check(b, err);
-    if (rc == CO_OK)
-        rc = pg_exec_simple(conn, what, b->data, NULL, err);
-    pg_sql_reset(b);
-    return rc;
-}
-
 co_status pg_capture_drop(PGconn *conn, const json_t *capture, co_error *err)
 {
     json_t *tables = NULL, *it;
@@ -379,7 +370,7 @@ co_status pg_capture_drop(PGconn *conn, const json_t *capture, co_error *err)
         snprintf(what, sizeof what, "drop foreign key %s on %s", v_str(it, "name"),
                  pg_sql_display_name(v_str(it, "schema"), v_str(it, "table"), disp,
                                      sizeof disp));
-        if ((rc = run_one(conn, &b, what, err)) != CO_OK)
+        if ((rc = pg_sql_run(conn, what, &b, err)) != CO_OK)
             goto fail;
     }
     json_array_foreach(json_object_get(capture, "indexes"), i, it) {
@@ -390,7 +381,7 @@ co_status pg_capture_drop(PGconn *conn, const json_t *capture, co_error *err)
         snprintf(what, sizeof what, "drop index %s",
                  pg_sql_display_name(v_str(it, "schema"), v_str(it, "name"), disp,
                                      sizeof disp));
-        if ((rc = run_one(conn, &b, what, err)) != CO_OK)
+        if ((rc = pg_sql_run(conn, what, &b, err)) != CO_OK)
             goto fail;
     }
     /* One DISABLE TRIGGER USER per table, parents before partitions is not
@@ -417,7 +408,7 @@ co_status pg_capture_drop(PGconn *conn, const json_t *capture, co_error *err)
             snprintf(what, sizeof what, "disable triggers on %s",
                      pg_sql_display_name(v_str(it, "schema"), v_str(it, "table"), disp,
                                          sizeof disp));
-            if ((rc = run_one(conn, &b, what, err)) != CO_OK) {
+            if ((rc = pg_sql_run(conn, what, &b, err)) != CO_OK) {
                 free(ks);
                 goto fail;
             }

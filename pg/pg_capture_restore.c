@@ -319,10 +319,7 @@ static void report_object(restore_ctx *x, const char *kind, const json_t *o,
 static co_status run_stmt(restore_ctx *x, PGconn *c, pg_sql *b, const char *what,
                           co_error *e)
 {
-    co_status rc = pg_sql_check(b, e);
-    if (rc == CO_OK)
-        rc = pg_exec_simple(c, what, b->data, NULL, e);
-    pg_sql_reset(b);
+    co_status rc = pg_sql_run(c, what, b, e);
     if (rc != CO_OK && PQstatus(c) != CONNECTION_OK) {
         pthread_mutex_lock(&x->mu);
         x->lost = true;

@@ -226,20 +226,14 @@ co_status pg_matviews_refresh(PGconn *c, const json_t *schemas, json_t **report_
     free(arr);
     for (int r = 0; rc == CO_OK && r < PQntuples(res); r++) {
         pg_sql q;
-        char *sql;
+        char what[300];
         pg_sql_init(&q);
-        pg_sql_add(&q, "REFRESH MATERIALIZED VIEW ");
-        pg_sql_qname(&q, c, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1));
-        rc = pg_sql_check(&q, err);
-        sql = rc == CO_OK ? pg_sql_steal(&q) : NULL;
+        pg_sql_addf(&q, c, "REFRESH MATERIALIZED VIEW %Q", PQgetvalue(res, r, 0),
+                    PQgetvalue(res, r, 1));
+        snprintf(what, sizeof what, "refreshing %s.%s", PQgetvalue(res, r, 0),
+                 PQgetvalue(res, r, 1));
+        rc = pg_sql_run(c, what, &q, err);
         pg_sql_free(&q);
-        if (rc == CO_OK) {
-            char what[300];
-            snprintf(what, sizeof what, "refreshing %s.%s", PQgetvalue(res, r, 0),
-                     PQgetvalue(res, r, 1));
-            rc = pg_exec_simple(c, what, sql, NULL, err);
-        }
-        free(sql);
         if (rc == CO_OK)
             json_array_append_new(done, json_sprintf("%s.%s", PQgetvalue(res, r, 0),
                                                      PQgetvalue(res, r, 1)));

@@ -254,19 +254,13 @@ static co_status create_schemas(PGconn *target, const char *const *schemas, size
                                 co_error *err)
 {
     co_status rc = CO_OK;
+    pg_sql q;
+    pg_sql_init(&q);
     for (size_t i = 0; rc == CO_OK && i < n; i++) {
-        pg_sql q;
-        char *sql;
-        pg_sql_init(&q);
-        pg_sql_add(&q, "CREATE SCHEMA IF NOT EXISTS ");
-        pg_sql_ident(&q, target, schemas[i]);
-        rc = pg_sql_check(&q, err);
-        sql = rc == CO_OK ? pg_sql_steal(&q) : NULL;
-        pg_sql_free(&q);
-        if (rc == CO_OK)
-            rc = pg_exec_simple(target, "creating a schema", sql, NULL, err);
-        free(sql);
+        pg_sql_addf(&q, target, "CREATE SCHEMA IF NOT EXISTS %I", schemas[i]);
+        rc = pg_sql_run(target, "creating a schema", &q, err);
     }
+    pg_sql_free(&q);
     return rc;
 }
 

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pg/pg_conn.h"
+
 _Static_assert(offsetof(pg_sql, data) == offsetof(co_buf, data) &&
                    offsetof(pg_sql, len) == offsetof(co_buf, len),
                "pg_sql.data and .len must alias co_buf's");
@@ -150,6 +152,15 @@ co_status pg_sql_check(const pg_sql *b, co_error *err)
     default:
         return co_error_set(err, b->failed, "%s", b->why[0] ? b->why : "invalid SQL input");
     }
+}
+
+co_status pg_sql_run(PGconn *conn, const char *what, pg_sql *b, co_error *err)
+{
+    co_status rc = pg_sql_check(b, err);
+    if (rc == CO_OK)
+        rc = pg_exec_simple(conn, what, b->data, NULL, err);
+    pg_sql_reset(b);
+    return rc;
 }
 
 char *pg_sql_steal(pg_sql *b)

@@ -86,6 +86,16 @@ void pg_sql_addf(pg_sql *b, PGconn *conn, const char *tmpl, ...);
 /* Returns CO_OK, or the sticky failure recorded into err. */
 CO_MUST_CHECK co_status pg_sql_check(const pg_sql *b, co_error *err);
 
+/* Runs b's text on conn as one simple query (pg_exec_simple, results
+ * discarded) after checking b, then empties b (pg_sql_reset: its memory is
+ * kept for the next statement; the caller still owns it and frees it with
+ * pg_sql_free). what names the statement in errors. Returns CO_OK, b's
+ * sticky failure (as pg_sql_check; nothing is sent then) or the statement's
+ * error (see pg_conn_fail). Not for text holding secrets: the text is not
+ * wiped. */
+CO_MUST_CHECK co_status pg_sql_run(PGconn *conn, const char *what, pg_sql *b,
+                                   co_error *err);
+
 /* Returns the text (caller frees with free()) and re-initialises b; NULL if
  * the buffer failed or is empty-and-unallocated (then returns strdup("")). */
 char *pg_sql_steal(pg_sql *b);

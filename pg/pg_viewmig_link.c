@@ -50,15 +50,6 @@ static void mapping_role(pg_sql *b, PGconn *c, const char *role)
         pg_sql_ident(b, c, role);
 }
 
-static co_status run(PGconn *c, pg_sql *b, const char *what, co_error *err)
-{
-    co_status rc = pg_sql_check(b, err);
-    if (rc == CO_OK)
-        rc = pg_exec_simple(c, what, b->data, NULL, err);
-    pg_sql_reset(b);
-    return rc;
-}
-
 static co_status ensure_server(PGconn *c, const pg_fdw_link *l, bool *created, pg_sql *b,
                                co_error *err)
 {
@@ -95,7 +86,7 @@ static co_status ensure_server(PGconn *c, const pg_fdw_link *l, bool *created, p
         pg_sql_ident(b, c, l->server);
         pg_sql_add(b, " FOREIGN DATA WRAPPER postgres_fdw");
         alter_options(b, c, false, NULL, names, values, 3);
-        return run(c, b, "create foreign server", err);
+        return pg_sql_run(c, "create foreign server", b, err);
     }
     if ((rc = pg_exec(c, "read server options", sql_opts, 1, params, &res, err)) != CO_OK)
         return rc;
@@ -103,7 +94,7 @@ static co_status ensure_server(PGconn *c, const pg_fdw_link *l, bool *created, p
     pg_sql_ident(b, c, l->server);
     alter_options(b, c, true, res, names, values, 3);
     PQclear(res);
-    return run(c, b, "update foreign server", err);
+    return pg_sql_run(c, "update foreign server", b, err);
 }
 
 static co_status ensure_mapping(PGconn *c, const pg_fdw_link *l, pg_sql *b, co_error *err)
@@ -124,7 +115,7 @@ static co_status ensure_mapping(PGconn *c, const pg_fdw_link *l, pg_sql *b, co_e
     mapping_role(b, c, role);
     pg_sql_add(b, " SERVER ");
     pg_sql_ident(b, c, l->server);
-    if ((rc = run(c, b, "create user mapping", err)) != CO_OK)
+    if ((rc = pg_sql_run(c, "create user mapping", b, err)) != CO_OK)
         return rc;
     params[0] = l->server;
     params[1] = role && !strcasecmp(role, "public") ? "public" : role;
@@ -137,7 +128,7 @@ static co_status ensure_mapping(PGconn *c, const pg_fdw_link *l, pg_sql *b, co_e
     alter_options(b, c, true, res, names, values, nopt);
     PQclear(res);
     /* the message never includes the statement, so no secret leaks */
-    return run(c, b, "update user mapping", err);
+    return pg_sql_run(c, "update user mapping", b, err);
 }
 
 static co_status import_tables(PGconn *c, const pg_fdw_link *l, json_t *imported,
@@ -182,7 +173,7 @@ static co_status import_tables(PGconn *c, const pg_fdw_link *l, json_t *imported
         pg_sql_reset(b);
         return CO_OK;
     }
-    if ((rc = run(c, b, "import foreign schema", err)) != CO_OK)
+    if ((rc = pg_sql_run(c, "import foreign schema", b, err)) != CO_OK)
         return rc;
     /* IMPORT silently skips tables the remote side does not have. */
     for (i = 0; i < json_array_size(imported); i++) {
@@ -228,13 +219,13 @@ co_status pg_viewmig_link_remote(PGconn *conn, const pg_fdw_link *l, json_t **re
     if ((rc = pg_begin(conn, err)) != CO_OK)
         goto fail;
     pg_sql_add(&b, "CREATE EXTENSION IF NOT EXISTS postgres_fdw");
-    if ((rc = run(conn, &b, "create extension postgres_fdw", err)) != CO_OK ||
+    if ((rc = pg_sql_run(conn, "create extension postgres_fdw", &b, err)) != CO_OK ||
         (rc = ensure_server(conn, l, &created, &b, err)) != CO_OK ||
         (rc = ensure_mapping(conn, l, &b, err)) != CO_OK)
         goto fail;
     pg_sql_add(&b, "CREATE SCHEMA IF NOT EXISTS ");
     pg_sql_ident(&b, conn, l->local_schema);
-    if ((rc = run(conn, &b, "create local schema", err)) != CO_OK ||
+    if ((rc = pg_sql_run(conn, "create local schema", &b, err)) != CO_OK ||
         (rc = import_tables(conn, l, imported, present, &b, err)) != CO_OK ||
         (rc = pg_commit(conn, err)) != CO_OK)
         goto fail;
