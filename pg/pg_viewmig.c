@@ -166,22 +166,15 @@ static void key_list(pg_sql *b, PGconn *c, const char *prefix, const pg_final_sp
     }
 }
 
-/* a.k1 = b.k1 AND a.k2 = b.k2 */
-static void key_equal(pg_sql *b, PGconn *c, const char *a, const char *bb,
-                      const pg_final_spec *f)
+/* a.k1 = <bb>.<cols[0]> AND a.k2 = <bb>.<cols[1]> ... over the key columns
+ * k of f; cols NULL means the key columns themselves. */
+static void key_match(pg_sql *b, PGconn *c, const char *a, const pg_final_spec *f,
+                      const char *const *cols, const char *bb)
 {
     size_t i;
-    for (i = 0; i < f->nkey; i++) {
-        if (i)
-            pg_sql_add(b, " AND ");
-        pg_sql_add(b, a);
-        pg_sql_add(b, ".");
-        pg_sql_ident(b, c, f->key[i]);
-        pg_sql_add(b, " = ");
-        pg_sql_add(b, bb);
-        pg_sql_add(b, ".");
-        pg_sql_ident(b, c, f->key[i]);
-    }
+    for (i = 0; i < f->nkey; i++)
+        pg_sql_addf(b, c, "%s%s.%I = %s.%I", i ? " AND " : "", a, f->key[i], bb,
+                    cols ? cols[i] : f->key[i]);
 }
 
 static bool is_key(const pg_final_spec *f, const char *name)
@@ -482,7 +475,7 @@ static co_status prune_final(PGconn *c, const pg_final_spec *f, long long *prune
     pg_sql_add(&b, " AS f WHERE NOT EXISTS (SELECT 1 FROM ");
     pg_sql_qname(&b, c, f->view.schema, f->view.name);
     pg_sql_add(&b, " AS v WHERE ");
-    key_equal(&b, c, "v", "f", f);
+    key_match(&b, c, "v", f, NULL, "f");
     pg_sql_add(&b, ")");
     rc = pg_sql_check(&b, err);
     if (rc == CO_OK)
@@ -573,24 +566,6 @@ done:
 
 /* ---- ongoing_sync ------------------------------------------------------------------ */
 
-/* f.k1 = <rec>.<left col of k1> AND ... for the view (alias v) or final (f). */
-static void key_match_record(pg_sql *b, PGconn *c, const char *alias, const pg_final_spec *f,
-                             const char *const *left_cols, const char *rec)
-{
-    size_t i;
-    for (i = 0; i < f->nkey; i++) {
-        if (i)
-            pg_sql_add(b, " AND ");
-        pg_sql_add(b, alias);
-        pg_sql_add(b, ".");
-        pg_sql_ident(b, c, f->key[i]);
-        pg_sql_add(b, " = ");
-        pg_sql_add(b, rec);
-        pg_sql_add(b, ".");
-        pg_sql_ident(b, c, left_cols[i]);
-    }
-}
-
 /* Re-sync of the key found in record rec (NEW or OLD). */
 static void resync_key(pg_sql *b, PGconn *c, const pg_final_spec *f, const vcols *v,
                        const char *const *left_cols, const char *rec)
@@ -598,11 +573,11 @@ static void resync_key(pg_sql *b, PGconn *c, const pg_final_spec *f, const vcols
     pg_sql_add(b, "    DELETE FROM ");
     pg_sql_qname(b, c, f->table.schema, f->table.name);
     pg_sql_add(b, " AS f WHERE ");
-    key_match_record(b, c, "f", f, left_cols, rec);
+    key_match(b, c, "f", f, left_cols, rec);
     pg_sql_add(b, " AND NOT EXISTS (SELECT 1 FROM ");
     pg_sql_qname(b, c, f->view.schema, f->view.name);
     pg_sql_add(b, " AS v WHERE ");
-    key_match_record(b, c, "v", f, left_cols, rec);
+    key_match(b, c, "v", f, left_cols, rec);
     pg_sql_add(b, ");\n    INSERT INTO ");
     pg_sql_qname(b, c, f->table.schema, f->table.name);
     pg_sql_add(b, " AS f (");
@@ -612,7 +587,7 @@ static void resync_key(pg_sql *b, PGconn *c, const pg_final_spec *f, const vcols
     pg_sql_add(b, " FROM ");
     pg_sql_qname(b, c, f->view.schema, f->view.name);
     pg_sql_add(b, " AS v WHERE ");
-    key_match_record(b, c, "v", f, left_cols, rec);
+    key_match(b, c, "v", f, left_cols, rec);
     on_conflict(b, c, f, v, true);
     pg_sql_add(b, ";\n");
 }
@@ -793,7 +768,7 @@ static co_status key_diff(PGconn *c, const pg_final_spec *f, const vcols *v,
         pg_sql_add(&s, " JOIN ");
         pg_sql_qname(&s, c, bb->schema, bb->name);
         pg_sql_add(&s, " AS b ON ");
-        key_equal(&s, c, "a", "b", f);
+        key_match(&s, c, "a", f, NULL, "b");
         pg_sql_add(&s, " WHERE ROW(");
         col_list(&s, c, "a", v);
         pg_sql_add(&s, ")::text IS DISTINCT FROM ROW(");
@@ -803,7 +778,7 @@ static co_status key_diff(PGconn *c, const pg_final_spec *f, const vcols *v,
         pg_sql_add(&s, " WHERE NOT EXISTS (SELECT 1 FROM ");
         pg_sql_qname(&s, c, bb->schema, bb->name);
         pg_sql_add(&s, " AS b WHERE ");
-        key_equal(&s, c, "a", "b", f);
+        key_match(&s, c, "a", f, NULL, "b");
         pg_sql_add(&s, ")");
     }
     pg_sql_add(&s, " ORDER BY ");
