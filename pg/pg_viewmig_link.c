@@ -311,17 +311,29 @@ static co_status str_array(const json_t *o, const char *k, const char *pointer,
     return CO_OK;
 }
 
+/* Starts reading the object o found at JSON pointer *pointer (NULL is
+ * taken as the document root "") into out, which is zeroed (size bytes).
+ * Returns CO_OK, or CO_ERR_INVALID naming the pointer when o is no
+ * object. */
+static co_status spec_begin(const json_t *o, const char **pointer, void *out, size_t size,
+                            co_error *err)
+{
+    memset(out, 0, size);
+    if (!*pointer)
+        *pointer = "";
+    if (!json_is_object(o))
+        return co_error_field(err, (*pointer)[0] ? *pointer : "/", "must be an object");
+    return CO_OK;
+}
+
 co_status pg_fdw_link_from_json(const json_t *o, const char *pointer, pg_fdw_link *out,
                                 co_error *err)
 {
     const json_t *port = json_object_get(o, "port");
     co_status rc = CO_OK;
     char p[200];
-    memset(out, 0, sizeof *out);
-    if (!pointer)
-        pointer = "";
-    if (!json_is_object(o))
-        return co_error_field(err, pointer[0] ? pointer : "/", "must be an object");
+    if ((rc = spec_begin(o, &pointer, out, sizeof *out, err)) != CO_OK)
+        return rc;
     if (need_str(o, "server", pointer, &out->server, err) ||
         need_str(o, "host", pointer, &out->host, err) ||
         need_str(o, "dbname", pointer, &out->dbname, err) ||
@@ -373,11 +385,8 @@ co_status pg_view_spec_from_json(const json_t *o, const char *pointer, pg_view_s
     char p[200];
     size_t i;
 
-    memset(out, 0, sizeof *out);
-    if (!pointer)
-        pointer = "";
-    if (!json_is_object(o))
-        return co_error_field(err, pointer[0] ? pointer : "/", "must be an object");
+    if ((rc = spec_begin(o, &pointer, out, sizeof *out, err)) != CO_OK)
+        return rc;
     if (relname(o, "view", pointer, &out->view, err) ||
         relname(o, "left", pointer, &out->left, err) ||
         relname(o, "right", pointer, &out->right, err))
@@ -446,11 +455,8 @@ co_status pg_final_spec_from_json(const json_t *o, const char *pointer, pg_final
                                   co_error *err)
 {
     co_status rc = CO_OK;
-    memset(out, 0, sizeof *out);
-    if (!pointer)
-        pointer = "";
-    if (!json_is_object(o))
-        return co_error_field(err, pointer[0] ? pointer : "/", "must be an object");
+    if ((rc = spec_begin(o, &pointer, out, sizeof *out, err)) != CO_OK)
+        return rc;
     if (relname(o, "table", pointer, &out->table, err) ||
         relname(o, "view", pointer, &out->view, err))
         rc = CO_ERR_INVALID;
