@@ -261,11 +261,7 @@ char *pg_capture_script_new(PGconn *conn, const json_t *capture, unsigned parts,
             }
     }
     pg_sql_free(&tmp);
-    if (pg_sql_check(&b, err) != CO_OK) {
-        pg_sql_free(&b);
-        return NULL;
-    }
-    return pg_sql_steal(&b);
+    return pg_sql_take(&b, err);
 }
 
 /* ---- restore -------------------------------------------------------------- */

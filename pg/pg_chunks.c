@@ -352,6 +352,20 @@ static void add_log(pg_sql *q, PGconn *conn, const char *schema)
     pg_sql_qname(q, conn, schema, "changed_keys");
 }
 
+/* "INSERT INTO <log> (tbl, key) VALUES (idx, jsonb_build_array(<rec>.k1,
+ * ...))": logs the key of record rec ("OLD." or "NEW."). */
+static void add_log_insert(pg_sql *b, PGconn *conn, const char *schema, const json_t *table,
+                           int n, int idx, const char *rec)
+{
+    pg_sql_add(b, "INSERT INTO ");
+    add_log(b, conn, schema);
+    pg_sql_add(b, " (tbl, key) VALUES (");
+    pg_sql_int(b, idx);
+    pg_sql_add(b, ", jsonb_build_array");
+    add_key_row(b, conn, table, n, rec);
+    pg_sql_add(b, ")");
+}
+
 /* The body of the trigger function of table number idx. */
 static char *trigger_body(PGconn *conn, const char *schema, const json_t *table, int n,
                           int idx, co_error *err)
@@ -362,24 +376,12 @@ static char *trigger_body(PGconn *conn, const char *schema, const json_t *table,
     add_key_row(&b, conn, table, n, "OLD.");
     pg_sql_add(&b, " IS DISTINCT FROM ");
     add_key_row(&b, conn, table, n, "NEW.");
-    pg_sql_add(&b, " THEN INSERT INTO ");
-    add_log(&b, conn, schema);
-    pg_sql_add(&b, " (tbl, key) VALUES (");
-    pg_sql_int(&b, idx);
-    pg_sql_add(&b, ", jsonb_build_array");
-    add_key_row(&b, conn, table, n, "OLD.");
-    pg_sql_add(&b, "); END IF; END IF; IF TG_OP <> 'DELETE' THEN INSERT INTO ");
-    add_log(&b, conn, schema);
-    pg_sql_add(&b, " (tbl, key) VALUES (");
-    pg_sql_int(&b, idx);
-    pg_sql_add(&b, ", jsonb_build_array");
-    add_key_row(&b, conn, table, n, "NEW.");
-    pg_sql_add(&b, "); END IF; RETURN NULL; END");
-    if (pg_sql_check(&b, err) != CO_OK) {
-        pg_sql_free(&b);
-        return NULL;
-    }
-    return pg_sql_steal(&b);
+    pg_sql_add(&b, " THEN ");
+    add_log_insert(&b, conn, schema, table, n, idx, "OLD.");
+    pg_sql_add(&b, "; END IF; END IF; IF TG_OP <> 'DELETE' THEN ");
+    add_log_insert(&b, conn, schema, table, n, idx, "NEW.");
+    pg_sql_add(&b, "; END IF; RETURN NULL; END");
+    return pg_sql_take(&b, err);
 }
 
 /* Runs a statement naming the log, built by the caller into q. */
@@ -511,30 +513,52 @@ co_status pg_changelog_remove(PGconn *conn, const char *schema, co_error *err)
     return run_log(conn, &q, "removing the change log", -1, NULL, NULL, err);
 }
 
+/* Runs "<head><the log><tail>" (see run_log for np, params and out). */
+static co_status log_stmt(PGconn *conn, const char *schema, const char *head,
+                          const char *tail, const char *what, int np,
+                          const char *const *params, PGresult **out, co_error *err)
+{
+    pg_sql q;
+    pg_sql_init(&q);
+    pg_sql_add(&q, head);
+    add_log(&q, conn, schema);
+    pg_sql_add(&q, tail);
+    return run_log(conn, &q, what, np, params, out, err);
+}
+
+/* log_stmt with $1 the compact JSON text of doc and, when np is 2, $2 p2
+ * (NULL: SQL NULL). */
+static co_status log_stmt_json(PGconn *conn, const char *schema, const char *head,
+                               const char *tail, const char *what, const json_t *doc,
+                               int np, const char *p2, co_error *err)
+{
+    char *text = json_dumps(doc, JSON_COMPACT);
+    const char *params[2] = {text, p2};
+    co_status rc;
+    if (!text)
+        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
+    rc = log_stmt(conn, schema, head, tail, what, np, params, NULL, err);
+    free(text);
+    return rc;
+}
+
 co_status pg_changelog_read(PGconn *conn, const char *schema, const char *due_lsn, int limit,
                             PGresult **out, co_error *err)
 {
-    pg_sql q;
     char lim[16];
     const char *params[2] = {due_lsn, lim};
     snprintf(lim, sizeof lim, "%d", limit);
-    pg_sql_init(&q);
-    pg_sql_add(&q, "SELECT id, tbl, key::text, checks, coalesce(src, '') FROM ");
-    add_log(&q, conn, schema);
-    pg_sql_add(&q, " WHERE not_before IS NULL OR $1::pg_lsn IS NULL OR not_before <= $1::pg_lsn"
-                   " ORDER BY id LIMIT $2::integer");
-    return run_log(conn, &q, "reading the change log", 2, params, out, err);
+    return log_stmt(conn, schema, "SELECT id, tbl, key::text, checks, coalesce(src, '') FROM ",
+                    " WHERE not_before IS NULL OR $1::pg_lsn IS NULL"
+                    " OR not_before <= $1::pg_lsn ORDER BY id LIMIT $2::integer",
+                    "reading the change log", 2, params, out, err);
 }
 
 co_status pg_changelog_count(PGconn *conn, const char *schema, int64_t *out, co_error *err)
 {
-    pg_sql q;
     PGresult *res = NULL;
-    co_status rc;
-    pg_sql_init(&q);
-    pg_sql_add(&q, "SELECT count(*) FROM ");
-    add_log(&q, conn, schema);
-    rc = run_log(conn, &q, "counting the change log", 0, NULL, &res, err);
+    co_status rc = log_stmt(conn, schema, "SELECT count(*) FROM ", "",
+                            "counting the change log", 0, NULL, &res, err);
     *out = rc == CO_OK ? pg_res_int(res, 0, 0, 0) : 0;
     PQclear(res);
     return rc;
@@ -543,46 +567,23 @@ co_status pg_changelog_count(PGconn *conn, const char *schema, int64_t *out, co_
 co_status pg_changelog_delete(PGconn *conn, const char *schema, const json_t *ids,
                               co_error *err)
 {
-    pg_sql q;
-    char *text = json_dumps(ids, JSON_COMPACT);
-    const char *params[1] = {text};
-    co_status rc;
-    if (!text)
-        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
-    pg_sql_init(&q);
-    pg_sql_add(&q, "DELETE FROM ");
-    add_log(&q, conn, schema);
-    pg_sql_add(&q, " WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)");
-    rc = run_log(conn, &q, "trimming the change log", 1, params, NULL, err);
-    free(text);
-    return rc;
+    return log_stmt_json(conn, schema, "DELETE FROM ",
+                         " WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)",
+                         "trimming the change log", ids, 1, NULL, err);
 }
 
 co_status pg_changelog_defer(PGconn *conn, const char *schema, const json_t *entries,
                              const char *not_before, co_error *err)
 {
-    pg_sql q;
-    char *text = json_dumps(entries, JSON_COMPACT);
-    const char *params[2] = {text, not_before};
-    co_status rc;
-    if (!text)
-        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
-    pg_sql_init(&q);
-    pg_sql_add(&q, "UPDATE ");
-    add_log(&q, conn, schema);
-    pg_sql_add(&q, " l SET checks = (e ->> 'checks')::integer, not_before = $2::pg_lsn,"
-                   " src = e ->> 'src' FROM jsonb_array_elements($1::jsonb) e"
-                   " WHERE l.id = (e ->> 'id')::bigint");
-    rc = run_log(conn, &q, "deferring changed keys", 2, params, NULL, err);
-    free(text);
-    return rc;
+    return log_stmt_json(conn, schema, "UPDATE ",
+                         " l SET checks = (e ->> 'checks')::integer, not_before = $2::pg_lsn,"
+                         " src = e ->> 'src' FROM jsonb_array_elements($1::jsonb) e"
+                         " WHERE l.id = (e ->> 'id')::bigint",
+                         "deferring changed keys", entries, 2, not_before, err);
 }
 
 co_status pg_changelog_vacuum(PGconn *conn, const char *schema, co_error *err)
 {
-    pg_sql q;
-    pg_sql_init(&q);
-    pg_sql_add(&q, "VACUUM ");
-    add_log(&q, conn, schema);
-    return run_log(conn, &q, "vacuuming the change log", -1, NULL, NULL, err);
+    return log_stmt(conn, schema, "VACUUM ", "", "vacuuming the change log", -1, NULL, NULL,
+                    err);
 }

@@ -175,16 +175,21 @@ char *pg_sql_steal(pg_sql *b)
     return p;
 }
 
+char *pg_sql_take(pg_sql *b, co_error *err)
+{
+    if (pg_sql_check(b, err) != CO_OK) {
+        pg_sql_free(b);
+        return NULL;
+    }
+    return pg_sql_steal(b);
+}
+
 char *pg_sql_ident_new(PGconn *conn, const char *ident, co_error *err)
 {
     pg_sql b;
     pg_sql_init(&b);
     pg_sql_ident(&b, conn, ident);
-    if (pg_sql_check(&b, err) != CO_OK) {
-        pg_sql_free(&b);
-        return NULL;
-    }
-    return pg_sql_steal(&b);
+    return pg_sql_take(&b, err);
 }
 
 char *pg_sql_qname_new(PGconn *conn, const char *schema, const char *name,
@@ -193,11 +198,7 @@ char *pg_sql_qname_new(PGconn *conn, const char *schema, const char *name,
     pg_sql b;
     pg_sql_init(&b);
     pg_sql_qname(&b, conn, schema, name);
-    if (pg_sql_check(&b, err) != CO_OK) {
-        pg_sql_free(&b);
-        return NULL;
-    }
-    return pg_sql_steal(&b);
+    return pg_sql_take(&b, err);
 }
 
 char *pg_sql_display_name(const char *schema, const char *name, char *out,

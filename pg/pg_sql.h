@@ -100,6 +100,11 @@ CO_MUST_CHECK co_status pg_sql_run(PGconn *conn, const char *what, pg_sql *b,
  * the buffer failed or is empty-and-unallocated (then returns strdup("")). */
 char *pg_sql_steal(pg_sql *b);
 
+/* Returns b's text (malloc'd; the caller frees it with free()) and
+ * re-initialises b; on a sticky failure returns NULL with err set as
+ * pg_sql_check says, and frees b's memory. */
+char *pg_sql_take(pg_sql *b, co_error *err);
+
 /* Returns a new malloc'd copy of ident quoted by PQescapeIdentifier, or NULL
  * with err set (CO_ERR_NOMEM, or CO_ERR_INVALID for an invalid encoding).
  * Caller frees with free(). */
