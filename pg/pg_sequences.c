@@ -133,9 +133,7 @@ static co_status column_bound(PGconn *conn, seq_work *w, const char *tschema,
     pg_sql_ident(&b, conn, column);
     pg_sql_add(&b, ")::numeric)::text FROM ");
     pg_sql_qname(&b, conn, tschema, table);
-    rc = pg_sql_check(&b, e);
-    if (rc == CO_OK)
-        rc = pg_exec(conn, "read column bound", b.data, 0, NULL, &res, e);
+    rc = pg_sql_query(conn, "read column bound", &b, &res, e);
     pg_sql_free(&b);
     if (rc != CO_OK)
         return rc;
@@ -178,9 +176,7 @@ static co_status apply_one(PGconn *conn, seq_work *w, const pg_seq_opts *opts,
     pg_sql_init(&b);
     pg_sql_add(&b, "SELECT last_value::text, is_called FROM ");
     pg_sql_qname(&b, conn, w->schema, w->name);
-    rc = pg_sql_check(&b, e);
-    if (rc == CO_OK)
-        rc = pg_exec(conn, "read sequence", b.data, 0, NULL, &res, e);
+    rc = pg_sql_query(conn, "read sequence", &b, &res, e);
     pg_sql_free(&b);
     if (rc != CO_OK)
         return rc;

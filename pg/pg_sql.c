@@ -163,6 +163,16 @@ co_status pg_sql_run(PGconn *conn, const char *what, pg_sql *b, co_error *err)
     return rc;
 }
 
+co_status pg_sql_query(PGconn *conn, const char *what, pg_sql *b, PGresult **out,
+                       co_error *err)
+{
+    co_status rc = pg_sql_check(b, err);
+    if (rc == CO_OK)
+        rc = pg_exec(conn, what, b->data, 0, NULL, out, err);
+    pg_sql_reset(b);
+    return rc;
+}
+
 char *pg_sql_steal(pg_sql *b)
 {
     char *p;

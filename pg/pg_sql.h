@@ -96,6 +96,12 @@ CO_MUST_CHECK co_status pg_sql_check(const pg_sql *b, co_error *err);
 CO_MUST_CHECK co_status pg_sql_run(PGconn *conn, const char *what, pg_sql *b,
                                    co_error *err);
 
+/* As pg_sql_run, but runs the text as one statement with pg_exec (no
+ * parameters) and hands its result to *out as pg_exec does (the caller
+ * frees it with PQclear; out may be NULL). */
+CO_MUST_CHECK co_status pg_sql_query(PGconn *conn, const char *what, pg_sql *b,
+                                     PGresult **out, co_error *err);
+
 /* Returns the text (caller frees with free()) and re-initialises b; NULL if
  * the buffer failed or is empty-and-unallocated (then returns strdup("")). */
 char *pg_sql_steal(pg_sql *b);

@@ -408,9 +408,7 @@ static co_status count_rows(PGconn *c, const pg_relname *rel, long long *n, co_e
     pg_sql_init(&b);
     pg_sql_add(&b, "SELECT count(*) FROM ");
     pg_sql_qname(&b, c, rel->schema, rel->name);
-    rc = pg_sql_check(&b, err);
-    if (rc == CO_OK)
-        rc = pg_exec(c, "count rows", b.data, 0, NULL, &res, err);
+    rc = pg_sql_query(c, "count rows", &b, &res, err);
     if (rc == CO_OK)
         *n = pg_res_int(res, 0, 0, 0);
     PQclear(res);
@@ -477,9 +475,7 @@ static co_status prune_final(PGconn *c, const pg_final_spec *f, long long *prune
     pg_sql_add(&b, " AS v WHERE ");
     key_match(&b, c, "v", f, NULL, "f");
     pg_sql_add(&b, ")");
-    rc = pg_sql_check(&b, err);
-    if (rc == CO_OK)
-        rc = pg_exec(c, "prune final table", b.data, 0, NULL, &res, err);
+    rc = pg_sql_query(c, "prune final table", &b, &res, err);
     if (rc == CO_OK)
         *pruned = atoll(PQcmdTuples(res));
     PQclear(res);
@@ -724,9 +720,7 @@ static co_status side_summary(PGconn *c, const pg_relname *rel, const vcols *v, 
     pg_sql_add(&b, ")::text), 1, 15))::bit(60)::bigint::numeric), 0)::text FROM ");
     pg_sql_qname(&b, c, rel->schema, rel->name);
     pg_sql_add(&b, " AS t");
-    rc = pg_sql_check(&b, err);
-    if (rc == CO_OK)
-        rc = pg_exec(c, "checksum", b.data, 0, NULL, &res, err);
+    rc = pg_sql_query(c, "checksum", &b, &res, err);
     if (rc == CO_OK) {
         *out = json_pack("{s:I, s:s}", "count", (json_int_t)pg_res_int(res, 0, 0, 0),
                          "checksum", PQgetvalue(res, 0, 1));
