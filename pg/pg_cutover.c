@@ -37,6 +37,21 @@ static char *text_array(const json_t *names)
     return out;
 }
 
+/* Runs sql with $1 the text[] of the names in the JSON array schemas;
+ * *res as pg_exec. Errors: CO_ERR_NOMEM, see pg_conn_fail. */
+static co_status exec_in_schemas(PGconn *c, const char *what, const char *sql,
+                                 const json_t *schemas, PGresult **res, co_error *err)
+{
+    char *arr = text_array(schemas);
+    const char *params[1] = {arr};
+    co_status rc;
+    if (!arr)
+        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
+    rc = pg_exec(c, what, sql, 1, params, res, err);
+    free(arr);
+    return rc;
+}
+
 static json_t *entry(json_t *fp, const char *table)
 {
     json_t *e = json_object_get(fp, table);
@@ -49,39 +64,33 @@ static json_t *entry(json_t *fp, const char *table)
 
 co_status pg_schema_fingerprint(PGconn *c, const json_t *schemas, json_t **out, co_error *err)
 {
-    char *arr = text_array(schemas);
-    const char *params[1] = {arr};
     PGresult *res = NULL;
     json_t *fp = json_object();
     co_status rc;
 
     *out = NULL;
-    if (!arr || !fp) {
-        free(arr);
-        json_decref(fp);
+    if (!fp)
         return co_error_set(err, CO_ERR_NOMEM, "out of memory");
-    }
-    rc = pg_exec(c, "reading the schema fingerprint",
-                 "SELECT n.nspname || '.' || c.relname, 'c', a.attname,"
-                 " format_type(a.atttypid, a.atttypmod)"
-                 "   || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END"
-                 " FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
-                 " JOIN pg_namespace n ON n.oid = c.relnamespace"
-                 " WHERE n.nspname = ANY ($1::text[]) AND c.relkind IN ('r', 'p')"
-                 " AND a.attnum > 0 AND NOT a.attisdropped"
-                 " UNION ALL"
-                 " SELECT n.nspname || '.' || c.relname, 'k', k.conname,"
-                 " pg_get_constraintdef(k.oid)"
-                 " FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid"
-                 " JOIN pg_namespace n ON n.oid = c.relnamespace"
-                 " WHERE n.nspname = ANY ($1::text[]) AND c.relkind IN ('r', 'p')"
-                 " AND k.contype IN ('p', 'u', 'c', 'f', 'x')"
-                 " UNION ALL"
-                 " SELECT n.nspname || '.' || c.relname, 't', '', ''"
-                 " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-                 " WHERE n.nspname = ANY ($1::text[]) AND c.relkind IN ('r', 'p')",
-                 1, params, &res, err);
-    free(arr);
+    rc = exec_in_schemas(c, "reading the schema fingerprint",
+                         "SELECT n.nspname || '.' || c.relname, 'c', a.attname,"
+                         " format_type(a.atttypid, a.atttypmod)"
+                         "   || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END"
+                         " FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
+                         " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                         " WHERE n.nspname = ANY ($1::text[]) AND c.relkind IN ('r', 'p')"
+                         " AND a.attnum > 0 AND NOT a.attisdropped"
+                         " UNION ALL"
+                         " SELECT n.nspname || '.' || c.relname, 'k', k.conname,"
+                         " pg_get_constraintdef(k.oid)"
+                         " FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid"
+                         " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                         " WHERE n.nspname = ANY ($1::text[]) AND c.relkind IN ('r', 'p')"
+                         " AND k.contype IN ('p', 'u', 'c', 'f', 'x')"
+                         " UNION ALL"
+                         " SELECT n.nspname || '.' || c.relname, 't', '', ''"
+                         " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                         " WHERE n.nspname = ANY ($1::text[]) AND c.relkind IN ('r', 'p')",
+                         schemas, &res, err);
     for (int r = 0; rc == CO_OK && r < PQntuples(res); r++) {
         json_t *e = entry(fp, PQgetvalue(res, r, 0));
         const char *kind = PQgetvalue(res, r, 1);
@@ -205,25 +214,20 @@ co_status pg_large_objects_copy(PGconn *src, PGconn *dst, json_t **report_out, c
 co_status pg_matviews_refresh(PGconn *c, const json_t *schemas, json_t **report_out,
                               co_error *err)
 {
-    char *arr = text_array(schemas);
-    const char *params[1] = {arr};
     PGresult *res = NULL;
     json_t *done = json_array();
     co_status rc;
 
     if (report_out)
         *report_out = NULL;
-    if (!arr || !done) {
-        free(arr);
-        json_decref(done);
+    if (!done)
         return co_error_set(err, CO_ERR_NOMEM, "out of memory");
-    }
-    rc = pg_exec(c, "listing materialized views",
-                 "SELECT n.nspname, c.relname FROM pg_class c"
-                 " JOIN pg_namespace n ON n.oid = c.relnamespace"
-                 " WHERE c.relkind = 'm' AND n.nspname = ANY ($1::text[]) ORDER BY c.oid",
-                 1, params, &res, err);
-    free(arr);
+    rc = exec_in_schemas(c, "listing materialized views",
+                         "SELECT n.nspname, c.relname FROM pg_class c"
+                         " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                         " WHERE c.relkind = 'm' AND n.nspname = ANY ($1::text[])"
+                         " ORDER BY c.oid",
+                         schemas, &res, err);
     for (int r = 0; rc == CO_OK && r < PQntuples(res); r++) {
         pg_sql q;
         char what[300];
