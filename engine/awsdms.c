@@ -254,6 +254,24 @@ static bool in_set(const char *const *set, const char *s)
     return false;
 }
 
+/* The replication instance resource's fields and the
+ * CreateReplicationInstance input members they set (DMS API), with the JSON
+ * type they must have (JSON_TRUE: a boolean, true or false). */
+static const struct {
+    const char *field, *input;
+    json_type type;
+} instance_fields[] = {
+    {"replication_instance_class", "ReplicationInstanceClass", JSON_STRING},
+    {"allocated_storage", "AllocatedStorage", JSON_INTEGER},
+    {"multi_az", "MultiAZ", JSON_TRUE},
+    {"publicly_accessible", "PubliclyAccessible", JSON_TRUE},
+    {"engine_version", "EngineVersion", JSON_STRING},
+    /* networking and encryption (AWS's step 5) */
+    {"replication_subnet_group_id", "ReplicationSubnetGroupIdentifier", JSON_STRING},
+    {"vpc_security_group_ids", "VpcSecurityGroupIds", JSON_ARRAY},
+    {"kms_key_arn", "KmsKeyId", JSON_STRING},
+};
+
 /* CreateReplicationInstance input from the run's replication_instance_id
  * resource (if any) or defaults. */
 static json_t *instance_input(co_step_ctx *ctx, const char *ident, co_error *err)
@@ -272,26 +290,11 @@ static json_t *instance_input(co_step_ctx *ctx, const char *ident, co_error *err
         json_decref(in);
         return NULL;
     }
-    {
-        const json_t *d = r.doc;
-        json_t *x;
-        if (json_is_string(x = json_object_get(d, "replication_instance_class")))
-            json_object_set(in, "ReplicationInstanceClass", x);
-        if (json_is_integer(x = json_object_get(d, "allocated_storage")))
-            json_object_set(in, "AllocatedStorage", x);
-        if (json_is_boolean(x = json_object_get(d, "multi_az")))
-            json_object_set(in, "MultiAZ", x);
-        if (json_is_boolean(x = json_object_get(d, "publicly_accessible")))
-            json_object_set(in, "PubliclyAccessible", x);
-        if (json_is_string(x = json_object_get(d, "engine_version")))
-            json_object_set(in, "EngineVersion", x);
-        /* networking and encryption (AWS's step 5) */
-        if (json_is_string(x = json_object_get(d, "replication_subnet_group_id")))
-            json_object_set(in, "ReplicationSubnetGroupIdentifier", x);
-        if (json_is_array(x = json_object_get(d, "vpc_security_group_ids")))
-            json_object_set(in, "VpcSecurityGroupIds", x);
-        if (json_is_string(x = json_object_get(d, "kms_key_arn")))
-            json_object_set(in, "KmsKeyId", x);
+    for (size_t i = 0; i < sizeof instance_fields / sizeof instance_fields[0]; i++) {
+        json_t *x = json_object_get(r.doc, instance_fields[i].field);
+        json_type t = instance_fields[i].type;
+        if (x && (t == JSON_TRUE ? json_is_boolean(x) : json_typeof(x) == t))
+            json_object_set(in, instance_fields[i].input, x);
     }
     co_resource_clear(&r);
     return in;
