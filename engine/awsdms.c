@@ -564,27 +564,30 @@ static bool create_endpoint(co_step_ctx *ctx, co_dms_client *cli, side *s, co_ve
     return ok;
 }
 
-/* Starts the connection test of one side unless it was started. */
-static bool start_test(co_step_ctx *ctx, co_dms_client *cli, const char *inst, side *s,
-                       co_verdict *v)
+/* Calls op (TestConnection or RefreshSchemas, per DMS API both taking
+ * ReplicationInstanceArn and EndpointArn) unless the run's flag flag_key
+ * says it was called; sets the flag when DMS accepted the call or answered
+ * InvalidResourceStateFault ("already being tested/refreshed" is as good as
+ * started). False with v set (what names the call) on another error. */
+static bool start_once(co_step_ctx *ctx, co_dms_client *cli, const char *op,
+                       const char *flag_key, const char *inst, const char *arn,
+                       const char *what, co_verdict *v)
 {
     co_dms_result res = {0};
     co_error err;
     co_status rc;
     bool started;
-    if (awsdms_flag(ctx, s->tested_key))
+    if (awsdms_flag(ctx, flag_key))
         return true;
     co_error_clear(&err);
-    rc = awsdms_call(cli, "TestConnection",
-                     json_pack("{s:s, s:s}", "ReplicationInstanceArn", inst, "EndpointArn",
-                               awsdms_output(ctx, s->arn_key)),
+    rc = awsdms_call(cli, op,
+                     json_pack("{s:s, s:s}", "ReplicationInstanceArn", inst, "EndpointArn", arn),
                      &res, &err);
-    /* "already being tested" is as good as started */
     started = rc == CO_OK || res.cls == CO_DMS_INVALID_STATE;
     if (started)
-        awsdms_set_flag(ctx, s->tested_key, true);
+        awsdms_set_flag(ctx, flag_key, true);
     else
-        awsdms_verdict_error(v, "test connection", rc, &err);
+        awsdms_verdict_error(v, what, rc, &err);
     co_dms_result_clear(&res);
     return started;
 }
@@ -641,18 +644,9 @@ static bool refresh_done(co_step_ctx *ctx, co_dms_client *cli, const char *inst,
     json_t *st;
     bool done = false;
     co_error_clear(&err);
-    if (!awsdms_flag(ctx, "dms_refresh_started")) {
-        rc = awsdms_call(cli, "RefreshSchemas",
-                         json_pack("{s:s, s:s}", "EndpointArn", arn,
-                                   "ReplicationInstanceArn", inst),
-                         &res, &err);
-        if (rc != CO_OK && res.cls != CO_DMS_INVALID_STATE) { /* already refreshing: fine */
-            awsdms_verdict_error(v, "refresh schemas", rc, &err);
-            goto out;
-        }
-        co_error_clear(&err);
-        awsdms_set_flag(ctx, "dms_refresh_started", true);
-    }
+    if (!start_once(ctx, cli, "RefreshSchemas", "dms_refresh_started", inst, arn,
+                    "refresh schemas", v))
+        goto out;
     rc = awsdms_call(cli, "DescribeRefreshSchemasStatus",
                      json_pack("{s:s}", "EndpointArn", arn), &res, &err);
     st = json_object_get(res.body, "RefreshSchemasStatus");
@@ -693,7 +687,8 @@ bool awsdms_pair_ready(co_step_ctx *ctx, co_dms_client *cli, bool reverse, bool 
     if (!awsdms_instance_arn(ctx, cli, inst, sizeof inst, v))
         return false;
     for (int i = 0; i < 2; i++)
-        if (!start_test(ctx, cli, inst, &s[i], v))
+        if (!start_once(ctx, cli, "TestConnection", s[i].tested_key, inst,
+                        awsdms_output(ctx, s[i].arn_key), "test connection", v))
             return false;
     for (int i = 0; i < 2 && ok >= 0; i++) {
         co_verdict one;
@@ -763,7 +758,8 @@ void co_awsdms_endpoint_test(co_step_ctx *ctx, const char *instance, char *statu
         return;
     }
     if ((!awsdms_output(ctx, s.arn_key) && !create_endpoint(ctx, cli, &s, v)) ||
-        !start_test(ctx, cli, arn, &s, v))
+        !start_once(ctx, cli, "TestConnection", s.tested_key, arn,
+                    awsdms_output(ctx, s.arn_key), "test connection", v))
         return;
     r = test_status(ctx, cli, arn, &s, st, sizeof st, v);
     snprintf(status, status_size, "%s", strchr(st, ' ') ? strchr(st, ' ') + 1 : st);
