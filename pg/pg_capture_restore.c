@@ -507,7 +507,7 @@ co_status pg_capture_restore_constraints(PGconn *conn, const json_t *capture,
                                          json_t **report_out, co_error *err)
 {
     restore_ctx x;
-    json_t *order = NULL, *report = NULL;
+    json_t *order = NULL;
     size_t i;
     co_status rc;
 
@@ -544,12 +544,12 @@ co_status pg_capture_restore_constraints(PGconn *conn, const json_t *capture,
     json_decref(order);
     pthread_mutex_destroy(&x.mu);
 
-    report = json_pack("{s:I, s:I, s:I, s:I, s:o}", "total", (json_int_t)x.total,
-                       "created", (json_int_t)x.created, "present",
-                       (json_int_t)x.present, "failed", (json_int_t)x.failed,
-                       "objects", x.objects);
-    if (!report)
-        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
+    if (pg_report_out(json_pack("{s:I, s:I, s:I, s:I, s:o}", "total", (json_int_t)x.total,
+                                "created", (json_int_t)x.created, "present",
+                                (json_int_t)x.present, "failed", (json_int_t)x.failed,
+                                "objects", x.objects),
+                      report_out, err) != CO_OK)
+        return CO_ERR_NOMEM;
     if (x.lost) {
         rc = co_error_set(err, CO_ERR_TRANSIENT,
                           "connection lost during restore at %s: %s", x.first_obj,
@@ -563,10 +563,6 @@ co_status pg_capture_restore_constraints(PGconn *conn, const json_t *capture,
     }
     if (rc != CO_OK && err && x.first.sqlstate[0])
         memcpy(err->sqlstate, x.first.sqlstate, 6);
-    if (report_out)
-        *report_out = report;
-    else
-        json_decref(report);
     return rc;
 }
 
@@ -616,7 +612,7 @@ static void set_trigger(PGconn *conn, const json_t *tg, json_t *list, size_t *fa
 co_status pg_capture_enable_triggers(PGconn *conn, const json_t *capture,
                                      json_t **report_out, co_error *err)
 {
-    json_t *list, *report;
+    json_t *list;
     const json_t *it;
     size_t i, failed = 0;
     co_error first;
@@ -643,11 +639,11 @@ co_status pg_capture_enable_triggers(PGconn *conn, const json_t *capture,
         }
     }
     pg_sql_free(&b);
-    report = json_pack("{s:I, s:I, s:o}", "total",
-                       (json_int_t)json_array_size(json_object_get(capture, "triggers")),
-                       "failed", (json_int_t)failed, "triggers", list);
-    if (!report)
-        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
+    if (pg_report_out(json_pack("{s:I, s:I, s:o}", "total",
+                                (json_int_t)json_array_size(json_object_get(capture, "triggers")),
+                                "failed", (json_int_t)failed, "triggers", list),
+                      report_out, err) != CO_OK)
+        return CO_ERR_NOMEM;
     rc = CO_OK;
     if (PQstatus(conn) != CONNECTION_OK)
         rc = co_error_set(err, CO_ERR_TRANSIENT, "connection lost while setting triggers");
@@ -657,9 +653,5 @@ co_status pg_capture_enable_triggers(PGconn *conn, const json_t *capture,
         if (err && first.sqlstate[0])
             memcpy(err->sqlstate, first.sqlstate, 6);
     }
-    if (report_out)
-        *report_out = report;
-    else
-        json_decref(report);
     return rc;
 }

@@ -400,3 +400,14 @@ bool pg_res_bool(const PGresult *res, int row, int col)
     const char *v = pg_res_get(res, row, col);
     return v && v[0] == 't';
 }
+
+co_status pg_report_out(json_t *report, json_t **report_out, co_error *err)
+{
+    if (!report)
+        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
+    if (report_out)
+        *report_out = report;
+    else
+        json_decref(report);
+    return CO_OK;
+}

@@ -137,4 +137,10 @@ long long pg_res_int(const PGresult *res, int row, int col, long long def);
 /* True if the value is "t" (boolean true). */
 bool pg_res_bool(const PGresult *res, int row, int col);
 
+/* Hands an operation's report (a JSON object, owned; NULL when building it
+ * failed) to its caller: into *report_out when report_out is not NULL
+ * (the caller then owns it, json_decref), else frees it. Returns CO_OK, or
+ * CO_ERR_NOMEM set into err when report is NULL. */
+CO_MUST_CHECK co_status pg_report_out(json_t *report, json_t **report_out, co_error *err);
+
 #endif

@@ -247,7 +247,7 @@ co_status pg_sequences_reset(PGconn *conn, const pg_scope *scope, const pg_seq_o
     char *param = NULL;
     const char *params[1];
     PGresult *res = NULL;
-    json_t *list = NULL, *report;
+    json_t *list = NULL;
     long long gap = (opts && opts->gap >= 0) ? opts->gap : PG_SEQ_DEFAULT_GAP;
     size_t changed = 0, failed = 0;
     co_error first;
@@ -338,12 +338,9 @@ co_status pg_sequences_reset(PGconn *conn, const pg_scope *scope, const pg_seq_o
     }
 done:
     PQclear(res);
-    report = json_pack("{s:I, s:o}", "changed", (json_int_t)changed, "sequences", list);
-    if (!report)
-        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
-    if (report_out)
-        *report_out = report;
-    else
-        json_decref(report);
+    if (pg_report_out(json_pack("{s:I, s:o}", "changed", (json_int_t)changed, "sequences",
+                                list),
+                      report_out, err) != CO_OK)
+        return CO_ERR_NOMEM;
     return rc;
 }

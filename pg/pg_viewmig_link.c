@@ -195,7 +195,7 @@ static co_status import_tables(PGconn *c, const pg_fdw_link *l, json_t *imported
 co_status pg_viewmig_link_remote(PGconn *conn, const pg_fdw_link *l, json_t **report_out,
                                  co_error *err)
 {
-    json_t *imported = json_array(), *present = json_array(), *report;
+    json_t *imported = json_array(), *present = json_array();
     bool created = false;
     pg_sql b;
     co_status rc;
@@ -230,15 +230,10 @@ co_status pg_viewmig_link_remote(PGconn *conn, const pg_fdw_link *l, json_t **re
         (rc = pg_commit(conn, err)) != CO_OK)
         goto fail;
     pg_sql_free(&b);
-    report = json_pack("{s:s, s:b, s:o, s:o}", "server", l->server, "server_created",
-                       created, "imported", imported, "present", present);
-    if (!report)
-        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
-    if (report_out)
-        *report_out = report;
-    else
-        json_decref(report);
-    return CO_OK;
+    return pg_report_out(json_pack("{s:s, s:b, s:o, s:o}", "server", l->server,
+                                   "server_created", created, "imported", imported,
+                                   "present", present),
+                         report_out, err);
 fail:
     pg_rollback(conn);
     pg_sql_free(&b);
