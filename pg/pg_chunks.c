@@ -408,19 +408,15 @@ static co_status run_log(PGconn *conn, pg_sql *q, const char *what, int np,
 static co_status always_on_partitions(PGconn *conn, const json_t *t, const char *trigger,
                                       co_error *err)
 {
-    char *qn = pg_sql_qname_new(conn, json_string_value(json_object_get(t, "schema")),
-                                json_string_value(json_object_get(t, "name")), err);
-    const char *params[1] = {qn};
     PGresult *res = NULL;
-    co_status rc;
-    if (!qn)
-        return err ? err->status : CO_ERR_NOMEM;
-    rc = pg_exec(conn, "listing partitions",
-                 "SELECT n.nspname, c.relname FROM pg_partition_tree($1::regclass) p"
-                 " JOIN pg_catalog.pg_class c ON c.oid = p.relid"
-                 " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-                 " WHERE p.level > 0 AND c.relkind = 'r'",
-                 1, params, &res, err);
+    co_status rc = pg_sql_exec_on(conn, "listing partitions",
+                                  "SELECT n.nspname, c.relname"
+                                  " FROM pg_partition_tree($1::regclass) p"
+                                  " JOIN pg_catalog.pg_class c ON c.oid = p.relid"
+                                  " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                                  " WHERE p.level > 0 AND c.relkind = 'r'",
+                                  json_string_value(json_object_get(t, "schema")),
+                                  json_string_value(json_object_get(t, "name")), &res, err);
     for (int r = 0; rc == CO_OK && r < PQntuples(res); r++) {
         pg_sql q;
         pg_sql_init(&q);
@@ -432,7 +428,6 @@ static co_status always_on_partitions(PGconn *conn, const json_t *t, const char 
                      NULL, err);
     }
     PQclear(res);
-    free(qn);
     return rc;
 }
 

@@ -211,6 +211,20 @@ char *pg_sql_qname_new(PGconn *conn, const char *schema, const char *name,
     return pg_sql_take(&b, err);
 }
 
+co_status pg_sql_exec_on(PGconn *conn, const char *what, const char *sql,
+                         const char *schema, const char *name, PGresult **out,
+                         co_error *err)
+{
+    char *qn = pg_sql_qname_new(conn, schema, name, err);
+    const char *params[1] = {qn};
+    co_status rc;
+    if (!qn)
+        return err ? err->status : CO_ERR_NOMEM;
+    rc = pg_exec(conn, what, sql, 1, params, out, err);
+    free(qn);
+    return rc;
+}
+
 char *pg_sql_display_name(const char *schema, const char *name, char *out,
                           size_t size)
 {

@@ -121,6 +121,14 @@ char *pg_sql_ident_new(PGconn *conn, const char *ident, co_error *err);
 char *pg_sql_qname_new(PGconn *conn, const char *schema, const char *name,
                        co_error *err);
 
+/* Runs sql (one statement) with pg_exec and $1 the quoted "schema"."name"
+ * (as pg_sql_qname_new: for a ::regclass cast, or text derived from the
+ * quoted name); *out as pg_exec (caller frees it with PQclear). Errors:
+ * CO_ERR_NOMEM, CO_ERR_INVALID (name cannot be quoted), see pg_conn_fail. */
+CO_MUST_CHECK co_status pg_sql_exec_on(PGconn *conn, const char *what, const char *sql,
+                                       const char *schema, const char *name,
+                                       PGresult **out, co_error *err);
+
 /* Writes "schema.name" (unquoted, for messages and JSON) into out, truncating.
  * Returns out. */
 char *pg_sql_display_name(const char *schema, const char *name, char *out,

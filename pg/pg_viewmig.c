@@ -591,19 +591,14 @@ static void resync_key(pg_sql *b, PGconn *c, const pg_final_spec *f, const vcols
 static co_status sync_name(PGconn *c, const pg_final_spec *f, char *out, size_t size,
                            co_error *err)
 {
-    char *qn = pg_sql_qname_new(c, f->table.schema, f->table.name, err);
-    const char *params[1] = {qn};
     PGresult *res = NULL;
-    co_status rc;
-    if (!qn)
-        return err ? err->status : CO_ERR_NOMEM;
-    rc = pg_exec(c, "name sync trigger",
-                 "SELECT 'cutover_sync_' || pg_catalog.left(pg_catalog.md5($1), 16)", 1,
-                 params, &res, err);
+    co_status rc = pg_sql_exec_on(c, "name sync trigger",
+                                  "SELECT 'cutover_sync_'"
+                                  " || pg_catalog.left(pg_catalog.md5($1), 16)",
+                                  f->table.schema, f->table.name, &res, err);
     if (rc == CO_OK)
         snprintf(out, size, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
-    free(qn);
     return rc;
 }
 
