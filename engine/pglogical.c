@@ -257,19 +257,40 @@ co_status pgl_selected_tables(co_step_ctx *ctx, const char *role, PGconn *c, jso
 
 /* ---------------------------------------------------------------- tasks */
 
+/* The replication objects of a task and how the catalogs name them. */
+typedef enum pgl_object { PGL_PUBLICATION, PGL_SLOT, PGL_SUBSCRIPTION } pgl_object;
+
+static const struct {
+    const char *what, *sql; /* sql: one row when the object named $1 exists */
+} pgl_objects[] = {
+    [PGL_PUBLICATION] = {"looking for the publication",
+                         "SELECT 1 FROM pg_publication WHERE pubname = $1"},
+    [PGL_SLOT] = {"looking for the replication slot",
+                  "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1"},
+    [PGL_SUBSCRIPTION] = {"looking for the subscription",
+                          "SELECT 1 FROM pg_subscription WHERE subname = $1"},
+};
+
+/* Whether object o named name is absent on c: CO_OK with *absent set, or
+ * an error of the lookup (see pg_conn_fail). */
+static co_status object_absent(PGconn *c, pgl_object o, const char *name, bool *absent,
+                               co_error *err)
+{
+    int has = pgl_exists(c, pgl_objects[o].what, pgl_objects[o].sql, name, err);
+    *absent = has == 0;
+    return has < 0 ? err->status : CO_OK;
+}
+
 static co_status ensure_publication(PGconn *c, const pgl_names *n, json_t *tables,
                                     co_error *err)
 {
     pg_sql q;
     json_t *t;
     size_t i;
-    co_status rc;
-    int has = pgl_exists(c, "looking for the publication",
-                     "SELECT 1 FROM pg_publication WHERE pubname = $1", n->pub, err);
-    if (has < 0)
-        return err->status;
-    if (has)
-        return CO_OK;
+    bool absent;
+    co_status rc = object_absent(c, PGL_PUBLICATION, n->pub, &absent, err);
+    if (rc != CO_OK || !absent)
+        return rc;
     pg_sql_init(&q);
     pg_sql_add(&q, "CREATE PUBLICATION ");
     pg_sql_ident(&q, c, n->pub);
@@ -288,12 +309,10 @@ static co_status ensure_publication(PGconn *c, const pgl_names *n, json_t *table
 static co_status ensure_slot(PGconn *c, const pgl_names *n, co_error *err)
 {
     const char *params[1] = {n->slot};
-    int has = pgl_exists(c, "looking for the replication slot",
-                     "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", n->slot, err);
-    if (has < 0)
-        return err->status;
-    if (has)
-        return CO_OK;
+    bool absent;
+    co_status rc = object_absent(c, PGL_SLOT, n->slot, &absent, err);
+    if (rc != CO_OK || !absent)
+        return rc;
     return pg_exec(c, "creating the replication slot",
                    "SELECT pg_create_logical_replication_slot($1, 'pgoutput')", 1, params,
                    NULL, err);
@@ -305,13 +324,10 @@ static co_status ensure_subscription(co_step_ctx *ctx, PGconn *c, const pgl_name
 {
     pg_sql q;
     char *conninfo, *sql;
-    co_status rc;
-    int has = pgl_exists(c, "looking for the subscription",
-                     "SELECT 1 FROM pg_subscription WHERE subname = $1", n->sub, err);
-    if (has < 0)
-        return err->status;
-    if (has)
-        return CO_OK;
+    bool absent;
+    co_status rc = object_absent(c, PGL_SUBSCRIPTION, n->sub, &absent, err);
+    if (rc != CO_OK || !absent)
+        return rc;
     if (!(conninfo = co_step_conninfo_new(ctx, pub_ep, err)))
         return err->status;
     pg_sql_init(&q);
@@ -470,8 +486,8 @@ static void op_delete_task(co_step_ctx *ctx, const char *role, co_verdict *v)
     /* the change log of the continuous validation goes with the task */
     if (strcmp(role, "main") == 0 && pgl_validate_remove(ctx, subc, &err) != CO_OK)
         goto fail;
-    if (pgl_exists(subc, "looking for the subscription",
-               "SELECT 1 FROM pg_subscription WHERE subname = $1", n.sub, &err) > 0) {
+    if (pgl_exists(subc, pgl_objects[PGL_SUBSCRIPTION].what, pgl_objects[PGL_SUBSCRIPTION].sql,
+                   n.sub, &err) > 0) {
         static const struct {
             const char *tmpl, *what;
         } stmts[] = {{"ALTER SUBSCRIPTION %I DISABLE", "detaching the subscription"},
@@ -506,8 +522,8 @@ static void op_delete_task(co_step_ctx *ctx, const char *role, co_verdict *v)
         if (rc != CO_OK)
             goto fail;
     }
-    if (pgl_exists(pubc, "checking the slot is gone",
-               "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", n.slot, &err) > 0) {
+    if (pgl_exists(pubc, "checking the slot is gone", pgl_objects[PGL_SLOT].sql, n.slot,
+                   &err) > 0) {
         /* the walsender of the dropped subscription is still exiting */
         co_verdict_set(v, CO_VERDICT_WAIT, 500, NULL);
     } else {
