@@ -58,6 +58,17 @@ static const json_t *output_of(const co_step_ctx *ctx, const char *step, const c
     return json_object_get(json_object_get(ctx->all_outputs, step), key);
 }
 
+/* The capture prepare_target stored (borrowed), or NULL with v failed:
+ * "prepare_target left no <missing>". */
+static const json_t *capture_or_fail(const co_step_ctx *ctx, const char *missing,
+                                     co_verdict *v)
+{
+    const json_t *capture = output_of(ctx, "prepare_target", "capture");
+    if (!capture)
+        co_verdict_set(v, CO_VERDICT_FAIL, 0, "prepare_target left no %s", missing);
+    return capture;
+}
+
 static void artifact(co_step_ctx *ctx, const char *name, const char *ctype, const char *text,
                      co_verdict *v)
 {
@@ -447,7 +458,7 @@ void co_step_restore_constraints(co_step_ctx *ctx, co_verdict *v)
 {
     PGconn *c = NULL;
     json_t *report = NULL;
-    const json_t *capture = output_of(ctx, "prepare_target", "capture");
+    const json_t *capture = capture_or_fail(ctx, "capture to restore", v);
     pg_restore_opts opts = {.concurrently = co_param_bool(ctx, "create_indexes_concurrently",
                                                           false),
                             .progress = progress_cb,
@@ -456,10 +467,8 @@ void co_step_restore_constraints(co_step_ctx *ctx, co_verdict *v)
     long jobs = co_param_int(ctx, "restore_jobs", sysconf(_SC_NPROCESSORS_ONLN));
     co_error err;
     co_error_clear(&err);
-    if (!capture) {
-        co_verdict_set(v, CO_VERDICT_FAIL, 0, "prepare_target left no capture to restore");
+    if (!capture)
         return;
-    }
     if (co_step_pg_open(ctx, &ctx->target, &c, &err) != CO_OK ||
         pg_conn_set_statement_timeout(c, 0, &err) != CO_OK) {
         co_verdict_from_error(v, "connecting to the target", &err);
@@ -727,13 +736,11 @@ void co_step_enable_triggers(co_step_ctx *ctx, co_verdict *v)
 {
     PGconn *c = NULL;
     json_t *report = NULL;
-    const json_t *capture = output_of(ctx, "prepare_target", "capture");
+    const json_t *capture = capture_or_fail(ctx, "trigger states", v);
     co_error err;
     co_error_clear(&err);
-    if (!capture) {
-        co_verdict_set(v, CO_VERDICT_FAIL, 0, "prepare_target left no trigger states");
+    if (!capture)
         return;
-    }
     if (co_step_pg_open(ctx, &ctx->target, &c, &err) != CO_OK ||
         pg_capture_enable_triggers(c, capture, &report, &err) != CO_OK)
         co_verdict_from_error(v, "enabling triggers", &err);
