@@ -286,63 +286,70 @@ static co_status query_rows(PGconn *conn, const char *what, const char *sql,
     return CO_OK;
 }
 
+enum { KIND_FKS, KIND_INDEXES, KIND_TRIGGERS, NKINDS };
+
+/* The three lists of a capture: member, the query that reads it, its
+ * columns, and whether an object's identity includes its table. */
+static const struct {
+    const char *member, *what, *sql;
+    const col_def *cols;
+    bool with_table;
+} kinds[] = {
+    [KIND_FKS] = {"foreign_keys", "capture foreign keys", sql_fks, fk_cols, true},
+    [KIND_INDEXES] = {"indexes", "capture indexes", sql_indexes, index_cols, false},
+    [KIND_TRIGGERS] = {"triggers", "capture triggers", sql_triggers, trigger_cols, true},
+};
+
 co_status pg_capture_take(PGconn *conn, const pg_scope *scope, const json_t *previous,
                           json_t **capture_out, co_error *err)
 {
-    json_t *fks = json_array(), *ixs = json_array(), *tgs = json_array();
-    json_t *mfk = NULL, *mix = NULL, *mtg = NULL, *cap = NULL;
+    json_t *cur[NKINDS] = {NULL}, *merged[NKINDS] = {NULL}, *cap;
     char *param = NULL;
     co_status rc;
+    size_t k;
 
     *capture_out = NULL;
-    if (!fks || !ixs || !tgs) {
-        rc = co_error_set(err, CO_ERR_NOMEM, "out of memory");
-        goto done;
-    }
     if (previous && (rc = pg_capture_validate(previous, err)) != CO_OK)
-        goto done;
-    if (!(param = pg_scope_param_new(scope, err))) {
-        rc = err ? err->status : CO_ERR_INVALID;
-        goto done;
-    }
+        return rc;
+    if (!(param = pg_scope_param_new(scope, err)))
+        return err ? err->status : CO_ERR_INVALID;
     if ((rc = pg_scope_check(conn, scope, err)) != CO_OK)
         goto done;
     if ((rc = pg_exec_simple(conn, "begin capture",
                              "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL,
                              err)) != CO_OK)
         goto done;
-    rc = query_rows(conn, "capture foreign keys", sql_fks, param, fk_cols, fks, err);
-    if (rc == CO_OK)
-        rc = query_rows(conn, "capture indexes", sql_indexes, param, index_cols, ixs,
-                        err);
-    if (rc == CO_OK)
-        rc = query_rows(conn, "capture triggers", sql_triggers, param, trigger_cols,
-                        tgs, err);
+    for (k = 0; rc == CO_OK && k < NKINDS; k++) {
+        if (!(cur[k] = json_array()))
+            rc = co_error_set(err, CO_ERR_NOMEM, "out of memory");
+        else
+            rc = query_rows(conn, kinds[k].what, kinds[k].sql, param, kinds[k].cols, cur[k],
+                            err);
+    }
     pg_rollback(conn); /* read-only: nothing to commit */
     if (rc != CO_OK)
         goto done;
-    if (prune_orphans(ixs) != CO_OK ||
-        merge_array(json_object_get(previous, "foreign_keys"), fks, true, &mfk) != CO_OK ||
-        merge_array(json_object_get(previous, "indexes"), ixs, false, &mix) != CO_OK ||
-        merge_array(json_object_get(previous, "triggers"), tgs, true, &mtg) != CO_OK) {
+    rc = prune_orphans(cur[KIND_INDEXES]);
+    for (k = 0; rc == CO_OK && k < NKINDS; k++)
+        rc = merge_array(json_object_get(previous, kinds[k].member), cur[k],
+                         kinds[k].with_table, &merged[k]);
+    if (rc != CO_OK) {
         rc = co_error_set(err, CO_ERR_NOMEM, "out of memory merging the capture");
         goto done;
     }
     cap = json_pack("{s:s, s:O, s:O, s:O}", "format", CAPTURE_FORMAT,
-                    "foreign_keys", mfk, "indexes", mix, "triggers", mtg);
+                    kinds[KIND_FKS].member, merged[KIND_FKS], kinds[KIND_INDEXES].member,
+                    merged[KIND_INDEXES], kinds[KIND_TRIGGERS].member, merged[KIND_TRIGGERS]);
     if (!cap) {
         rc = co_error_set(err, CO_ERR_NOMEM, "out of memory building the capture");
         goto done;
     }
     *capture_out = cap;
-    rc = CO_OK;
 done:
-    json_decref(fks);
-    json_decref(ixs);
-    json_decref(tgs);
-    json_decref(mfk);
-    json_decref(mix);
-    json_decref(mtg);
+    for (k = 0; k < NKINDS; k++) {
+        json_decref(cur[k]);
+        json_decref(merged[k]);
+    }
     free(param);
     return rc;
 }
