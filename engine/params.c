@@ -203,6 +203,16 @@ static const param_def o2p_params[] = {
     {"restore_jobs", P_INT, false, NULL, 1, 64,
      "connections restore_constraints builds indexes and foreign keys with, side "
      "by side (default: the number of CPU cores of the cutoverd host)"},
+    {"full_load_method", P_STRING, false, "\"snapshot\"", 0, 0,
+     "pg-logical: snapshot (the slot made with an exported snapshot, tables copied "
+     "under it in parallel with primary keys built per table, then CDC from the "
+     "slot) or subscription (PostgreSQL's table synchronisation, copy_data = true)"},
+    {"full_load_jobs", P_INT, false, NULL, 1, 64,
+     "pg-logical snapshot copy: connection pairs copying tables side by side "
+     "(default: the number of CPU cores of the cutoverd host)"},
+    {"full_load_split_pages", P_INT, false, "8192", 0, 1073741824,
+     "pg-logical snapshot copy: tables of more 8 KiB pages than this are copied in "
+     "ctid ranges of about this size, side by side (0: whole tables only)"},
     {"migration_role", P_STRING, false, NULL, 0, 0,
      "role that configure_target creates (NOLOGIN, if absent) and grants USAGE, "
      "CREATE and all privileges on the migrated schemas"},
@@ -262,6 +272,7 @@ static const struct {
 } enum_params[] = {
     {"final_validation", {"changed", "full", "none", NULL}},
     {"tables_without_key", {"fail", "replica-identity-full", "exclude", NULL}},
+    {"full_load_method", {"snapshot", "subscription", NULL, NULL}},
 };
 
 static void check_enum(const char *name, const json_t *val, const char *ptr, co_error *err)

@@ -361,7 +361,7 @@ static void op_ensure_task(co_step_ctx *ctx, const char *role, co_verdict *v)
     json_t *tables = NULL, *excluded = json_array();
     pgl_names n;
     co_error err;
-    bool copy = strcmp(role, "rollback") != 0;
+    bool copy = strcmp(role, "rollback") != 0, snapshot;
 
     co_error_clear(&err);
     pgl_names_make(ctx, role, &n);
@@ -403,20 +403,26 @@ static void op_ensure_task(co_step_ctx *ctx, const char *role, co_verdict *v)
         co_verdict_set(v, CO_VERDICT_FAIL, 0, "every selected table was excluded");
         goto out;
     }
+    /* the main task's full load is a snapshot copy unless asked otherwise;
+     * the copy then creates the slot with its exported snapshot */
+    snapshot = copy && strcmp(role, "main") == 0 &&
+               strcmp(co_param_str(ctx, "full_load_method", "snapshot"), "snapshot") == 0;
     if (ensure_publication(pubc, &n, tables, &err) != CO_OK ||
-        ensure_slot(pubc, &n, &err) != CO_OK) {
+        (!snapshot && ensure_slot(pubc, &n, &err) != CO_OK)) {
         fail_verdict(v, "preparing the publisher", &err);
         goto out;
     }
     if (co_step_pg_open(ctx, pgl_subscriber(ctx, role), &subc, &err) != CO_OK ||
-        ensure_subscription(ctx, subc, &n, pgl_publisher(ctx, role), copy, &err) != CO_OK) {
+        ensure_subscription(ctx, subc, &n, pgl_publisher(ctx, role), copy && !snapshot,
+                            &err) != CO_OK) {
         fail_verdict(v, "creating the subscription", &err);
         goto out;
     }
     json_object_set_new(ctx->outputs, role,
-                        json_pack("{s:s, s:s, s:s, s:O, s:O}", "publication", n.pub, "slot",
-                                  n.slot, "subscription", n.sub, "tables", tables, "excluded",
-                                  excluded));
+                        json_pack("{s:s, s:s, s:s, s:O, s:O, s:s}", "publication", n.pub,
+                                  "slot", n.slot, "subscription", n.sub, "tables", tables,
+                                  "excluded", excluded, "full_load_method",
+                                  snapshot ? "snapshot" : copy ? "subscription" : "none"));
     co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
 out:
     json_decref(tables);
@@ -452,6 +458,10 @@ static void op_start_task(co_step_ctx *ctx, const char *role, co_task_start kind
         co_verdict_set(v, CO_VERDICT_FAIL, 0,
                        "pg-logical cannot reload the target of a running task: use aws-dms "
                        "or start a new run");
+        return;
+    }
+    if (kind == CO_TASK_START_REPLICATION && pgl_snapshot_copy_wanted(ctx, role)) {
+        pgl_snapshot_copy(ctx, role, v);
         return;
     }
     if (pgl_alter_subscription(ctx, role, "ENABLE", &err) != CO_OK)

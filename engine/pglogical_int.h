@@ -73,6 +73,18 @@ CO_MUST_CHECK co_status pgl_restore_replica_identity(co_step_ctx *ctx, PGconn *p
                                                      json_t *report, co_error *err);
 
 /* Engine operations implemented in pglogical_stats.c (see engine.h). */
+/* True when role's task (the step outputs' {role}.full_load_method) loads
+ * by snapshot copy instead of the subscription's table synchronisation. */
+bool pgl_snapshot_copy_wanted(const co_step_ctx *ctx, const char *role);
+
+/* The full load of role's task by snapshot copy (pglogical_copy.c): WAIT
+ * once to persist the target's keys, then creates the slot, copies every
+ * table of outputs.{role}.tables and sets outputs.full_load_copy; DONE, or
+ * RETRY/FAIL naming what failed (a retry starts the copy again). Runs on the
+ * step's thread for the whole copy, publishing table.statistics about once a
+ * second. */
+void pgl_snapshot_copy(co_step_ctx *ctx, const char *role, co_verdict *v);
+
 void pgl_await_full_load(co_step_ctx *ctx, const char *role, co_verdict *v);
 void pgl_await_cdc_latency(co_step_ctx *ctx, const char *role, double max_seconds,
                            co_verdict *v);

@@ -9,8 +9,8 @@
 #include "core/validate.h"
 #include "core/buf.h"
 
-co_status co_step_pg_open(co_step_ctx *ctx, const co_resource *ep, PGconn **out,
-                          co_error *err)
+static co_status open_endpoint(co_step_ctx *ctx, const co_resource *ep, bool replication,
+                               PGconn **out, co_error *err)
 {
     pg_conn_spec spec;
     char *password = NULL;
@@ -36,10 +36,23 @@ co_status co_step_pg_open(co_step_ctx *ctx, const co_resource *ep, PGconn **out,
     spec.connect_timeout_s = 10;
     spec.run_id = ctx->run->id;
     spec.statement_timeout_ms = (int)co_param_int(ctx, "statement_timeout_ms", 300000);
+    spec.replication = replication;
     rc = pg_conn_open(&spec, out, err);
     OPENSSL_cleanse(password, strlen(password));
     free(password);
     return rc;
+}
+
+co_status co_step_pg_open(co_step_ctx *ctx, const co_resource *ep, PGconn **out,
+                          co_error *err)
+{
+    return open_endpoint(ctx, ep, false, out, err);
+}
+
+co_status co_step_pg_open_replication(co_step_ctx *ctx, const co_resource *ep, PGconn **out,
+                                      co_error *err)
+{
+    return open_endpoint(ctx, ep, true, out, err);
 }
 
 co_status co_step_endpoint(co_step_ctx *ctx, const char *param, co_resource *out,

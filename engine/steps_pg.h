@@ -19,6 +19,13 @@
 CO_MUST_CHECK co_status co_step_pg_open(co_step_ctx *ctx, const co_resource *ep,
                                         PGconn **out, co_error *err);
 
+/* As co_step_pg_open, but a logical walsender connection (libpq
+ * replication=database): it runs SQL and the replication commands of the
+ * streaming replication protocol (CREATE_REPLICATION_SLOT ... EXPORT_SNAPSHOT).
+ * The role needs REPLICATION. Same errors. */
+CO_MUST_CHECK co_status co_step_pg_open_replication(co_step_ctx *ctx, const co_resource *ep,
+                                                    PGconn **out, co_error *err);
+
 /* Loads endpoint resource named by run parameter param (e.g.
  * "remote_endpoint_id") into *out (caller clears). Errors: CO_ERR_INVALID
  * when the parameter is absent, as co_res_get otherwise. */

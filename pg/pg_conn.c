@@ -172,7 +172,7 @@ static void add_kv(const char **keys, const char **vals, int *n, const char *k,
 
 co_status pg_conn_open(const pg_conn_spec *spec, PGconn **out, co_error *err)
 {
-    const char *keys[16], *vals[16];
+    const char *keys[20], *vals[20];
     char port[16], timeout[16], appname[128], options[64];
     char msg[400], state[6] = "";
     int n = 0;
@@ -205,6 +205,8 @@ co_status pg_conn_open(const pg_conn_spec *spec, PGconn **out, co_error *err)
         snprintf(appname, sizeof appname, "cutover");
     KV("application_name", appname);
     KV("client_encoding", "UTF8");
+    if (spec->replication)
+        KV("replication", "database");
     KV("keepalives", "1");
     KV("keepalives_idle", "30");
     KV("keepalives_interval", "10");

@@ -52,6 +52,10 @@ typedef struct pg_conn_spec {
     const char *run_id;           /* application_name becomes "cutover/<run_id>" */
     const char *application_name; /* overrides the run_id-derived name when set */
     int statement_timeout_ms;     /* session default; 0 = server default (none) */
+    bool replication;             /* a logical walsender connection (libpq
+                                     replication=database) that also accepts
+                                     replication commands such as
+                                     CREATE_REPLICATION_SLOT */
 } pg_conn_spec;
 
 /* A progress callback for long operations: object names the item being

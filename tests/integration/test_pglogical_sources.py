@@ -203,7 +203,10 @@ def test_column_added_on_the_source_during_cdc_stops_the_gate(env):
     e = env
     # without data validation (which would also see the rows differ), the
     # gate's schema comparison is what stops the cutover
-    rid = e.start(tables_without_key="exclude", copy_large_objects=True, validate_tables=False)
+    # the subscription's table synchronisation: the run can be paused while
+    # PostgreSQL copies, so the DDL lands after the copy and before CDC
+    rid = e.start(tables_without_key="exclude", copy_large_objects=True, validate_tables=False,
+                  full_load_method="subscription")
     wait_until(lambda: e.run(rid)["current_step"] == "full_load", 120, interval=0.05,
                what="the full load")
     assert requests.post(f"{e.url}/v1/runs/{rid}/pause").status_code == 200

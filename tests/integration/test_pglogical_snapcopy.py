@@ -1,0 +1,219 @@
+"""The pg-logical full load by snapshot copy (full_load_method "snapshot", the
+default): the slot made with an exported snapshot, tables copied under it in
+ctid ranges over several connections while the source keeps changing, keys
+built again per table, then CDC from the slot's consistent point. Every row
+must arrive exactly once."""
+import threading
+
+import psycopg2
+import pytest
+import requests
+
+from daemon import Daemon, wait_until
+from pgcluster import Cluster
+
+SOURCE_SQL = r"""
+CREATE TABLE public.big (id bigint PRIMARY KEY, grp int NOT NULL, payload text,
+                         doubled bigint GENERATED ALWAYS AS (grp * 2) STORED);
+INSERT INTO public.big (id, grp, payload)
+  SELECT g, g % 97, repeat(md5(g::text), 3) FROM generate_series(1, 30000) g;
+CREATE TABLE public.parted (id int, region text, amount numeric, PRIMARY KEY (id, region))
+  PARTITION BY LIST (region);
+CREATE TABLE public.parted_eu PARTITION OF public.parted FOR VALUES IN ('eu');
+CREATE TABLE public.parted_us PARTITION OF public.parted FOR VALUES IN ('us');
+INSERT INTO public.parted SELECT g, CASE WHEN g % 2 = 0 THEN 'eu' ELSE 'us' END, g * 0.5
+  FROM generate_series(1, 2000) g;
+CREATE TABLE public.small (code text PRIMARY KEY, label text UNIQUE);
+INSERT INTO public.small VALUES ('a', 'alpha'), ('b', 'beta'), ('c', NULL);
+CREATE INDEX big_grp ON public.big (grp);
+"""
+
+CHECKSUMS = {
+    "big": "SELECT count(*) || ':' || coalesce(md5(string_agg(id || '/' || grp || '/' ||"
+           " payload || '/' || doubled, ',' ORDER BY id)), '') FROM public.big",
+    "parted": "SELECT count(*) || ':' || md5(string_agg(id || region || amount, ','"
+              " ORDER BY id, region)) FROM public.parted",
+    "small": "SELECT count(*) || ':' || md5(string_agg(code || coalesce(label, '-'), ','"
+             " ORDER BY code)) FROM public.small",
+}
+
+
+@pytest.fixture(scope="module")
+def clusters():
+    src, tgt = Cluster("scsrc"), Cluster("sctgt")
+    src.start()
+    tgt.start()
+    try:
+        yield src, tgt
+    finally:
+        src.stop()
+        tgt.stop()
+
+
+@pytest.fixture
+def env(clusters, tmp_path, request):
+    src, tgt = clusters
+    name = request.node.name.split("[")[0][-20:].lower()
+    sdb, tdb = src.createdb(f"s_{name}"), tgt.createdb(f"t_{name}")
+    src.psql(SOURCE_SQL, sdb, tuples=False)
+    d = Daemon(tmp_path).start()
+    pid = requests.post(d.url + "/v1/projects", json={"name": name}).json()["id"]
+    eps = {}
+    for role, cl, db in (("source", src, sdb), ("target", tgt, tdb)):
+        r = requests.post(f"{d.url}/v1/projects/{pid}/endpoints", json={
+            "name": role, "role": role, "engine": "postgres", "host": "127.0.0.1",
+            "port": cl.port, "database": db, "username": cl.user, "password": cl.password,
+            "sslmode": "disable"})
+        assert r.status_code == 201, r.text
+        eps[role] = r.json()["id"]
+
+    class Env:
+        pass
+    e = Env()
+    e.src, e.tgt, e.sdb, e.tdb, e.d = src, tgt, sdb, tdb, d
+
+    def start(**params):
+        r = requests.post(f"{d.url}/v1/projects/{pid}/runs", json={
+            "plan": "oracle-to-postgres", "engine": "pg-logical",
+            "parameters": dict({"source_endpoint_id": eps["source"],
+                                "target_endpoint_id": eps["target"]}, **params)})
+        assert r.status_code == 201, r.text
+        return r.json()["id"]
+
+    def run(rid):
+        return requests.get(f"{d.url}/v1/runs/{rid}").json()
+
+    def until(rid, states, timeout=240):
+        return wait_until(lambda: (lambda x: x if x["state"] in states else None)(run(rid)),
+                          timeout, interval=0.2, what=f"run state in {states}")
+    e.start, e.run, e.until = start, run, until
+    yield e
+    if d.proc:
+        assert d.stop() == 0, d.log()
+
+
+def step(run, sid):
+    return next(s for s in run["steps"] if s["id"] == sid)
+
+
+class Writer:
+    """Changes public.big on the source until stopped: inserts past the
+    loaded ids, updates and deletes across the whole key range (so across
+    every ctid range), one transaction each."""
+
+    def __init__(self, cluster, db):
+        self.conn = psycopg2.connect(host="127.0.0.1", port=cluster.port, dbname=db,
+                                     user=cluster.user, password=cluster.password)
+        self.conn.autocommit = True
+        self.stop = threading.Event()
+        self.done = 0
+        self.error = None
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+
+    def loop(self):
+        try:
+            cur = self.conn.cursor()
+            n = 0
+            while not self.stop.is_set():
+                n += 1
+                cur.execute("INSERT INTO public.big (id, grp, payload) VALUES (%s, %s, %s)",
+                            (100000 + n, n % 97, f"new {n}"))
+                cur.execute("UPDATE public.big SET payload = payload || '+' WHERE id = %s",
+                            ((n * 7919) % 30000 + 1,))
+                cur.execute("DELETE FROM public.big WHERE id = %s", ((n * 104729) % 30000 + 1,))
+                self.done = n
+        except Exception as exc:  # reported by the test
+            self.error = exc
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(30)
+        self.conn.close()
+
+
+def test_snapshot_copy_in_ranges_while_the_source_changes(env):
+    e = env
+    with Writer(e.src, e.sdb) as w:
+        rid = e.start(full_load_jobs=3, full_load_split_pages=40)
+        run = e.until(rid, ("awaiting_approval", "failed"))
+        assert run["state"] == "awaiting_approval", run
+        assert w.done > 0 and w.error is None, w.error
+    copy = step(run, "full_load")["outputs"]["full_load_copy"]
+    assert copy["method"] == "snapshot" and copy["jobs"] == 3
+    assert copy["consistent_point"].count("/") == 1
+    tables = {t["table"]: t for t in copy["tables"]}
+    assert set(tables) == {"big", "parted", "small"}
+    assert all(t["state"] == "done" for t in tables.values()), tables
+    assert tables["big"]["chunks"] > 3 and tables["big"]["chunks_done"] == tables["big"]["chunks"]
+    assert tables["parted"]["chunks"] == 1  # a partitioned table is copied whole
+    # the writer's last changes are applied by CDC before the gate is approved
+    assert requests.post(f"{e.d.url}/v1/runs/{rid}/steps/cutover_gate/approve").status_code == 200
+    run = e.until(rid, ("succeeded", "failed"))
+    assert run["state"] == "succeeded", run
+    for name, sql in CHECKSUMS.items():
+        assert e.src.scalar(sql, e.sdb) == e.tgt.scalar(sql, e.tdb), name
+    # the keys dropped for the copy are back, with the secondary index
+    keys = e.tgt.scalar("SELECT string_agg(conname || ':' || contype::text, ',' ORDER BY conname)"
+                        " FROM pg_constraint WHERE conrelid IN ('public.big'::regclass,"
+                        " 'public.small'::regclass)", e.tdb)
+    assert keys == "big_pkey:p,small_label_key:u,small_pkey:p", keys
+    assert e.tgt.scalar("SELECT count(*) FROM pg_indexes WHERE indexname = 'big_grp'",
+                        e.tdb) == "1"
+    assert e.src.scalar("SELECT count(*) FROM pg_replication_slots", e.sdb) == "0"
+
+
+def test_a_target_table_with_rows_fails_the_full_load_and_keeps_them(env):
+    e = env
+    # something on the target writes into public.small as soon as the schema
+    # copy creates it: the full load must refuse to load into (or empty) it
+    e.tgt.psql("""
+        CREATE FUNCTION public.seed_small() RETURNS event_trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands()
+                     WHERE object_identity = 'public.small' AND command_tag = 'CREATE TABLE')
+          THEN INSERT INTO public.small VALUES ('zz', 'kept'); END IF;
+        END $$;
+        CREATE EVENT TRIGGER seed_small ON ddl_command_end EXECUTE FUNCTION public.seed_small();
+        """, e.tdb, tuples=False)
+    rid = e.start()
+    run = e.until(rid, ("failed", "awaiting_approval"))
+    assert run["state"] == "failed" and run["current_step"] == "full_load", run
+    err = step(run, "full_load")["last_error"]
+    assert "public.small already holds rows" in str(err), err
+    assert e.tgt.scalar("SELECT string_agg(code || label, ',') FROM public.small",
+                        e.tdb) == "zzkept"
+    assert e.tgt.scalar("SELECT count(*) FROM pg_constraint WHERE conname = 'small_pkey'",
+                        e.tdb) == "1"
+    assert e.src.scalar("SELECT count(*) FROM pg_replication_slots", e.sdb) == "0"
+
+
+def test_subscription_method_is_still_there(env):
+    e = env
+    rid = e.start(full_load_method="subscription")
+    run = e.until(rid, ("awaiting_approval", "failed"))
+    assert run["state"] == "awaiting_approval", run
+    assert "full_load_copy" not in step(run, "full_load")["outputs"]
+    assert run["parameters"]["full_load_method"] == "subscription"
+    for name, sql in CHECKSUMS.items():
+        assert e.src.scalar(sql, e.sdb) == e.tgt.scalar(sql, e.tdb), name
+
+
+def test_an_unknown_method_is_refused(env):
+    before = requests.get(f"{env.d.url}/v1/runs").json()
+    pid = before and None
+    r = requests.get(f"{env.d.url}/v1/projects").json()
+    pid = (r["items"] if isinstance(r, dict) else r)[0]["id"]
+    eps = requests.get(f"{env.d.url}/v1/projects/{pid}/endpoints").json()
+    eps = {x["role"]: x["id"] for x in (eps["items"] if isinstance(eps, dict) else eps)}
+    r = requests.post(f"{env.d.url}/v1/projects/{pid}/runs", json={
+        "plan": "oracle-to-postgres", "engine": "pg-logical",
+        "parameters": {"source_endpoint_id": eps["source"], "target_endpoint_id": eps["target"],
+                       "full_load_method": "rsync", "full_load_split_pages": -1}})
+    assert r.status_code in (400, 422), r.text
+    assert r.headers["Content-Type"].startswith("application/problem+json")
+    assert "full_load_method" in r.text and "full_load_split_pages" in r.text, r.text
+    assert requests.get(f"{env.d.url}/v1/runs").json() == before
