@@ -3,8 +3,8 @@
 clusters and data, in one invocation.
 
 Usage: bench/vs-pgcopydb.py [--scale N] [--repeat N] [--wait-quiet SECS]
-                            [--build-dir DIR] [--timeout SECS] [--keep]
-                            [--json FILE]
+                            [--params JSON] [--build-dir DIR]
+                            [--timeout SECS] [--keep] [--json FILE]
 
 Set-up: two PostgreSQL 15 clusters from scripts/pgcluster.py (source and
 target, the same settings: pgcluster's plus MIGRATION_SETTINGS of
@@ -22,7 +22,10 @@ both clusters and sync:
             of PostgreSQL 15 on PATH). Measured: wall time of the command.
   cutover   release cutoverd: project, two endpoints, then the
             oracle-to-postgres plan on pg-logical with
-            {"schemas": ["public"]}. Measured: from the POST that creates
+            {"schemas": ["public"]} plus --params (default
+            {"validate_tables": false}: pgcopydb does not compare the data,
+            so neither does cutover's run here; pass --params '{}' to
+            include the continuous validation before the gate). Measured: from the POST that creates
             the run to the run waiting at the cutover gate (polled every
             50 ms), i.e. schema, full load, indexes and foreign keys, CDC
             caught up. The gate is then approved and the run must succeed
@@ -126,7 +129,7 @@ def m_cutover(a, src, tgt, binary, idx):
         rid = d.post(f"/v1/projects/{pid}/runs", {
             "plan": "oracle-to-postgres", "engine": "pg-logical",
             "parameters": {"source_endpoint_id": s, "target_endpoint_id": t,
-                           "schemas": ["public"]}})["id"]
+                           "schemas": ["public"], **a.params}})["id"]
         run = d.wait_run(rid, ("awaiting_approval",), a.timeout, "the cutover gate", 0.05)
         fig["seconds"] = round(time.monotonic() - t0, 2)
         fig["load"] = meter.stop()
@@ -151,6 +154,8 @@ def main():
     p.add_argument("--scale", type=int, default=50)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--wait-quiet", type=float, default=60)
+    p.add_argument("--params", type=json.loads, default={"validate_tables": False},
+                   help="extra run parameters for cutover (JSON object)")
     p.add_argument("--build-dir", default=os.path.join(b.ROOT, "build-release"))
     p.add_argument("--timeout", type=float, default=900)
     p.add_argument("--keep", action="store_true")
@@ -161,7 +166,7 @@ def main():
     binary = b.build(a.build_dir)
     settings = dict(b.MIGRATION_SETTINGS)
     src, tgt = b.start_clusters(["vs-source", "vs-target"], settings, a.keep)
-    result = {"scale": a.scale, "rounds": []}
+    result = {"scale": a.scale, "cutover_params": a.params, "rounds": []}
     try:
         src.createdb(SRC_DB)
         b.log(f"pgbench -i -s {a.scale} --foreign-keys ...")

@@ -210,9 +210,10 @@ static const param_def o2p_params[] = {
     {"full_load_jobs", P_INT, false, NULL, 1, 64,
      "pg-logical snapshot copy: connection pairs copying tables side by side "
      "(default: the number of CPU cores of the cutoverd host)"},
-    {"full_load_split_pages", P_INT, false, "8192", 0, 1073741824,
+    {"full_load_split_pages", P_INT, false, "0", 0, 1073741824,
      "pg-logical snapshot copy: tables of more 8 KiB pages than this are copied in "
-     "ctid ranges of about this size, side by side (0: whole tables only)"},
+     "ctid ranges of about this size, side by side (0: whole tables, each written "
+     "frozen)"},
     {"migration_role", P_STRING, false, NULL, 0, 0,
      "role that configure_target creates (NOLOGIN, if absent) and grants USAGE, "
      "CREATE and all privileges on the migrated schemas"},

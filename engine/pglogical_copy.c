@@ -26,9 +26,11 @@
 #include "core/validate.h"
 #include "pg/pg_snapcopy.h"
 
-/* By default tables above 8192 pages (64 MiB with 8 KiB blocks) are copied
- * in ctid ranges of that size, so that one large table keeps every job busy. */
-#define SPLIT_PAGES 8192
+/* By default tables are copied whole: each in one transaction that empties
+ * it first, so COPY writes the rows frozen (no hint bits to set later) --
+ * on a 2-core host that beat ctid ranges, whose parallel streams compete
+ * for the same cores (docs/benchmarks.md). */
+#define SPLIT_PAGES 0
 
 bool pgl_snapshot_copy_wanted(const co_step_ctx *ctx, const char *role)
 {

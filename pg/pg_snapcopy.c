@@ -204,6 +204,8 @@ typedef struct sc_table {
     long long rows;            /* rows copied so far */
     int64_t started_ms, ended_ms;
     const char *state;         /* queued, copying, keys, done, error */
+    char relkind;              /* r or p */
+    bool binary;               /* COPY in binary format (same built-in types) */
     char **keys_sql;           /* ADD CONSTRAINT statements, nkeys */
     size_t nkeys;
 } sc_table;
@@ -211,6 +213,8 @@ typedef struct sc_table {
 typedef struct sc_chunk {
     sc_table *table;
     char *out_sql, *in_sql;    /* COPY ... TO STDOUT / COPY ... FROM STDIN */
+    char *truncate_sql;        /* a whole ordinary table: emptied in the COPY's
+                                  transaction, so COPY can FREEZE; else NULL */
 } sc_chunk;
 
 typedef struct sc_job {
@@ -232,22 +236,55 @@ typedef struct sc_worker {
     pthread_t th;
 } sc_worker;
 
-/* Appends the quoted column list of the table's copied columns (not
- * dropped, not generated) read from src under the snapshot. */
-static co_status plan_table(PGconn *src, sc_table *t, int server_version,
-                            long long split_pages, pg_sql *cols, char *relkind,
-                            co_error *err)
+/* Decides the binary format: the source's and the target's columns have
+ * the same type names, every one built in (OID below 16384, so the same on
+ * both servers: binary arrays and records carry element type OIDs), and
+ * both servers have the same major version. */
+static co_status same_builtin_types(PGconn *src, PGconn *tgt, const sc_table *t,
+                                    const char *src_types, bool *binary, co_error *err)
+{
+    const char *params[2] = {t->schema, t->name};
+    PGresult *res = NULL;
+    co_status rc;
+    *binary = false;
+    if (PQserverVersion(src) / 10000 != PQserverVersion(tgt) / 10000 || !src_types)
+        return CO_OK;
+    rc = pg_exec(tgt, "planning the copy",
+                 "SELECT json_object_agg(a.attname, format_type(a.atttypid, a.atttypmod)"
+                 "   ORDER BY a.attnum)::text"
+                 " FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
+                 " JOIN pg_namespace ns ON ns.oid = c.relnamespace"
+                 " WHERE ns.nspname = $1 AND c.relname = $2 AND a.attnum > 0"
+                 " AND NOT a.attisdropped AND a.attgenerated = ''",
+                 2, params, &res, err);
+    if (rc == CO_OK && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+        *binary = strcmp(PQgetvalue(res, 0, 0), src_types) == 0;
+    PQclear(res);
+    return rc;
+}
+
+/* Reads the table's kind, size in pages and copied columns (not dropped,
+ * not generated) from src under the snapshot; appends the quoted column
+ * list to cols and decides the format and the number of ranges. */
+static co_status plan_table(PGconn *src, PGconn *tgt, sc_table *t, long long split_pages,
+                            pg_sql *cols, co_error *err)
 {
     const char *params[2] = {t->schema, t->name};
     PGresult *res = NULL;
     json_t *names, *n;
+    char *types = NULL;
     size_t i;
     co_status rc = pg_exec(src, "planning the copy",
                            "SELECT c.relkind::text,"
                            " pg_relation_size(c.oid) / current_setting('block_size')::int,"
                            " (SELECT json_agg(a.attname ORDER BY a.attnum) FROM pg_attribute a"
                            "   WHERE a.attrelid = c.oid AND a.attnum > 0"
-                           "   AND NOT a.attisdropped AND a.attgenerated = '')::text"
+                           "   AND NOT a.attisdropped AND a.attgenerated = '')::text,"
+                           " (SELECT json_object_agg(a.attname, format_type(a.atttypid,"
+                           "   a.atttypmod) ORDER BY a.attnum) FROM pg_attribute a"
+                           "   WHERE a.attrelid = c.oid AND a.attnum > 0"
+                           "   AND NOT a.attisdropped AND a.attgenerated = ''"
+                           "   HAVING bool_and(a.atttypid < 16384))::text"
                            " FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace"
                            " WHERE ns.nspname = $1 AND c.relname = $2",
                            2, params, &res, err);
@@ -258,12 +295,15 @@ static co_status plan_table(PGconn *src, sc_table *t, int server_version,
         return co_error_set(err, CO_ERR_INVALID, "table %s.%s is not on the source", t->schema,
                             t->name);
     }
-    *relkind = PQgetvalue(res, 0, 0)[0];
+    t->relkind = PQgetvalue(res, 0, 0)[0];
     t->pages = pg_res_int(res, 0, 1, 0);
     names = json_loads(PQgetvalue(res, 0, 2), 0, NULL);
+    if (!PQgetisnull(res, 0, 3))
+        types = strdup(PQgetvalue(res, 0, 3));
     PQclear(res);
     if (!json_is_array(names) || json_array_size(names) == 0) {
         json_decref(names);
+        free(types);
         return co_error_set(err, CO_ERR_INVALID, "table %s.%s has no column to copy",
                             t->schema, t->name);
     }
@@ -273,18 +313,23 @@ static co_status plan_table(PGconn *src, sc_table *t, int server_version,
         pg_sql_ident(cols, src, json_string_value(n));
     }
     json_decref(names);
+    rc = same_builtin_types(src, tgt, t, types, &t->binary, err);
+    free(types);
     t->nchunks = 1;
-    if (*relkind == 'r' && split_pages > 0 && server_version >= 140000 && t->pages > split_pages)
+    if (t->relkind == 'r' && split_pages > 0 && PQserverVersion(src) >= 140000 &&
+        t->pages > split_pages)
         t->nchunks = (size_t)((t->pages + split_pages - 1) / split_pages);
-    return pg_sql_check(cols, err);
+    return rc == CO_OK ? pg_sql_check(cols, err) : rc;
 }
 
 /* Builds the COPY statements of chunk k of t: ctid ranges [k*step, (k+1)*step)
  * pages, the last one open-ended (the table may have grown since). */
 static co_status plan_chunk(PGconn *src, PGconn *tgt, sc_table *t, const char *cols,
-                            char relkind, size_t k, sc_chunk *ch, co_error *err)
+                            size_t k, sc_chunk *ch, co_error *err)
 {
-    pg_sql out, in;
+    pg_sql out, in, trunc;
+    char relkind = t->relkind;
+    const char *format = t->binary ? " (FORMAT binary)" : "";
     co_status rc;
     long long step = (t->pages + (long long)t->nchunks - 1) / (long long)t->nchunks;
     pg_sql_init(&out);
@@ -295,6 +340,7 @@ static co_status plan_chunk(PGconn *src, PGconn *tgt, sc_table *t, const char *c
         pg_sql_add(&out, " (");
         pg_sql_add(&out, cols);
         pg_sql_add(&out, ") TO STDOUT");
+        pg_sql_add(&out, format);
     } else {
         pg_sql_add(&out, "COPY (SELECT ");
         pg_sql_add(&out, cols);
@@ -311,19 +357,33 @@ static co_status plan_chunk(PGconn *src, PGconn *tgt, sc_table *t, const char *c
             }
         }
         pg_sql_add(&out, ") TO STDOUT");
+        pg_sql_add(&out, format);
     }
+    pg_sql_init(&trunc);
     pg_sql_add(&in, "COPY ");
     pg_sql_qname(&in, tgt, t->schema, t->name);
     pg_sql_add(&in, " (");
     pg_sql_add(&in, cols);
     pg_sql_add(&in, ") FROM STDIN");
-    if ((rc = pg_sql_check(&out, err)) == CO_OK && (rc = pg_sql_check(&in, err)) == CO_OK) {
+    if (t->nchunks == 1 && relkind == 'r') {
+        /* emptied in the same transaction: the rows are written frozen, so
+         * the key build and later scans need not set hint bits page by page */
+        pg_sql_add(&trunc, "BEGIN; TRUNCATE ONLY ");
+        pg_sql_qname(&trunc, tgt, t->schema, t->name);
+        pg_sql_add(&in, t->binary ? " (FORMAT binary, FREEZE)" : " (FREEZE)");
+    } else {
+        pg_sql_add(&in, format);
+    }
+    if ((rc = pg_sql_check(&out, err)) == CO_OK && (rc = pg_sql_check(&in, err)) == CO_OK &&
+        (rc = pg_sql_check(&trunc, err)) == CO_OK) {
         ch->table = t;
         ch->out_sql = pg_sql_steal(&out);
         ch->in_sql = pg_sql_steal(&in);
+        ch->truncate_sql = trunc.len ? pg_sql_steal(&trunc) : NULL;
     }
     pg_sql_free(&out);
     pg_sql_free(&in);
+    pg_sql_free(&trunc);
     return rc;
 }
 
@@ -367,16 +427,12 @@ static int by_size_desc(const void *a, const void *b)
 static co_status plan(sc_job *j, const json_t *tables, co_error *err)
 {
     const pg_snapcopy_opts *o = j->o;
-    int version = PQserverVersion(o->sources[0]);
     size_t nt = json_array_size(tables), total = 0;
-    char *relkinds;
     pg_sql *cols;
     co_status rc = CO_OK;
     j->tables = calloc(nt ? nt : 1, sizeof *j->tables);
-    relkinds = calloc(nt ? nt : 1, 1);
     cols = calloc(nt ? nt : 1, sizeof *cols);
-    if (!j->tables || !relkinds || !cols) {
-        free(relkinds);
+    if (!j->tables || !cols) {
         free(cols);
         return co_error_set(err, CO_ERR_NOMEM, "out of memory");
     }
@@ -390,8 +446,8 @@ static co_status plan(sc_job *j, const json_t *tables, co_error *err)
         pg_sql_init(&cols[i]);
         if (!st->schema || !st->name)
             rc = co_error_set(err, CO_ERR_INVALID, "a table to copy has no schema or name");
-        else if ((rc = plan_table(o->sources[0], st, version, o->split_pages, &cols[i],
-                                  &relkinds[i], err)) == CO_OK)
+        else if ((rc = plan_table(o->sources[0], o->targets[0], st, o->split_pages, &cols[i],
+                                  err)) == CO_OK)
             rc = plan_keys(o->targets[0], st, o->keys, err);
         total += st->nchunks;
     }
@@ -399,12 +455,11 @@ static co_status plan(sc_job *j, const json_t *tables, co_error *err)
         rc = co_error_set(err, CO_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < nt && rc == CO_OK; i++)
         for (size_t k = 0; k < j->tables[i].nchunks && rc == CO_OK; k++)
-            rc = plan_chunk(o->sources[0], o->targets[0], &j->tables[i], cols[i].data,
-                            relkinds[i], k, &j->chunks[j->nchunks++], err);
+            rc = plan_chunk(o->sources[0], o->targets[0], &j->tables[i], cols[i].data, k,
+                            &j->chunks[j->nchunks++], err);
     for (size_t i = 0; i < nt; i++)
         pg_sql_free(&cols[i]);
     free(cols);
-    free(relkinds);
     if (rc == CO_OK)
         qsort(j->chunks, j->nchunks, sizeof *j->chunks, by_size_desc);
     return rc;
@@ -414,16 +469,17 @@ static co_status plan(sc_job *j, const json_t *tables, co_error *err)
 
 /* Streams one chunk from src to tgt; adds the rows to its table's count
  * (under the job's lock, every 10,000 rows and at the end). */
-static co_status copy_chunk(sc_job *j, PGconn *src, PGconn *tgt, sc_chunk *ch,
-                            co_error *err)
+static co_status copy_stream(sc_job *j, PGconn *src, PGconn *tgt, sc_chunk *ch,
+                             const char *what, co_error *err)
 {
+    static const char signature[11] = "PGCOPY\n\377\r\n";
     PGresult *res;
-    char *row = NULL, what[400];
+    char *row = NULL;
     long long pending = 0;
+    bool first = true;
     int n;
     co_status rc = CO_OK;
 
-    snprintf(what, sizeof what, "copying %s.%s", ch->table->schema, ch->table->name);
     res = PQexec(tgt, ch->in_sql);
     if (PQresultStatus(res) != PGRES_COPY_IN) {
         rc = pg_conn_fail(tgt, res, what, err);
@@ -441,15 +497,19 @@ static co_status copy_chunk(sc_job *j, PGconn *src, PGconn *tgt, sc_chunk *ch,
         return rc;
     }
     PQclear(res);
-    /* text format: libpq hands out one row per call */
+    /* libpq hands out one row per call; in binary format the file header
+     * (19 bytes, if sent alone) and the 2-byte trailer are not rows */
     while ((n = PQgetCopyData(src, &row, 0)) > 0) {
+        bool is_row = !ch->table->binary ||
+                      (n > 2 && !(first && n == 19 && !memcmp(row, signature, 11)));
         int put = PQputCopyData(tgt, row, n);
         PQfreemem(row);
+        first = false;
         if (put != 1) {
             rc = pg_conn_fail(tgt, NULL, what, err);
             break;
         }
-        if (++pending == 10000) {
+        if (is_row && ++pending == 10000) {
             pthread_mutex_lock(&j->mu);
             ch->table->rows += pending;
             pthread_mutex_unlock(&j->mu);
@@ -473,6 +533,29 @@ static co_status copy_chunk(sc_job *j, PGconn *src, PGconn *tgt, sc_chunk *ch,
     pthread_mutex_lock(&j->mu);
     ch->table->rows += pending;
     pthread_mutex_unlock(&j->mu);
+    return rc;
+}
+
+/* One chunk, inside the transaction that empties the table first when the
+ * chunk is a whole ordinary table (COPY ... FREEZE needs it). */
+static co_status copy_chunk(sc_job *j, PGconn *src, PGconn *tgt, sc_chunk *ch,
+                            co_error *err)
+{
+    char what[400];
+    co_status rc;
+    snprintf(what, sizeof what, "copying %s.%s", ch->table->schema, ch->table->name);
+    if (ch->truncate_sql &&
+        (rc = pg_exec_simple(tgt, what, ch->truncate_sql, NULL, err)) != CO_OK) {
+        pg_rollback(tgt);
+        return rc;
+    }
+    rc = copy_stream(j, src, tgt, ch, what, err);
+    if (ch->truncate_sql) {
+        if (rc == CO_OK)
+            rc = pg_commit(tgt, err);
+        else
+            pg_rollback(tgt);
+    }
     return rc;
 }
 
@@ -542,10 +625,12 @@ static json_t *snapshot_progress(const sc_job *j)
     json_t *arr = json_array();
     for (size_t i = 0; i < j->ntables; i++) {
         const sc_table *t = &j->tables[i];
-        json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "schema", t->schema, "table",
-                              t->name, "state", t->state, "rows", (json_int_t)t->rows,
-                              "chunks", (json_int_t)t->nchunks, "chunks_done",
-                              (json_int_t)t->chunks_done);
+        json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:b}", "schema", t->schema,
+                              "table", t->name, "state", t->state, "rows",
+                              (json_int_t)t->rows, "chunks", (json_int_t)t->nchunks,
+                              "chunks_done", (json_int_t)t->chunks_done, "format",
+                              t->binary ? "binary" : "text", "frozen",
+                              t->nchunks == 1 && t->relkind == 'r');
         if (t->started_ms)
             json_object_set_new(o, "started_ms", json_integer(t->started_ms));
         if (t->ended_ms)
@@ -572,6 +657,7 @@ static void job_free(sc_job *j)
     for (size_t i = 0; i < j->nchunks; i++) {
         free(j->chunks[i].out_sql);
         free(j->chunks[i].in_sql);
+        free(j->chunks[i].truncate_sql);
     }
     for (size_t i = 0; i < j->ntables; i++) {
         for (size_t k = 0; k < j->tables[i].nkeys; k++)

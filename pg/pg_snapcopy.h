@@ -33,7 +33,8 @@
 /* Progress of a copy, reported on the caller's thread about once a second
  * and once at the end: tables is borrowed for the call, an array of
  * {"schema","table","state":"queued|copying|keys|done|error","rows":N,
- * "chunks":N,"chunks_done":N,"started_ms":N|absent,"ended_ms":N|absent}
+ * "chunks":N,"chunks_done":N,"format":"binary|text","frozen":bool,
+ * "started_ms":N|absent,"ended_ms":N|absent}
  * (rows copied so far; times in ms since the epoch). */
 typedef void (*pg_snapcopy_progress_fn)(void *user, const json_t *tables);
 
