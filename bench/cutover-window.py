@@ -53,22 +53,24 @@ def start_pgbench(src, a):
             "-T", "3600", "--no-vacuum"]
     if a.rate:
         argv += ["-R", str(a.rate)]
-    return subprocess.Popen(argv + [SRC_DB], env=src.env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    # SIGINT back to its default: a script started in the background of a
+    # shell inherits SIGINT ignored, and pgbench would write on past the gate
+    return subprocess.Popen(argv + [SRC_DB], env=src.env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def stop_pgbench(p):
-    """SIGINT ends pgbench; returns the number of transactions it reports."""
+    """Stops pgbench (SIGINT, then SIGKILL after 10 s); returns how long
+    stopping took in seconds, so a load that wrote on is visible."""
+    t0 = time.monotonic()
     p.send_signal(signal.SIGINT)
     try:
-        out, err = p.communicate(timeout=60)
+        p.wait(timeout=10)
     except subprocess.TimeoutExpired:
         p.kill()
-        out, err = p.communicate()
-    for line in (out + err).splitlines():
-        if "number of transactions actually processed" in line:
-            return int(line.split(":")[1].split()[0].split("/")[0])
-    return None
+        p.wait()
+    return round(time.monotonic() - t0, 2)
 
 
 def one_round(d, src, tgt, a, scale, n):
@@ -76,6 +78,8 @@ def one_round(d, src, tgt, a, scale, n):
     tgt.createdb(tgt_db)
     params = {"schemas": ["public"], "final_validation": a.final_validation,
               "validation_chunk_rows": a.chunk_rows, "validation_rate_rows": a.validation_rate}
+    hist = "SELECT count(*) FROM pgbench_history"
+    txs_before = int(src.scalar(hist, SRC_DB))
     t_start = time.monotonic()
     load = start_pgbench(src, a)
     try:
@@ -85,7 +89,8 @@ def one_round(d, src, tgt, a, scale, n):
         if left > 0:
             time.sleep(left)  # the fixed load duration, not a synchronisation
     finally:
-        txs = stop_pgbench(load)
+        stop_s = stop_pgbench(load)
+    txs = int(src.scalar(hist, SRC_DB)) - txs_before  # one history row per transaction
     quiet = b.wait_quiet(20)
     meter = b.CpuMeter([src, tgt]).start()
     d.post(f"/v1/runs/{rid}/steps/cutover_gate/approve")
@@ -106,6 +111,7 @@ def one_round(d, src, tgt, a, scale, n):
         raise RuntimeError(f"round {n} scale {scale}: target differs={not same} left={left}")
     full_load = b.step(run, "full_load")
     res = {"window_s": round(window, 3), "steps_ms": steps, "pgbench_transactions": txs,
+           "pgbench_stop_s": stop_s,
            "gate_reached_after_s": round(epoch(b.step(run, "await_cdc_sync")["finished_at"])
                                          - epoch(full_load["started_at"]), 1),
            "rows_validated_before_gate": sum(t.get("rows_validated", 0)
