@@ -42,7 +42,10 @@ typedef enum co_verdict_kind {
                          fails the step, naming it, rather than take it as done */
     CO_VERDICT_DONE,  /* the step is complete */
     CO_VERDICT_WAIT,  /* not yet: poll again after after_ms (e.g. a task loading) */
-    CO_VERDICT_GATE,  /* wait for an operator's approval */
+    CO_VERDICT_GATE,  /* wait for an operator's approval; from a gate's own
+                         function with after_ms > 0, also call it again every
+                         after_ms while the run awaits the approval (its watch,
+                         with ctx->state_before = CO_STEP_AWAITING_APPROVAL) */
     CO_VERDICT_RETRY, /* transient failure: retry after a backoff */
     CO_VERDICT_FAIL,  /* terminal failure: the run fails */
     CO_VERDICT_LAST

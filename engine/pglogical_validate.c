@@ -540,9 +540,15 @@ static co_status init_state(vrun *r)
     const char *id = strchr(r->ctx->run->id, '_');
     co_status rc;
 
-    earlier = json_object_get(json_object_get(r->ctx->all_outputs, "await_cdc_sync"),
+    /* the newest state: the gate's watch, else await_cdc_sync's; a step
+     * after await_cdc_sync goes on from it instead of starting again */
+    earlier = json_object_get(json_object_get(r->ctx->all_outputs, "cutover_gate"),
                               "validation");
-    if (r->final && json_is_object(earlier) && json_object_get(earlier, "tables")) {
+    if (!json_is_object(earlier) || !json_object_get(earlier, "tables"))
+        earlier = json_object_get(json_object_get(r->ctx->all_outputs, "await_cdc_sync"),
+                                  "validation");
+    if (strcmp(r->ctx->step->id, "await_cdc_sync") != 0 && json_is_object(earlier) &&
+        json_object_get(earlier, "tables")) {
         st = json_deep_copy(earlier);
         json_object_set_new(st, "state", json_string("running"));
         json_object_set_new(r->ctx->outputs, "validation", st);

@@ -113,7 +113,8 @@ static void execute(co_runner *r, const co_claim *claim)
         ctx.all_outputs = json_object();
 
     /* Attempts count step function calls that are not WAIT polls. */
-    if (claim->step_state != CO_STEP_WAITING) {
+    if (claim->step_state != CO_STEP_WAITING &&
+        claim->step_state != CO_STEP_AWAITING_APPROVAL) {
         co_step_write w = co_step_write_keep();
         step.attempts++;
         w.attempts = step.attempts;
@@ -129,6 +130,8 @@ static void execute(co_runner *r, const co_claim *claim)
         co_step_fn fn = co_plan_step_fn(plan, (size_t)claim->idx);
         if (fn && ctx.engine && !ctx.engine->run_step)
             fn(&ctx, &v);
+        /* DONE asks for approval; GATE with after_ms also asks to be called
+         * again while the run awaits it (ctx.state_before then says so) */
         if (!fn || !ctx.engine || ctx.engine->run_step || v.kind == CO_VERDICT_DONE)
             co_verdict_set(&v, CO_VERDICT_GATE, 0, NULL);
     } else if (ctx.engine && ctx.engine->run_step) {

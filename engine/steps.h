@@ -62,6 +62,11 @@ void co_step_validate(co_step_ctx *ctx, co_verdict *v);
 void co_step_engine_task(co_step_ctx *ctx, const char *role, bool start_fresh,
                          co_verdict *v);
 
+/* True when the run validates continuously (pg-logical's validate_task, a
+ * PostgreSQL source, validate_tables not false): await_cdc_sync runs it and
+ * the cutover gate keeps it running while it awaits approval. */
+bool co_step_continuous_validation(const co_step_ctx *ctx);
+
 /* Publishes a "step.progress" event {object, done, total, percent}; best
  * effort (logs on failure). */
 void co_step_progress(co_step_ctx *ctx, const char *object, size_t done, size_t total);

@@ -61,6 +61,36 @@ static co_status open_both(co_step_ctx *ctx, PGconn **src, PGconn **tgt, co_verd
     return CO_OK;
 }
 
+/* How often the gate's watch validates while the run awaits approval (ms). */
+#define WATCH_MS 1000
+
+/* The gate's watch: the continuous validation goes on while the run awaits
+ * approval, so that final_sync finds only the changes made since its last
+ * attempt. Always asks for approval again (GATE): with after_ms while there
+ * is work, 0 (the watch ends) once a mismatch is found -- final_sync then
+ * fails with it, and readiness shows it from validation.progress. */
+static void gate_watch(co_step_ctx *ctx, co_verdict *v)
+{
+    co_verdict w;
+    memset(&w, 0, sizeof w);
+    ctx->engine->validate_task(ctx, "main", false, &w);
+    switch (w.kind) {
+    case CO_VERDICT_WAIT:
+        co_verdict_set(v, CO_VERDICT_GATE, w.after_ms > 0 ? w.after_ms : WATCH_MS, NULL);
+        break;
+    case CO_VERDICT_DONE:
+        co_verdict_set(v, CO_VERDICT_GATE, WATCH_MS, NULL);
+        break;
+    case CO_VERDICT_RETRY:
+        json_object_set_new(ctx->outputs, "watch_error", json_string(w.error));
+        co_verdict_set(v, CO_VERDICT_RETRY, 0, "%s", w.error);
+        break;
+    default:
+        json_object_set_new(ctx->outputs, "watch_error", json_string(w.error));
+        co_verdict_set(v, CO_VERDICT_GATE, 0, NULL);
+    }
+}
+
 void co_step_cutover_gate(co_step_ctx *ctx, co_verdict *v)
 {
     PGconn *src, *tgt;
@@ -68,11 +98,20 @@ void co_step_cutover_gate(co_step_ctx *ctx, co_verdict *v)
         co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
         return;
     }
+    if (ctx->state_before == CO_STEP_AWAITING_APPROVAL) {
+        gate_watch(ctx, v);
+        return;
+    }
     if (open_both(ctx, &src, &tgt, v) != CO_OK)
         return;
     compare_schemas(ctx, src, tgt, v);
     pg_conn_close(src);
     pg_conn_close(tgt);
+    /* schemas equal: ask for approval, validating on while it is awaited
+     * (pg-logical; DMS validates inside the replication task by itself) */
+    if (v->kind == CO_VERDICT_DONE && co_step_continuous_validation(ctx) &&
+        strcmp(ctx->engine->name, "pg-logical") == 0)
+        co_verdict_set(v, CO_VERDICT_GATE, WATCH_MS, NULL);
 }
 
 void co_step_cutover_objects(co_step_ctx *ctx, co_verdict *v)

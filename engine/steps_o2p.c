@@ -516,7 +516,7 @@ void co_step_resume_cdc(co_step_ctx *ctx, co_verdict *v)
 
 /* Continuous validation runs where the engine has one, for PostgreSQL
  * sources, unless validate_tables is false. */
-static bool continuous_validation(const co_step_ctx *ctx)
+bool co_step_continuous_validation(const co_step_ctx *ctx)
 {
     return ctx->engine && ctx->engine->validate_task && source_is_postgres(ctx) &&
            co_param_bool(ctx, "validate_tables", true);
@@ -526,7 +526,7 @@ void co_step_await_cdc_sync(co_step_ctx *ctx, co_verdict *v)
 {
     NEED_OP(ctx, v, await_cdc_latency);
     /* validate from the end of the full load; then CDC must have caught up */
-    if (continuous_validation(ctx)) {
+    if (co_step_continuous_validation(ctx)) {
         ctx->engine->validate_task(ctx, "main", false, v);
         if (v->kind != CO_VERDICT_DONE)
             return;
@@ -713,7 +713,7 @@ void co_step_final_sync(co_step_ctx *ctx, co_verdict *v)
     if (!source_is_postgres(ctx) || !co_param_bool(ctx, "validate_tables", true) ||
         strcmp(mode, "none") == 0)
         co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
-    else if (strcmp(mode, "changed") == 0 && continuous_validation(ctx))
+    else if (strcmp(mode, "changed") == 0 && co_step_continuous_validation(ctx))
         final_changed(ctx, v);
     else
         validate_tables(ctx, v);

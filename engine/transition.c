@@ -123,6 +123,17 @@ static co_status apply_verdict(tx *t, const co_change *c, co_step_row *step,
 
     w.release_lease = true;
     w.outputs = c->outputs;
+    if (step->state == CO_STEP_AWAITING_APPROVAL || c->step_index != t->run.current_step) {
+        /* a gate's watch (or a step the run has left meanwhile, e.g. a gate
+         * approved while its watch ran): keep what it learned; a watch asks
+         * to be called again after_ms later (a GATE verdict with after_ms),
+         * a failed one again in 5 s, anything else ends the watch */
+        if (step->state == CO_STEP_AWAITING_APPROVAL)
+            w.due_at = v->kind == CO_VERDICT_GATE && v->after_ms > 0 ? now + v->after_ms
+                       : v->kind == CO_VERDICT_RETRY ? now + 5000
+                                                     : 0;
+        return co_runs_write_step(t->app->store, t->run.id, c->step_index, &w, err);
+    }
     if (!live) {
         /* paused or cancelled meanwhile: keep what the step learned, no state change */
         if (v->kind == CO_VERDICT_DONE && t->run.state == CO_RUN_PAUSED) {
@@ -166,6 +177,8 @@ static co_status apply_verdict(tx *t, const co_change *c, co_step_row *step,
         return set_step(t, c->step_index, step->state, &w, step->attempts, NULL, err);
     case CO_VERDICT_GATE:
         w.state = CO_STEP_AWAITING_APPROVAL;
+        /* with after_ms the gate is called again while it waits (its watch) */
+        w.due_at = v->after_ms > 0 ? now + v->after_ms : 0;
         if ((rc = set_step(t, c->step_index, step->state, &w, step->attempts, NULL, err)) != CO_OK)
             return rc;
         return set_run(t, CO_RUN_AWAITING_APPROVAL, c->step_index, NULL, NULL, err);

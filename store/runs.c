@@ -32,6 +32,15 @@ enum {
     SQL_LAST
 };
 
+/* A step the runner calls: the current step of a pending or running run, or
+ * the gate of a run awaiting approval that asked to be called while it waits
+ * (due_at > 0: its watch, e.g. the continuous validation at the cutover gate). */
+#define DUE_STEP                                                            \
+    "((r.state IN ('pending', 'running')"                                  \
+    "   AND s.state IN ('pending', 'running', 'waiting'))"                 \
+    " OR (r.state = 'awaiting_approval' AND s.state = 'awaiting_approval'" \
+    "   AND s.due_at > 0))"
+
 #define RUN_COLS                                                            \
     "id, project_id, plan, engine, params, state, current_step,"           \
     " coalesce(error, ''), created_by, created_at, updated_at,"            \
@@ -87,19 +96,21 @@ static const char *const sql_text[] = {
     [SQL_CLAIM_PICK] =
         "SELECT s.run_id, s.idx, s.state, r.state, s.attempts FROM runs r"
         " CROSS JOIN run_steps s ON s.run_id = r.id AND s.idx = r.current_step"
-        " WHERE r.state IN ('pending', 'running')"
-        " AND s.state IN ('pending', 'running', 'waiting') AND s.due_at <= ?1"
+        " WHERE " DUE_STEP " AND s.due_at <= ?1"
         " AND (s.lease_owner IS NULL OR s.lease_until < ?1"
         "      OR substr(s.lease_owner, 1, length(?2)) <> ?2)"
+        /* one step of a run at a time: a gate's watch that is still
+         * running holds back the step after an approval */
+        " AND NOT EXISTS (SELECT 1 FROM run_steps o WHERE o.run_id = r.id"
+        "   AND o.idx <> s.idx AND o.lease_owner IS NOT NULL AND o.lease_until >= ?1"
+        "   AND substr(o.lease_owner, 1, length(?2)) = ?2)"
         " ORDER BY s.due_at, r.seq LIMIT 1",
     [SQL_CLAIM_TAKE] = "UPDATE run_steps SET lease_owner = ?3, lease_until = ?4"
                        " WHERE run_id = ?1 AND idx = ?2",
     /* steps leased by a live worker are not "due": idle workers sleep */
     [SQL_NEXT_DUE] = "SELECT min(s.due_at) FROM runs r CROSS JOIN run_steps s"
                      " ON s.run_id = r.id AND s.idx = r.current_step"
-                     " WHERE r.state IN ('pending', 'running')"
-                     " AND s.state IN ('pending', 'running', 'waiting')"
-                     " AND s.lease_owner IS NULL",
+                     " WHERE " DUE_STEP " AND s.lease_owner IS NULL",
     [SQL_RELEASE_ALL] = "UPDATE run_steps SET lease_owner = NULL, lease_until = 0"
                         " WHERE lease_owner IS NOT NULL",
     [SQL_STEPS_OF_RUN] = "SELECT idx, step_id, state, attempts, coalesce(started_at, ''),"

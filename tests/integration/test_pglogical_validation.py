@@ -244,6 +244,59 @@ def test_changes_before_the_gate_are_validated_at_the_gate(clusters, tmp_path):
         assert d.stop() == 0, d.log()
 
 
+def test_the_validation_goes_on_while_the_gate_waits(clusters, tmp_path):
+    """Writes go on while the run awaits approval (the application is not
+    quiesced yet): the gate's watch validates their keys as they come, so
+    final_sync is left with only what changed since its last look."""
+    src, tgt = clusters
+    db = "gatewatch"
+    fresh_dbs(src, tgt, db)
+    d = Daemon(tmp_path).start()
+    writer = Writer(src, db)
+    try:
+        url = d.url
+        rid = start_run(url, src, tgt, db)
+        run = wait_run(url, rid, ("awaiting_approval", "failed"), 300, "the gate")
+        assert run["state"] == "awaiting_approval", run
+        at_gate = step(run, "await_cdc_sync")["outputs"]["validation"]["changed_keys_validated"]
+        writer.start()
+
+        def validated_at_gate():
+            v = step(run_of(url, rid), "cutover_gate")["outputs"].get("validation") or {}
+            return v.get("changed_keys_validated", 0)
+        # the watch keeps validating the keys the writer changes
+        wait_until(lambda: writer.rounds >= 300 and validated_at_gate() >= at_gate + 300,
+                   120, what="the gate's watch to validate the writer's keys")
+        writer.stop_flag.set()
+        writer.join(30)
+        assert writer.error is None, writer.error
+        wait_until(lambda: (step(run_of(url, rid), "cutover_gate")["outputs"]["validation"]
+                            ["changed_keys_pending"] == 0), 120,
+                   what="the watch to catch up with the change log")
+        run = run_of(url, rid)
+        assert run["state"] == "awaiting_approval"
+        gate = step(run, "cutover_gate")["outputs"]["validation"]
+        assert gate["mismatches"] == []
+        watch = [e for e in events(url, rid, "validation.progress")
+                 if e["data"]["step"] == "cutover_gate"]
+        assert watch and not watch[-1]["data"]["final"]
+        assert requests.post(f"{url}/v1/runs/{rid}/steps/cutover_gate/approve").status_code \
+            == 200
+        run = wait_run(url, rid, ("succeeded", "failed"), 300, "the run")
+        assert run["state"] == "succeeded", run
+        final = step(run, "final_sync")["outputs"]["validation"]
+        # final_sync went on from the watch's state: the writer's keys were
+        # not validated again inside the cutover window
+        assert final["changed_keys_validated"] - gate["changed_keys_validated"] < 50, \
+            (final["changed_keys_validated"], gate["changed_keys_validated"])
+        assert final["state"] == "done" and final["mismatches"] == []
+        for table in ("items", "pairs", "notes"):
+            assert fingerprint(src, db, table) == fingerprint(tgt, db, table), table
+    finally:
+        writer.stop_flag.set()
+        assert d.stop() == 0, d.log()
+
+
 def test_a_difference_planted_at_the_gate_fails_final_sync(clusters, tmp_path):
     src, tgt = clusters
     db = "gateplant"
