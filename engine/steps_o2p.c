@@ -443,8 +443,12 @@ void co_step_engine_task(co_step_ctx *ctx, const char *role, bool start_fresh,
         if (v->kind != CO_VERDICT_DONE)
             return;
         json_object_set_new(ctx->outputs, "phase", json_string("await"));
-        co_verdict_set(v, CO_VERDICT_WAIT, 500, NULL);
-        return;
+        /* a start that copied the data itself (pg-logical's snapshot copy)
+         * is read at once; a started task is polled from half a second on */
+        if (!json_object_get(ctx->outputs, "full_load_copy")) {
+            co_verdict_set(v, CO_VERDICT_WAIT, 500, NULL);
+            return;
+        }
     }
     ctx->engine->await_full_load(ctx, role, v);
 }
