@@ -35,6 +35,38 @@ void v_pointer(char *out, size_t size, const char *base, const char *key)
     out[n < size ? n : size - 1] = '\0';
 }
 
+/* Records message msg against the member key of the object at base;
+ * returns false, for the caller's `ok = ...` or return. */
+static bool field_fails(co_error *err, const char *base, const char *key, const char *msg)
+{
+    char ptr[160];
+    v_pointer(ptr, sizeof ptr, base, key);
+    co_error_field(err, ptr, "%s", msg);
+    return false;
+}
+
+/* Looks up obj's member key and writes its JSON pointer to ptr (160
+ * bytes). Returns the member when present and not JSON null. Otherwise
+ * returns NULL and: stores def there and sets *ok true, or, when def is
+ * NULL, records "is required" and sets *ok false. def is a new reference,
+ * always stolen (released when the member is present). */
+static json_t *member(json_t *obj, const char *base, const char *key, char ptr[160],
+                      json_t *def, bool *ok, co_error *err)
+{
+    json_t *v = json_object_get(obj, key);
+    v_pointer(ptr, 160, base, key);
+    if (v && !json_is_null(v)) {
+        json_decref(def);
+        return v;
+    }
+    *ok = def != NULL;
+    if (def)
+        json_object_set_new(obj, key, def);
+    else
+        co_error_field(err, ptr, "is required");
+    return NULL;
+}
+
 bool v_only_known(json_t *obj, const char *base, const char *const *allowed,
                   co_error *err)
 {
@@ -47,12 +79,8 @@ bool v_only_known(json_t *obj, const char *base, const char *const *allowed,
         for (const char *const *a = allowed; *a; a++)
             if (strcmp(*a, key) == 0)
                 known = true;
-        if (!known) {
-            char ptr[160];
-            v_pointer(ptr, sizeof ptr, base, key);
-            co_error_field(err, ptr, "unknown field");
-            ok = false;
-        }
+        if (!known)
+            ok = field_fails(err, base, key, "unknown field");
     }
     return ok;
 }
@@ -68,32 +96,22 @@ bool v_has_control(const char *s)
 bool v_name(json_t *obj, const char *base, const char *key, size_t minlen, size_t maxlen,
             const char *def, co_error *err)
 {
-    char ptr[160];
     if (!v_string(obj, base, key, minlen, maxlen, def, err))
         return false;
-    if (v_has_control(json_string_value(json_object_get(obj, key)))) {
-        v_pointer(ptr, sizeof ptr, base, key);
-        co_error_field(err, ptr, "must not contain control characters");
-        return false;
-    }
+    if (v_has_control(json_string_value(json_object_get(obj, key))))
+        return field_fails(err, base, key, "must not contain control characters");
     return true;
 }
 
 bool v_string(json_t *obj, const char *base, const char *key, size_t minlen,
               size_t maxlen, const char *def, co_error *err)
 {
-    json_t *v = json_object_get(obj, key);
     char ptr[160];
+    bool ok;
     size_t len;
-    v_pointer(ptr, sizeof ptr, base, key);
-    if (!v || json_is_null(v)) {
-        if (!def) {
-            co_error_field(err, ptr, "is required");
-            return false;
-        }
-        json_object_set_new(obj, key, json_string(def));
-        return true;
-    }
+    json_t *v = member(obj, base, key, ptr, def ? json_string(def) : NULL, &ok, err);
+    if (!v)
+        return ok;
     if (!json_is_string(v)) {
         co_error_field(err, ptr, "must be a string, not %s", type_name(v));
         return false;
@@ -168,12 +186,8 @@ bool v_no_nulls(const json_t *obj, const char *base, co_error *err)
     json_t *val;
     bool ok = true;
     json_object_foreach((json_t *)obj, key, val) {
-        if (json_is_null(val)) {
-            char ptr[160];
-            v_pointer(ptr, sizeof ptr, base, key);
-            co_error_field(err, ptr, "must not be null (leave it out for the default)");
-            ok = false;
-        }
+        if (json_is_null(val))
+            ok = field_fails(err, base, key, "must not be null (leave it out for the default)");
     }
     return ok;
 }
@@ -195,18 +209,12 @@ bool v_parse_uint(const char *s, size_t len, int64_t *out)
 bool v_enum(json_t *obj, const char *base, const char *key,
             const char *const *values, const char *def, co_error *err)
 {
-    json_t *v = json_object_get(obj, key);
     char ptr[160], list[200] = "";
     size_t used = 0;
-    v_pointer(ptr, sizeof ptr, base, key);
-    if (!v || json_is_null(v)) {
-        if (!def) {
-            co_error_field(err, ptr, "is required");
-            return false;
-        }
-        json_object_set_new(obj, key, json_string(def));
-        return true;
-    }
+    bool ok;
+    json_t *v = member(obj, base, key, ptr, def ? json_string(def) : NULL, &ok, err);
+    if (!v)
+        return ok;
     if (json_is_string(v))
         for (const char *const *e = values; *e; e++)
             if (strcmp(*e, json_string_value(v)) == 0)
@@ -223,17 +231,11 @@ bool v_enum(json_t *obj, const char *base, const char *key,
 bool v_int(json_t *obj, const char *base, const char *key, int64_t lo, int64_t hi,
            bool has_def, int64_t def, co_error *err)
 {
-    json_t *v = json_object_get(obj, key);
     char ptr[160];
-    v_pointer(ptr, sizeof ptr, base, key);
-    if (!v || json_is_null(v)) {
-        if (!has_def) {
-            co_error_field(err, ptr, "is required");
-            return false;
-        }
-        json_object_set_new(obj, key, json_integer(def));
-        return true;
-    }
+    bool ok;
+    json_t *v = member(obj, base, key, ptr, has_def ? json_integer(def) : NULL, &ok, err);
+    if (!v)
+        return ok;
     if (!json_is_integer(v)) {
         co_error_field(err, ptr, "must be an integer, not %s", type_name(v));
         return false;
@@ -248,14 +250,12 @@ bool v_int(json_t *obj, const char *base, const char *key, int64_t lo, int64_t h
 
 bool v_bool(json_t *obj, const char *base, const char *key, bool def, co_error *err)
 {
-    json_t *v = json_object_get(obj, key);
     char ptr[160];
-    if (!v || json_is_null(v)) {
-        json_object_set_new(obj, key, json_boolean(def));
-        return true;
-    }
+    bool ok;
+    json_t *v = member(obj, base, key, ptr, json_boolean(def), &ok, err);
+    if (!v)
+        return ok;
     if (!json_is_boolean(v)) {
-        v_pointer(ptr, sizeof ptr, base, key);
         co_error_field(err, ptr, "must be a boolean, not %s", type_name(v));
         return false;
     }
@@ -265,17 +265,11 @@ bool v_bool(json_t *obj, const char *base, const char *key, bool def, co_error *
 bool v_object(json_t *obj, const char *base, const char *key, bool required,
               co_error *err)
 {
-    json_t *v = json_object_get(obj, key);
     char ptr[160];
-    v_pointer(ptr, sizeof ptr, base, key);
-    if (!v || json_is_null(v)) {
-        if (required) {
-            co_error_field(err, ptr, "is required");
-            return false;
-        }
-        json_object_set_new(obj, key, json_object());
-        return true;
-    }
+    bool ok;
+    json_t *v = member(obj, base, key, ptr, required ? NULL : json_object(), &ok, err);
+    if (!v)
+        return ok;
     if (!json_is_object(v)) {
         co_error_field(err, ptr, "must be an object, not %s", type_name(v));
         return false;
@@ -288,12 +282,8 @@ bool v_read_only(json_t *obj, const char *base, const char *const *fields,
 {
     bool ok = true;
     for (const char *const *f = fields; *f; f++) {
-        if (json_object_get(obj, *f)) {
-            char ptr[160];
-            v_pointer(ptr, sizeof ptr, base, *f);
-            co_error_field(err, ptr, "is read-only (set by cutover)");
-            ok = false;
-        }
+        if (json_object_get(obj, *f))
+            ok = field_fails(err, base, *f, "is read-only (set by cutover)");
     }
     return ok;
 }

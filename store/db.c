@@ -7,6 +7,7 @@
 #include "store/db.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,6 +248,30 @@ void co_store_rollback(co_store *store)
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+co_status co_store_done(co_store *store, sqlite3_stmt *st, int rc, const char *what,
+                        co_error *err)
+{
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? CO_OK : co_store_fail(store, rc, what, err);
+}
+
+co_status co_store_row(co_store *store, sqlite3_stmt *st, const char *what, co_error *err,
+                       const char *fmt, ...)
+{
+    char msg[sizeof err->message];
+    va_list ap;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        return CO_OK;
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return co_store_fail(store, rc, what, err);
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return co_error_set(err, CO_ERR_NOT_FOUND, "%s", msg);
+}
+
 int64_t co_store_int_or(co_store *store, const co_sql_module *mod, int idx, int64_t def)
 {
     sqlite3_stmt *st = co_store_stmt(store, mod, idx, NULL);
@@ -302,4 +327,17 @@ const char *co_col_text(sqlite3_stmt *st, int i)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
     return t ? (const char *)t : "";
+}
+
+co_status co_col_dup(sqlite3_stmt *st, int i, char **out, size_t *len, co_error *err)
+{
+    const void *data = sqlite3_column_blob(st, i);
+    *len = (size_t)sqlite3_column_bytes(st, i);
+    *out = malloc(*len + 1);
+    if (!*out)
+        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
+    if (*len)
+        memcpy(*out, data, *len);
+    (*out)[*len] = '\0';
+    return CO_OK;
 }

@@ -50,6 +50,24 @@ typedef struct co_sql_module {
     int count;              /* number of statements, <= CO_SQL_MAX_PER_MODULE */
 } co_sql_module;
 
+/* Declares the calling file's statement table: `static const co_sql_module
+ * sql` in slot slot_ over the file's array `sql_text`, which is indexed by
+ * an enum whose last member is SQL_LAST; fails to compile when the array
+ * does not have exactly SQL_LAST entries. */
+#define CO_SQL_MODULE(slot_)                                                \
+    _Static_assert(sizeof sql_text / sizeof sql_text[0] == SQL_LAST,        \
+                   "sql_text must cover the statement enum");               \
+    static const co_sql_module sql = {slot_, sql_text, SQL_LAST}
+
+/* Declares `sqlite3_stmt *st` as statement idx of the file's table `sql`
+ * (see CO_SQL_MODULE) on the calling thread's connection; when it cannot be
+ * prepared, returns CO_ERR_STORE from the enclosing function (a co_status
+ * function with a co_error *err in scope, which co_store_stmt has set). */
+#define CO_STMT(idx)                                                        \
+    sqlite3_stmt *st = co_store_stmt(store, &sql, idx, err);               \
+    if (!st)                                                                \
+    return CO_ERR_STORE
+
 /* Opens (creating if absent) the SQLite file at path, applies pending schema
  * migrations and returns a new store in *out (caller frees with
  * co_store_close). Errors: CO_ERR_STORE (cannot open, migration failed, or
@@ -84,6 +102,19 @@ void co_store_rollback(co_store *store);
 co_status co_store_fail(co_store *store, int rc, const char *what,
                         co_error *err);
 
+/* Finishes a write statement st whose sqlite3_step returned rc: resets st
+ * (bindings stay until the next co_store_stmt), then returns CO_OK when rc
+ * is SQLITE_DONE, otherwise co_store_fail(store, rc, what, err). */
+co_status co_store_done(co_store *store, sqlite3_stmt *st, int rc, const char *what,
+                        co_error *err);
+
+/* Steps the bound query st to its first row. Returns CO_OK on a row (the
+ * caller reads it, then calls sqlite3_reset). Otherwise resets st and
+ * returns CO_ERR_NOT_FOUND with the message formatted from fmt when there
+ * is no row, or co_store_fail(store, rc, what, err) on an SQLite error. */
+co_status co_store_row(co_store *store, sqlite3_stmt *st, const char *what, co_error *err,
+                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
 /* The integer in the first column of the first row of statement idx of
  * mod (a parameterless query such as "SELECT min(...)"), or def when the
  * statement cannot run, returns no row or NULL. */
@@ -99,6 +130,11 @@ const char *co_store_path(const co_store *store);
 int co_bind_text(sqlite3_stmt *st, int i, const char *text);
 int co_bind_int(sqlite3_stmt *st, int i, int64_t v);
 int co_bind_blob(sqlite3_stmt *st, int i, const void *data, size_t len);
+
+/* A copy of column i of st's current row (text or blob) in *out, malloc'd,
+ * NUL-terminated, caller frees; its length without the NUL in *len (0 for
+ * SQL NULL). Errors: CO_ERR_NOMEM (*out is NULL). */
+co_status co_col_dup(sqlite3_stmt *st, int i, char **out, size_t *len, co_error *err);
 
 /* Column text, never NULL ("" for SQL NULL); borrowed until the next step. */
 const char *co_col_text(sqlite3_stmt *st, int i);

@@ -30,10 +30,7 @@ static const char *const sql_text[] = {
                 " WHERE idempotency_keys.created_at <= ?12",
     [SQL_EXPIRE] = "DELETE FROM idempotency_keys WHERE created_at <= ?1",
 };
-_Static_assert(sizeof sql_text / sizeof sql_text[0] == SQL_LAST,
-               "sql_text must cover the statement enum");
-
-static const co_sql_module sql = {CO_SQL_IDEMPOTENCY, sql_text, SQL_LAST};
+CO_SQL_MODULE(CO_SQL_IDEMPOTENCY);
 
 #define RETENTION_MS (24LL * 3600 * 1000)
 

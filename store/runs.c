@@ -146,15 +146,8 @@ static const char *const sql_text[] = {
                       " created_at, data FROM events WHERE run_id = ?1 AND type = ?2"
                       " ORDER BY id DESC LIMIT ?3",
 };
-_Static_assert(sizeof sql_text / sizeof sql_text[0] == SQL_LAST,
-               "sql_text must cover the statement enum");
+CO_SQL_MODULE(CO_SQL_RUNS);
 
-static const co_sql_module sql = {CO_SQL_RUNS, sql_text, SQL_LAST};
-
-#define STMT(name)                                                  \
-    sqlite3_stmt *st = co_store_stmt(store, &sql, name, err);       \
-    if (!st)                                                        \
-        return CO_ERR_STORE
 
 static void now_text(char buf[32])
 {
@@ -177,14 +170,6 @@ void co_step_row_clear(co_step_row *s)
     memset(s, 0, sizeof *s);
 }
 
-static co_status step_done(co_store *store, sqlite3_stmt *st, int rc,
-                           const char *what, co_error *err)
-{
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return co_store_fail(store, rc, what, err);
-    return CO_OK;
-}
 
 co_status co_runs_insert(co_store *store, const co_run_row *r,
                          const char *const *step_ids, size_t nsteps, co_error *err)
@@ -192,7 +177,7 @@ co_status co_runs_insert(co_store *store, const co_run_row *r,
     char now[32], *params;
     co_status rc;
     int src;
-    STMT(SQL_RUN_INSERT);
+    CO_STMT(SQL_RUN_INSERT);
     params = json_dumps(r->params, JSON_COMPACT | JSON_SORT_KEYS);
     if (!params)
         return co_error_set(err, CO_ERR_NOMEM, "out of memory");
@@ -206,7 +191,7 @@ co_status co_runs_insert(co_store *store, const co_run_row *r,
     co_bind_text(st, 7, now);
     src = sqlite3_step(st);
     free(params);
-    if ((rc = step_done(store, st, src, "creating the run", err)) != CO_OK)
+    if ((rc = co_store_done(store, st, src, "creating the run", err)) != CO_OK)
         return rc;
     for (size_t i = 0; i < nsteps; i++) {
         sqlite3_stmt *s2 = co_store_stmt(store, &sql, SQL_STEP_INSERT, err);
@@ -215,7 +200,7 @@ co_status co_runs_insert(co_store *store, const co_run_row *r,
         co_bind_text(s2, 1, r->id);
         co_bind_int(s2, 2, (int64_t)i);
         co_bind_text(s2, 3, step_ids[i]);
-        if ((rc = step_done(store, s2, sqlite3_step(s2), "creating a step", err)) != CO_OK)
+        if ((rc = co_store_done(store, s2, sqlite3_step(s2), "creating a step", err)) != CO_OK)
             return rc;
     }
     return CO_OK;
@@ -224,17 +209,13 @@ co_status co_runs_insert(co_store *store, const co_run_row *r,
 co_status co_runs_load(co_store *store, const char *id, co_run_row *out, co_error *err)
 {
     json_error_t jerr;
-    int src;
-    STMT(SQL_RUN_LOAD);
+    co_status rc;
+    CO_STMT(SQL_RUN_LOAD);
     memset(out, 0, sizeof *out);
     co_bind_text(st, 1, id);
-    src = sqlite3_step(st);
-    if (src != SQLITE_ROW) {
-        sqlite3_reset(st);
-        if (src == SQLITE_DONE)
-            return co_error_set(err, CO_ERR_NOT_FOUND, "run %s does not exist", id);
-        return co_store_fail(store, src, "reading the run", err);
-    }
+    rc = co_store_row(store, st, "reading the run", err, "run %s does not exist", id);
+    if (rc != CO_OK)
+        return rc;
     snprintf(out->id, sizeof out->id, "%s", co_col_text(st, 0));
     snprintf(out->project_id, sizeof out->project_id, "%s", co_col_text(st, 1));
     snprintf(out->plan, sizeof out->plan, "%s", co_col_text(st, 2));
@@ -257,18 +238,14 @@ co_status co_runs_load_step(co_store *store, const char *id, int idx,
                             co_step_row *out, co_error *err)
 {
     json_error_t jerr;
-    int src;
-    STMT(SQL_STEP_LOAD);
+    co_status rc;
+    CO_STMT(SQL_STEP_LOAD);
     memset(out, 0, sizeof *out);
     co_bind_text(st, 1, id);
     co_bind_int(st, 2, idx);
-    src = sqlite3_step(st);
-    if (src != SQLITE_ROW) {
-        sqlite3_reset(st);
-        if (src == SQLITE_DONE)
-            return co_error_set(err, CO_ERR_NOT_FOUND, "run %s has no step %d", id, idx);
-        return co_store_fail(store, src, "reading the step", err);
-    }
+    if ((rc = co_store_row(store, st, "reading the step", err, "run %s has no step %d", id,
+                           idx)) != CO_OK)
+        return rc;
     out->idx = sqlite3_column_int(st, 0);
     snprintf(out->step_id, sizeof out->step_id, "%s", co_col_text(st, 1));
     out->state = co_step_state_parse(co_col_text(st, 2));
@@ -290,7 +267,7 @@ co_status co_runs_all_outputs(co_store *store, const char *id, json_t **out,
     json_t *all;
     json_error_t jerr;
     int src;
-    STMT(SQL_ALL_OUTPUTS);
+    CO_STMT(SQL_ALL_OUTPUTS);
     all = json_object();
     co_bind_text(st, 1, id);
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
@@ -310,14 +287,14 @@ co_status co_runs_write_run(co_store *store, const char *id, co_run_state state,
                             int current_step, const char *error, co_error *err)
 {
     char now[32];
-    STMT(SQL_RUN_WRITE);
+    CO_STMT(SQL_RUN_WRITE);
     now_text(now);
     co_bind_text(st, 1, id);
     co_bind_text(st, 2, co_run_state_name(state));
     co_bind_int(st, 3, current_step);
     co_bind_text(st, 4, error && *error ? error : NULL);
     co_bind_text(st, 5, now);
-    return step_done(store, st, sqlite3_step(st), "updating the run", err);
+    return co_store_done(store, st, sqlite3_step(st), "updating the run", err);
 }
 
 co_step_write co_step_write_keep(void)
@@ -336,7 +313,7 @@ co_status co_runs_write_step(co_store *store, const char *id, int idx,
 {
     char now[32], *outputs = NULL;
     co_status rc;
-    STMT(SQL_STEP_WRITE);
+    CO_STMT(SQL_STEP_WRITE);
     now_text(now);
     if (w->outputs && !(outputs = json_dumps(w->outputs, JSON_COMPACT | JSON_SORT_KEYS)))
         return co_error_set(err, CO_ERR_NOMEM, "out of memory");
@@ -355,7 +332,7 @@ co_status co_runs_write_step(co_store *store, const char *id, int idx,
     co_bind_text(st, 12, outputs);
     co_bind_text(st, 13, w->approved_by);
     sqlite3_bind_double(st, 14, w->progress);
-    rc = step_done(store, st, sqlite3_step(st), "updating the step", err);
+    rc = co_store_done(store, st, sqlite3_step(st), "updating the step", err);
     free(outputs);
     return rc;
 }
@@ -366,7 +343,7 @@ co_status co_events_insert(co_store *store, const char *run_id,
 {
     char now[32], *text;
     co_status rc;
-    STMT(SQL_EVENT_INSERT);
+    CO_STMT(SQL_EVENT_INSERT);
     text = json_dumps(data, JSON_COMPACT);
     if (!text)
         return co_error_set(err, CO_ERR_NOMEM, "out of memory");
@@ -376,7 +353,7 @@ co_status co_events_insert(co_store *store, const char *run_id,
     co_bind_text(st, 3, type);
     co_bind_text(st, 4, text);
     co_bind_text(st, 5, now);
-    rc = step_done(store, st, sqlite3_step(st), "appending an event", err);
+    rc = co_store_done(store, st, sqlite3_step(st), "appending an event", err);
     free(text);
     if (rc == CO_OK)
         *event_id = sqlite3_last_insert_rowid(co_store_conn(store, NULL));
@@ -424,7 +401,7 @@ co_status co_runs_claim(co_store *store, const char *owner, const char *boot_id,
         co_bind_int(st, 2, claim->idx);
         co_bind_text(st, 3, owner);
         co_bind_int(st, 4, now_ms + lease_ms);
-        if ((rc = step_done(store, st, sqlite3_step(st), "leasing a step", err)) != CO_OK) {
+        if ((rc = co_store_done(store, st, sqlite3_step(st), "leasing a step", err)) != CO_OK) {
             co_store_rollback(store);
             return rc;
         }
@@ -434,8 +411,8 @@ co_status co_runs_claim(co_store *store, const char *owner, const char *boot_id,
 
 co_status co_runs_release_all_leases(co_store *store, co_error *err)
 {
-    STMT(SQL_RELEASE_ALL);
-    return step_done(store, st, sqlite3_step(st), "releasing leases", err);
+    CO_STMT(SQL_RELEASE_ALL);
+    return co_store_done(store, st, sqlite3_step(st), "releasing leases", err);
 }
 
 int64_t co_runs_next_due(co_store *store)
@@ -470,7 +447,7 @@ static co_status steps_json(co_store *store, const char *id, json_t **out,
     json_t *steps = json_array();
     json_error_t jerr;
     int src;
-    STMT(SQL_STEPS_OF_RUN);
+    CO_STMT(SQL_STEPS_OF_RUN);
     *done = 0;
     co_bind_text(st, 1, id);
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
@@ -526,18 +503,14 @@ co_status co_runs_json(co_store *store, const char *id, json_t **out, co_error *
 {
     json_t *steps = NULL, *run, *cur;
     json_error_t jerr;
-    int src, done = 0;
+    int done = 0;
     co_status rc;
     size_t n;
-    STMT(SQL_RUN_LOAD);
+    CO_STMT(SQL_RUN_LOAD);
     co_bind_text(st, 1, id);
-    src = sqlite3_step(st);
-    if (src != SQLITE_ROW) {
-        sqlite3_reset(st);
-        if (src == SQLITE_DONE)
-            return co_error_set(err, CO_ERR_NOT_FOUND, "run %s does not exist", id);
-        return co_store_fail(store, src, "reading the run", err);
-    }
+    rc = co_store_row(store, st, "reading the run", err, "run %s does not exist", id);
+    if (rc != CO_OK)
+        return rc;
     run = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:s, s:s, s:s, s:o, s:o}",
                     "id", co_col_text(st, 0), "project_id", co_col_text(st, 1),
                     "plan", co_col_text(st, 2), "engine", co_col_text(st, 3),
@@ -599,7 +572,7 @@ co_status co_runs_count(co_store *store, int64_t counts[CO_RUN_STATE_LAST],
                         co_error *err)
 {
     int src;
-    STMT(SQL_RUN_COUNT);
+    CO_STMT(SQL_RUN_COUNT);
     for (int i = 0; i < CO_RUN_STATE_LAST; i++)
         counts[i] = 0;
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
@@ -607,7 +580,7 @@ co_status co_runs_count(co_store *store, int64_t counts[CO_RUN_STATE_LAST],
         if (s < CO_RUN_STATE_LAST)
             counts[s] = sqlite3_column_int64(st, 1);
     }
-    return step_done(store, st, src, "counting runs", err);
+    return co_store_done(store, st, src, "counting runs", err);
 }
 
 co_status co_artifact_put(co_store *store, const char *run_id, const char *name,
@@ -615,7 +588,7 @@ co_status co_artifact_put(co_store *store, const char *run_id, const char *name,
                           const void *body, size_t len, co_error *err)
 {
     char now[32];
-    STMT(SQL_ART_PUT);
+    CO_STMT(SQL_ART_PUT);
     now_text(now);
     co_bind_text(st, 1, run_id);
     co_bind_text(st, 2, name);
@@ -623,7 +596,7 @@ co_status co_artifact_put(co_store *store, const char *run_id, const char *name,
     co_bind_text(st, 4, content_type);
     co_bind_blob(st, 5, body ? body : "", len);
     co_bind_text(st, 6, now);
-    return step_done(store, st, sqlite3_step(st), "storing an artifact", err);
+    return co_store_done(store, st, sqlite3_step(st), "storing an artifact", err);
 }
 
 co_status co_artifact_list(co_store *store, const char *run_id, json_t **items,
@@ -632,7 +605,7 @@ co_status co_artifact_list(co_store *store, const char *run_id, json_t **items,
     json_t *arr;
     int src;
     co_status rc;
-    STMT(SQL_ART_LIST);
+    CO_STMT(SQL_ART_LIST);
     arr = json_array();
     co_bind_text(st, 1, run_id);
     while ((src = sqlite3_step(st)) == SQLITE_ROW)
@@ -643,7 +616,7 @@ co_status co_artifact_list(co_store *store, const char *run_id, json_t **items,
                                              "size", (json_int_t)sqlite3_column_int64(st, 3),
                                              "created_at", co_col_text(st, 4),
                                              "updated_at", co_col_text(st, 5)));
-    if ((rc = step_done(store, st, src, "listing artifacts", err)) != CO_OK) {
+    if ((rc = co_store_done(store, st, src, "listing artifacts", err)) != CO_OK) {
         json_decref(arr);
         return rc;
     }
@@ -654,30 +627,17 @@ co_status co_artifact_list(co_store *store, const char *run_id, json_t **items,
 co_status co_artifact_get(co_store *store, const char *run_id, const char *name,
                           char **body, size_t *len, char ctype[64], co_error *err)
 {
-    int src;
-    STMT(SQL_ART_GET);
+    co_status rc;
+    CO_STMT(SQL_ART_GET);
     co_bind_text(st, 1, run_id);
     co_bind_text(st, 2, name);
-    src = sqlite3_step(st);
-    if (src != SQLITE_ROW) {
-        sqlite3_reset(st);
-        if (src == SQLITE_DONE)
-            return co_error_set(err, CO_ERR_NOT_FOUND, "run %s has no artifact %s",
-                                run_id, name);
-        return co_store_fail(store, src, "reading an artifact", err);
-    }
+    if ((rc = co_store_row(store, st, "reading an artifact", err, "run %s has no artifact %s",
+                           run_id, name)) != CO_OK)
+        return rc;
     snprintf(ctype, 64, "%s", co_col_text(st, 0));
-    *len = (size_t)sqlite3_column_bytes(st, 1);
-    *body = malloc(*len + 1);
-    if (*body) {
-        if (*len)
-            memcpy(*body, sqlite3_column_blob(st, 1), *len);
-        (*body)[*len] = '\0';
-    }
+    rc = co_col_dup(st, 1, body, len, err);
     sqlite3_reset(st);
-    if (!*body)
-        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
-    return CO_OK;
+    return rc;
 }
 
 /* Reads the rows of a bound events statement (id, type, run_id,
@@ -699,7 +659,7 @@ static co_status event_rows(co_store *store, sqlite3_stmt *st, json_t **items,
                                              "created_at", co_col_text(st, 4),
                                              "data", data ? data : json_object()));
     }
-    if ((rc = step_done(store, st, src, "reading events", err)) != CO_OK) {
+    if ((rc = co_store_done(store, st, src, "reading events", err)) != CO_OK) {
         json_decref(arr);
         return rc;
     }
@@ -712,7 +672,7 @@ co_status co_events_query(co_store *store, int64_t after, int64_t upto,
                           const char *type, int limit, json_t **items,
                           co_error *err)
 {
-    STMT(SQL_EV_QUERY);
+    CO_STMT(SQL_EV_QUERY);
     co_bind_int(st, 1, after);
     co_bind_int(st, 2, upto);
     co_bind_text(st, 3, run_id);
@@ -725,7 +685,7 @@ co_status co_events_query(co_store *store, int64_t after, int64_t upto,
 co_status co_events_newest(co_store *store, const char *run_id, const char *type,
                            int limit, json_t **items, co_error *err)
 {
-    STMT(SQL_EV_LATEST);
+    CO_STMT(SQL_EV_LATEST);
     co_bind_text(st, 1, run_id);
     co_bind_text(st, 2, type);
     co_bind_int(st, 3, limit);

@@ -41,10 +41,7 @@ static const char *const sql_text[] = {
         " ORDER BY id DESC LIMIT 1",
     [SQL_LAST_EVENT] = "SELECT coalesce(max(id), 0) FROM events WHERE run_id = ?1",
 };
-_Static_assert(sizeof sql_text / sizeof sql_text[0] == SQL_LAST,
-               "sql_text must cover the statement enum");
-
-static const co_sql_module sql = {CO_SQL_RUNS_QUERY, sql_text, SQL_LAST};
+CO_SQL_MODULE(CO_SQL_RUNS_QUERY);
 
 co_status co_runs_query(co_store *store, const co_runs_filter *f, int64_t after_seq,
                         int limit, json_t **items, int64_t *last_seq, bool *more,

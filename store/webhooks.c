@@ -74,22 +74,9 @@ static const char *const sql_text[] = {
     [SQL_ATTEMPTS_OF] = "SELECT attempt, status, error, duration_ms, at FROM webhook_attempts"
                         " WHERE outbox_id = ?1 ORDER BY id",
 };
-_Static_assert(sizeof sql_text / sizeof sql_text[0] == SQL_LAST,
-               "sql_text must cover the statement enum");
+CO_SQL_MODULE(CO_SQL_WEBHOOKS);
 
-static const co_sql_module sql = {CO_SQL_WEBHOOKS, sql_text, SQL_LAST};
 
-#define STMT(name)                                                  \
-    sqlite3_stmt *st = co_store_stmt(store, &sql, name, err);       \
-    if (!st)                                                        \
-        return CO_ERR_STORE
-
-static co_status done(co_store *store, sqlite3_stmt *st, int rc, const char *what,
-                      co_error *err)
-{
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? CO_OK : co_store_fail(store, rc, what, err);
-}
 
 co_status co_webhooks_enqueue(co_store *store, int64_t event_id, const char *run_id,
                               const char *project_id, const char *type, const char *data,
@@ -97,7 +84,7 @@ co_status co_webhooks_enqueue(co_store *store, int64_t event_id, const char *run
 {
     if (!project_id || !*project_id)
         return CO_OK;
-    STMT(SQL_ENQUEUE);
+    CO_STMT(SQL_ENQUEUE);
     co_bind_int(st, 1, event_id);
     co_bind_text(st, 2, run_id && *run_id ? run_id : NULL);
     co_bind_text(st, 3, project_id);
@@ -105,7 +92,7 @@ co_status co_webhooks_enqueue(co_store *store, int64_t event_id, const char *run
     co_bind_text(st, 5, data);
     co_bind_text(st, 6, created_at);
     co_bind_int(st, 7, now_ms);
-    return done(store, st, sqlite3_step(st), "queueing webhook deliveries", err);
+    return co_store_done(store, st, sqlite3_step(st), "queueing webhook deliveries", err);
 }
 
 co_status co_webhooks_insert(co_store *store, const char *id, const char *project_id,
@@ -114,7 +101,7 @@ co_status co_webhooks_insert(co_store *store, const char *id, const char *projec
 {
     char now[32], *ev = json_dumps(events, JSON_COMPACT);
     co_status rc;
-    STMT(SQL_INSERT);
+    CO_STMT(SQL_INSERT);
     if (!ev)
         return co_error_set(err, CO_ERR_NOMEM, "out of memory");
     co_clock_rfc3339(co_clock_now_ms(), now, sizeof now);
@@ -124,7 +111,7 @@ co_status co_webhooks_insert(co_store *store, const char *id, const char *projec
     co_bind_text(st, 4, ev);
     co_bind_blob(st, 5, secret, secret_len);
     co_bind_text(st, 6, now);
-    rc = done(store, st, sqlite3_step(st), "creating the webhook", err);
+    rc = co_store_done(store, st, sqlite3_step(st), "creating the webhook", err);
     free(ev);
     return rc;
 }
@@ -154,7 +141,7 @@ static json_t *row_json(sqlite3_stmt *st)
 co_status co_webhooks_get(co_store *store, const char *id, json_t **out, co_error *err)
 {
     int src;
-    STMT(SQL_GET);
+    CO_STMT(SQL_GET);
     co_bind_text(st, 1, id);
     src = sqlite3_step(st);
     if (src == SQLITE_ROW)
@@ -170,11 +157,11 @@ co_status co_webhooks_list(co_store *store, const char *project_id, json_t **out
 {
     json_t *arr = json_array();
     int src;
-    STMT(SQL_LIST);
+    CO_STMT(SQL_LIST);
     co_bind_text(st, 1, project_id);
     while ((src = sqlite3_step(st)) == SQLITE_ROW)
         json_array_append_new(arr, row_json(st));
-    if (done(store, st, src, "listing webhooks", err) != CO_OK) {
+    if (co_store_done(store, st, src, "listing webhooks", err) != CO_OK) {
         json_decref(arr);
         return CO_ERR_STORE;
     }
@@ -187,14 +174,14 @@ co_status co_webhooks_update(co_store *store, const char *id, const char *url,
 {
     char now[32], *ev = events ? json_dumps(events, JSON_COMPACT) : NULL;
     co_status rc;
-    STMT(SQL_UPDATE);
+    CO_STMT(SQL_UPDATE);
     co_clock_rfc3339(co_clock_now_ms(), now, sizeof now);
     co_bind_text(st, 1, id);
     co_bind_text(st, 2, url);
     co_bind_text(st, 3, ev);
     co_bind_int(st, 4, enabled);
     co_bind_text(st, 5, now);
-    rc = done(store, st, sqlite3_step(st), "updating the webhook", err);
+    rc = co_store_done(store, st, sqlite3_step(st), "updating the webhook", err);
     free(ev);
     if (rc == CO_OK && sqlite3_changes(co_store_conn(store, NULL)) == 0)
         return co_error_set(err, CO_ERR_NOT_FOUND, "webhook %s does not exist", id);
@@ -204,9 +191,9 @@ co_status co_webhooks_update(co_store *store, const char *id, const char *url,
 co_status co_webhooks_delete(co_store *store, const char *id, co_error *err)
 {
     co_status rc;
-    STMT(SQL_DELETE);
+    CO_STMT(SQL_DELETE);
     co_bind_text(st, 1, id);
-    rc = done(store, st, sqlite3_step(st), "deleting the webhook", err);
+    rc = co_store_done(store, st, sqlite3_step(st), "deleting the webhook", err);
     if (rc == CO_OK && sqlite3_changes(co_store_conn(store, NULL)) == 0)
         return co_error_set(err, CO_ERR_NOT_FOUND, "webhook %s does not exist", id);
     return rc;
@@ -217,7 +204,7 @@ co_status co_webhooks_due(co_store *store, int64_t now_ms, int limit, json_t **o
 {
     json_t *arr = json_array();
     int src;
-    STMT(SQL_DUE);
+    CO_STMT(SQL_DUE);
     co_bind_int(st, 1, now_ms);
     co_bind_int(st, 2, limit);
     while ((src = sqlite3_step(st)) == SQLITE_ROW)
@@ -229,7 +216,7 @@ co_status co_webhooks_due(co_store *store, int64_t now_ms, int limit, json_t **o
                            "body", co_col_text(st, 5), "attempts", sqlite3_column_int(st, 6),
                            "first_at", (json_int_t)sqlite3_column_int64(st, 7),
                            "failing_since", (json_int_t)sqlite3_column_int64(st, 8)));
-    if (done(store, st, src, "reading due webhook deliveries", err) != CO_OK) {
+    if (co_store_done(store, st, src, "reading due webhook deliveries", err) != CO_OK) {
         json_decref(arr);
         return CO_ERR_STORE;
     }
@@ -241,7 +228,7 @@ co_status co_webhooks_secret(co_store *store, const char *id, unsigned char **bl
                              size_t *len, co_error *err)
 {
     int src;
-    STMT(SQL_SECRET);
+    CO_STMT(SQL_SECRET);
     *blob = NULL;
     co_bind_text(st, 1, id);
     src = sqlite3_step(st);
@@ -278,7 +265,7 @@ co_status co_webhooks_record(co_store *store, int64_t outbox_id, const char *web
     co_bind_text(st, 4, error);
     co_bind_int(st, 5, duration_ms);
     co_bind_text(st, 6, now);
-    if (done(store, st, sqlite3_step(st), "recording a webhook attempt", err) != CO_OK ||
+    if (co_store_done(store, st, sqlite3_step(st), "recording a webhook attempt", err) != CO_OK ||
         !(st = co_store_stmt(store, &sql, SQL_DONE, err)))
         goto fail;
     co_bind_int(st, 1, outbox_id);
@@ -286,13 +273,13 @@ co_status co_webhooks_record(co_store *store, int64_t outbox_id, const char *web
     co_bind_int(st, 3, delivered);
     co_bind_int(st, 4, give_up);
     co_bind_int(st, 5, next_at);
-    if (done(store, st, sqlite3_step(st), "recording a webhook delivery", err) != CO_OK ||
+    if (co_store_done(store, st, sqlite3_step(st), "recording a webhook delivery", err) != CO_OK ||
         !(st = co_store_stmt(store, &sql, SQL_FAILING, err)))
         goto fail;
     co_bind_text(st, 1, webhook_id);
     co_bind_int(st, 2, delivered);
     co_bind_int(st, 3, now_ms);
-    if (done(store, st, sqlite3_step(st), "recording a webhook failure", err) != CO_OK)
+    if (co_store_done(store, st, sqlite3_step(st), "recording a webhook failure", err) != CO_OK)
         goto fail;
     return co_store_commit(store, err);
 fail:
@@ -303,10 +290,10 @@ fail:
 co_status co_webhooks_disable(co_store *store, const char *id, const char *reason,
                               co_error *err)
 {
-    STMT(SQL_DISABLE);
+    CO_STMT(SQL_DISABLE);
     co_bind_text(st, 1, id);
     co_bind_text(st, 2, reason);
-    return done(store, st, sqlite3_step(st), "disabling the webhook", err);
+    return co_store_done(store, st, sqlite3_step(st), "disabling the webhook", err);
 }
 
 co_status co_webhooks_deliveries(co_store *store, const char *id, int limit, json_t **out,
@@ -316,7 +303,7 @@ co_status co_webhooks_deliveries(co_store *store, const char *id, int limit, jso
     int64_t ids[200];
     int n = 0, src;
     size_t i;
-    STMT(SQL_DELIVERIES);
+    CO_STMT(SQL_DELIVERIES);
     co_bind_text(st, 1, id);
     co_bind_int(st, 2, limit > 200 ? 200 : limit);
     while ((src = sqlite3_step(st)) == SQLITE_ROW && n < 200) {
@@ -335,8 +322,8 @@ co_status co_webhooks_deliveries(co_store *store, const char *id, int limit, jso
                                : json_null(),
                            "created_at", co_col_text(st, 6)));
     }
-    if (done(store, st, src == SQLITE_ROW ? SQLITE_DONE : src, "listing deliveries", err) !=
-        CO_OK) {
+    if (co_store_done(store, st, src == SQLITE_ROW ? SQLITE_DONE : src, "listing deliveries",
+                      err) != CO_OK) {
         json_decref(arr);
         return CO_ERR_STORE;
     }
