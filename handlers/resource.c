@@ -149,7 +149,7 @@ out:
 co_status co_res_handle_list(const co_kind_def *def, co_request *req,
                              co_response *resp)
 {
-    co_resource *items = NULL, project;
+    co_resource *items = NULL;
     size_t count = 0;
     bool more = false;
     int limit;
@@ -161,10 +161,9 @@ co_status co_res_handle_list(const co_kind_def *def, co_request *req,
     if ((rc = co_req_page(req, &limit, &after, &resp->err)) != CO_OK)
         return rc;
     if (def->kind != CO_KIND_PROJECT) {
-        if ((rc = co_res_get(req->app->store, CO_KIND_PROJECT, req->params[0],
-                             &project, &resp->err)) != CO_OK)
+        if ((rc = co_res_exists(req->app->store, CO_KIND_PROJECT, req->params[0],
+                                &resp->err)) != CO_OK)
             return rc;
-        co_resource_clear(&project);
         project_id = req->params[0];
     }
     name = co_req_query(req, "name");

@@ -103,7 +103,6 @@ out:
 
 co_status h_runs_list(co_request *req, co_response *resp)
 {
-    co_resource project;
     json_t *items = NULL;
     int64_t after, last;
     int limit;
@@ -111,10 +110,9 @@ co_status h_runs_list(co_request *req, co_response *resp)
     co_status rc;
     if ((rc = co_req_page(req, &limit, &after, &resp->err)) != CO_OK)
         return rc;
-    if ((rc = co_res_get(req->app->store, CO_KIND_PROJECT, req->params[0], &project,
-                         &resp->err)) != CO_OK)
+    if ((rc = co_res_exists(req->app->store, CO_KIND_PROJECT, req->params[0], &resp->err)) !=
+        CO_OK)
         return rc;
-    co_resource_clear(&project);
     if ((rc = co_runs_list_json(req->app->store, req->params[0], after, limit, &items,
                                 &last, &more, &resp->err)) != CO_OK)
         return rc;
@@ -286,12 +284,10 @@ co_status h_runs_retry(co_request *req, co_response *resp)
 
 co_status h_artifacts_list(co_request *req, co_response *resp)
 {
-    co_run_row run;
     json_t *items = NULL;
-    co_status rc = co_runs_load(req->app->store, req->params[0], &run, &resp->err);
+    co_status rc = co_runs_exists(req->app->store, req->params[0], &resp->err);
     if (rc != CO_OK)
         return rc;
-    co_run_row_clear(&run);
     if ((rc = co_artifact_list(req->app->store, req->params[0], &items, &resp->err)) != CO_OK)
         return rc;
     co_resp_json(resp, 200, json_pack("{s:o, s:n}", "items", items, "next_page_token"));

@@ -231,13 +231,11 @@ out:
 
 co_status h_run_tables(co_request *req, co_response *resp)
 {
-    co_run_row run;
     json_t *body = NULL;
     int64_t id = 0;
-    co_status rc = co_runs_load(req->app->store, req->params[0], &run, &resp->err);
+    co_status rc = co_runs_exists(req->app->store, req->params[0], &resp->err);
     if (rc != CO_OK)
         return rc;
-    co_run_row_clear(&run);
     if ((rc = co_runs_tables(req->app->store, req->params[0], &body, &id, &resp->err)) !=
         CO_OK)
         return rc;

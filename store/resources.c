@@ -475,6 +475,15 @@ co_status co_res_count(co_store *store, int64_t counts[CO_KIND_LAST], co_error *
     return CO_OK;
 }
 
+co_status co_res_exists(co_store *store, co_kind kind, const char *id, co_error *err)
+{
+    sqlite3_stmt *st;
+    co_status rc = row_of(store, SQL_VERSION, kind, id, &st, err);
+    if (rc == CO_OK)
+        sqlite3_reset(st);
+    return rc;
+}
+
 co_status co_res_get_json(co_store *store, co_kind kind, const char *id, char **json_out,
                           size_t *len, int64_t *version, co_error *err)
 {

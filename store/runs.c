@@ -234,6 +234,17 @@ co_status co_runs_load(co_store *store, const char *id, co_run_row *out, co_erro
     return CO_OK;
 }
 
+co_status co_runs_exists(co_store *store, const char *id, co_error *err)
+{
+    co_status rc;
+    CO_STMT(SQL_RUN_LOAD);
+    co_bind_text(st, 1, id);
+    rc = co_store_row(store, st, "reading the run", err, "run %s does not exist", id);
+    if (rc == CO_OK)
+        sqlite3_reset(st);
+    return rc;
+}
+
 co_status co_runs_load_step(co_store *store, const char *id, int idx,
                             co_step_row *out, co_error *err)
 {
