@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 
 #include "aws/creds_int.h"
+#include "aws/url.h"
 #include "core/buf.h"
 #include "core/clock.h"
 
@@ -436,18 +437,16 @@ static co_status check_full_uri(const char *uri, bool *direct, co_error *err)
     static const char *const allowed[] = {
         "localhost", "[::1]", "169.254.170.2", "169.254.170.23", "[fd00:ec2::23]",
     };
-    CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL;
+    co_url_parts parts;
+    const char *scheme, *host;
     co_status rc = CO_ERR_INVALID;
 
-    if (!u)
-        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
-    if (curl_url_set(u, CURLUPART_URL, uri, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+    if (co_url_split(uri, &parts) != 0) {
         co_error_set(err, CO_ERR_INVALID, "AWS_CONTAINER_CREDENTIALS_FULL_URI is not a URL");
         goto out;
     }
+    scheme = parts.scheme;
+    host = parts.host;
     *direct = false;
     if (strcasecmp(scheme, "https") == 0) {
         rc = CO_OK;
@@ -469,9 +468,7 @@ static co_status check_full_uri(const char *uri, bool *direct, co_error *err)
                      "AWS_CONTAINER_CREDENTIALS_FULL_URI must be https, or http to a "
                      "loopback or ECS/EKS agent address (host \"%s\")", host);
 out:
-    curl_free(scheme);
-    curl_free(host);
-    curl_url_cleanup(u);
+    co_url_parts_free(&parts);
     return rc;
 }
 

@@ -24,6 +24,7 @@
 
 #include "aws/creds.h"
 #include "aws/sigv4.h"
+#include "aws/url.h"
 #include "core/clock.h"
 #include "core/log.h"
 
@@ -125,46 +126,30 @@ static bool host_is_loopback(const char *host)
 
 static co_status parse_url(co_dms_client *c, const char *url, co_error *err)
 {
-    CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL, *query = NULL,
-         *user = NULL, *frag = NULL;
+    co_url_parts p;
     co_status rc = CO_OK;
-    if (!u)
-        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
-    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+    if (co_url_split(url, &p) != 0) {
         rc = co_error_set(err, CO_ERR_INVALID, "DMS endpoint %s is not a URL", url);
         goto out;
     }
-    curl_url_get(u, CURLUPART_PORT, &port, 0);
-    curl_url_get(u, CURLUPART_PATH, &path, 0);
-    curl_url_get(u, CURLUPART_QUERY, &query, 0);
-    curl_url_get(u, CURLUPART_USER, &user, 0);
-    curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0);
-    if ((strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) || query || user ||
-        frag) {
+    if ((strcmp(p.scheme, "http") != 0 && strcmp(p.scheme, "https") != 0) || p.query ||
+        p.user || p.fragment) {
         rc = co_error_set(err, CO_ERR_INVALID,
                           "DMS endpoint %s: an http(s) URL without query, user or "
                           "fragment is expected", url);
         goto out;
     }
-    c->direct = host_is_loopback(host);
-    if (asprintf(&c->host_header, "%s%s%s", host, port ? ":" : "", port ? port : "") < 0) {
+    c->direct = host_is_loopback(p.host);
+    if (asprintf(&c->host_header, "%s%s%s", p.host, p.port ? ":" : "", p.port ? p.port : "") <
+        0) {
         c->host_header = NULL;
         rc = co_error_set(err, CO_ERR_NOMEM, "out of memory");
-    } else if (!(c->path = strdup(path && *path ? path : "/")) || !(c->url = strdup(url))) {
+    } else if (!(c->path = strdup(p.path && *p.path ? p.path : "/")) ||
+               !(c->url = strdup(url))) {
         rc = co_error_set(err, CO_ERR_NOMEM, "out of memory");
     }
 out:
-    curl_free(scheme);
-    curl_free(host);
-    curl_free(port);
-    curl_free(path);
-    curl_free(query);
-    curl_free(user);
-    curl_free(frag);
-    curl_url_cleanup(u);
+    co_url_parts_free(&p);
     return rc;
 }
 
