@@ -2,26 +2,42 @@
 #include "aws/url.h"
 
 #include <curl/curl.h>
+#include <stddef.h>
 #include <string.h>
+
+/* Every member of co_url_parts with the libcurl part it holds; the first
+ * two (scheme, host) are required. */
+static const struct {
+    CURLUPart part;
+    size_t offset;
+} parts[] = {
+    {CURLUPART_SCHEME, offsetof(co_url_parts, scheme)},
+    {CURLUPART_HOST, offsetof(co_url_parts, host)},
+    {CURLUPART_PORT, offsetof(co_url_parts, port)},
+    {CURLUPART_PATH, offsetof(co_url_parts, path)},
+    {CURLUPART_QUERY, offsetof(co_url_parts, query)},
+    {CURLUPART_USER, offsetof(co_url_parts, user)},
+    {CURLUPART_FRAGMENT, offsetof(co_url_parts, fragment)},
+};
+#define NPARTS (sizeof parts / sizeof parts[0])
+#define NREQUIRED 2
+
+static char **member(co_url_parts *p, size_t i)
+{
+    return (char **)((char *)p + parts[i].offset);
+}
 
 int co_url_split(const char *url, co_url_parts *out)
 {
     CURLU *u = curl_url();
-    int rc = -1;
+    int rc = 0;
     memset(out, 0, sizeof *out);
-    if (!u)
-        return -1;
-    if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_SCHEME, &out->scheme, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_HOST, &out->host, 0) == CURLUE_OK) {
-        /* the optional parts: absent ones stay NULL */
-        curl_url_get(u, CURLUPART_PORT, &out->port, 0);
-        curl_url_get(u, CURLUPART_PATH, &out->path, 0);
-        curl_url_get(u, CURLUPART_QUERY, &out->query, 0);
-        curl_url_get(u, CURLUPART_USER, &out->user, 0);
-        curl_url_get(u, CURLUPART_FRAGMENT, &out->fragment, 0);
-        rc = 0;
-    }
+    if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK)
+        rc = -1;
+    /* absent optional parts stay NULL */
+    for (size_t i = 0; rc == 0 && i < NPARTS; i++)
+        if (curl_url_get(u, parts[i].part, member(out, i), 0) != CURLUE_OK && i < NREQUIRED)
+            rc = -1;
     curl_url_cleanup(u);
     return rc;
 }
@@ -30,12 +46,7 @@ void co_url_parts_free(co_url_parts *p)
 {
     if (!p)
         return;
-    curl_free(p->scheme);
-    curl_free(p->host);
-    curl_free(p->port);
-    curl_free(p->path);
-    curl_free(p->query);
-    curl_free(p->user);
-    curl_free(p->fragment);
+    for (size_t i = 0; i < NPARTS; i++)
+        curl_free(*member(p, i));
     memset(p, 0, sizeof *p);
 }
