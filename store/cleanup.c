@@ -45,9 +45,7 @@ CO_SQL_MODULE(CO_SQL_CLEANUP);
 
 co_status co_runs_mark_cleanup(co_store *store, const char *id, co_error *err)
 {
-    CO_STMT(SQL_MARK);
-    co_bind_text(st, 1, id);
-    return co_store_done(store, st, sqlite3_step(st), "marking the clean-up", err);
+    return CO_EXEC(SQL_MARK, "marking the clean-up", CO_TEXT(id));
 }
 
 co_status co_runs_claim_cleanup(co_store *store, const char *owner, const char *boot_id,
@@ -57,10 +55,7 @@ co_status co_runs_claim_cleanup(co_store *store, const char *owner, const char *
     int src;
     CO_STMT(SQL_CLAIM);
     *found = 0;
-    co_bind_text(st, 1, owner);
-    co_bind_text(st, 2, boot_id);
-    co_bind_int(st, 3, now_ms);
-    co_bind_int(st, 4, lease_ms);
+    CO_BIND(st, CO_TEXT(owner), CO_TEXT(boot_id), CO_INT(now_ms), CO_INT(lease_ms));
     src = sqlite3_step(st);
     if (src == SQLITE_ROW) {
         snprintf(run_id, CO_ID_SIZE, "%s", co_col_text(st, 0));
@@ -74,13 +69,8 @@ co_status co_runs_finish_cleanup(co_store *store, const char *id, const char *st
                                  int attempts, int64_t due_ms, const char *error,
                                  co_error *err)
 {
-    CO_STMT(SQL_FINISH);
-    co_bind_text(st, 1, id);
-    co_bind_text(st, 2, state);
-    co_bind_int(st, 3, attempts);
-    co_bind_int(st, 4, due_ms);
-    co_bind_text(st, 5, error);
-    return co_store_done(store, st, sqlite3_step(st), "recording the clean-up", err);
+    return CO_EXEC(SQL_FINISH, "recording the clean-up", CO_TEXT(id), CO_TEXT(state),
+                   CO_INT(attempts), CO_INT(due_ms), CO_TEXT(error));
 }
 
 co_status co_runs_request_cleanup(co_store *store, const char *id, co_error *err)

@@ -341,3 +341,32 @@ co_status co_col_dup(sqlite3_stmt *st, int i, char **out, size_t *len, co_error 
     (*out)[*len] = '\0';
     return CO_OK;
 }
+
+int co_bind_args(sqlite3_stmt *st, const co_sql_arg *args, size_t n)
+{
+    int first = SQLITE_OK;
+    for (size_t k = 0; k < n; k++) {
+        const co_sql_arg *a = &args[k];
+        int i = (int)k + 1, rc;
+        switch (a->type) {
+        case CO_ARG_TEXT: rc = co_bind_text(st, i, a->p); break;
+        case CO_ARG_INT: rc = co_bind_int(st, i, a->i); break;
+        case CO_ARG_REAL: rc = sqlite3_bind_double(st, i, a->r); break;
+        case CO_ARG_BLOB: rc = co_bind_blob(st, i, a->p, (size_t)a->i); break;
+        default: rc = sqlite3_bind_null(st, i); break;
+        }
+        if (first == SQLITE_OK)
+            first = rc;
+    }
+    return first;
+}
+
+co_status co_store_exec(co_store *store, const co_sql_module *mod, int idx, const char *what,
+                        co_error *err, const co_sql_arg *args, size_t n)
+{
+    sqlite3_stmt *st = co_store_stmt(store, mod, idx, err);
+    if (!st)
+        return CO_ERR_STORE;
+    co_bind_args(st, args, n);
+    return co_store_done(store, st, sqlite3_step(st), what, err);
+}

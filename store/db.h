@@ -136,6 +136,55 @@ int co_bind_blob(sqlite3_stmt *st, int i, const void *data, size_t len);
  * SQL NULL). Errors: CO_ERR_NOMEM (*out is NULL). */
 co_status co_col_dup(sqlite3_stmt *st, int i, char **out, size_t *len, co_error *err);
 
+/* One value for a statement parameter, built with the constructors below:
+ * text (NUL-terminated, copied by SQLite; NULL binds SQL NULL), a 64-bit
+ * integer, a double, bytes (copied; NULL binds SQL NULL) or SQL NULL. */
+typedef enum co_sql_arg_type {
+    CO_ARG_NULL,
+    CO_ARG_TEXT,
+    CO_ARG_INT,
+    CO_ARG_REAL,
+    CO_ARG_BLOB
+} co_sql_arg_type;
+
+typedef struct co_sql_arg {
+    co_sql_arg_type type;
+    const void *p; /* CO_ARG_TEXT, CO_ARG_BLOB: the value (borrowed) */
+    int64_t i;     /* CO_ARG_INT: the value; CO_ARG_BLOB: its length in bytes */
+    double r;      /* CO_ARG_REAL: the value */
+} co_sql_arg;
+
+#define CO_TEXT(s) ((co_sql_arg){CO_ARG_TEXT, (s), 0, 0})
+#define CO_INT(v) ((co_sql_arg){CO_ARG_INT, NULL, (int64_t)(v), 0})
+#define CO_REAL(v) ((co_sql_arg){CO_ARG_REAL, NULL, 0, (double)(v)})
+#define CO_BLOB(data, len) ((co_sql_arg){CO_ARG_BLOB, (data), (int64_t)(len), 0})
+#define CO_NULL ((co_sql_arg){CO_ARG_NULL, NULL, 0, 0})
+
+/* A literal list of co_sql_arg as the (array, count) pair the functions
+ * below take: CO_ARGS(CO_TEXT(id), CO_INT(n)). */
+#define CO_ARGS(...)                                                        \
+    (const co_sql_arg[]){__VA_ARGS__},                                      \
+        sizeof((const co_sql_arg[]){__VA_ARGS__}) / sizeof(co_sql_arg)
+
+/* Binds args[0..n) to parameters 1..n of st (the values are copied), each
+ * whatever the others did. Returns SQLITE_OK, or the first failing
+ * sqlite3_bind_* result. */
+int co_bind_args(sqlite3_stmt *st, const co_sql_arg *args, size_t n);
+
+/* co_bind_args(st, CO_ARGS(...)): binds the listed values in order. */
+#define CO_BIND(st, ...) co_bind_args((st), CO_ARGS(__VA_ARGS__))
+
+/* Runs write statement idx of mod once with parameters args[0..n) and
+ * resets it. Returns CO_OK, or CO_ERR_STORE when it cannot be prepared and
+ * otherwise as co_store_done (what names the operation). */
+co_status co_store_exec(co_store *store, const co_sql_module *mod, int idx, const char *what,
+                        co_error *err, const co_sql_arg *args, size_t n);
+
+/* co_store_exec on the calling file's table `sql` with the enclosing
+ * function's store and err: return CO_EXEC(SQL_X, "doing x", CO_TEXT(id)); */
+#define CO_EXEC(idx, what, ...)                                             \
+    co_store_exec(store, &sql, (idx), (what), err, CO_ARGS(__VA_ARGS__))
+
 /* Column text, never NULL ("" for SQL NULL); borrowed until the next step. */
 const char *co_col_text(sqlite3_stmt *st, int i);
 

@@ -156,10 +156,7 @@ static co_status write_failed(co_store *store, sqlite3_stmt *st, int src,
     }
     sqlite3_reset(st);
     if ((q = co_store_stmt(store, &sql, SQL_NAME_HOLDER, NULL))) {
-        co_bind_text(q, 1, kind);
-        co_bind_text(q, 2, r->project_id);
-        co_bind_text(q, 3, r->name);
-        co_bind_text(q, 4, r->id);
+        CO_BIND(q, CO_TEXT(kind), CO_TEXT(r->project_id), CO_TEXT(r->name), CO_TEXT(r->id));
         if (sqlite3_step(q) == SQLITE_ROW)
             snprintf(holder, sizeof holder, "%s", co_col_text(q, 0));
         sqlite3_reset(q);
@@ -169,32 +166,6 @@ static co_status write_failed(co_store *store, sqlite3_stmt *st, int src,
                  r->project_id);
     return co_error_field(err, "/name", "already used by %s %s", kind,
                           holder[0] ? holder : "(another)");
-}
-
-/* Binds SQL_INSERT's parameters for r with its document text doc. */
-static void bind_insert(sqlite3_stmt *st, const co_resource *r, const char *doc)
-{
-    co_bind_text(st, 1, r->id);
-    co_bind_text(st, 2, co_kind_name(r->kind));
-    co_bind_text(st, 3, r->project_id[0] ? r->project_id : NULL);
-    co_bind_text(st, 4, r->name);
-    co_bind_text(st, 5, doc);
-    co_bind_blob(st, 6, r->secret, r->secret_len);
-    co_bind_text(st, 7, r->created_at);
-}
-
-/* Binds SQL_UPDATE's parameters for r with its document text doc. */
-static void bind_update(sqlite3_stmt *st, const co_resource *r, const char *doc,
-                        bool set_secret, int64_t expected_version)
-{
-    co_bind_text(st, 1, r->id);
-    co_bind_text(st, 2, r->name);
-    co_bind_text(st, 3, doc);
-    co_bind_int(st, 4, set_secret);
-    co_bind_blob(st, 5, r->secret, r->secret_len);
-    co_bind_text(st, 6, r->updated_at);
-    co_bind_text(st, 7, co_kind_name(r->kind));
-    co_bind_int(st, 8, expected_version);
 }
 
 static co_status explain_miss(co_store *store, co_kind kind, const char *id,
@@ -227,9 +198,13 @@ static co_status write_resource(co_store *store, co_resource *r, bool insert,
         goto fail;
     }
     if (insert)
-        bind_insert(st, r, text);
+        CO_BIND(st, CO_TEXT(r->id), CO_TEXT(co_kind_name(r->kind)),
+                CO_TEXT(r->project_id[0] ? r->project_id : NULL), CO_TEXT(r->name),
+                CO_TEXT(text), CO_BLOB(r->secret, r->secret_len), CO_TEXT(r->created_at));
     else
-        bind_update(st, r, text, set_secret, expected_version);
+        CO_BIND(st, CO_TEXT(r->id), CO_TEXT(r->name), CO_TEXT(text), CO_INT(set_secret),
+                CO_BLOB(r->secret, r->secret_len), CO_TEXT(r->updated_at),
+                CO_TEXT(co_kind_name(r->kind)), CO_INT(expected_version));
     src = sqlite3_step(st);
     if (!insert && src == SQLITE_DONE) {
         rc = explain_miss(store, r->kind, r->id, expected_version, err);
@@ -384,9 +359,7 @@ co_status co_res_delete(co_store *store, co_kind kind, const char *id,
         rc = CO_ERR_STORE;
         goto fail;
     }
-    co_bind_text(st, 1, id);
-    co_bind_text(st, 2, co_kind_name(kind));
-    co_bind_int(st, 3, expected_version);
+    CO_BIND(st, CO_TEXT(id), CO_TEXT(co_kind_name(kind)), CO_INT(expected_version));
     src = sqlite3_step(st);
     if ((src & 0xff) == SQLITE_CONSTRAINT) {
         sqlite3_reset(st);
@@ -423,12 +396,9 @@ co_status co_res_list(co_store *store, co_kind kind, const char *project_id,
     arr = calloc((size_t)limit + 1, sizeof *arr);
     if (!arr)
         return co_error_set(err, CO_ERR_NOMEM, "out of memory");
-    co_bind_text(st, 1, co_kind_name(kind));
-    if (project_id)
-        co_bind_text(st, 2, project_id);
-    co_bind_int(st, 3, after_seq);
-    co_bind_int(st, 4, limit + 1);
-    co_bind_text(st, 5, name);
+    /* SQL_LIST_ALL has no ?2: NULL is bound there and unused */
+    CO_BIND(st, CO_TEXT(co_kind_name(kind)), CO_TEXT(project_id), CO_INT(after_seq),
+            CO_INT(limit + 1), CO_TEXT(name));
     *more = false;
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == (size_t)limit) {

@@ -182,27 +182,16 @@ co_status co_runs_insert(co_store *store, const co_run_row *r,
     if (!params)
         return co_error_set(err, CO_ERR_NOMEM, "out of memory");
     now_text(now);
-    co_bind_text(st, 1, r->id);
-    co_bind_text(st, 2, r->project_id);
-    co_bind_text(st, 3, r->plan);
-    co_bind_text(st, 4, r->engine);
-    co_bind_text(st, 5, params);
-    co_bind_text(st, 6, r->created_by);
-    co_bind_text(st, 7, now);
+    CO_BIND(st, CO_TEXT(r->id), CO_TEXT(r->project_id), CO_TEXT(r->plan), CO_TEXT(r->engine),
+            CO_TEXT(params), CO_TEXT(r->created_by), CO_TEXT(now));
     src = sqlite3_step(st);
     free(params);
     if ((rc = co_store_done(store, st, src, "creating the run", err)) != CO_OK)
         return rc;
-    for (size_t i = 0; i < nsteps; i++) {
-        sqlite3_stmt *s2 = co_store_stmt(store, &sql, SQL_STEP_INSERT, err);
-        if (!s2)
-            return CO_ERR_STORE;
-        co_bind_text(s2, 1, r->id);
-        co_bind_int(s2, 2, (int64_t)i);
-        co_bind_text(s2, 3, step_ids[i]);
-        if ((rc = co_store_done(store, s2, sqlite3_step(s2), "creating a step", err)) != CO_OK)
+    for (size_t i = 0; i < nsteps; i++)
+        if ((rc = CO_EXEC(SQL_STEP_INSERT, "creating a step", CO_TEXT(r->id), CO_INT(i),
+                          CO_TEXT(step_ids[i]))) != CO_OK)
             return rc;
-    }
     return CO_OK;
 }
 
@@ -298,14 +287,10 @@ co_status co_runs_write_run(co_store *store, const char *id, co_run_state state,
                             int current_step, const char *error, co_error *err)
 {
     char now[32];
-    CO_STMT(SQL_RUN_WRITE);
     now_text(now);
-    co_bind_text(st, 1, id);
-    co_bind_text(st, 2, co_run_state_name(state));
-    co_bind_int(st, 3, current_step);
-    co_bind_text(st, 4, error && *error ? error : NULL);
-    co_bind_text(st, 5, now);
-    return co_store_done(store, st, sqlite3_step(st), "updating the run", err);
+    return CO_EXEC(SQL_RUN_WRITE, "updating the run", CO_TEXT(id),
+                   CO_TEXT(co_run_state_name(state)), CO_INT(current_step),
+                   CO_TEXT(error && *error ? error : NULL), CO_TEXT(now));
 }
 
 co_step_write co_step_write_keep(void)
@@ -324,26 +309,15 @@ co_status co_runs_write_step(co_store *store, const char *id, int idx,
 {
     char now[32], *outputs = NULL;
     co_status rc;
-    CO_STMT(SQL_STEP_WRITE);
     now_text(now);
     if (w->outputs && !(outputs = json_dumps(w->outputs, JSON_COMPACT | JSON_SORT_KEYS)))
         return co_error_set(err, CO_ERR_NOMEM, "out of memory");
-    co_bind_text(st, 1, id);
-    co_bind_int(st, 2, idx);
-    co_bind_text(st, 3, w->state < CO_STEP_STATE_LAST ? co_step_state_name(w->state)
-                                                      : NULL);
-    co_bind_int(st, 4, w->attempts);
-    co_bind_int(st, 5, w->due_at);
-    co_bind_int(st, 6, w->release_lease);
-    co_bind_int(st, 7, w->mark_started);
-    co_bind_text(st, 8, now);
-    co_bind_int(st, 9, w->mark_finished);
-    co_bind_text(st, 10, w->error);
-    co_bind_text(st, 11, w->sqlstate);
-    co_bind_text(st, 12, outputs);
-    co_bind_text(st, 13, w->approved_by);
-    sqlite3_bind_double(st, 14, w->progress);
-    rc = co_store_done(store, st, sqlite3_step(st), "updating the step", err);
+    rc = CO_EXEC(SQL_STEP_WRITE, "updating the step", CO_TEXT(id), CO_INT(idx),
+                 CO_TEXT(w->state < CO_STEP_STATE_LAST ? co_step_state_name(w->state) : NULL),
+                 CO_INT(w->attempts), CO_INT(w->due_at), CO_INT(w->release_lease),
+                 CO_INT(w->mark_started), CO_TEXT(now), CO_INT(w->mark_finished),
+                 CO_TEXT(w->error), CO_TEXT(w->sqlstate), CO_TEXT(outputs),
+                 CO_TEXT(w->approved_by), CO_REAL(w->progress));
     free(outputs);
     return rc;
 }
@@ -354,17 +328,12 @@ co_status co_events_insert(co_store *store, const char *run_id,
 {
     char now[32], *text;
     co_status rc;
-    CO_STMT(SQL_EVENT_INSERT);
     text = json_dumps(data, JSON_COMPACT);
     if (!text)
         return co_error_set(err, CO_ERR_NOMEM, "out of memory");
     now_text(now);
-    co_bind_text(st, 1, run_id);
-    co_bind_text(st, 2, project_id);
-    co_bind_text(st, 3, type);
-    co_bind_text(st, 4, text);
-    co_bind_text(st, 5, now);
-    rc = co_store_done(store, st, sqlite3_step(st), "appending an event", err);
+    rc = CO_EXEC(SQL_EVENT_INSERT, "appending an event", CO_TEXT(run_id), CO_TEXT(project_id),
+                 CO_TEXT(type), CO_TEXT(text), CO_TEXT(now));
     free(text);
     if (rc == CO_OK)
         *event_id = sqlite3_last_insert_rowid(co_store_conn(store, NULL));
@@ -386,8 +355,7 @@ co_status co_runs_claim(co_store *store, const char *owner, const char *boot_id,
         co_store_rollback(store);
         return CO_ERR_STORE;
     }
-    co_bind_int(st, 1, now_ms);
-    co_bind_text(st, 2, boot_id);
+    CO_BIND(st, CO_INT(now_ms), CO_TEXT(boot_id));
     src = sqlite3_step(st);
     if (src == SQLITE_ROW) {
         snprintf(claim->run_id, sizeof claim->run_id, "%s", co_col_text(st, 0));
@@ -403,19 +371,11 @@ co_status co_runs_claim(co_store *store, const char *owner, const char *boot_id,
         co_store_rollback(store);
         return rc;
     }
-    if (*found) {
-        if (!(st = co_store_stmt(store, &sql, SQL_CLAIM_TAKE, err))) {
-            co_store_rollback(store);
-            return CO_ERR_STORE;
-        }
-        co_bind_text(st, 1, claim->run_id);
-        co_bind_int(st, 2, claim->idx);
-        co_bind_text(st, 3, owner);
-        co_bind_int(st, 4, now_ms + lease_ms);
-        if ((rc = co_store_done(store, st, sqlite3_step(st), "leasing a step", err)) != CO_OK) {
-            co_store_rollback(store);
-            return rc;
-        }
+    if (*found && (rc = CO_EXEC(SQL_CLAIM_TAKE, "leasing a step", CO_TEXT(claim->run_id),
+                                CO_INT(claim->idx), CO_TEXT(owner),
+                                CO_INT(now_ms + lease_ms))) != CO_OK) {
+        co_store_rollback(store);
+        return rc;
     }
     return co_store_commit(store, err);
 }
@@ -599,15 +559,10 @@ co_status co_artifact_put(co_store *store, const char *run_id, const char *name,
                           const void *body, size_t len, co_error *err)
 {
     char now[32];
-    CO_STMT(SQL_ART_PUT);
     now_text(now);
-    co_bind_text(st, 1, run_id);
-    co_bind_text(st, 2, name);
-    co_bind_text(st, 3, step_id);
-    co_bind_text(st, 4, content_type);
-    co_bind_blob(st, 5, body ? body : "", len);
-    co_bind_text(st, 6, now);
-    return co_store_done(store, st, sqlite3_step(st), "storing an artifact", err);
+    return CO_EXEC(SQL_ART_PUT, "storing an artifact", CO_TEXT(run_id), CO_TEXT(name),
+                   CO_TEXT(step_id), CO_TEXT(content_type), CO_BLOB(body ? body : "", len),
+                   CO_TEXT(now));
 }
 
 co_status co_artifact_list(co_store *store, const char *run_id, json_t **items,
@@ -684,12 +639,8 @@ co_status co_events_query(co_store *store, int64_t after, int64_t upto,
                           co_error *err)
 {
     CO_STMT(SQL_EV_QUERY);
-    co_bind_int(st, 1, after);
-    co_bind_int(st, 2, upto);
-    co_bind_text(st, 3, run_id);
-    co_bind_text(st, 4, project_id);
-    co_bind_text(st, 5, type);
-    co_bind_int(st, 6, limit);
+    CO_BIND(st, CO_INT(after), CO_INT(upto), CO_TEXT(run_id), CO_TEXT(project_id),
+            CO_TEXT(type), CO_INT(limit));
     return event_rows(store, st, items, err);
 }
 
@@ -697,9 +648,7 @@ co_status co_events_newest(co_store *store, const char *run_id, const char *type
                            int limit, json_t **items, co_error *err)
 {
     CO_STMT(SQL_EV_LATEST);
-    co_bind_text(st, 1, run_id);
-    co_bind_text(st, 2, type);
-    co_bind_int(st, 3, limit);
+    CO_BIND(st, CO_TEXT(run_id), CO_TEXT(type), CO_INT(limit));
     return event_rows(store, st, items, err);
 }
 

@@ -60,14 +60,9 @@ co_status co_runs_query(co_store *store, const co_runs_filter *f, int64_t after_
         free(seqs);
         return st ? co_error_set(err, CO_ERR_NOMEM, "out of memory") : CO_ERR_STORE;
     }
-    co_bind_text(st, 1, f->states);
-    co_bind_text(st, 2, f->plans);
-    co_bind_text(st, 3, f->engines);
-    co_bind_text(st, 4, f->project_ids);
-    co_bind_text(st, 5, f->created_after);
-    co_bind_text(st, 6, f->created_before);
-    co_bind_int(st, 7, after_seq);
-    co_bind_int(st, 8, limit + 1);
+    CO_BIND(st, CO_TEXT(f->states), CO_TEXT(f->plans), CO_TEXT(f->engines),
+            CO_TEXT(f->project_ids), CO_TEXT(f->created_after), CO_TEXT(f->created_before),
+            CO_INT(after_seq), CO_INT(limit + 1));
     *more = false;
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == limit) {

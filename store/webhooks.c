@@ -84,15 +84,9 @@ co_status co_webhooks_enqueue(co_store *store, int64_t event_id, const char *run
 {
     if (!project_id || !*project_id)
         return CO_OK;
-    CO_STMT(SQL_ENQUEUE);
-    co_bind_int(st, 1, event_id);
-    co_bind_text(st, 2, run_id && *run_id ? run_id : NULL);
-    co_bind_text(st, 3, project_id);
-    co_bind_text(st, 4, type);
-    co_bind_text(st, 5, data);
-    co_bind_text(st, 6, created_at);
-    co_bind_int(st, 7, now_ms);
-    return co_store_done(store, st, sqlite3_step(st), "queueing webhook deliveries", err);
+    return CO_EXEC(SQL_ENQUEUE, "queueing webhook deliveries", CO_INT(event_id),
+                   CO_TEXT(run_id && *run_id ? run_id : NULL), CO_TEXT(project_id),
+                   CO_TEXT(type), CO_TEXT(data), CO_TEXT(created_at), CO_INT(now_ms));
 }
 
 co_status co_webhooks_insert(co_store *store, const char *id, const char *project_id,
@@ -101,17 +95,11 @@ co_status co_webhooks_insert(co_store *store, const char *id, const char *projec
 {
     char now[32], *ev = json_dumps(events, JSON_COMPACT);
     co_status rc;
-    CO_STMT(SQL_INSERT);
     if (!ev)
         return co_error_set(err, CO_ERR_NOMEM, "out of memory");
     co_clock_rfc3339(co_clock_now_ms(), now, sizeof now);
-    co_bind_text(st, 1, id);
-    co_bind_text(st, 2, project_id);
-    co_bind_text(st, 3, url);
-    co_bind_text(st, 4, ev);
-    co_bind_blob(st, 5, secret, secret_len);
-    co_bind_text(st, 6, now);
-    rc = co_store_done(store, st, sqlite3_step(st), "creating the webhook", err);
+    rc = CO_EXEC(SQL_INSERT, "creating the webhook", CO_TEXT(id), CO_TEXT(project_id),
+                 CO_TEXT(url), CO_TEXT(ev), CO_BLOB(secret, secret_len), CO_TEXT(now));
     free(ev);
     return rc;
 }
@@ -174,14 +162,9 @@ co_status co_webhooks_update(co_store *store, const char *id, const char *url,
 {
     char now[32], *ev = events ? json_dumps(events, JSON_COMPACT) : NULL;
     co_status rc;
-    CO_STMT(SQL_UPDATE);
     co_clock_rfc3339(co_clock_now_ms(), now, sizeof now);
-    co_bind_text(st, 1, id);
-    co_bind_text(st, 2, url);
-    co_bind_text(st, 3, ev);
-    co_bind_int(st, 4, enabled);
-    co_bind_text(st, 5, now);
-    rc = co_store_done(store, st, sqlite3_step(st), "updating the webhook", err);
+    rc = CO_EXEC(SQL_UPDATE, "updating the webhook", CO_TEXT(id), CO_TEXT(url), CO_TEXT(ev),
+                 CO_INT(enabled), CO_TEXT(now));
     free(ev);
     if (rc == CO_OK && sqlite3_changes(co_store_conn(store, NULL)) == 0)
         return co_error_set(err, CO_ERR_NOT_FOUND, "webhook %s does not exist", id);
@@ -190,10 +173,7 @@ co_status co_webhooks_update(co_store *store, const char *id, const char *url,
 
 co_status co_webhooks_delete(co_store *store, const char *id, co_error *err)
 {
-    co_status rc;
-    CO_STMT(SQL_DELETE);
-    co_bind_text(st, 1, id);
-    rc = co_store_done(store, st, sqlite3_step(st), "deleting the webhook", err);
+    co_status rc = CO_EXEC(SQL_DELETE, "deleting the webhook", CO_TEXT(id));
     if (rc == CO_OK && sqlite3_changes(co_store_conn(store, NULL)) == 0)
         return co_error_set(err, CO_ERR_NOT_FOUND, "webhook %s does not exist", id);
     return rc;
@@ -205,8 +185,7 @@ co_status co_webhooks_due(co_store *store, int64_t now_ms, int limit, json_t **o
     json_t *arr = json_array();
     int src;
     CO_STMT(SQL_DUE);
-    co_bind_int(st, 1, now_ms);
-    co_bind_int(st, 2, limit);
+    CO_BIND(st, CO_INT(now_ms), CO_INT(limit));
     while ((src = sqlite3_step(st)) == SQLITE_ROW)
         json_array_append_new(
             arr, json_pack("{s:I, s:s, s:s, s:I, s:s, s:s, s:i, s:I, s:I}", "outbox_id",
@@ -251,49 +230,28 @@ co_status co_webhooks_record(co_store *store, int64_t outbox_id, const char *web
                              int64_t next_at, int64_t now_ms, co_error *err)
 {
     char now[32];
-    sqlite3_stmt *st;
     co_status rc;
     if ((rc = co_store_begin(store, err)) != CO_OK)
         return rc;
     co_clock_rfc3339(now_ms, now, sizeof now);
-    if (!(st = co_store_stmt(store, &sql, SQL_ATTEMPT, err)))
-        goto fail;
-    co_bind_int(st, 1, outbox_id);
-    co_bind_int(st, 2, attempt);
-    if (status)
-        co_bind_int(st, 3, status);
-    co_bind_text(st, 4, error);
-    co_bind_int(st, 5, duration_ms);
-    co_bind_text(st, 6, now);
-    if (co_store_done(store, st, sqlite3_step(st), "recording a webhook attempt", err) != CO_OK ||
-        !(st = co_store_stmt(store, &sql, SQL_DONE, err)))
-        goto fail;
-    co_bind_int(st, 1, outbox_id);
-    co_bind_int(st, 2, attempt);
-    co_bind_int(st, 3, delivered);
-    co_bind_int(st, 4, give_up);
-    co_bind_int(st, 5, next_at);
-    if (co_store_done(store, st, sqlite3_step(st), "recording a webhook delivery", err) != CO_OK ||
-        !(st = co_store_stmt(store, &sql, SQL_FAILING, err)))
-        goto fail;
-    co_bind_text(st, 1, webhook_id);
-    co_bind_int(st, 2, delivered);
-    co_bind_int(st, 3, now_ms);
-    if (co_store_done(store, st, sqlite3_step(st), "recording a webhook failure", err) != CO_OK)
-        goto fail;
+    if ((rc = CO_EXEC(SQL_ATTEMPT, "recording a webhook attempt", CO_INT(outbox_id),
+                      CO_INT(attempt), status ? CO_INT(status) : CO_NULL, CO_TEXT(error),
+                      CO_INT(duration_ms), CO_TEXT(now))) != CO_OK ||
+        (rc = CO_EXEC(SQL_DONE, "recording a webhook delivery", CO_INT(outbox_id),
+                      CO_INT(attempt), CO_INT(delivered), CO_INT(give_up), CO_INT(next_at))) !=
+            CO_OK ||
+        (rc = CO_EXEC(SQL_FAILING, "recording a webhook failure", CO_TEXT(webhook_id),
+                      CO_INT(delivered), CO_INT(now_ms))) != CO_OK) {
+        co_store_rollback(store);
+        return rc;
+    }
     return co_store_commit(store, err);
-fail:
-    co_store_rollback(store);
-    return err && err->status ? err->status : CO_ERR_STORE;
 }
 
 co_status co_webhooks_disable(co_store *store, const char *id, const char *reason,
                               co_error *err)
 {
-    CO_STMT(SQL_DISABLE);
-    co_bind_text(st, 1, id);
-    co_bind_text(st, 2, reason);
-    return co_store_done(store, st, sqlite3_step(st), "disabling the webhook", err);
+    return CO_EXEC(SQL_DISABLE, "disabling the webhook", CO_TEXT(id), CO_TEXT(reason));
 }
 
 co_status co_webhooks_deliveries(co_store *store, const char *id, int limit, json_t **out,
