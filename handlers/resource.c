@@ -155,7 +155,7 @@ co_status co_res_handle_list(const co_kind_def *def, co_request *req,
     int limit;
     int64_t after;
     co_status rc;
-    json_t *arr, *body;
+    json_t *arr;
     const char *project_id = NULL, *name;
 
     if ((rc = co_req_page(req, &limit, &after, &resp->err)) != CO_OK)
@@ -175,18 +175,10 @@ co_status co_res_handle_list(const co_kind_def *def, co_request *req,
     arr = json_array();
     for (size_t i = 0; i < count; i++)
         json_array_append_new(arr, co_resource_json(def, &items[i]));
-    body = json_pack("{s:o}", "items", arr);
-    if (more && count) {
-        char token[32];
-        co_page_token(items[count - 1].seq, token);
-        json_object_set_new(body, "next_page_token", json_string(token));
-    } else {
-        json_object_set_new(body, "next_page_token", json_null());
-    }
+    co_resp_page(resp, arr, more && count, count ? items[count - 1].seq : 0);
     for (size_t i = 0; i < count; i++)
         co_resource_clear(&items[i]);
     free(items);
-    co_resp_json(resp, 200, body);
     return CO_OK;
 }
 

@@ -116,12 +116,7 @@ co_status h_runs_list(co_request *req, co_response *resp)
     if ((rc = co_runs_list_json(req->app->store, req->params[0], after, limit, &items,
                                 &last, &more, &resp->err)) != CO_OK)
         return rc;
-    {
-        char token[32];
-        co_page_token(last, token);
-        co_resp_json(resp, 200, json_pack("{s:o, s:o}", "items", items, "next_page_token",
-                                          more ? json_string(token) : json_null()));
-    }
+    co_resp_page(resp, items, more, last);
     return CO_OK;
 }
 
@@ -290,7 +285,7 @@ co_status h_artifacts_list(co_request *req, co_response *resp)
         return rc;
     if ((rc = co_artifact_list(req->app->store, req->params[0], &items, &resp->err)) != CO_OK)
         return rc;
-    co_resp_json(resp, 200, json_pack("{s:o, s:n}", "items", items, "next_page_token"));
+    co_resp_page(resp, items, false, 0);
     return CO_OK;
 }
 

@@ -186,7 +186,7 @@ co_status h_runs_query(co_request *req, co_response *resp)
 {
     co_runs_filter f;
     char *states = NULL, *plans = NULL, *engines = NULL, *projects = NULL;
-    char after_t[32], before_t[32], token[32];
+    char after_t[32], before_t[32];
     const char *order = co_req_query(req, "order_by");
     co_error *err = &resp->err;
     json_t *items = NULL;
@@ -218,9 +218,7 @@ co_status h_runs_query(co_request *req, co_response *resp)
     if ((rc = co_runs_query(req->app->store, &f, after, limit, &items, &last, &more, err)) !=
         CO_OK)
         goto out;
-    co_page_token(last, token);
-    co_resp_json(resp, 200, json_pack("{s:o, s:o}", "items", items, "next_page_token",
-                                      more ? json_string(token) : json_null()));
+    co_resp_page(resp, items, more, last);
 out:
     free(states);
     free(plans);

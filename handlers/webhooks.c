@@ -192,7 +192,7 @@ co_status h_webhooks_list(co_request *req, co_response *resp)
         return rc;
     if ((rc = co_webhooks_list(req->app->store, req->params[0], &items, &resp->err)) != CO_OK)
         return rc;
-    co_resp_json(resp, 200, json_pack("{s:o, s:n}", "items", items, "next_page_token"));
+    co_resp_page(resp, items, false, 0);
     return CO_OK;
 }
 
@@ -249,6 +249,6 @@ co_status h_webhook_deliveries(co_request *req, co_response *resp)
     if ((rc = co_webhooks_deliveries(req->app->store, req->params[0], limit, &items,
                                      &resp->err)) != CO_OK)
         return rc;
-    co_resp_json(resp, 200, json_pack("{s:o, s:n}", "items", items, "next_page_token"));
+    co_resp_page(resp, items, false, 0);
     return CO_OK;
 }
