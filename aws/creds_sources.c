@@ -104,20 +104,12 @@ static co_status http_do(const co_aws_provider *p, http_call *c, co_error *err)
     c->body.cap = HTTP_BODY_MAX;
     if (!curl)
         return co_error_set(err, CO_ERR_INTERNAL, "curl_easy_init failed");
-    curl_easy_setopt(curl, CURLOPT_URL, c->url);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, p->connect_timeout_ms);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, p->request_timeout_ms);
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, "cutoverd-credentials/1");
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, c->headers);
+    co_curl_request_setup(curl, c->url, p->connect_timeout_ms, p->request_timeout_ms,
+                          "cutoverd-credentials/1", c->headers, c->direct);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, http_write_cb);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &c->body);
     if (strcmp(c->method, "GET") != 0)
         curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, c->method);
-    if (c->direct)
-        curl_easy_setopt(curl, CURLOPT_PROXY, "");
 
     cc = curl_easy_perform(curl);
     if (cc == CURLE_OK) {

@@ -360,15 +360,9 @@ static outcome attempt(co_dms_client *c, const char *body, size_t len,
         snprintf(res->message, sizeof res->message, "curl_easy_init failed");
         return OUT_NETWORK_ERROR;
     }
-    curl_easy_setopt(h, CURLOPT_URL, c->url);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+    co_curl_request_setup(h, c->url, c->connect_timeout_ms, c->timeout_ms,
+                          "cutoverd/" CUTOVER_VERSION, headers, c->direct);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "cutoverd/" CUTOVER_VERSION);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(h, CURLOPT_POST, 1L);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
@@ -376,8 +370,6 @@ static outcome attempt(co_dms_client *c, const char *body, size_t len,
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
-    if (c->direct)
-        curl_easy_setopt(h, CURLOPT_PROXY, "");
     cc = curl_easy_perform(h);
     if (cc != CURLE_OK) {
         res->cls = curl_terminal(cc) ? CO_DMS_TERMINAL : CO_DMS_RETRYABLE;

@@ -50,3 +50,19 @@ void co_url_parts_free(co_url_parts *p)
         curl_free(*member(p, i));
     memset(p, 0, sizeof *p);
 }
+
+void co_curl_request_setup(CURL *h, const char *url, long connect_timeout_ms,
+                           long timeout_ms, const char *user_agent,
+                           struct curl_slist *headers, bool direct)
+{
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, user_agent);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    if (direct)
+        curl_easy_setopt(h, CURLOPT_PROXY, "");
+}
