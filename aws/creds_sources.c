@@ -134,17 +134,24 @@ static co_status http_status_error(const http_call *c, co_error *err)
     return co_error_set(err, st, "%s %s: HTTP %ld", c->method, c->url, c->status);
 }
 
-/* Parses the credentials JSON of ECS and IMDS: AccessKeyId,
- * SecretAccessKey, Token, Expiration (RFC 3339), and for IMDS "Code". */
-static co_status creds_from_json(const co_buf *body, const char *what,
-                                 const char *source, co_aws_creds **out, co_error *err)
+/* The credentials answered by the ECS or IMDS exchange c, which returned
+ * rc: rc itself when the exchange failed, http_status_error for a status
+ * other than 200, otherwise the body's credentials JSON parsed (AccessKeyId,
+ * SecretAccessKey, Token, Expiration (RFC 3339), and for IMDS "Code"). */
+static co_status creds_from_response(co_status rc, const http_call *c, const char *what,
+                                     const char *source, co_aws_creds **out, co_error *err)
 {
+    const co_buf *body = &c->body;
     json_error_t jerr;
-    json_t *root = json_loadb(body->data ? body->data : "", body->len, 0, &jerr);
+    json_t *root;
     const char *akid, *secret, *token, *exp_text, *code;
     int64_t exp_ms = 0;
-    co_status rc = CO_OK;
 
+    if (rc != CO_OK)
+        return rc;
+    if (c->status != 200)
+        return http_status_error(c, err);
+    root = json_loadb(body->data ? body->data : "", body->len, 0, &jerr);
     if (!json_is_object(root)) {
         rc = co_error_set(err, CO_ERR_REMOTE, "%s: response is not a JSON object", what);
         goto out;
@@ -545,11 +552,8 @@ static co_status src_ecs(co_aws_provider *p, co_aws_creds **out, char *why,
         goto out;
     }
 
-    rc = http_do(p, &call, err);
-    if (rc == CO_OK && call.status != 200)
-        rc = http_status_error(&call, err);
-    if (rc == CO_OK)
-        rc = creds_from_json(&call.body, "ECS credentials endpoint", "ecs-container", out, err);
+    rc = creds_from_response(http_do(p, &call, err), &call, "ECS credentials endpoint",
+                             "ecs-container", out, err);
 out:
     http_call_clear(&call);
     buf_wipe(&b);
@@ -668,11 +672,8 @@ static co_status src_imds(co_aws_provider *p, co_aws_creds **out, char *why,
         co_error_set(err, rc, "out of memory");
         goto out;
     }
-    rc = imds_call(p, "GET", base, b.data, token_header, &call, err);
-    if (rc == CO_OK && call.status != 200)
-        rc = http_status_error(&call, err);
-    if (rc == CO_OK)
-        rc = creds_from_json(&call.body, "IMDS", "imds", out, err);
+    rc = creds_from_response(imds_call(p, "GET", base, b.data, token_header, &call, err), &call,
+                             "IMDS", "imds", out, err);
 out:
     http_call_clear(&call);
     co_buf_free(&b);
