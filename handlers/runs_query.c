@@ -184,8 +184,21 @@ static void collected(co_status s)
 
 co_status h_runs_query(co_request *req, co_response *resp)
 {
+    /* the list filters, in the order of lists[] */
+    static const struct {
+        const char *param;
+        bool (*ok)(const char *);
+        const char *expect;
+    } list_params[] = {
+        {"state", is_run_state, "a run state"},
+        {"plan", is_plan, "a plan id"},
+        {"engine", is_engine, "an engine"},
+        {"project_id", NULL, "a project id"},
+    };
+    enum { L_STATES, L_PLANS, L_ENGINES, L_PROJECTS, L_COUNT };
+    _Static_assert(sizeof list_params / sizeof list_params[0] == L_COUNT, "one per list");
     co_runs_filter f;
-    char *states = NULL, *plans = NULL, *engines = NULL, *projects = NULL;
+    char *lists[L_COUNT] = {NULL};
     char after_t[32], before_t[32];
     const char *order = co_req_query(req, "order_by");
     co_error *err = &resp->err;
@@ -198,20 +211,19 @@ co_status h_runs_query(co_request *req, co_response *resp)
     memset(&f, 0, sizeof f);
     collected(co_req_page(req, &limit, &after, err));
     collected(read_view(req, &f.basic, err));
-    collected(query_list(req, "state", is_run_state, "a run state", &states, err));
-    collected(query_list(req, "plan", is_plan, "a plan id", &plans, err));
-    collected(query_list(req, "engine", is_engine, "an engine", &engines, err));
-    collected(query_list(req, "project_id", NULL, "a project id", &projects, err));
+    for (int i = 0; i < L_COUNT; i++)
+        collected(query_list(req, list_params[i].param, list_params[i].ok,
+                             list_params[i].expect, &lists[i], err));
     collected(query_time(req, "created_after", after_t, err));
     collected(query_time(req, "created_before", before_t, err));
     if (order && strcmp(order, "created_at") != 0 && strcmp(order, "-created_at") != 0)
         co_error_field(err, "?order_by", "must be created_at or -created_at");
     if ((rc = err->status) != CO_OK)
         goto out;
-    f.states = states;
-    f.plans = plans;
-    f.engines = engines;
-    f.project_ids = projects;
+    f.states = lists[L_STATES];
+    f.plans = lists[L_PLANS];
+    f.engines = lists[L_ENGINES];
+    f.project_ids = lists[L_PROJECTS];
     f.created_after = after_t[0] ? after_t : NULL;
     f.created_before = before_t[0] ? before_t : NULL;
     f.newest_first = order && order[0] == '-';
@@ -220,10 +232,8 @@ co_status h_runs_query(co_request *req, co_response *resp)
         goto out;
     co_resp_page(resp, items, more, last);
 out:
-    free(states);
-    free(plans);
-    free(engines);
-    free(projects);
+    for (int i = 0; i < L_COUNT; i++)
+        free(lists[i]);
     return rc;
 }
 
