@@ -280,13 +280,10 @@ co_status h_runs_retry(co_request *req, co_response *resp)
 co_status h_artifacts_list(co_request *req, co_response *resp)
 {
     json_t *items = NULL;
-    co_status rc = co_runs_exists(req->app->store, req->params[0], &resp->err);
-    if (rc != CO_OK)
-        return rc;
-    if ((rc = co_artifact_list(req->app->store, req->params[0], &items, &resp->err)) != CO_OK)
-        return rc;
-    co_resp_page(resp, items, false, 0);
-    return CO_OK;
+    co_status rc = co_artifact_list(req->app->store, req->params[0], &items, &resp->err);
+    if (rc == CO_OK)
+        co_resp_page(resp, items, false, 0);
+    return rc;
 }
 
 co_status h_artifacts_get(co_request *req, co_response *resp)

@@ -187,13 +187,10 @@ out:
 co_status h_webhooks_list(co_request *req, co_response *resp)
 {
     json_t *items = NULL;
-    co_status rc = co_res_exists(req->app->store, CO_KIND_PROJECT, req->params[0], &resp->err);
-    if (rc != CO_OK)
-        return rc;
-    if ((rc = co_webhooks_list(req->app->store, req->params[0], &items, &resp->err)) != CO_OK)
-        return rc;
-    co_resp_page(resp, items, false, 0);
-    return CO_OK;
+    co_status rc = co_webhooks_list(req->app->store, req->params[0], &items, &resp->err);
+    if (rc == CO_OK)
+        co_resp_page(resp, items, false, 0);
+    return rc;
 }
 
 co_status h_webhooks_get(co_request *req, co_response *resp)

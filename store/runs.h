@@ -157,7 +157,8 @@ CO_MUST_CHECK co_status co_artifact_put(co_store *store, const char *run_id,
                                         size_t len, co_error *err);
 
 /* Artifact list of run id as JSON items [{name, step_id, content_type,
- * size, created_at, updated_at}] (new reference). */
+ * size, created_at, updated_at}] (new reference). Errors: CO_ERR_NOT_FOUND
+ * when the run does not exist, CO_ERR_STORE. */
 CO_MUST_CHECK co_status co_artifact_list(co_store *store, const char *run_id,
                                          json_t **items, co_error *err);
 

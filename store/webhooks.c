@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "store/resources.h"
 
 enum {
     SQL_ENQUEUE,
@@ -143,9 +144,13 @@ co_status co_webhooks_get(co_store *store, const char *id, json_t **out, co_erro
 co_status co_webhooks_list(co_store *store, const char *project_id, json_t **out,
                            co_error *err)
 {
-    json_t *arr = json_array();
+    json_t *arr;
     int src;
+    co_status rc = co_res_exists(store, CO_KIND_PROJECT, project_id, err);
+    if (rc != CO_OK)
+        return rc;
     CO_STMT(SQL_LIST);
+    arr = json_array();
     co_bind_text(st, 1, project_id);
     while ((src = sqlite3_step(st)) == SQLITE_ROW)
         json_array_append_new(arr, row_json(st));
