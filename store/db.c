@@ -248,6 +248,19 @@ void co_store_rollback(co_store *store)
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+co_status co_store_begin_stmt(co_store *store, const co_sql_module *mod, int idx,
+                              sqlite3_stmt **st, co_error *err)
+{
+    co_status rc = co_store_begin(store, err);
+    if (rc != CO_OK)
+        return rc;
+    if (!(*st = co_store_stmt(store, mod, idx, err))) {
+        co_store_rollback(store);
+        return CO_ERR_STORE;
+    }
+    return CO_OK;
+}
+
 co_status co_store_done(co_store *store, sqlite3_stmt *st, int rc, const char *what,
                         co_error *err)
 {

@@ -95,6 +95,12 @@ CO_MUST_CHECK co_status co_store_begin(co_store *store, co_error *err);
 CO_MUST_CHECK co_status co_store_commit(co_store *store, co_error *err);
 void co_store_rollback(co_store *store);
 
+/* co_store_begin, then statement idx of mod in *st (as co_store_stmt).
+ * On CO_OK the transaction is open and the caller ends it; on an error
+ * none is (a begun one is rolled back). Errors: CO_ERR_STORE. */
+CO_MUST_CHECK co_status co_store_begin_stmt(co_store *store, const co_sql_module *mod,
+                                            int idx, sqlite3_stmt **st, co_error *err);
+
 /* Maps a SQLite result code rc from the calling thread's connection into
  * err: constraint violations become CO_ERR_CONFLICT, everything else
  * CO_ERR_STORE. what names the operation for the message. Returns the

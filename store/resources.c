@@ -353,12 +353,8 @@ co_status co_res_delete(co_store *store, co_kind kind, const char *id,
     co_status rc;
     int src;
 
-    if ((rc = co_store_begin(store, err)) != CO_OK)
+    if ((rc = co_store_begin_stmt(store, &sql, SQL_DELETE, &st, err)) != CO_OK)
         return rc;
-    if (!(st = co_store_stmt(store, &sql, SQL_DELETE, err))) {
-        rc = CO_ERR_STORE;
-        goto fail;
-    }
     CO_BIND(st, CO_TEXT(id), CO_TEXT(co_kind_name(kind)), CO_INT(expected_version));
     src = sqlite3_step(st);
     if ((src & 0xff) == SQLITE_CONSTRAINT) {

@@ -349,12 +349,8 @@ co_status co_runs_claim(co_store *store, const char *owner, const char *boot_id,
     int src;
 
     *found = 0;
-    if ((rc = co_store_begin(store, err)) != CO_OK)
+    if ((rc = co_store_begin_stmt(store, &sql, SQL_CLAIM_PICK, &st, err)) != CO_OK)
         return rc;
-    if (!(st = co_store_stmt(store, &sql, SQL_CLAIM_PICK, err))) {
-        co_store_rollback(store);
-        return CO_ERR_STORE;
-    }
     CO_BIND(st, CO_INT(now_ms), CO_TEXT(boot_id));
     src = sqlite3_step(st);
     if (src == SQLITE_ROW) {
@@ -570,7 +566,9 @@ co_status co_artifact_list(co_store *store, const char *run_id, json_t **items,
 {
     json_t *arr;
     int src;
-    co_status rc;
+    co_status rc = co_runs_exists(store, run_id, err);
+    if (rc != CO_OK)
+        return rc;
     CO_STMT(SQL_ART_LIST);
     arr = json_array();
     co_bind_text(st, 1, run_id);
