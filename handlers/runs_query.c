@@ -182,21 +182,25 @@ static void collected(co_status s)
     (void)s;
 }
 
+/* A list filter of GET /v1/runs: query parameter, value check (NULL =
+ * anything) and what a value must be, for the error. */
+typedef struct list_param {
+    const char *param;
+    bool (*ok)(const char *);
+    const char *expect;
+} list_param;
+
+enum { L_STATES, L_PLANS, L_ENGINES, L_PROJECTS, L_COUNT };
+
+static const list_param list_params[L_COUNT] = {
+    [L_STATES] = {"state", is_run_state, "a run state"},
+    [L_PLANS] = {"plan", is_plan, "a plan id"},
+    [L_ENGINES] = {"engine", is_engine, "an engine"},
+    [L_PROJECTS] = {"project_id", NULL, "a project id"},
+};
+
 co_status h_runs_query(co_request *req, co_response *resp)
 {
-    /* the list filters, in the order of lists[] */
-    static const struct {
-        const char *param;
-        bool (*ok)(const char *);
-        const char *expect;
-    } list_params[] = {
-        {"state", is_run_state, "a run state"},
-        {"plan", is_plan, "a plan id"},
-        {"engine", is_engine, "an engine"},
-        {"project_id", NULL, "a project id"},
-    };
-    enum { L_STATES, L_PLANS, L_ENGINES, L_PROJECTS, L_COUNT };
-    _Static_assert(sizeof list_params / sizeof list_params[0] == L_COUNT, "one per list");
     co_runs_filter f;
     char *lists[L_COUNT] = {NULL};
     char after_t[32], before_t[32];
