@@ -4,9 +4,11 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *type_name(const json_t *v)
+/* "a string", "an integer", ... for error messages; JSON_TRUE and
+ * JSON_FALSE are both "a boolean". */
+static const char *type_name_of(json_type t)
 {
-    switch (json_typeof(v)) {
+    switch (t) {
     case JSON_OBJECT: return "an object";
     case JSON_ARRAY: return "an array";
     case JSON_STRING: return "a string";
@@ -16,6 +18,17 @@ static const char *type_name(const json_t *v)
     case JSON_FALSE: return "a boolean";
     default: return "null";
     }
+}
+
+static const char *type_name(const json_t *v)
+{
+    return type_name_of(json_typeof(v));
+}
+
+/* Whether v has type want; JSON_TRUE stands for either boolean. */
+static bool has_type(const json_t *v, json_type want)
+{
+    return want == JSON_TRUE ? json_is_boolean(v) : json_typeof(v) == want;
 }
 
 void v_pointer(char *out, size_t size, const char *base, const char *key)
@@ -67,6 +80,20 @@ static json_t *member(json_t *obj, const char *base, const char *key, char ptr[1
     return NULL;
 }
 
+/* member(), then a present member of another type than want (JSON_TRUE
+ * for a boolean) records "must be <want>, not <its type>", sets *ok false
+ * and returns NULL. */
+static json_t *typed_member(json_t *obj, const char *base, const char *key, char ptr[160],
+                            json_t *def, json_type want, bool *ok, co_error *err)
+{
+    json_t *v = member(obj, base, key, ptr, def, ok, err);
+    if (!v || has_type(v, want))
+        return v;
+    co_error_field(err, ptr, "must be %s, not %s", type_name_of(want), type_name(v));
+    *ok = false;
+    return NULL;
+}
+
 bool v_only_known(json_t *obj, const char *base, const char *const *allowed,
                   co_error *err)
 {
@@ -109,13 +136,10 @@ bool v_string(json_t *obj, const char *base, const char *key, size_t minlen,
     char ptr[160];
     bool ok;
     size_t len;
-    json_t *v = member(obj, base, key, ptr, def ? json_string(def) : NULL, &ok, err);
+    json_t *v = typed_member(obj, base, key, ptr, def ? json_string(def) : NULL, JSON_STRING,
+                             &ok, err);
     if (!v)
         return ok;
-    if (!json_is_string(v)) {
-        co_error_field(err, ptr, "must be a string, not %s", type_name(v));
-        return false;
-    }
     len = v_chars(v);
     if (len < minlen || len > maxlen) {
         co_error_field(err, ptr, "must be %zu to %zu characters long", minlen, maxlen);
@@ -233,13 +257,10 @@ bool v_int(json_t *obj, const char *base, const char *key, int64_t lo, int64_t h
 {
     char ptr[160];
     bool ok;
-    json_t *v = member(obj, base, key, ptr, has_def ? json_integer(def) : NULL, &ok, err);
+    json_t *v = typed_member(obj, base, key, ptr, has_def ? json_integer(def) : NULL,
+                             JSON_INTEGER, &ok, err);
     if (!v)
         return ok;
-    if (!json_is_integer(v)) {
-        co_error_field(err, ptr, "must be an integer, not %s", type_name(v));
-        return false;
-    }
     if (json_integer_value(v) < lo || json_integer_value(v) > hi) {
         co_error_field(err, ptr, "must be from %lld to %lld", (long long)lo,
                        (long long)hi);
@@ -252,14 +273,8 @@ bool v_bool(json_t *obj, const char *base, const char *key, bool def, co_error *
 {
     char ptr[160];
     bool ok;
-    json_t *v = member(obj, base, key, ptr, json_boolean(def), &ok, err);
-    if (!v)
-        return ok;
-    if (!json_is_boolean(v)) {
-        co_error_field(err, ptr, "must be a boolean, not %s", type_name(v));
-        return false;
-    }
-    return true;
+    json_t *v = typed_member(obj, base, key, ptr, json_boolean(def), JSON_TRUE, &ok, err);
+    return v != NULL || ok;
 }
 
 bool v_object(json_t *obj, const char *base, const char *key, bool required,
@@ -267,14 +282,9 @@ bool v_object(json_t *obj, const char *base, const char *key, bool required,
 {
     char ptr[160];
     bool ok;
-    json_t *v = member(obj, base, key, ptr, required ? NULL : json_object(), &ok, err);
-    if (!v)
-        return ok;
-    if (!json_is_object(v)) {
-        co_error_field(err, ptr, "must be an object, not %s", type_name(v));
-        return false;
-    }
-    return true;
+    json_t *v = typed_member(obj, base, key, ptr, required ? NULL : json_object(), JSON_OBJECT,
+                             &ok, err);
+    return v != NULL || ok;
 }
 
 bool v_read_only(json_t *obj, const char *base, const char *const *fields,
