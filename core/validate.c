@@ -165,6 +165,9 @@ size_t v_chars(const json_t *s)
 
 /* Depth-first search for a value nested deeper than max; its pointer goes
  * to out. depth is v's own nesting level (the document root is 1). */
+static bool child_too_deep(const json_t *child, int depth, int max, char *out, size_t size,
+                           size_t len);
+
 static bool too_deep(const json_t *v, int depth, int max, char *out, size_t size)
 {
     size_t i;
@@ -175,24 +178,31 @@ static bool too_deep(const json_t *v, int depth, int max, char *out, size_t size
         return true;
     if (json_is_object(v)) {
         json_object_foreach((json_t *)v, key, child) {
-            if (!json_is_object(child) && !json_is_array(child))
-                continue;
             v_pointer(out + len, size - len, "", key);
-            if (too_deep(child, depth + 1, max, out, size))
+            if (child_too_deep(child, depth + 1, max, out, size, len))
                 return true;
-            out[len] = '\0';
         }
     } else if (json_is_array(v)) {
         json_array_foreach(v, i, child) {
-            if (!json_is_object(child) && !json_is_array(child))
-                continue;
             snprintf(out + len, size - len, "/%zu", i);
-            if (too_deep(child, depth + 1, max, out, size))
+            if (child_too_deep(child, depth + 1, max, out, size, len))
                 return true;
-            out[len] = '\0';
         }
     }
     return false;
+}
+
+/* too_deep for the member or element child, whose pointer the caller has
+ * appended to out at len; scalars are never too deep. Cuts out back to len
+ * unless child is too deep (then out names where). */
+static bool child_too_deep(const json_t *child, int depth, int max, char *out, size_t size,
+                           size_t len)
+{
+    bool deep = (json_is_object(child) || json_is_array(child)) &&
+                too_deep(child, depth, max, out, size);
+    if (!deep)
+        out[len] = '\0';
+    return deep;
 }
 
 bool v_depth_ok(const json_t *doc, int max, co_error *err)
