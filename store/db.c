@@ -261,6 +261,22 @@ co_status co_store_begin_stmt(co_store *store, const co_sql_module *mod, int idx
     return CO_OK;
 }
 
+co_status co_store_rows_json(co_store *store, sqlite3_stmt *st, json_t *(*row)(sqlite3_stmt *st),
+                             const char *what, json_t **out, co_error *err)
+{
+    json_t *arr = json_array();
+    co_status rc;
+    int src;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(arr, row(st));
+    if ((rc = co_store_done(store, st, src, what, err)) != CO_OK) {
+        json_decref(arr);
+        return rc;
+    }
+    *out = arr;
+    return CO_OK;
+}
+
 co_status co_store_done(co_store *store, sqlite3_stmt *st, int rc, const char *what,
                         co_error *err)
 {

@@ -19,6 +19,7 @@
 #ifndef CUTOVER_STORE_DB_H
 #define CUTOVER_STORE_DB_H
 
+#include <jansson.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -120,6 +121,13 @@ co_status co_store_done(co_store *store, sqlite3_stmt *st, int rc, const char *w
  * is no row, or co_store_fail(store, rc, what, err) on an SQLite error. */
 co_status co_store_row(co_store *store, sqlite3_stmt *st, const char *what, co_error *err,
                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Steps the bound query st through all its rows, appending row(st) (a new
+ * reference per row; NULL is skipped) to a new array, then resets st.
+ * *out is the array (caller decrefs), set only on CO_OK. Errors: as
+ * co_store_done (what names the operation). */
+co_status co_store_rows_json(co_store *store, sqlite3_stmt *st, json_t *(*row)(sqlite3_stmt *st),
+                             const char *what, json_t **out, co_error *err);
 
 /* The integer in the first column of the first row of statement idx of
  * mod (a parameterless query such as "SELECT min(...)"), or def when the

@@ -561,31 +561,24 @@ co_status co_artifact_put(co_store *store, const char *run_id, const char *name,
                    CO_TEXT(now));
 }
 
+/* One row of SQL_ART_LIST as the API's artifact item. */
+static json_t *artifact_json(sqlite3_stmt *st)
+{
+    return json_pack("{s:s, s:s, s:s, s:I, s:s, s:s}", "name", co_col_text(st, 0), "step_id",
+                     co_col_text(st, 1), "content_type", co_col_text(st, 2), "size",
+                     (json_int_t)sqlite3_column_int64(st, 3), "created_at", co_col_text(st, 4),
+                     "updated_at", co_col_text(st, 5));
+}
+
 co_status co_artifact_list(co_store *store, const char *run_id, json_t **items,
                            co_error *err)
 {
-    json_t *arr;
-    int src;
     co_status rc = co_runs_exists(store, run_id, err);
     if (rc != CO_OK)
         return rc;
     CO_STMT(SQL_ART_LIST);
-    arr = json_array();
     co_bind_text(st, 1, run_id);
-    while ((src = sqlite3_step(st)) == SQLITE_ROW)
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:s, s:s}",
-                                             "name", co_col_text(st, 0),
-                                             "step_id", co_col_text(st, 1),
-                                             "content_type", co_col_text(st, 2),
-                                             "size", (json_int_t)sqlite3_column_int64(st, 3),
-                                             "created_at", co_col_text(st, 4),
-                                             "updated_at", co_col_text(st, 5)));
-    if ((rc = co_store_done(store, st, src, "listing artifacts", err)) != CO_OK) {
-        json_decref(arr);
-        return rc;
-    }
-    *items = arr;
-    return CO_OK;
+    return co_store_rows_json(store, st, artifact_json, "listing artifacts", items, err);
 }
 
 co_status co_artifact_get(co_store *store, const char *run_id, const char *name,
@@ -604,31 +597,17 @@ co_status co_artifact_get(co_store *store, const char *run_id, const char *name,
     return rc;
 }
 
-/* Reads the rows of a bound events statement (id, type, run_id,
- * project_id, created_at, data) into *items (a new array) and resets it. */
-static co_status event_rows(co_store *store, sqlite3_stmt *st, json_t **items,
-                            co_error *err)
+/* One row of an events statement (id, type, run_id, project_id,
+ * created_at, data) as the API's event. */
+static json_t *event_json(sqlite3_stmt *st)
 {
-    json_t *arr = json_array();
     json_error_t jerr;
-    int src;
-    co_status rc;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *data = json_loads(co_col_text(st, 5), 0, &jerr);
-        json_array_append_new(arr, json_pack("{s:I, s:s, s:o, s:o, s:s, s:o}",
-                                             "id", (json_int_t)sqlite3_column_int64(st, 0),
-                                             "type", co_col_text(st, 1),
-                                             "run_id", text_or_null(co_col_text(st, 2)),
-                                             "project_id", text_or_null(co_col_text(st, 3)),
-                                             "created_at", co_col_text(st, 4),
-                                             "data", data ? data : json_object()));
-    }
-    if ((rc = co_store_done(store, st, src, "reading events", err)) != CO_OK) {
-        json_decref(arr);
-        return rc;
-    }
-    *items = arr;
-    return CO_OK;
+    json_t *data = json_loads(co_col_text(st, 5), 0, &jerr);
+    return json_pack("{s:I, s:s, s:o, s:o, s:s, s:o}", "id",
+                     (json_int_t)sqlite3_column_int64(st, 0), "type", co_col_text(st, 1),
+                     "run_id", text_or_null(co_col_text(st, 2)), "project_id",
+                     text_or_null(co_col_text(st, 3)), "created_at", co_col_text(st, 4), "data",
+                     data ? data : json_object());
 }
 
 co_status co_events_query(co_store *store, int64_t after, int64_t upto,
@@ -639,7 +618,7 @@ co_status co_events_query(co_store *store, int64_t after, int64_t upto,
     CO_STMT(SQL_EV_QUERY);
     CO_BIND(st, CO_INT(after), CO_INT(upto), CO_TEXT(run_id), CO_TEXT(project_id),
             CO_TEXT(type), CO_INT(limit));
-    return event_rows(store, st, items, err);
+    return co_store_rows_json(store, st, event_json, "reading events", items, err);
 }
 
 co_status co_events_newest(co_store *store, const char *run_id, const char *type,
@@ -647,7 +626,7 @@ co_status co_events_newest(co_store *store, const char *run_id, const char *type
 {
     CO_STMT(SQL_EV_LATEST);
     CO_BIND(st, CO_TEXT(run_id), CO_TEXT(type), CO_INT(limit));
-    return event_rows(store, st, items, err);
+    return co_store_rows_json(store, st, event_json, "reading events", items, err);
 }
 
 int64_t co_events_max_id(co_store *store)

@@ -144,22 +144,12 @@ co_status co_webhooks_get(co_store *store, const char *id, json_t **out, co_erro
 co_status co_webhooks_list(co_store *store, const char *project_id, json_t **out,
                            co_error *err)
 {
-    json_t *arr;
-    int src;
     co_status rc = co_res_exists(store, CO_KIND_PROJECT, project_id, err);
     if (rc != CO_OK)
         return rc;
     CO_STMT(SQL_LIST);
-    arr = json_array();
     co_bind_text(st, 1, project_id);
-    while ((src = sqlite3_step(st)) == SQLITE_ROW)
-        json_array_append_new(arr, row_json(st));
-    if (co_store_done(store, st, src, "listing webhooks", err) != CO_OK) {
-        json_decref(arr);
-        return CO_ERR_STORE;
-    }
-    *out = arr;
-    return CO_OK;
+    return co_store_rows_json(store, st, row_json, "listing webhooks", out, err);
 }
 
 co_status co_webhooks_update(co_store *store, const char *id, const char *url,
@@ -184,28 +174,24 @@ co_status co_webhooks_delete(co_store *store, const char *id, co_error *err)
     return rc;
 }
 
+/* One row of SQL_DUE as the sender's delivery item. */
+static json_t *due_json(sqlite3_stmt *st)
+{
+    return json_pack("{s:I, s:s, s:s, s:I, s:s, s:s, s:i, s:I, s:I}", "outbox_id",
+                     (json_int_t)sqlite3_column_int64(st, 0), "webhook_id", co_col_text(st, 1),
+                     "project_id", co_col_text(st, 2), "event_id",
+                     (json_int_t)sqlite3_column_int64(st, 3), "url", co_col_text(st, 4), "body",
+                     co_col_text(st, 5), "attempts", sqlite3_column_int(st, 6), "first_at",
+                     (json_int_t)sqlite3_column_int64(st, 7), "failing_since",
+                     (json_int_t)sqlite3_column_int64(st, 8));
+}
+
 co_status co_webhooks_due(co_store *store, int64_t now_ms, int limit, json_t **out,
                           co_error *err)
 {
-    json_t *arr = json_array();
-    int src;
     CO_STMT(SQL_DUE);
     CO_BIND(st, CO_INT(now_ms), CO_INT(limit));
-    while ((src = sqlite3_step(st)) == SQLITE_ROW)
-        json_array_append_new(
-            arr, json_pack("{s:I, s:s, s:s, s:I, s:s, s:s, s:i, s:I, s:I}", "outbox_id",
-                           (json_int_t)sqlite3_column_int64(st, 0), "webhook_id",
-                           co_col_text(st, 1), "project_id", co_col_text(st, 2), "event_id",
-                           (json_int_t)sqlite3_column_int64(st, 3), "url", co_col_text(st, 4),
-                           "body", co_col_text(st, 5), "attempts", sqlite3_column_int(st, 6),
-                           "first_at", (json_int_t)sqlite3_column_int64(st, 7),
-                           "failing_since", (json_int_t)sqlite3_column_int64(st, 8)));
-    if (co_store_done(store, st, src, "reading due webhook deliveries", err) != CO_OK) {
-        json_decref(arr);
-        return CO_ERR_STORE;
-    }
-    *out = arr;
-    return CO_OK;
+    return co_store_rows_json(store, st, due_json, "reading due webhook deliveries", out, err);
 }
 
 co_status co_webhooks_secret(co_store *store, const char *id, unsigned char **blob,
