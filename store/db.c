@@ -277,6 +277,17 @@ co_status co_store_rows_json(co_store *store, sqlite3_stmt *st, json_t *(*row)(s
     return CO_OK;
 }
 
+co_status co_store_list_json(co_store *store, const co_sql_module *mod, int idx,
+                             const char *key, json_t *(*row)(sqlite3_stmt *st),
+                             const char *what, json_t **out, co_error *err)
+{
+    sqlite3_stmt *st = co_store_stmt(store, mod, idx, err);
+    if (!st)
+        return CO_ERR_STORE;
+    co_bind_text(st, 1, key);
+    return co_store_rows_json(store, st, row, what, out, err);
+}
+
 co_status co_store_done(co_store *store, sqlite3_stmt *st, int rc, const char *what,
                         co_error *err)
 {

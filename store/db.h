@@ -129,6 +129,13 @@ co_status co_store_row(co_store *store, sqlite3_stmt *st, const char *what, co_e
 co_status co_store_rows_json(co_store *store, sqlite3_stmt *st, json_t *(*row)(sqlite3_stmt *st),
                              const char *what, json_t **out, co_error *err);
 
+/* co_store_rows_json of statement idx of mod with its one parameter bound
+ * to the text key (the parent's id). Errors: CO_ERR_STORE, as
+ * co_store_rows_json. */
+co_status co_store_list_json(co_store *store, const co_sql_module *mod, int idx,
+                             const char *key, json_t *(*row)(sqlite3_stmt *st),
+                             const char *what, json_t **out, co_error *err);
+
 /* The integer in the first column of the first row of statement idx of
  * mod (a parameterless query such as "SELECT min(...)"), or def when the
  * statement cannot run, returns no row or NULL. */

@@ -574,11 +574,9 @@ co_status co_artifact_list(co_store *store, const char *run_id, json_t **items,
                            co_error *err)
 {
     co_status rc = co_runs_exists(store, run_id, err);
-    if (rc != CO_OK)
-        return rc;
-    CO_STMT(SQL_ART_LIST);
-    co_bind_text(st, 1, run_id);
-    return co_store_rows_json(store, st, artifact_json, "listing artifacts", items, err);
+    return rc != CO_OK ? rc
+                       : co_store_list_json(store, &sql, SQL_ART_LIST, run_id, artifact_json,
+                                            "listing artifacts", items, err);
 }
 
 co_status co_artifact_get(co_store *store, const char *run_id, const char *name,

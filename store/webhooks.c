@@ -145,11 +145,9 @@ co_status co_webhooks_list(co_store *store, const char *project_id, json_t **out
                            co_error *err)
 {
     co_status rc = co_res_exists(store, CO_KIND_PROJECT, project_id, err);
-    if (rc != CO_OK)
-        return rc;
-    CO_STMT(SQL_LIST);
-    co_bind_text(st, 1, project_id);
-    return co_store_rows_json(store, st, row_json, "listing webhooks", out, err);
+    return rc != CO_OK ? rc
+                       : co_store_list_json(store, &sql, SQL_LIST, project_id, row_json,
+                                            "listing webhooks", out, err);
 }
 
 co_status co_webhooks_update(co_store *store, const char *id, const char *url,
