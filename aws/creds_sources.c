@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 
 #include "aws/creds_int.h"
+#include "aws/url.h"
 #include "core/buf.h"
 #include "core/clock.h"
 
@@ -103,20 +104,12 @@ static co_status http_do(const co_aws_provider *p, http_call *c, co_error *err)
     c->body.cap = HTTP_BODY_MAX;
     if (!curl)
         return co_error_set(err, CO_ERR_INTERNAL, "curl_easy_init failed");
-    curl_easy_setopt(curl, CURLOPT_URL, c->url);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, p->connect_timeout_ms);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, p->request_timeout_ms);
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, "cutoverd-credentials/1");
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, c->headers);
+    co_curl_request_setup(curl, c->url, p->connect_timeout_ms, p->request_timeout_ms,
+                          "cutoverd-credentials/1", c->headers, c->direct);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, http_write_cb);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &c->body);
     if (strcmp(c->method, "GET") != 0)
         curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, c->method);
-    if (c->direct)
-        curl_easy_setopt(curl, CURLOPT_PROXY, "");
 
     cc = curl_easy_perform(curl);
     if (cc == CURLE_OK) {
@@ -141,17 +134,24 @@ static co_status http_status_error(const http_call *c, co_error *err)
     return co_error_set(err, st, "%s %s: HTTP %ld", c->method, c->url, c->status);
 }
 
-/* Parses the credentials JSON of ECS and IMDS: AccessKeyId,
- * SecretAccessKey, Token, Expiration (RFC 3339), and for IMDS "Code". */
-static co_status creds_from_json(const co_buf *body, const char *what,
-                                 const char *source, co_aws_creds **out, co_error *err)
+/* The credentials answered by the ECS or IMDS exchange c, which returned
+ * rc: rc itself when the exchange failed, http_status_error for a status
+ * other than 200, otherwise the body's credentials JSON parsed (AccessKeyId,
+ * SecretAccessKey, Token, Expiration (RFC 3339), and for IMDS "Code"). */
+static co_status creds_from_response(co_status rc, const http_call *c, const char *what,
+                                     const char *source, co_aws_creds **out, co_error *err)
 {
+    const co_buf *body = &c->body;
     json_error_t jerr;
-    json_t *root = json_loadb(body->data ? body->data : "", body->len, 0, &jerr);
+    json_t *root;
     const char *akid, *secret, *token, *exp_text, *code;
     int64_t exp_ms = 0;
-    co_status rc = CO_OK;
 
+    if (rc != CO_OK)
+        return rc;
+    if (c->status != 200)
+        return http_status_error(c, err);
+    root = json_loadb(body->data ? body->data : "", body->len, 0, &jerr);
     if (!json_is_object(root)) {
         rc = co_error_set(err, CO_ERR_REMOTE, "%s: response is not a JSON object", what);
         goto out;
@@ -436,18 +436,16 @@ static co_status check_full_uri(const char *uri, bool *direct, co_error *err)
     static const char *const allowed[] = {
         "localhost", "[::1]", "169.254.170.2", "169.254.170.23", "[fd00:ec2::23]",
     };
-    CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL;
+    co_url_parts parts;
+    const char *scheme, *host;
     co_status rc = CO_ERR_INVALID;
 
-    if (!u)
-        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
-    if (curl_url_set(u, CURLUPART_URL, uri, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+    if (co_url_split(uri, &parts) != 0) {
         co_error_set(err, CO_ERR_INVALID, "AWS_CONTAINER_CREDENTIALS_FULL_URI is not a URL");
         goto out;
     }
+    scheme = parts.scheme;
+    host = parts.host;
     *direct = false;
     if (strcasecmp(scheme, "https") == 0) {
         rc = CO_OK;
@@ -469,9 +467,7 @@ static co_status check_full_uri(const char *uri, bool *direct, co_error *err)
                      "AWS_CONTAINER_CREDENTIALS_FULL_URI must be https, or http to a "
                      "loopback or ECS/EKS agent address (host \"%s\")", host);
 out:
-    curl_free(scheme);
-    curl_free(host);
-    curl_url_cleanup(u);
+    co_url_parts_free(&parts);
     return rc;
 }
 
@@ -556,11 +552,8 @@ static co_status src_ecs(co_aws_provider *p, co_aws_creds **out, char *why,
         goto out;
     }
 
-    rc = http_do(p, &call, err);
-    if (rc == CO_OK && call.status != 200)
-        rc = http_status_error(&call, err);
-    if (rc == CO_OK)
-        rc = creds_from_json(&call.body, "ECS credentials endpoint", "ecs-container", out, err);
+    rc = creds_from_response(http_do(p, &call, err), &call, "ECS credentials endpoint",
+                             "ecs-container", out, err);
 out:
     http_call_clear(&call);
     buf_wipe(&b);
@@ -679,11 +672,8 @@ static co_status src_imds(co_aws_provider *p, co_aws_creds **out, char *why,
         co_error_set(err, rc, "out of memory");
         goto out;
     }
-    rc = imds_call(p, "GET", base, b.data, token_header, &call, err);
-    if (rc == CO_OK && call.status != 200)
-        rc = http_status_error(&call, err);
-    if (rc == CO_OK)
-        rc = creds_from_json(&call.body, "IMDS", "imds", out, err);
+    rc = creds_from_response(imds_call(p, "GET", base, b.data, token_header, &call, err), &call,
+                             "IMDS", "imds", out, err);
 out:
     http_call_clear(&call);
     co_buf_free(&b);

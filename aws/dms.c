@@ -24,6 +24,7 @@
 
 #include "aws/creds.h"
 #include "aws/sigv4.h"
+#include "aws/url.h"
 #include "core/clock.h"
 #include "core/log.h"
 
@@ -125,46 +126,30 @@ static bool host_is_loopback(const char *host)
 
 static co_status parse_url(co_dms_client *c, const char *url, co_error *err)
 {
-    CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL, *query = NULL,
-         *user = NULL, *frag = NULL;
+    co_url_parts p;
     co_status rc = CO_OK;
-    if (!u)
-        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
-    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+    if (co_url_split(url, &p) != 0) {
         rc = co_error_set(err, CO_ERR_INVALID, "DMS endpoint %s is not a URL", url);
         goto out;
     }
-    curl_url_get(u, CURLUPART_PORT, &port, 0);
-    curl_url_get(u, CURLUPART_PATH, &path, 0);
-    curl_url_get(u, CURLUPART_QUERY, &query, 0);
-    curl_url_get(u, CURLUPART_USER, &user, 0);
-    curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0);
-    if ((strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) || query || user ||
-        frag) {
+    if ((strcmp(p.scheme, "http") != 0 && strcmp(p.scheme, "https") != 0) || p.query ||
+        p.user || p.fragment) {
         rc = co_error_set(err, CO_ERR_INVALID,
                           "DMS endpoint %s: an http(s) URL without query, user or "
                           "fragment is expected", url);
         goto out;
     }
-    c->direct = host_is_loopback(host);
-    if (asprintf(&c->host_header, "%s%s%s", host, port ? ":" : "", port ? port : "") < 0) {
+    c->direct = host_is_loopback(p.host);
+    if (asprintf(&c->host_header, "%s%s%s", p.host, p.port ? ":" : "", p.port ? p.port : "") <
+        0) {
         c->host_header = NULL;
         rc = co_error_set(err, CO_ERR_NOMEM, "out of memory");
-    } else if (!(c->path = strdup(path && *path ? path : "/")) || !(c->url = strdup(url))) {
+    } else if (!(c->path = strdup(p.path && *p.path ? p.path : "/")) ||
+               !(c->url = strdup(url))) {
         rc = co_error_set(err, CO_ERR_NOMEM, "out of memory");
     }
 out:
-    curl_free(scheme);
-    curl_free(host);
-    curl_free(port);
-    curl_free(path);
-    curl_free(query);
-    curl_free(user);
-    curl_free(frag);
-    curl_url_cleanup(u);
+    co_url_parts_free(&p);
     return rc;
 }
 
@@ -375,15 +360,9 @@ static outcome attempt(co_dms_client *c, const char *body, size_t len,
         snprintf(res->message, sizeof res->message, "curl_easy_init failed");
         return OUT_NETWORK_ERROR;
     }
-    curl_easy_setopt(h, CURLOPT_URL, c->url);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+    co_curl_request_setup(h, c->url, c->connect_timeout_ms, c->timeout_ms,
+                          "cutoverd/" CUTOVER_VERSION, headers, c->direct);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "cutoverd/" CUTOVER_VERSION);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(h, CURLOPT_POST, 1L);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
@@ -391,8 +370,6 @@ static outcome attempt(co_dms_client *c, const char *body, size_t len,
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
-    if (c->direct)
-        curl_easy_setopt(h, CURLOPT_PROXY, "");
     cc = curl_easy_perform(h);
     if (cc != CURLE_OK) {
         res->cls = curl_terminal(cc) ? CO_DMS_TERMINAL : CO_DMS_RETRYABLE;

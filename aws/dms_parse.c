@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "aws/dms.h"
+#include "core/clock.h"
 
 /* ---- classification ----------------------------------------------------- */
 
@@ -109,66 +109,6 @@ void co_dms_parse_error(const char *body, size_t len, const char *header_error_t
 
 /* ---- timestamps and identifiers ----------------------------------------- */
 
-static bool take_digits(const char **p, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)(*p)[i]))
-            return false;
-        v = v * 10 + ((*p)[i] - '0');
-    }
-    *p += n;
-    *out = v;
-    return true;
-}
-
-static int64_t parse_iso8601(const char *s)
-{
-    int Y, Mo, D, h, mi, sec, oh = 0, om = 0, sign = 0;
-    double frac = 0.0, scale = 0.1;
-    struct tm tm;
-    time_t t;
-    if (!take_digits(&s, 4, &Y) || *s++ != '-' || !take_digits(&s, 2, &Mo) ||
-        *s++ != '-' || !take_digits(&s, 2, &D) || (*s != 'T' && *s != 't' && *s != ' '))
-        return -1;
-    s++;
-    if (!take_digits(&s, 2, &h) || *s++ != ':' || !take_digits(&s, 2, &mi) ||
-        *s++ != ':' || !take_digits(&s, 2, &sec))
-        return -1;
-    if (*s == '.' || *s == ',') {
-        s++;
-        if (!isdigit((unsigned char)*s))
-            return -1;
-        for (; isdigit((unsigned char)*s); s++, scale /= 10)
-            frac += (*s - '0') * scale;
-    }
-    if (*s == 'Z' || *s == 'z') {
-        s++;
-    } else if (*s == '+' || *s == '-') {
-        sign = *s++ == '-' ? -1 : 1;
-        if (!take_digits(&s, 2, &oh))
-            return -1;
-        if (*s == ':')
-            s++;
-        if (isdigit((unsigned char)*s) && !take_digits(&s, 2, &om))
-            return -1;
-    }
-    if (*s || Mo < 1 || Mo > 12 || D < 1 || D > 31 || h > 23 || mi > 59 || sec > 60 ||
-        oh > 23 || om > 59)
-        return -1;
-    memset(&tm, 0, sizeof tm);
-    tm.tm_year = Y - 1900;
-    tm.tm_mon = Mo - 1;
-    tm.tm_mday = D;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = sec;
-    t = timegm(&tm);
-    if (t == (time_t)-1 && Y != 1969)
-        return -1;
-    return (int64_t)t * 1000 + llround(frac * 1000.0) - sign * (oh * 60 + om) * 60000LL;
-}
-
 static int64_t seconds_to_ms(double s)
 {
     if (!isfinite(s) || s < 0 || s > 1e13)
@@ -185,7 +125,7 @@ int64_t co_dms_time_ms_str(const char *s)
     d = strtod(s, &end);
     if (end != s && *end == '\0' && !isspace((unsigned char)*s))
         return seconds_to_ms(d);
-    return parse_iso8601(s);
+    return co_clock_parse_time(s, CO_TIME_ZONELESS_UTC);
 }
 
 int64_t co_dms_time_ms(const json_t *v)

@@ -20,8 +20,29 @@ int64_t co_clock_mono_ms(void);
  * bytes). Returns buf. */
 char *co_clock_rfc3339(int64_t ms, char *buf, size_t size);
 
-/* Parses an RFC 3339 UTC timestamp as written by co_clock_rfc3339 (also
- * without milliseconds). Returns epoch milliseconds, or -1 if malformed. */
+/* Flags of co_clock_parse_time. */
+enum {
+    /* a time without a zone designator is UTC (as botocore reads the
+     * timestamps of the DMS API); without this flag it is malformed */
+    CO_TIME_ZONELESS_UTC = 1,
+};
+
+/* Parses an RFC 3339 / ISO 8601 extended date-time, the one time parser
+ * of the program:
+ *   YYYY-MM-DD (T | t | space) hh:mm:ss [(. | ,) digits] [zone]
+ * with exactly those digit counts; zone is Z or z or an offset +hh, +hhmm
+ * or +hh:mm (or -). Fractional seconds are truncated to milliseconds. A
+ * missing zone is accepted only with CO_TIME_ZONELESS_UTC; anything after
+ * the zone is malformed. text is NUL-terminated (NULL is malformed).
+ * Returns epoch milliseconds (UTC), or -1 if malformed (out-of-range
+ * fields such as month 13 included). Sources: RFC 3339 section 5.6,
+ * ISO 8601-1 extended format, and the forms botocore accepts for DMS
+ * timestamps. */
+int64_t co_clock_parse_time(const char *text, int flags);
+
+/* co_clock_parse_time(text, 0): RFC 3339 with a required zone, e.g. what
+ * co_clock_rfc3339 writes (also without milliseconds, or with an offset).
+ * Returns epoch milliseconds, or -1 if malformed. */
 int64_t co_clock_parse_rfc3339(const char *text);
 
 /* Fills *ts with the CLOCK_REALTIME instant ms milliseconds from now (ms <

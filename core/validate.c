@@ -4,9 +4,11 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *type_name(const json_t *v)
+/* "a string", "an integer", ... for error messages; JSON_TRUE and
+ * JSON_FALSE are both "a boolean". */
+static const char *type_name_of(json_type t)
 {
-    switch (json_typeof(v)) {
+    switch (t) {
     case JSON_OBJECT: return "an object";
     case JSON_ARRAY: return "an array";
     case JSON_STRING: return "a string";
@@ -16,6 +18,17 @@ static const char *type_name(const json_t *v)
     case JSON_FALSE: return "a boolean";
     default: return "null";
     }
+}
+
+static const char *type_name(const json_t *v)
+{
+    return type_name_of(json_typeof(v));
+}
+
+/* Whether v has type want; JSON_TRUE stands for either boolean. */
+static bool has_type(const json_t *v, json_type want)
+{
+    return want == JSON_TRUE ? json_is_boolean(v) : json_typeof(v) == want;
 }
 
 void v_pointer(char *out, size_t size, const char *base, const char *key)
@@ -35,6 +48,52 @@ void v_pointer(char *out, size_t size, const char *base, const char *key)
     out[n < size ? n : size - 1] = '\0';
 }
 
+/* Records message msg against the member key of the object at base;
+ * returns false, for the caller's `ok = ...` or return. */
+static bool field_fails(co_error *err, const char *base, const char *key, const char *msg)
+{
+    char ptr[160];
+    v_pointer(ptr, sizeof ptr, base, key);
+    co_error_field(err, ptr, "%s", msg);
+    return false;
+}
+
+/* Looks up obj's member key and writes its JSON pointer to ptr (160
+ * bytes). Returns the member when present and not JSON null. Otherwise
+ * returns NULL and: stores def there and sets *ok true, or, when def is
+ * NULL, records "is required" and sets *ok false. def is a new reference,
+ * always stolen (released when the member is present). */
+static json_t *member(json_t *obj, const char *base, const char *key, char ptr[160],
+                      json_t *def, bool *ok, co_error *err)
+{
+    json_t *v = json_object_get(obj, key);
+    v_pointer(ptr, 160, base, key);
+    if (v && !json_is_null(v)) {
+        json_decref(def);
+        return v;
+    }
+    *ok = def != NULL;
+    if (def)
+        json_object_set_new(obj, key, def);
+    else
+        co_error_field(err, ptr, "is required");
+    return NULL;
+}
+
+/* member(), then a present member of another type than want (JSON_TRUE
+ * for a boolean) records "must be <want>, not <its type>", sets *ok false
+ * and returns NULL. */
+static json_t *typed_member(json_t *obj, const char *base, const char *key, char ptr[160],
+                            json_t *def, json_type want, bool *ok, co_error *err)
+{
+    json_t *v = member(obj, base, key, ptr, def, ok, err);
+    if (!v || has_type(v, want))
+        return v;
+    co_error_field(err, ptr, "must be %s, not %s", type_name_of(want), type_name(v));
+    *ok = false;
+    return NULL;
+}
+
 bool v_only_known(json_t *obj, const char *base, const char *const *allowed,
                   co_error *err)
 {
@@ -47,12 +106,8 @@ bool v_only_known(json_t *obj, const char *base, const char *const *allowed,
         for (const char *const *a = allowed; *a; a++)
             if (strcmp(*a, key) == 0)
                 known = true;
-        if (!known) {
-            char ptr[160];
-            v_pointer(ptr, sizeof ptr, base, key);
-            co_error_field(err, ptr, "unknown field");
-            ok = false;
-        }
+        if (!known)
+            ok = field_fails(err, base, key, "unknown field");
     }
     return ok;
 }
@@ -68,36 +123,23 @@ bool v_has_control(const char *s)
 bool v_name(json_t *obj, const char *base, const char *key, size_t minlen, size_t maxlen,
             const char *def, co_error *err)
 {
-    char ptr[160];
     if (!v_string(obj, base, key, minlen, maxlen, def, err))
         return false;
-    if (v_has_control(json_string_value(json_object_get(obj, key)))) {
-        v_pointer(ptr, sizeof ptr, base, key);
-        co_error_field(err, ptr, "must not contain control characters");
-        return false;
-    }
+    if (v_has_control(json_string_value(json_object_get(obj, key))))
+        return field_fails(err, base, key, "must not contain control characters");
     return true;
 }
 
 bool v_string(json_t *obj, const char *base, const char *key, size_t minlen,
               size_t maxlen, const char *def, co_error *err)
 {
-    json_t *v = json_object_get(obj, key);
     char ptr[160];
+    bool ok;
     size_t len;
-    v_pointer(ptr, sizeof ptr, base, key);
-    if (!v || json_is_null(v)) {
-        if (!def) {
-            co_error_field(err, ptr, "is required");
-            return false;
-        }
-        json_object_set_new(obj, key, json_string(def));
-        return true;
-    }
-    if (!json_is_string(v)) {
-        co_error_field(err, ptr, "must be a string, not %s", type_name(v));
-        return false;
-    }
+    json_t *v = typed_member(obj, base, key, ptr, def ? json_string(def) : NULL, JSON_STRING,
+                             &ok, err);
+    if (!v)
+        return ok;
     len = v_chars(v);
     if (len < minlen || len > maxlen) {
         co_error_field(err, ptr, "must be %zu to %zu characters long", minlen, maxlen);
@@ -123,6 +165,9 @@ size_t v_chars(const json_t *s)
 
 /* Depth-first search for a value nested deeper than max; its pointer goes
  * to out. depth is v's own nesting level (the document root is 1). */
+static bool child_too_deep(const json_t *child, int depth, int max, char *out, size_t size,
+                           size_t len);
+
 static bool too_deep(const json_t *v, int depth, int max, char *out, size_t size)
 {
     size_t i;
@@ -133,24 +178,31 @@ static bool too_deep(const json_t *v, int depth, int max, char *out, size_t size
         return true;
     if (json_is_object(v)) {
         json_object_foreach((json_t *)v, key, child) {
-            if (!json_is_object(child) && !json_is_array(child))
-                continue;
             v_pointer(out + len, size - len, "", key);
-            if (too_deep(child, depth + 1, max, out, size))
+            if (child_too_deep(child, depth + 1, max, out, size, len))
                 return true;
-            out[len] = '\0';
         }
     } else if (json_is_array(v)) {
         json_array_foreach(v, i, child) {
-            if (!json_is_object(child) && !json_is_array(child))
-                continue;
             snprintf(out + len, size - len, "/%zu", i);
-            if (too_deep(child, depth + 1, max, out, size))
+            if (child_too_deep(child, depth + 1, max, out, size, len))
                 return true;
-            out[len] = '\0';
         }
     }
     return false;
+}
+
+/* too_deep for the member or element child, whose pointer the caller has
+ * appended to out at len; scalars are never too deep. Cuts out back to len
+ * unless child is too deep (then out names where). */
+static bool child_too_deep(const json_t *child, int depth, int max, char *out, size_t size,
+                           size_t len)
+{
+    bool deep = (json_is_object(child) || json_is_array(child)) &&
+                too_deep(child, depth, max, out, size);
+    if (!deep)
+        out[len] = '\0';
+    return deep;
 }
 
 bool v_depth_ok(const json_t *doc, int max, co_error *err)
@@ -168,12 +220,8 @@ bool v_no_nulls(const json_t *obj, const char *base, co_error *err)
     json_t *val;
     bool ok = true;
     json_object_foreach((json_t *)obj, key, val) {
-        if (json_is_null(val)) {
-            char ptr[160];
-            v_pointer(ptr, sizeof ptr, base, key);
-            co_error_field(err, ptr, "must not be null (leave it out for the default)");
-            ok = false;
-        }
+        if (json_is_null(val))
+            ok = field_fails(err, base, key, "must not be null (leave it out for the default)");
     }
     return ok;
 }
@@ -195,18 +243,12 @@ bool v_parse_uint(const char *s, size_t len, int64_t *out)
 bool v_enum(json_t *obj, const char *base, const char *key,
             const char *const *values, const char *def, co_error *err)
 {
-    json_t *v = json_object_get(obj, key);
     char ptr[160], list[200] = "";
     size_t used = 0;
-    v_pointer(ptr, sizeof ptr, base, key);
-    if (!v || json_is_null(v)) {
-        if (!def) {
-            co_error_field(err, ptr, "is required");
-            return false;
-        }
-        json_object_set_new(obj, key, json_string(def));
-        return true;
-    }
+    bool ok;
+    json_t *v = member(obj, base, key, ptr, def ? json_string(def) : NULL, &ok, err);
+    if (!v)
+        return ok;
     if (json_is_string(v))
         for (const char *const *e = values; *e; e++)
             if (strcmp(*e, json_string_value(v)) == 0)
@@ -223,21 +265,12 @@ bool v_enum(json_t *obj, const char *base, const char *key,
 bool v_int(json_t *obj, const char *base, const char *key, int64_t lo, int64_t hi,
            bool has_def, int64_t def, co_error *err)
 {
-    json_t *v = json_object_get(obj, key);
     char ptr[160];
-    v_pointer(ptr, sizeof ptr, base, key);
-    if (!v || json_is_null(v)) {
-        if (!has_def) {
-            co_error_field(err, ptr, "is required");
-            return false;
-        }
-        json_object_set_new(obj, key, json_integer(def));
-        return true;
-    }
-    if (!json_is_integer(v)) {
-        co_error_field(err, ptr, "must be an integer, not %s", type_name(v));
-        return false;
-    }
+    bool ok;
+    json_t *v = typed_member(obj, base, key, ptr, has_def ? json_integer(def) : NULL,
+                             JSON_INTEGER, &ok, err);
+    if (!v)
+        return ok;
     if (json_integer_value(v) < lo || json_integer_value(v) > hi) {
         co_error_field(err, ptr, "must be from %lld to %lld", (long long)lo,
                        (long long)hi);
@@ -248,39 +281,20 @@ bool v_int(json_t *obj, const char *base, const char *key, int64_t lo, int64_t h
 
 bool v_bool(json_t *obj, const char *base, const char *key, bool def, co_error *err)
 {
-    json_t *v = json_object_get(obj, key);
     char ptr[160];
-    if (!v || json_is_null(v)) {
-        json_object_set_new(obj, key, json_boolean(def));
-        return true;
-    }
-    if (!json_is_boolean(v)) {
-        v_pointer(ptr, sizeof ptr, base, key);
-        co_error_field(err, ptr, "must be a boolean, not %s", type_name(v));
-        return false;
-    }
-    return true;
+    bool ok;
+    json_t *v = typed_member(obj, base, key, ptr, json_boolean(def), JSON_TRUE, &ok, err);
+    return v != NULL || ok;
 }
 
 bool v_object(json_t *obj, const char *base, const char *key, bool required,
               co_error *err)
 {
-    json_t *v = json_object_get(obj, key);
     char ptr[160];
-    v_pointer(ptr, sizeof ptr, base, key);
-    if (!v || json_is_null(v)) {
-        if (required) {
-            co_error_field(err, ptr, "is required");
-            return false;
-        }
-        json_object_set_new(obj, key, json_object());
-        return true;
-    }
-    if (!json_is_object(v)) {
-        co_error_field(err, ptr, "must be an object, not %s", type_name(v));
-        return false;
-    }
-    return true;
+    bool ok;
+    json_t *v = typed_member(obj, base, key, ptr, required ? NULL : json_object(), JSON_OBJECT,
+                             &ok, err);
+    return v != NULL || ok;
 }
 
 bool v_read_only(json_t *obj, const char *base, const char *const *fields,
@@ -288,12 +302,8 @@ bool v_read_only(json_t *obj, const char *base, const char *const *fields,
 {
     bool ok = true;
     for (const char *const *f = fields; *f; f++) {
-        if (json_object_get(obj, *f)) {
-            char ptr[160];
-            v_pointer(ptr, sizeof ptr, base, *f);
-            co_error_field(err, ptr, "is read-only (set by cutover)");
-            ok = false;
-        }
+        if (json_object_get(obj, *f))
+            ok = field_fails(err, base, *f, "is read-only (set by cutover)");
     }
     return ok;
 }

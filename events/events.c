@@ -92,21 +92,29 @@ void co_events_free(co_events *ev)
     free(ev);
 }
 
+/* Reads the subscriber count and the newest event id together under the
+ * hub's lock; either out pointer may be NULL. */
+static void snapshot(co_events *ev, int *nsubs, int64_t *latest)
+{
+    pthread_mutex_lock(&ev->mu);
+    if (nsubs)
+        *nsubs = ev->nsubs;
+    if (latest)
+        *latest = ev->latest;
+    pthread_mutex_unlock(&ev->mu);
+}
+
 int co_events_subscribers(co_events *ev)
 {
     int n;
-    pthread_mutex_lock(&ev->mu);
-    n = ev->nsubs;
-    pthread_mutex_unlock(&ev->mu);
+    snapshot(ev, &n, NULL);
     return n;
 }
 
 int64_t co_events_latest(co_events *ev)
 {
     int64_t id;
-    pthread_mutex_lock(&ev->mu);
-    id = ev->latest;
-    pthread_mutex_unlock(&ev->mu);
+    snapshot(ev, NULL, &id);
     return id;
 }
 

@@ -89,12 +89,5 @@ static co_status validate(co_request *req, const char *project_id, json_t *doc,
     return err->status;
 }
 
-static const co_kind_def endpoint_def = {
-    .kind = CO_KIND_ENDPOINT,
-    .collection = "endpoints",
-    .has_password = true,
-    .password_bound = password_bound,
-    .validate = validate,
-};
-
-CO_DEFINE_CRUD(h_endpoints, endpoint_def)
+CO_DEFINE_CRUD(h_endpoints, .kind = CO_KIND_ENDPOINT, .collection = "endpoints",
+               .has_password = true, .password_bound = password_bound, .validate = validate)

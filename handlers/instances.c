@@ -60,12 +60,5 @@ static co_status validate(co_request *req, const char *project_id, json_t *doc,
     return err->status;
 }
 
-static const co_kind_def instance_def = {
-    .kind = CO_KIND_INSTANCE,
-    .collection = "replication-instances",
-    .has_password = false,
-    .read_only = read_only,
-    .validate = validate,
-};
-
-CO_DEFINE_CRUD(h_instances, instance_def)
+CO_DEFINE_CRUD(h_instances, .kind = CO_KIND_INSTANCE, .collection = "replication-instances",
+               .read_only = read_only, .validate = validate)

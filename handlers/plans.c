@@ -28,8 +28,7 @@ co_status h_plans_list(co_request *req, co_response *resp)
     (void)req;
     for (int i = 0; i < CO_PLAN_LAST; i++)
         json_array_append_new(items, plan_json(co_plan_get((co_plan_id)i)));
-    co_resp_json(resp, 200, json_pack("{s:o, s:n}", "items", items,
-                                      "next_page_token"));
+    co_resp_page(resp, items, false, 0);
     return CO_OK;
 }
 

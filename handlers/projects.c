@@ -33,11 +33,5 @@ static co_status validate(co_request *req, const char *project_id, json_t *doc,
     return err->status;
 }
 
-static const co_kind_def project_def = {
-    .kind = CO_KIND_PROJECT,
-    .collection = "projects",
-    .has_password = false,
-    .validate = validate,
-};
-
-CO_DEFINE_CRUD(h_projects, project_def)
+CO_DEFINE_CRUD(h_projects, .kind = CO_KIND_PROJECT, .collection = "projects",
+               .validate = validate)

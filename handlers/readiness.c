@@ -370,7 +370,18 @@ static void readiness_etag(json_t *run, json_t *checks, char out[33])
 co_status co_readiness_build(co_request *req, const char *run_id, json_t **out,
                              char etag[40], co_error *err)
 {
-    json_t *run = NULL, *statuses = NULL, *stats = NULL, *progress = NULL, *checks;
+    /* the newest events the checks read, in the order of feed[] */
+    static const struct {
+        const char *type;
+        int newest;
+    } feeds[] = {
+        {"engine.status", TREND_SAMPLES},
+        {"table.statistics", 4},
+        {"validation.progress", 1},
+    };
+    enum { F_STATUSES, F_STATS, F_PROGRESS, F_COUNT };
+    _Static_assert(sizeof feeds / sizeof feeds[0] == F_COUNT, "one per feed");
+    json_t *run = NULL, *feed[F_COUNT] = {NULL}, *checks;
     char now[32], tag[33];
     int ready = 1;
     live lv;
@@ -380,17 +391,14 @@ co_status co_readiness_build(co_request *req, const char *run_id, json_t **out,
 
     if ((rc = co_runs_json(req->app->store, run_id, &run, err)) != CO_OK)
         return rc;
-    if ((rc = co_events_newest(req->app->store, run_id, "engine.status", TREND_SAMPLES,
-                               &statuses, err)) != CO_OK ||
-        (rc = co_events_newest(req->app->store, run_id, "table.statistics", 4, &stats,
-                               err)) != CO_OK ||
-        (rc = co_events_newest(req->app->store, run_id, "validation.progress", 1, &progress,
-                               err)) != CO_OK)
-        goto out;
+    for (int f = 0; f < F_COUNT; f++)
+        if ((rc = co_events_newest(req->app->store, run_id, feeds[f].type, feeds[f].newest,
+                                   &feed[f], err)) != CO_OK)
+            goto out;
     look_at_source(req, run, &lv);
     checks = json_array();
-    cdc_checks(checks, run, statuses, &lv);
-    table_checks(checks, run, stats, progress);
+    cdc_checks(checks, run, feed[F_STATUSES], &lv);
+    table_checks(checks, run, feed[F_STATS], feed[F_PROGRESS]);
     constraint_check(checks, run);
     session_check(checks, &lv);
     json_array_foreach(checks, i, c)
@@ -409,9 +417,8 @@ co_status co_readiness_build(co_request *req, const char *run_id, json_t **out,
         rc = co_error_set(err, CO_ERR_NOMEM, "out of memory");
 out:
     json_decref(run);
-    json_decref(statuses);
-    json_decref(stats);
-    json_decref(progress);
+    for (int f = 0; f < F_COUNT; f++)
+        json_decref(feed[f]);
     return rc;
 }
 

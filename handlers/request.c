@@ -99,6 +99,15 @@ void co_resp_json(co_response *resp, int status, json_t *body)
     resp->status = status;
 }
 
+void co_resp_page(co_response *resp, json_t *items, bool more, int64_t last_seq)
+{
+    char token[32];
+    if (more)
+        co_page_token(last_seq, token);
+    co_resp_json(resp, 200, json_pack("{s:o, s:o}", "items", items, "next_page_token",
+                                      more ? json_string(token) : json_null()));
+}
+
 bool co_if_match_parse(const char *value, int64_t *version)
 {
     size_t len;

@@ -114,6 +114,12 @@ CO_MUST_CHECK co_status co_req_page(const co_request *req, int *limit,
 /* Formats cursor value seq as an opaque page token into buf[32]. */
 void co_page_token(int64_t seq, char buf[32]);
 
+/* Sets a 200 list page {"items": items, "next_page_token": token or null}
+ * (openapi.yaml's list responses): the token is co_page_token(last_seq)
+ * when more is true, null otherwise (also for single-page lists). Steals
+ * items (a JSON array). */
+void co_resp_page(co_response *resp, json_t *items, bool more, int64_t last_seq);
+
 /* Parses an If-Match value (RFC 9110 8.8.3 / 13.1.1) against this API's
  * entity tags, which are "<version>" (decimal digits, no sign or space,
  * version >= 1), with an optional W/ prefix. *version receives the

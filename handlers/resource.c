@@ -149,22 +149,21 @@ out:
 co_status co_res_handle_list(const co_kind_def *def, co_request *req,
                              co_response *resp)
 {
-    co_resource *items = NULL, project;
+    co_resource *items = NULL;
     size_t count = 0;
     bool more = false;
     int limit;
     int64_t after;
     co_status rc;
-    json_t *arr, *body;
+    json_t *arr;
     const char *project_id = NULL, *name;
 
     if ((rc = co_req_page(req, &limit, &after, &resp->err)) != CO_OK)
         return rc;
     if (def->kind != CO_KIND_PROJECT) {
-        if ((rc = co_res_get(req->app->store, CO_KIND_PROJECT, req->params[0],
-                             &project, &resp->err)) != CO_OK)
+        if ((rc = co_res_exists(req->app->store, CO_KIND_PROJECT, req->params[0],
+                                &resp->err)) != CO_OK)
             return rc;
-        co_resource_clear(&project);
         project_id = req->params[0];
     }
     name = co_req_query(req, "name");
@@ -176,18 +175,10 @@ co_status co_res_handle_list(const co_kind_def *def, co_request *req,
     arr = json_array();
     for (size_t i = 0; i < count; i++)
         json_array_append_new(arr, co_resource_json(def, &items[i]));
-    body = json_pack("{s:o}", "items", arr);
-    if (more && count) {
-        char token[32];
-        co_page_token(items[count - 1].seq, token);
-        json_object_set_new(body, "next_page_token", json_string(token));
-    } else {
-        json_object_set_new(body, "next_page_token", json_null());
-    }
+    co_resp_page(resp, arr, more && count, count ? items[count - 1].seq : 0);
     for (size_t i = 0; i < count; i++)
         co_resource_clear(&items[i]);
     free(items);
-    co_resp_json(resp, 200, body);
     return CO_OK;
 }
 

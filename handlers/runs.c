@@ -103,7 +103,6 @@ out:
 
 co_status h_runs_list(co_request *req, co_response *resp)
 {
-    co_resource project;
     json_t *items = NULL;
     int64_t after, last;
     int limit;
@@ -111,19 +110,13 @@ co_status h_runs_list(co_request *req, co_response *resp)
     co_status rc;
     if ((rc = co_req_page(req, &limit, &after, &resp->err)) != CO_OK)
         return rc;
-    if ((rc = co_res_get(req->app->store, CO_KIND_PROJECT, req->params[0], &project,
-                         &resp->err)) != CO_OK)
+    if ((rc = co_res_exists(req->app->store, CO_KIND_PROJECT, req->params[0], &resp->err)) !=
+        CO_OK)
         return rc;
-    co_resource_clear(&project);
     if ((rc = co_runs_list_json(req->app->store, req->params[0], after, limit, &items,
                                 &last, &more, &resp->err)) != CO_OK)
         return rc;
-    {
-        char token[32];
-        co_page_token(last, token);
-        co_resp_json(resp, 200, json_pack("{s:o, s:o}", "items", items, "next_page_token",
-                                          more ? json_string(token) : json_null()));
-    }
+    co_resp_page(resp, items, more, last);
     return CO_OK;
 }
 
@@ -286,16 +279,11 @@ co_status h_runs_retry(co_request *req, co_response *resp)
 
 co_status h_artifacts_list(co_request *req, co_response *resp)
 {
-    co_run_row run;
     json_t *items = NULL;
-    co_status rc = co_runs_load(req->app->store, req->params[0], &run, &resp->err);
-    if (rc != CO_OK)
-        return rc;
-    co_run_row_clear(&run);
-    if ((rc = co_artifact_list(req->app->store, req->params[0], &items, &resp->err)) != CO_OK)
-        return rc;
-    co_resp_json(resp, 200, json_pack("{s:o, s:n}", "items", items, "next_page_token"));
-    return CO_OK;
+    co_status rc = co_artifact_list(req->app->store, req->params[0], &items, &resp->err);
+    if (rc == CO_OK)
+        co_resp_page(resp, items, false, 0);
+    return rc;
 }
 
 co_status h_artifacts_get(co_request *req, co_response *resp)

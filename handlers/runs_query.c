@@ -182,11 +182,28 @@ static void collected(co_status s)
     (void)s;
 }
 
+/* A list filter of GET /v1/runs: query parameter, value check (NULL =
+ * anything) and what a value must be, for the error. */
+typedef struct list_param {
+    const char *param;
+    bool (*ok)(const char *);
+    const char *expect;
+} list_param;
+
+enum { L_STATES, L_PLANS, L_ENGINES, L_PROJECTS, L_COUNT };
+
+static const list_param list_params[L_COUNT] = {
+    [L_STATES] = {"state", is_run_state, "a run state"},
+    [L_PLANS] = {"plan", is_plan, "a plan id"},
+    [L_ENGINES] = {"engine", is_engine, "an engine"},
+    [L_PROJECTS] = {"project_id", NULL, "a project id"},
+};
+
 co_status h_runs_query(co_request *req, co_response *resp)
 {
     co_runs_filter f;
-    char *states = NULL, *plans = NULL, *engines = NULL, *projects = NULL;
-    char after_t[32], before_t[32], token[32];
+    char *lists[L_COUNT] = {NULL};
+    char after_t[32], before_t[32];
     const char *order = co_req_query(req, "order_by");
     co_error *err = &resp->err;
     json_t *items = NULL;
@@ -198,46 +215,39 @@ co_status h_runs_query(co_request *req, co_response *resp)
     memset(&f, 0, sizeof f);
     collected(co_req_page(req, &limit, &after, err));
     collected(read_view(req, &f.basic, err));
-    collected(query_list(req, "state", is_run_state, "a run state", &states, err));
-    collected(query_list(req, "plan", is_plan, "a plan id", &plans, err));
-    collected(query_list(req, "engine", is_engine, "an engine", &engines, err));
-    collected(query_list(req, "project_id", NULL, "a project id", &projects, err));
+    for (int i = 0; i < L_COUNT; i++)
+        collected(query_list(req, list_params[i].param, list_params[i].ok,
+                             list_params[i].expect, &lists[i], err));
     collected(query_time(req, "created_after", after_t, err));
     collected(query_time(req, "created_before", before_t, err));
     if (order && strcmp(order, "created_at") != 0 && strcmp(order, "-created_at") != 0)
         co_error_field(err, "?order_by", "must be created_at or -created_at");
     if ((rc = err->status) != CO_OK)
         goto out;
-    f.states = states;
-    f.plans = plans;
-    f.engines = engines;
-    f.project_ids = projects;
+    f.states = lists[L_STATES];
+    f.plans = lists[L_PLANS];
+    f.engines = lists[L_ENGINES];
+    f.project_ids = lists[L_PROJECTS];
     f.created_after = after_t[0] ? after_t : NULL;
     f.created_before = before_t[0] ? before_t : NULL;
     f.newest_first = order && order[0] == '-';
     if ((rc = co_runs_query(req->app->store, &f, after, limit, &items, &last, &more, err)) !=
         CO_OK)
         goto out;
-    co_page_token(last, token);
-    co_resp_json(resp, 200, json_pack("{s:o, s:o}", "items", items, "next_page_token",
-                                      more ? json_string(token) : json_null()));
+    co_resp_page(resp, items, more, last);
 out:
-    free(states);
-    free(plans);
-    free(engines);
-    free(projects);
+    for (int i = 0; i < L_COUNT; i++)
+        free(lists[i]);
     return rc;
 }
 
 co_status h_run_tables(co_request *req, co_response *resp)
 {
-    co_run_row run;
     json_t *body = NULL;
     int64_t id = 0;
-    co_status rc = co_runs_load(req->app->store, req->params[0], &run, &resp->err);
+    co_status rc = co_runs_exists(req->app->store, req->params[0], &resp->err);
     if (rc != CO_OK)
         return rc;
-    co_run_row_clear(&run);
     if ((rc = co_runs_tables(req->app->store, req->params[0], &body, &id, &resp->err)) !=
         CO_OK)
         return rc;

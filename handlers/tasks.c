@@ -98,12 +98,5 @@ static co_status validate(co_request *req, const char *project_id, json_t *doc,
     return err->status;
 }
 
-static const co_kind_def task_def = {
-    .kind = CO_KIND_TASK,
-    .collection = "tasks",
-    .has_password = false,
-    .read_only = read_only,
-    .validate = validate,
-};
-
-CO_DEFINE_CRUD(h_tasks, task_def)
+CO_DEFINE_CRUD(h_tasks, .kind = CO_KIND_TASK, .collection = "tasks", .read_only = read_only,
+               .validate = validate)

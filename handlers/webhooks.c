@@ -144,7 +144,6 @@ static co_status new_secret(char out[64], co_error *err)
 co_status h_webhooks_create(co_request *req, co_response *resp)
 {
     co_error *err = &resp->err;
-    co_resource project;
     json_t *body = NULL, *out = NULL;
     char id[CO_ID_SIZE], secret[64] = "", loc[64];
     unsigned char *sealed = NULL;
@@ -152,10 +151,8 @@ co_status h_webhooks_create(co_request *req, co_response *resp)
     const char *given;
     co_status rc;
 
-    if ((rc = co_res_get(req->app->store, CO_KIND_PROJECT, req->params[0], &project, err)) !=
-        CO_OK)
+    if ((rc = co_res_exists(req->app->store, CO_KIND_PROJECT, req->params[0], err)) != CO_OK)
         return rc;
-    co_resource_clear(&project);
     if ((rc = co_req_json(req, &body, err)) != CO_OK)
         return rc;
     check(req, body, true, err);
@@ -189,17 +186,11 @@ out:
 
 co_status h_webhooks_list(co_request *req, co_response *resp)
 {
-    co_resource project;
     json_t *items = NULL;
-    co_status rc = co_res_get(req->app->store, CO_KIND_PROJECT, req->params[0], &project,
-                              &resp->err);
-    if (rc != CO_OK)
-        return rc;
-    co_resource_clear(&project);
-    if ((rc = co_webhooks_list(req->app->store, req->params[0], &items, &resp->err)) != CO_OK)
-        return rc;
-    co_resp_json(resp, 200, json_pack("{s:o, s:n}", "items", items, "next_page_token"));
-    return CO_OK;
+    co_status rc = co_webhooks_list(req->app->store, req->params[0], &items, &resp->err);
+    if (rc == CO_OK)
+        co_resp_page(resp, items, false, 0);
+    return rc;
 }
 
 co_status h_webhooks_get(co_request *req, co_response *resp)
@@ -255,6 +246,6 @@ co_status h_webhook_deliveries(co_request *req, co_response *resp)
     if ((rc = co_webhooks_deliveries(req->app->store, req->params[0], limit, &items,
                                      &resp->err)) != CO_OK)
         return rc;
-    co_resp_json(resp, 200, json_pack("{s:o, s:n}", "items", items, "next_page_token"));
+    co_resp_page(resp, items, false, 0);
     return CO_OK;
 }

@@ -107,27 +107,40 @@ void co_limits_stream_close(co_limits *l, const char *name)
     pthread_mutex_unlock(&l->mu);
 }
 
-int co_limits_take(co_limits *l, const char *name)
+/* Runs apply(l, slot, now) on key's slot of table under l->mu and returns
+ * its result (seconds to wait), or 0 when no slot is free. */
+static int with_slot(co_limits *l, slot *table, const char *key,
+                     int (*apply)(const co_limits *l, slot *s, int64_t now))
 {
     int64_t now = co_clock_mono_ms();
     int wait = 0;
     slot *s;
-    if (l->cfg.rate_per_s <= 0)
-        return 0;
     pthread_mutex_lock(&l->mu);
-    s = find(l, l->names, name, now);
-    if (s) {
-        s->tokens += (double)(now - s->refilled_ms) / 1000.0 * l->cfg.rate_per_s;
-        if (s->tokens > l->cfg.burst)
-            s->tokens = l->cfg.burst;
-        s->refilled_ms = now;
-        if (s->tokens >= 1.0)
-            s->tokens -= 1.0;
-        else
-            wait = 1 + (int)((1.0 - s->tokens) / l->cfg.rate_per_s);
-    }
+    if ((s = find(l, table, key, now)))
+        wait = apply(l, s, now);
     pthread_mutex_unlock(&l->mu);
     return wait;
+}
+
+/* Token bucket: refills s, then takes a token or says how long to wait. */
+static int take_token(const co_limits *l, slot *s, int64_t now)
+{
+    s->tokens += (double)(now - s->refilled_ms) / 1000.0 * l->cfg.rate_per_s;
+    if (s->tokens > l->cfg.burst)
+        s->tokens = l->cfg.burst;
+    s->refilled_ms = now;
+    if (s->tokens >= 1.0) {
+        s->tokens -= 1.0;
+        return 0;
+    }
+    return 1 + (int)((1.0 - s->tokens) / l->cfg.rate_per_s);
+}
+
+int co_limits_take(co_limits *l, const char *name)
+{
+    if (l->cfg.rate_per_s <= 0)
+        return 0;
+    return with_slot(l, l->names, name, take_token);
 }
 
 /* Starts a new window for s when the current one is over. */
@@ -139,36 +152,33 @@ static void roll_window(const co_limits *l, slot *s, int64_t now)
     }
 }
 
+/* Seconds until address s may try again, 0 while under the limit. */
+static int auth_wait(const co_limits *l, slot *s, int64_t now)
+{
+    roll_window(l, s, now);
+    if (s->failures < l->cfg.auth_failures)
+        return 0;
+    return 1 + (int)(((int64_t)l->cfg.auth_window_s * 1000 - (now - s->window_ms)) / 1000);
+}
+
+/* Counts one failure of address s in its window. */
+static int auth_count(const co_limits *l, slot *s, int64_t now)
+{
+    roll_window(l, s, now);
+    s->failures++;
+    return 0;
+}
+
 int co_limits_auth_blocked(co_limits *l, const char *address)
 {
-    int64_t now = co_clock_mono_ms();
-    int wait = 0;
-    slot *s;
     if (l->cfg.auth_failures <= 0)
         return 0;
-    pthread_mutex_lock(&l->mu);
-    s = find(l, l->addrs, address, now);
-    if (s) {
-        roll_window(l, s, now);
-        if (s->failures >= l->cfg.auth_failures)
-            wait = 1 + (int)(((int64_t)l->cfg.auth_window_s * 1000 -
-                              (now - s->window_ms)) / 1000);
-    }
-    pthread_mutex_unlock(&l->mu);
-    return wait;
+    return with_slot(l, l->addrs, address, auth_wait);
 }
 
 void co_limits_auth_failed(co_limits *l, const char *address)
 {
-    int64_t now = co_clock_mono_ms();
-    slot *s;
-    pthread_mutex_lock(&l->mu);
-    s = find(l, l->addrs, address, now);
-    if (s) {
-        roll_window(l, s, now);
-        s->failures++;
-    }
-    pthread_mutex_unlock(&l->mu);
+    (void)with_slot(l, l->addrs, address, auth_count);
 }
 
 int co_limits_fd_budget(int reserve)

@@ -1,13 +1,13 @@
 /* longpoll.c - see longpoll.h. */
 #include "server/longpoll.h"
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "core/clock.h"
+#include "core/worker.h"
 
 #define TICK_MS 200
 
@@ -23,11 +23,8 @@ struct co_longpoll_wait {
 
 struct co_longpoll {
     co_events *ev;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
+    co_worker w; /* the thread, its lock, condition and stop flag */
     co_longpoll_wait *waits;
-    int stop;
-    pthread_t thread;
 };
 
 static void resume(co_longpoll_wait *w)
@@ -39,8 +36,8 @@ static void resume(co_longpoll_wait *w)
 static void *ticker(void *arg)
 {
     co_longpoll *lp = arg;
-    pthread_mutex_lock(&lp->mu);
-    while (!lp->stop) {
+    pthread_mutex_lock(&lp->w.mu);
+    while (!lp->w.stop) {
         struct timespec ts;
         int64_t now = co_clock_now_ms();
         for (co_longpoll_wait *w = lp->waits; w; w = w->next)
@@ -52,9 +49,9 @@ static void *ticker(void *arg)
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000L;
         }
-        pthread_cond_timedwait(&lp->cv, &lp->mu, &ts);
+        pthread_cond_timedwait(&lp->w.cv, &lp->w.mu, &ts);
     }
-    pthread_mutex_unlock(&lp->mu);
+    pthread_mutex_unlock(&lp->w.mu);
     return NULL;
 }
 
@@ -64,13 +61,10 @@ co_status co_longpoll_new(co_events *ev, co_longpoll **out, co_error *err)
     if (!lp)
         return co_error_set(err, CO_ERR_NOMEM, "out of memory");
     lp->ev = ev;
-    pthread_mutex_init(&lp->mu, NULL);
-    pthread_cond_init(&lp->cv, NULL);
-    if (pthread_create(&lp->thread, NULL, ticker, lp) != 0) {
-        pthread_cond_destroy(&lp->cv);
-        pthread_mutex_destroy(&lp->mu);
+    co_status rc = co_worker_start(&lp->w, ticker, lp, "long-poll ticker", err);
+    if (rc != CO_OK) {
         free(lp);
-        return co_error_set(err, CO_ERR_INTERNAL, "cannot start the long-poll ticker");
+        return rc;
     }
     *out = lp;
     return CO_OK;
@@ -80,13 +74,7 @@ void co_longpoll_free(co_longpoll *lp)
 {
     if (!lp)
         return;
-    pthread_mutex_lock(&lp->mu);
-    lp->stop = 1;
-    pthread_cond_broadcast(&lp->cv);
-    pthread_mutex_unlock(&lp->mu);
-    pthread_join(lp->thread, NULL);
-    pthread_cond_destroy(&lp->cv);
-    pthread_mutex_destroy(&lp->mu);
+    co_worker_stop(&lp->w);
     free(lp);
 }
 
@@ -131,10 +119,10 @@ int co_longpoll_park(co_longpoll *lp, co_store *store, struct MHD_Connection *co
         free(w);
         return -1;
     }
-    pthread_mutex_lock(&lp->mu);
+    pthread_mutex_lock(&lp->w.mu);
     w->next = lp->waits;
     lp->waits = w;
-    pthread_mutex_unlock(&lp->mu);
+    pthread_mutex_unlock(&lp->w.mu);
     do
         r = co_events_poll(w->sub, changed_cb, w, 1);
     while (r == CO_EVENTS_MORE && !w->changed);
@@ -152,13 +140,13 @@ void co_longpoll_release(co_longpoll_wait *w)
     if (!w)
         return;
     lp = w->lp;
-    pthread_mutex_lock(&lp->mu);
+    pthread_mutex_lock(&lp->w.mu);
     for (co_longpoll_wait **pp = &lp->waits; *pp; pp = &(*pp)->next)
         if (*pp == w) {
             *pp = w->next;
             break;
         }
-    pthread_mutex_unlock(&lp->mu);
+    pthread_mutex_unlock(&lp->w.mu);
     co_events_unsubscribe(w->sub);
     free(w);
 }

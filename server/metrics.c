@@ -147,6 +147,17 @@ co_status co_metrics_render_runner(const co_runner_counters *c, co_buf *out)
     return rc;
 }
 
+co_status co_metrics_render_gauges(co_buf *out, const char *name, const char *help,
+                                   const char *label, const char *const *values_of,
+                                   const int64_t *values, size_t n)
+{
+    co_status rc = co_buf_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+    for (size_t i = 0; i < n && rc == CO_OK; i++)
+        rc = co_buf_printf(out, "%s{%s=\"%s\"} %lld\n", name, label, values_of[i],
+                           (long long)values[i]);
+    return rc;
+}
+
 co_status co_metrics_render_dms(const co_dms_counters *c, co_buf *out)
 {
     co_status rc;

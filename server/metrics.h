@@ -40,6 +40,16 @@ CO_MUST_CHECK co_status co_metrics_render_runner(const co_runner_counters *c,
  * at zero are left out. Errors: CO_ERR_NOMEM, CO_ERR_TOO_LARGE. */
 CO_MUST_CHECK co_status co_metrics_render_dms(const co_dms_counters *c, co_buf *out);
 
+/* Appends one gauge family with one label in Prometheus text 0.0.4:
+ * "# HELP name help", "# TYPE name gauge", then `name{label="values_of[i]"}
+ * values[i]` for i in [0, n). All strings are borrowed; label values must
+ * need no escaping (state and kind names). Errors: CO_ERR_NOMEM,
+ * CO_ERR_TOO_LARGE. */
+CO_MUST_CHECK co_status co_metrics_render_gauges(co_buf *out, const char *name,
+                                                 const char *help, const char *label,
+                                                 const char *const *values_of,
+                                                 const int64_t *values, size_t n);
+
 /* GET /metrics (route "metrics"): all counters as Prometheus text 0.0.4.
  * Errors: CO_ERR_STORE when the store cannot be counted, CO_ERR_NOMEM. */
 co_status h_metrics(co_request *req, co_response *resp);

@@ -18,25 +18,19 @@
 co_status h_metrics(co_request *req, co_response *resp)
 {
     co_buf out = {0};
-    int64_t counts[CO_KIND_LAST];
+    int64_t counts[CO_KIND_LAST], runs[CO_RUN_STATE_LAST];
+    const char *kinds[CO_KIND_LAST], *states[CO_RUN_STATE_LAST];
     co_status rc = co_metrics_render(req->app->metrics, &out);
-    if (rc == CO_OK && co_res_count(req->app->store, counts, &resp->err) == CO_OK) {
-        rc = co_buf_printf(&out, "# HELP cutover_resources Stored resources by kind.\n"
-                                 "# TYPE cutover_resources gauge\n");
-        for (int k = 0; k < CO_KIND_LAST && rc == CO_OK; k++)
-            rc = co_buf_printf(&out, "cutover_resources{kind=\"%s\"} %lld\n",
-                               co_kind_name((co_kind)k), (long long)counts[k]);
-    }
-    if (rc == CO_OK) {
-        int64_t runs[CO_RUN_STATE_LAST];
-        if (co_runs_count(req->app->store, runs, &resp->err) == CO_OK) {
-            rc = co_buf_printf(&out, "# HELP cutover_runs Runs by state.\n"
-                                     "# TYPE cutover_runs gauge\n");
-            for (int s = 0; s < CO_RUN_STATE_LAST && rc == CO_OK; s++)
-                rc = co_buf_printf(&out, "cutover_runs{state=\"%s\"} %lld\n",
-                                   co_run_state_name((co_run_state)s), (long long)runs[s]);
-        }
-    }
+    for (int k = 0; k < CO_KIND_LAST; k++)
+        kinds[k] = co_kind_name((co_kind)k);
+    for (int s = 0; s < CO_RUN_STATE_LAST; s++)
+        states[s] = co_run_state_name((co_run_state)s);
+    if (rc == CO_OK && co_res_count(req->app->store, counts, &resp->err) == CO_OK)
+        rc = co_metrics_render_gauges(&out, "cutover_resources", "Stored resources by kind.",
+                                      "kind", kinds, counts, CO_KIND_LAST);
+    if (rc == CO_OK && co_runs_count(req->app->store, runs, &resp->err) == CO_OK)
+        rc = co_metrics_render_gauges(&out, "cutover_runs", "Runs by state.", "state", states,
+                                      runs, CO_RUN_STATE_LAST);
     if (rc == CO_OK) {
         co_runner_counters rc_counters;
         co_dms_counters dms;

@@ -1,7 +1,6 @@
 /* sse.c - see sse.h. */
 #include "server/sse.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,16 +8,14 @@
 
 #include "core/buf.h"
 #include "core/clock.h"
+#include "core/worker.h"
 
 #define FILL_BYTES (64 * 1024)
 
 struct co_sse {
     co_events *ev;
     int heartbeat_ms;
-    pthread_mutex_t mu;
-    pthread_cond_t tick;
-    int stop;
-    pthread_t thread;
+    co_worker w; /* the thread, its lock, condition and stop flag */
 };
 
 typedef struct stream {
@@ -33,17 +30,17 @@ typedef struct stream {
 static void *heartbeat_main(void *arg)
 {
     co_sse *sse = arg;
-    pthread_mutex_lock(&sse->mu);
-    while (!sse->stop) {
+    pthread_mutex_lock(&sse->w.mu);
+    while (!sse->w.stop) {
         struct timespec ts;
         co_clock_deadline(&ts, 1000);
-        pthread_mutex_unlock(&sse->mu);
+        pthread_mutex_unlock(&sse->w.mu);
         co_events_wake_idle(sse->ev, sse->heartbeat_ms);
-        pthread_mutex_lock(&sse->mu);
-        if (!sse->stop)
-            pthread_cond_timedwait(&sse->tick, &sse->mu, &ts);
+        pthread_mutex_lock(&sse->w.mu);
+        if (!sse->w.stop)
+            pthread_cond_timedwait(&sse->w.cv, &sse->w.mu, &ts);
     }
-    pthread_mutex_unlock(&sse->mu);
+    pthread_mutex_unlock(&sse->w.mu);
     return NULL;
 }
 
@@ -54,13 +51,10 @@ co_status co_sse_new(co_events *ev, int heartbeat_ms, co_sse **out, co_error *er
         return co_error_set(err, CO_ERR_NOMEM, "out of memory");
     sse->ev = ev;
     sse->heartbeat_ms = heartbeat_ms > 0 ? heartbeat_ms : 15000;
-    pthread_mutex_init(&sse->mu, NULL);
-    pthread_cond_init(&sse->tick, NULL);
-    if (pthread_create(&sse->thread, NULL, heartbeat_main, sse) != 0) {
-        pthread_cond_destroy(&sse->tick);
-        pthread_mutex_destroy(&sse->mu);
+    co_status rc = co_worker_start(&sse->w, heartbeat_main, sse, "heartbeat thread", err);
+    if (rc != CO_OK) {
         free(sse);
-        return co_error_set(err, CO_ERR_INTERNAL, "cannot start the heartbeat thread");
+        return rc;
     }
     *out = sse;
     return CO_OK;
@@ -70,13 +64,7 @@ void co_sse_free(co_sse *sse)
 {
     if (!sse)
         return;
-    pthread_mutex_lock(&sse->mu);
-    sse->stop = 1;
-    pthread_cond_broadcast(&sse->tick);
-    pthread_mutex_unlock(&sse->mu);
-    pthread_join(sse->thread, NULL);
-    pthread_cond_destroy(&sse->tick);
-    pthread_mutex_destroy(&sse->mu);
+    co_worker_stop(&sse->w);
     free(sse);
 }
 

@@ -9,7 +9,6 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/worker.h"
 #include "core/log.h"
 #include "engine/app.h"
 #include "handlers/handlers.h"
@@ -31,10 +31,7 @@
 
 struct co_webhook_sender {
     co_app *app;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int stop;
+    co_worker w; /* the thread, its lock, condition and stop flag */
     double scale;
 };
 
@@ -218,29 +215,29 @@ static void deliver_one(co_webhook_sender *s, const json_t *m)
 static void *sender_main(void *arg)
 {
     co_webhook_sender *s = arg;
-    pthread_mutex_lock(&s->mu);
-    while (!s->stop) {
+    pthread_mutex_lock(&s->w.mu);
+    while (!s->w.stop) {
         json_t *due = NULL, *m;
         co_error err;
         size_t i;
         struct timespec ts;
-        pthread_mutex_unlock(&s->mu);
+        pthread_mutex_unlock(&s->w.mu);
         co_error_clear(&err);
         if (co_webhooks_due(s->app->store, co_clock_now_ms(), 16, &due, &err) == CO_OK) {
             json_array_foreach(due, i, m) {
-                if (s->stop)
+                if (s->w.stop)
                     break;
                 deliver_one(s, m);
             }
         }
         json_decref(due);
-        pthread_mutex_lock(&s->mu);
+        pthread_mutex_lock(&s->w.mu);
         if (due && json_array_size(due))
             continue;
         co_clock_deadline(&ts, POLL_MS);
-        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+        pthread_cond_timedwait(&s->w.cv, &s->w.mu, &ts);
     }
-    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->w.mu);
     return NULL;
 }
 
@@ -252,13 +249,10 @@ co_status co_webhook_sender_start(co_app *app, co_webhook_sender **out, co_error
         return co_error_set(err, CO_ERR_NOMEM, "out of memory");
     s->app = app;
     s->scale = scale && atof(scale) > 0 ? atof(scale) : 1.0;
-    pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->cv, NULL);
-    if (pthread_create(&s->thread, NULL, sender_main, s) != 0) {
-        pthread_cond_destroy(&s->cv);
-        pthread_mutex_destroy(&s->mu);
+    co_status rc = co_worker_start(&s->w, sender_main, s, "webhook sender", err);
+    if (rc != CO_OK) {
         free(s);
-        return co_error_set(err, CO_ERR_INTERNAL, "cannot start the webhook sender");
+        return rc;
     }
     *out = s;
     return CO_OK;
@@ -268,12 +262,6 @@ void co_webhook_sender_stop(co_webhook_sender *s)
 {
     if (!s)
         return;
-    pthread_mutex_lock(&s->mu);
-    s->stop = 1;
-    pthread_cond_broadcast(&s->cv);
-    pthread_mutex_unlock(&s->mu);
-    pthread_join(s->thread, NULL);
-    pthread_cond_destroy(&s->cv);
-    pthread_mutex_destroy(&s->mu);
+    co_worker_stop(&s->w);
     free(s);
 }

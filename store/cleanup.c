@@ -39,30 +39,13 @@ static const char *const sql_text[] = {
     [SQL_NEXT_DUE] = ("SELECT min(cleanup_until) FROM runs WHERE cleanup = 'pending'"
                       " AND cleanup_owner IS NULL"),
 };
-_Static_assert(sizeof sql_text / sizeof sql_text[0] == SQL_LAST,
-               "sql_text must cover the statement enum");
+CO_SQL_MODULE(CO_SQL_CLEANUP);
 
-static const co_sql_module sql = {CO_SQL_CLEANUP, sql_text, SQL_LAST};
 
-#define STMT(name)                                                  \
-    sqlite3_stmt *st = co_store_stmt(store, &sql, name, err);       \
-    if (!st)                                                        \
-        return CO_ERR_STORE
-
-static co_status step_done(co_store *store, sqlite3_stmt *st, int rc, const char *what,
-                           co_error *err)
-{
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return co_store_fail(store, rc, what, err);
-    return CO_OK;
-}
 
 co_status co_runs_mark_cleanup(co_store *store, const char *id, co_error *err)
 {
-    STMT(SQL_MARK);
-    co_bind_text(st, 1, id);
-    return step_done(store, st, sqlite3_step(st), "marking the clean-up", err);
+    return CO_EXEC(SQL_MARK, "marking the clean-up", CO_TEXT(id));
 }
 
 co_status co_runs_claim_cleanup(co_store *store, const char *owner, const char *boot_id,
@@ -70,32 +53,24 @@ co_status co_runs_claim_cleanup(co_store *store, const char *owner, const char *
                                 co_error *err)
 {
     int src;
-    STMT(SQL_CLAIM);
+    CO_STMT(SQL_CLAIM);
     *found = 0;
-    co_bind_text(st, 1, owner);
-    co_bind_text(st, 2, boot_id);
-    co_bind_int(st, 3, now_ms);
-    co_bind_int(st, 4, lease_ms);
+    CO_BIND(st, CO_TEXT(owner), CO_TEXT(boot_id), CO_INT(now_ms), CO_INT(lease_ms));
     src = sqlite3_step(st);
     if (src == SQLITE_ROW) {
         snprintf(run_id, CO_ID_SIZE, "%s", co_col_text(st, 0));
         *found = 1;
         src = sqlite3_step(st);
     }
-    return step_done(store, st, src, "claiming a clean-up", err);
+    return co_store_done(store, st, src, "claiming a clean-up", err);
 }
 
 co_status co_runs_finish_cleanup(co_store *store, const char *id, const char *state,
                                  int attempts, int64_t due_ms, const char *error,
                                  co_error *err)
 {
-    STMT(SQL_FINISH);
-    co_bind_text(st, 1, id);
-    co_bind_text(st, 2, state);
-    co_bind_int(st, 3, attempts);
-    co_bind_int(st, 4, due_ms);
-    co_bind_text(st, 5, error);
-    return step_done(store, st, sqlite3_step(st), "recording the clean-up", err);
+    return CO_EXEC(SQL_FINISH, "recording the clean-up", CO_TEXT(id), CO_TEXT(state),
+                   CO_INT(attempts), CO_INT(due_ms), CO_TEXT(error));
 }
 
 co_status co_runs_request_cleanup(co_store *store, const char *id, co_error *err)
@@ -107,8 +82,8 @@ co_status co_runs_request_cleanup(co_store *store, const char *id, co_error *err
     co_bind_text(st, 1, id);
     src = sqlite3_step(st);
     if (src == SQLITE_ROW)
-        return step_done(store, st, sqlite3_step(st), "requesting a clean-up", err);
-    if (step_done(store, st, src, "requesting a clean-up", err) != CO_OK)
+        return co_store_done(store, st, sqlite3_step(st), "requesting a clean-up", err);
+    if (co_store_done(store, st, src, "requesting a clean-up", err) != CO_OK)
         return err->status;
     if (!(st = co_store_stmt(store, &sql, SQL_RUN_STATE, err)))
         return CO_ERR_STORE;
@@ -122,7 +97,7 @@ co_status co_runs_request_cleanup(co_store *store, const char *id, co_error *err
         sqlite3_reset(st);
         return rc;
     }
-    if (step_done(store, st, src, "reading the run", err) != CO_OK)
+    if (co_store_done(store, st, src, "reading the run", err) != CO_OK)
         return err->status;
     return co_error_set(err, CO_ERR_NOT_FOUND, "run %s does not exist", id);
 }

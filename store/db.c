@@ -7,6 +7,7 @@
 #include "store/db.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,6 +248,70 @@ void co_store_rollback(co_store *store)
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+co_status co_store_begin_stmt(co_store *store, const co_sql_module *mod, int idx,
+                              sqlite3_stmt **st, co_error *err)
+{
+    co_status rc = co_store_begin(store, err);
+    if (rc != CO_OK)
+        return rc;
+    if (!(*st = co_store_stmt(store, mod, idx, err))) {
+        co_store_rollback(store);
+        return CO_ERR_STORE;
+    }
+    return CO_OK;
+}
+
+co_status co_store_rows_json(co_store *store, sqlite3_stmt *st, json_t *(*row)(sqlite3_stmt *st),
+                             const char *what, json_t **out, co_error *err)
+{
+    json_t *arr = json_array();
+    co_status rc;
+    int src;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(arr, row(st));
+    if ((rc = co_store_done(store, st, src, what, err)) != CO_OK) {
+        json_decref(arr);
+        return rc;
+    }
+    *out = arr;
+    return CO_OK;
+}
+
+co_status co_store_list_json(co_store *store, const co_sql_module *mod, int idx,
+                             const char *key, json_t *(*row)(sqlite3_stmt *st),
+                             const char *what, json_t **out, co_error *err)
+{
+    sqlite3_stmt *st = co_store_stmt(store, mod, idx, err);
+    if (!st)
+        return CO_ERR_STORE;
+    co_bind_text(st, 1, key);
+    return co_store_rows_json(store, st, row, what, out, err);
+}
+
+co_status co_store_done(co_store *store, sqlite3_stmt *st, int rc, const char *what,
+                        co_error *err)
+{
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? CO_OK : co_store_fail(store, rc, what, err);
+}
+
+co_status co_store_row(co_store *store, sqlite3_stmt *st, const char *what, co_error *err,
+                       const char *fmt, ...)
+{
+    char msg[sizeof err->message];
+    va_list ap;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        return CO_OK;
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return co_store_fail(store, rc, what, err);
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return co_error_set(err, CO_ERR_NOT_FOUND, "%s", msg);
+}
+
 int64_t co_store_int_or(co_store *store, const co_sql_module *mod, int idx, int64_t def)
 {
     sqlite3_stmt *st = co_store_stmt(store, mod, idx, NULL);
@@ -302,4 +367,46 @@ const char *co_col_text(sqlite3_stmt *st, int i)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
     return t ? (const char *)t : "";
+}
+
+co_status co_col_dup(sqlite3_stmt *st, int i, char **out, size_t *len, co_error *err)
+{
+    const void *data = sqlite3_column_blob(st, i);
+    *len = (size_t)sqlite3_column_bytes(st, i);
+    *out = malloc(*len + 1);
+    if (!*out)
+        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
+    if (*len)
+        memcpy(*out, data, *len);
+    (*out)[*len] = '\0';
+    return CO_OK;
+}
+
+int co_bind_args(sqlite3_stmt *st, const co_sql_arg *args, size_t n)
+{
+    int first = SQLITE_OK;
+    for (size_t k = 0; k < n; k++) {
+        const co_sql_arg *a = &args[k];
+        int i = (int)k + 1, rc;
+        switch (a->type) {
+        case CO_ARG_TEXT: rc = co_bind_text(st, i, a->p); break;
+        case CO_ARG_INT: rc = co_bind_int(st, i, a->i); break;
+        case CO_ARG_REAL: rc = sqlite3_bind_double(st, i, a->r); break;
+        case CO_ARG_BLOB: rc = co_bind_blob(st, i, a->p, (size_t)a->i); break;
+        default: rc = sqlite3_bind_null(st, i); break;
+        }
+        if (first == SQLITE_OK)
+            first = rc;
+    }
+    return first;
+}
+
+co_status co_store_exec(co_store *store, const co_sql_module *mod, int idx, const char *what,
+                        co_error *err, const co_sql_arg *args, size_t n)
+{
+    sqlite3_stmt *st = co_store_stmt(store, mod, idx, err);
+    if (!st)
+        return CO_ERR_STORE;
+    co_bind_args(st, args, n);
+    return co_store_done(store, st, sqlite3_step(st), what, err);
 }

@@ -30,10 +30,7 @@ static const char *const sql_text[] = {
                 " WHERE idempotency_keys.created_at <= ?12",
     [SQL_EXPIRE] = "DELETE FROM idempotency_keys WHERE created_at <= ?1",
 };
-_Static_assert(sizeof sql_text / sizeof sql_text[0] == SQL_LAST,
-               "sql_text must cover the statement enum");
-
-static const co_sql_module sql = {CO_SQL_IDEMPOTENCY, sql_text, SQL_LAST};
+CO_SQL_MODULE(CO_SQL_IDEMPOTENCY);
 
 #define RETENTION_MS (24LL * 3600 * 1000)
 
@@ -79,9 +76,7 @@ co_status co_idem_get(co_store *store, const char *principal, const char *key,
     if (!st)
         return CO_ERR_STORE;
     cutoff(since, sizeof since);
-    co_bind_text(st, 1, principal);
-    co_bind_text(st, 2, key);
-    co_bind_text(st, 3, since);
+    CO_BIND(st, CO_TEXT(principal), CO_TEXT(key), CO_TEXT(since));
     src = sqlite3_step(st);
     if (src == SQLITE_ROW) {
         const void *b = sqlite3_column_blob(st, 5);
@@ -121,18 +116,11 @@ co_status co_idem_put(co_store *store, const char *principal, const char *key,
         return CO_ERR_STORE;
     co_clock_rfc3339(co_clock_now_ms(), now, sizeof now);
     cutoff(since, sizeof since);
-    co_bind_text(st, 1, principal);
-    co_bind_text(st, 2, key);
-    co_bind_text(st, 3, method);
-    co_bind_text(st, 4, path);
-    co_bind_text(st, 5, rec->fingerprint);
-    co_bind_int(st, 6, rec->status);
-    co_bind_text(st, 7, rec->content_type);
-    co_bind_text(st, 8, rec->location[0] ? rec->location : NULL);
-    co_bind_text(st, 9, rec->etag[0] ? rec->etag : NULL);
-    co_bind_blob(st, 10, rec->body ? rec->body : "", rec->body_len);
-    co_bind_text(st, 11, now);
-    co_bind_text(st, 12, since);
+    CO_BIND(st, CO_TEXT(principal), CO_TEXT(key), CO_TEXT(method), CO_TEXT(path),
+            CO_TEXT(rec->fingerprint), CO_INT(rec->status), CO_TEXT(rec->content_type),
+            CO_TEXT(rec->location[0] ? rec->location : NULL),
+            CO_TEXT(rec->etag[0] ? rec->etag : NULL),
+            CO_BLOB(rec->body ? rec->body : "", rec->body_len), CO_TEXT(now), CO_TEXT(since));
     src = sqlite3_step(st);
     sqlite3_reset(st);
     if (src != SQLITE_DONE)

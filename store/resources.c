@@ -78,10 +78,7 @@ static const char *const sql_text[] = {
                      " THEN 'false' ELSE 'true' END) END)), version"
                      " FROM resources WHERE id = ?1 AND kind = ?2",
 };
-_Static_assert(sizeof sql_text / sizeof sql_text[0] == SQL_LAST,
-               "sql_text must cover the statement enum");
-
-static const co_sql_module sql = {CO_SQL_RESOURCES, sql_text, SQL_LAST};
+CO_SQL_MODULE(CO_SQL_RESOURCES);
 
 const char *co_kind_name(co_kind kind)
 {
@@ -159,10 +156,7 @@ static co_status write_failed(co_store *store, sqlite3_stmt *st, int src,
     }
     sqlite3_reset(st);
     if ((q = co_store_stmt(store, &sql, SQL_NAME_HOLDER, NULL))) {
-        co_bind_text(q, 1, kind);
-        co_bind_text(q, 2, r->project_id);
-        co_bind_text(q, 3, r->name);
-        co_bind_text(q, 4, r->id);
+        CO_BIND(q, CO_TEXT(kind), CO_TEXT(r->project_id), CO_TEXT(r->name), CO_TEXT(r->id));
         if (sqlite3_step(q) == SQLITE_ROW)
             snprintf(holder, sizeof holder, "%s", co_col_text(q, 0));
         sqlite3_reset(q);
@@ -174,8 +168,16 @@ static co_status write_failed(co_store *store, sqlite3_stmt *st, int src,
                           holder[0] ? holder : "(another)");
 }
 
-co_status co_res_insert(co_store *store, co_resource *r, const char *const *refs,
-                        size_t nrefs, co_error *err)
+static co_status explain_miss(co_store *store, co_kind kind, const char *id,
+                              int64_t expected, co_error *err);
+
+/* The one transaction of co_res_insert (insert true) and co_res_update:
+ * stamps r's times, writes its row, reads back the seq (insert) or the new
+ * version (update), then replaces its references (always on insert, on
+ * update only when refs is given). */
+static co_status write_resource(co_store *store, co_resource *r, bool insert,
+                                int64_t expected_version, bool set_secret,
+                                const char *const *refs, size_t nrefs, co_error *err)
 {
     sqlite3_stmt *st;
     char *text = NULL;
@@ -188,28 +190,39 @@ co_status co_res_insert(co_store *store, co_resource *r, const char *const *refs
         rc = CO_ERR_NOMEM;
         goto fail;
     }
-    co_clock_rfc3339(co_clock_now_ms(), r->created_at, sizeof r->created_at);
-    memcpy(r->updated_at, r->created_at, sizeof r->updated_at);
-    if (!(st = co_store_stmt(store, &sql, SQL_INSERT, err))) {
+    co_clock_rfc3339(co_clock_now_ms(), r->updated_at, sizeof r->updated_at);
+    if (insert)
+        memcpy(r->created_at, r->updated_at, sizeof r->created_at);
+    if (!(st = co_store_stmt(store, &sql, insert ? SQL_INSERT : SQL_UPDATE, err))) {
         rc = CO_ERR_STORE;
         goto fail;
     }
-    co_bind_text(st, 1, r->id);
-    co_bind_text(st, 2, co_kind_name(r->kind));
-    co_bind_text(st, 3, r->project_id[0] ? r->project_id : NULL);
-    co_bind_text(st, 4, r->name);
-    co_bind_text(st, 5, text);
-    co_bind_blob(st, 6, r->secret, r->secret_len);
-    co_bind_text(st, 7, r->created_at);
+    if (insert)
+        CO_BIND(st, CO_TEXT(r->id), CO_TEXT(co_kind_name(r->kind)),
+                CO_TEXT(r->project_id[0] ? r->project_id : NULL), CO_TEXT(r->name),
+                CO_TEXT(text), CO_BLOB(r->secret, r->secret_len), CO_TEXT(r->created_at));
+    else
+        CO_BIND(st, CO_TEXT(r->id), CO_TEXT(r->name), CO_TEXT(text), CO_INT(set_secret),
+                CO_BLOB(r->secret, r->secret_len), CO_TEXT(r->updated_at),
+                CO_TEXT(co_kind_name(r->kind)), CO_INT(expected_version));
     src = sqlite3_step(st);
-    if (src != SQLITE_ROW) {
-        rc = write_failed(store, st, src, r, "creating the resource", err);
+    if (!insert && src == SQLITE_DONE) {
+        rc = explain_miss(store, r->kind, r->id, expected_version, err);
         goto fail;
     }
-    r->seq = sqlite3_column_int64(st, 0);
+    if (src != SQLITE_ROW) {
+        rc = write_failed(store, st, src, r,
+                          insert ? "creating the resource" : "updating the resource", err);
+        goto fail;
+    }
+    if (insert) {
+        r->seq = sqlite3_column_int64(st, 0);
+        r->version = 1;
+    } else {
+        r->version = sqlite3_column_int64(st, 0);
+    }
     sqlite3_reset(st);
-    r->version = 1;
-    if ((rc = write_refs(store, r->id, refs, nrefs, err)) != CO_OK)
+    if ((insert || refs) && (rc = write_refs(store, r->id, refs, nrefs, err)) != CO_OK)
         goto fail;
     rc = co_store_commit(store, err);
     free(text);
@@ -218,6 +231,28 @@ fail:
     co_store_rollback(store);
     free(text);
     return rc;
+}
+
+co_status co_res_insert(co_store *store, co_resource *r, const char *const *refs,
+                        size_t nrefs, co_error *err)
+{
+    return write_resource(store, r, true, -1, true, refs, nrefs, err);
+}
+
+/* Statement idx (parameters: id, kind name) stepped to the row of kind's
+ * resource id in *out, for the caller to read and reset. Errors:
+ * CO_ERR_NOT_FOUND when it does not exist, CO_ERR_STORE. */
+static co_status row_of(co_store *store, int idx, co_kind kind, const char *id,
+                        sqlite3_stmt **out, co_error *err)
+{
+    sqlite3_stmt *st = co_store_stmt(store, &sql, idx, err);
+    if (!st)
+        return CO_ERR_STORE;
+    co_bind_text(st, 1, id);
+    co_bind_text(st, 2, co_kind_name(kind));
+    *out = st;
+    return co_store_row(store, st, "reading the resource", err, "%s %s does not exist",
+                        co_kind_name(kind), id);
 }
 
 static co_status read_row(sqlite3_stmt *st, co_kind kind, co_resource *out,
@@ -257,19 +292,10 @@ static co_status read_row(sqlite3_stmt *st, co_kind kind, co_resource *out,
 co_status co_res_get(co_store *store, co_kind kind, const char *id,
                      co_resource *out, co_error *err)
 {
-    sqlite3_stmt *st = co_store_stmt(store, &sql, SQL_GET, err);
-    co_status rc;
-    int src;
-    if (!st)
-        return CO_ERR_STORE;
-    co_bind_text(st, 1, id);
-    co_bind_text(st, 2, co_kind_name(kind));
-    src = sqlite3_step(st);
-    if (src == SQLITE_DONE)
-        return co_error_set(err, CO_ERR_NOT_FOUND, "%s %s does not exist",
-                            co_kind_name(kind), id);
-    if (src != SQLITE_ROW)
-        return co_store_fail(store, src, "reading the resource", err);
+    sqlite3_stmt *st;
+    co_status rc = row_of(store, SQL_GET, kind, id, &st, err);
+    if (rc != CO_OK)
+        return rc;
     rc = read_row(st, kind, out, err);
     sqlite3_reset(st);
     return rc;
@@ -279,19 +305,11 @@ co_status co_res_get(co_store *store, co_kind kind, const char *id,
 static co_status explain_miss(co_store *store, co_kind kind, const char *id,
                               int64_t expected, co_error *err)
 {
-    sqlite3_stmt *st = co_store_stmt(store, &sql, SQL_VERSION, err);
-    int src;
+    sqlite3_stmt *st;
     int64_t current;
-    if (!st)
-        return CO_ERR_STORE;
-    co_bind_text(st, 1, id);
-    co_bind_text(st, 2, co_kind_name(kind));
-    src = sqlite3_step(st);
-    if (src != SQLITE_ROW) {
-        sqlite3_reset(st);
-        return co_error_set(err, CO_ERR_NOT_FOUND, "%s %s does not exist",
-                            co_kind_name(kind), id);
-    }
+    co_status rc = row_of(store, SQL_VERSION, kind, id, &st, err);
+    if (rc != CO_OK)
+        return rc;
     current = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
     return co_error_set(err, CO_ERR_PRECONDITION,
@@ -304,50 +322,7 @@ co_status co_res_update(co_store *store, co_resource *r, int64_t expected_versio
                         bool set_secret, const char *const *refs, size_t nrefs,
                         co_error *err)
 {
-    sqlite3_stmt *st;
-    char *text = NULL;
-    co_status rc;
-    int src;
-
-    if ((rc = co_store_begin(store, err)) != CO_OK)
-        return rc;
-    if (!(text = dump_doc(r->doc, err))) {
-        rc = CO_ERR_NOMEM;
-        goto fail;
-    }
-    co_clock_rfc3339(co_clock_now_ms(), r->updated_at, sizeof r->updated_at);
-    if (!(st = co_store_stmt(store, &sql, SQL_UPDATE, err))) {
-        rc = CO_ERR_STORE;
-        goto fail;
-    }
-    co_bind_text(st, 1, r->id);
-    co_bind_text(st, 2, r->name);
-    co_bind_text(st, 3, text);
-    co_bind_int(st, 4, set_secret);
-    co_bind_blob(st, 5, r->secret, r->secret_len);
-    co_bind_text(st, 6, r->updated_at);
-    co_bind_text(st, 7, co_kind_name(r->kind));
-    co_bind_int(st, 8, expected_version);
-    src = sqlite3_step(st);
-    if (src == SQLITE_DONE) {
-        rc = explain_miss(store, r->kind, r->id, expected_version, err);
-        goto fail;
-    }
-    if (src != SQLITE_ROW) {
-        rc = write_failed(store, st, src, r, "updating the resource", err);
-        goto fail;
-    }
-    r->version = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    if (refs && (rc = write_refs(store, r->id, refs, nrefs, err)) != CO_OK)
-        goto fail;
-    rc = co_store_commit(store, err);
-    free(text);
-    return rc;
-fail:
-    co_store_rollback(store);
-    free(text);
-    return rc;
+    return write_resource(store, r, false, expected_version, set_secret, refs, nrefs, err);
 }
 
 static co_status name_dependents(co_store *store, const char *id, co_error *err)
@@ -378,15 +353,9 @@ co_status co_res_delete(co_store *store, co_kind kind, const char *id,
     co_status rc;
     int src;
 
-    if ((rc = co_store_begin(store, err)) != CO_OK)
+    if ((rc = co_store_begin_stmt(store, &sql, SQL_DELETE, &st, err)) != CO_OK)
         return rc;
-    if (!(st = co_store_stmt(store, &sql, SQL_DELETE, err))) {
-        rc = CO_ERR_STORE;
-        goto fail;
-    }
-    co_bind_text(st, 1, id);
-    co_bind_text(st, 2, co_kind_name(kind));
-    co_bind_int(st, 3, expected_version);
+    CO_BIND(st, CO_TEXT(id), CO_TEXT(co_kind_name(kind)), CO_INT(expected_version));
     src = sqlite3_step(st);
     if ((src & 0xff) == SQLITE_CONSTRAINT) {
         sqlite3_reset(st);
@@ -423,12 +392,9 @@ co_status co_res_list(co_store *store, co_kind kind, const char *project_id,
     arr = calloc((size_t)limit + 1, sizeof *arr);
     if (!arr)
         return co_error_set(err, CO_ERR_NOMEM, "out of memory");
-    co_bind_text(st, 1, co_kind_name(kind));
-    if (project_id)
-        co_bind_text(st, 2, project_id);
-    co_bind_int(st, 3, after_seq);
-    co_bind_int(st, 4, limit + 1);
-    co_bind_text(st, 5, name);
+    /* SQL_LIST_ALL has no ?2: NULL is bound there and unused */
+    CO_BIND(st, CO_TEXT(co_kind_name(kind)), CO_TEXT(project_id), CO_INT(after_seq),
+            CO_INT(limit + 1), CO_TEXT(name));
     *more = false;
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == (size_t)limit) {
@@ -475,36 +441,26 @@ co_status co_res_count(co_store *store, int64_t counts[CO_KIND_LAST], co_error *
     return CO_OK;
 }
 
+co_status co_res_exists(co_store *store, co_kind kind, const char *id, co_error *err)
+{
+    sqlite3_stmt *st;
+    co_status rc = row_of(store, SQL_VERSION, kind, id, &st, err);
+    if (rc == CO_OK)
+        sqlite3_reset(st);
+    return rc;
+}
+
 co_status co_res_get_json(co_store *store, co_kind kind, const char *id, char **json_out,
                           size_t *len, int64_t *version, co_error *err)
 {
-    sqlite3_stmt *st = co_store_stmt(store, &sql, SQL_GET_JSON, err);
-    int src;
-    if (!st)
-        return CO_ERR_STORE;
-    co_bind_text(st, 1, id);
-    co_bind_text(st, 2, co_kind_name(kind));
-    src = sqlite3_step(st);
-    if (src == SQLITE_DONE) {
-        sqlite3_reset(st);
-        return co_error_set(err, CO_ERR_NOT_FOUND, "%s %s does not exist",
-                            co_kind_name(kind), id);
-    }
-    if (src != SQLITE_ROW) {
-        sqlite3_reset(st);
-        return co_store_fail(store, src, "reading the resource", err);
-    }
-    *len = (size_t)sqlite3_column_bytes(st, 0);
-    *json_out = malloc(*len + 1);
-    if (*json_out) {
-        memcpy(*json_out, co_col_text(st, 0), *len);
-        (*json_out)[*len] = '\0';
-    }
+    sqlite3_stmt *st;
+    co_status rc = row_of(store, SQL_GET_JSON, kind, id, &st, err);
+    if (rc != CO_OK)
+        return rc;
+    rc = co_col_dup(st, 0, json_out, len, err);
     *version = sqlite3_column_int64(st, 1);
     sqlite3_reset(st);
-    if (!*json_out)
-        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
-    return CO_OK;
+    return rc;
 }
 
 co_status co_resource_ref(co_store *store, co_kind kind, const char *project_id,

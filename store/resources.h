@@ -64,6 +64,12 @@ CO_MUST_CHECK co_status co_res_insert(co_store *store, co_resource *r,
 CO_MUST_CHECK co_status co_res_get(co_store *store, co_kind kind, const char *id,
                                    co_resource *out, co_error *err);
 
+/* Whether resource id of the given kind exists: CO_OK when it does,
+ * CO_ERR_NOT_FOUND ("<kind> <id> does not exist") when not; CO_ERR_STORE.
+ * Reads only its version (for routes below a parent resource). */
+CO_MUST_CHECK co_status co_res_exists(co_store *store, co_kind kind, const char *id,
+                                      co_error *err);
+
 /* The API representation of resource id (the document plus id, project_id,
  * created_at, updated_at and, for endpoints, password_set; never the
  * secret) rendered as JSON text by SQLite: *json_out is a new string of

@@ -19,10 +19,7 @@ static const char *const sql_text[] = {
                           " ORDER BY id",
     [SQL_SET_WEBHOOK] = "UPDATE webhooks SET secret = ?2 WHERE id = ?1",
 };
-_Static_assert(sizeof sql_text / sizeof sql_text[0] == SQL_LAST,
-               "sql_text must cover the statement enum");
-
-static const co_sql_module sql = {CO_SQL_SECRETS, sql_text, SQL_LAST};
+CO_SQL_MODULE(CO_SQL_SECRETS);
 
 typedef struct sealed_row {
     char *id;

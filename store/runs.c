@@ -146,15 +146,8 @@ static const char *const sql_text[] = {
                       " created_at, data FROM events WHERE run_id = ?1 AND type = ?2"
                       " ORDER BY id DESC LIMIT ?3",
 };
-_Static_assert(sizeof sql_text / sizeof sql_text[0] == SQL_LAST,
-               "sql_text must cover the statement enum");
+CO_SQL_MODULE(CO_SQL_RUNS);
 
-static const co_sql_module sql = {CO_SQL_RUNS, sql_text, SQL_LAST};
-
-#define STMT(name)                                                  \
-    sqlite3_stmt *st = co_store_stmt(store, &sql, name, err);       \
-    if (!st)                                                        \
-        return CO_ERR_STORE
 
 static void now_text(char buf[32])
 {
@@ -177,14 +170,6 @@ void co_step_row_clear(co_step_row *s)
     memset(s, 0, sizeof *s);
 }
 
-static co_status step_done(co_store *store, sqlite3_stmt *st, int rc,
-                           const char *what, co_error *err)
-{
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return co_store_fail(store, rc, what, err);
-    return CO_OK;
-}
 
 co_status co_runs_insert(co_store *store, const co_run_row *r,
                          const char *const *step_ids, size_t nsteps, co_error *err)
@@ -192,49 +177,34 @@ co_status co_runs_insert(co_store *store, const co_run_row *r,
     char now[32], *params;
     co_status rc;
     int src;
-    STMT(SQL_RUN_INSERT);
+    CO_STMT(SQL_RUN_INSERT);
     params = json_dumps(r->params, JSON_COMPACT | JSON_SORT_KEYS);
     if (!params)
         return co_error_set(err, CO_ERR_NOMEM, "out of memory");
     now_text(now);
-    co_bind_text(st, 1, r->id);
-    co_bind_text(st, 2, r->project_id);
-    co_bind_text(st, 3, r->plan);
-    co_bind_text(st, 4, r->engine);
-    co_bind_text(st, 5, params);
-    co_bind_text(st, 6, r->created_by);
-    co_bind_text(st, 7, now);
+    CO_BIND(st, CO_TEXT(r->id), CO_TEXT(r->project_id), CO_TEXT(r->plan), CO_TEXT(r->engine),
+            CO_TEXT(params), CO_TEXT(r->created_by), CO_TEXT(now));
     src = sqlite3_step(st);
     free(params);
-    if ((rc = step_done(store, st, src, "creating the run", err)) != CO_OK)
+    if ((rc = co_store_done(store, st, src, "creating the run", err)) != CO_OK)
         return rc;
-    for (size_t i = 0; i < nsteps; i++) {
-        sqlite3_stmt *s2 = co_store_stmt(store, &sql, SQL_STEP_INSERT, err);
-        if (!s2)
-            return CO_ERR_STORE;
-        co_bind_text(s2, 1, r->id);
-        co_bind_int(s2, 2, (int64_t)i);
-        co_bind_text(s2, 3, step_ids[i]);
-        if ((rc = step_done(store, s2, sqlite3_step(s2), "creating a step", err)) != CO_OK)
+    for (size_t i = 0; i < nsteps; i++)
+        if ((rc = CO_EXEC(SQL_STEP_INSERT, "creating a step", CO_TEXT(r->id), CO_INT(i),
+                          CO_TEXT(step_ids[i]))) != CO_OK)
             return rc;
-    }
     return CO_OK;
 }
 
 co_status co_runs_load(co_store *store, const char *id, co_run_row *out, co_error *err)
 {
     json_error_t jerr;
-    int src;
-    STMT(SQL_RUN_LOAD);
+    co_status rc;
+    CO_STMT(SQL_RUN_LOAD);
     memset(out, 0, sizeof *out);
     co_bind_text(st, 1, id);
-    src = sqlite3_step(st);
-    if (src != SQLITE_ROW) {
-        sqlite3_reset(st);
-        if (src == SQLITE_DONE)
-            return co_error_set(err, CO_ERR_NOT_FOUND, "run %s does not exist", id);
-        return co_store_fail(store, src, "reading the run", err);
-    }
+    rc = co_store_row(store, st, "reading the run", err, "run %s does not exist", id);
+    if (rc != CO_OK)
+        return rc;
     snprintf(out->id, sizeof out->id, "%s", co_col_text(st, 0));
     snprintf(out->project_id, sizeof out->project_id, "%s", co_col_text(st, 1));
     snprintf(out->plan, sizeof out->plan, "%s", co_col_text(st, 2));
@@ -253,22 +223,29 @@ co_status co_runs_load(co_store *store, const char *id, co_run_row *out, co_erro
     return CO_OK;
 }
 
+co_status co_runs_exists(co_store *store, const char *id, co_error *err)
+{
+    co_status rc;
+    CO_STMT(SQL_RUN_LOAD);
+    co_bind_text(st, 1, id);
+    rc = co_store_row(store, st, "reading the run", err, "run %s does not exist", id);
+    if (rc == CO_OK)
+        sqlite3_reset(st);
+    return rc;
+}
+
 co_status co_runs_load_step(co_store *store, const char *id, int idx,
                             co_step_row *out, co_error *err)
 {
     json_error_t jerr;
-    int src;
-    STMT(SQL_STEP_LOAD);
+    co_status rc;
+    CO_STMT(SQL_STEP_LOAD);
     memset(out, 0, sizeof *out);
     co_bind_text(st, 1, id);
     co_bind_int(st, 2, idx);
-    src = sqlite3_step(st);
-    if (src != SQLITE_ROW) {
-        sqlite3_reset(st);
-        if (src == SQLITE_DONE)
-            return co_error_set(err, CO_ERR_NOT_FOUND, "run %s has no step %d", id, idx);
-        return co_store_fail(store, src, "reading the step", err);
-    }
+    if ((rc = co_store_row(store, st, "reading the step", err, "run %s has no step %d", id,
+                           idx)) != CO_OK)
+        return rc;
     out->idx = sqlite3_column_int(st, 0);
     snprintf(out->step_id, sizeof out->step_id, "%s", co_col_text(st, 1));
     out->state = co_step_state_parse(co_col_text(st, 2));
@@ -290,7 +267,7 @@ co_status co_runs_all_outputs(co_store *store, const char *id, json_t **out,
     json_t *all;
     json_error_t jerr;
     int src;
-    STMT(SQL_ALL_OUTPUTS);
+    CO_STMT(SQL_ALL_OUTPUTS);
     all = json_object();
     co_bind_text(st, 1, id);
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
@@ -310,14 +287,10 @@ co_status co_runs_write_run(co_store *store, const char *id, co_run_state state,
                             int current_step, const char *error, co_error *err)
 {
     char now[32];
-    STMT(SQL_RUN_WRITE);
     now_text(now);
-    co_bind_text(st, 1, id);
-    co_bind_text(st, 2, co_run_state_name(state));
-    co_bind_int(st, 3, current_step);
-    co_bind_text(st, 4, error && *error ? error : NULL);
-    co_bind_text(st, 5, now);
-    return step_done(store, st, sqlite3_step(st), "updating the run", err);
+    return CO_EXEC(SQL_RUN_WRITE, "updating the run", CO_TEXT(id),
+                   CO_TEXT(co_run_state_name(state)), CO_INT(current_step),
+                   CO_TEXT(error && *error ? error : NULL), CO_TEXT(now));
 }
 
 co_step_write co_step_write_keep(void)
@@ -336,26 +309,15 @@ co_status co_runs_write_step(co_store *store, const char *id, int idx,
 {
     char now[32], *outputs = NULL;
     co_status rc;
-    STMT(SQL_STEP_WRITE);
     now_text(now);
     if (w->outputs && !(outputs = json_dumps(w->outputs, JSON_COMPACT | JSON_SORT_KEYS)))
         return co_error_set(err, CO_ERR_NOMEM, "out of memory");
-    co_bind_text(st, 1, id);
-    co_bind_int(st, 2, idx);
-    co_bind_text(st, 3, w->state < CO_STEP_STATE_LAST ? co_step_state_name(w->state)
-                                                      : NULL);
-    co_bind_int(st, 4, w->attempts);
-    co_bind_int(st, 5, w->due_at);
-    co_bind_int(st, 6, w->release_lease);
-    co_bind_int(st, 7, w->mark_started);
-    co_bind_text(st, 8, now);
-    co_bind_int(st, 9, w->mark_finished);
-    co_bind_text(st, 10, w->error);
-    co_bind_text(st, 11, w->sqlstate);
-    co_bind_text(st, 12, outputs);
-    co_bind_text(st, 13, w->approved_by);
-    sqlite3_bind_double(st, 14, w->progress);
-    rc = step_done(store, st, sqlite3_step(st), "updating the step", err);
+    rc = CO_EXEC(SQL_STEP_WRITE, "updating the step", CO_TEXT(id), CO_INT(idx),
+                 CO_TEXT(w->state < CO_STEP_STATE_LAST ? co_step_state_name(w->state) : NULL),
+                 CO_INT(w->attempts), CO_INT(w->due_at), CO_INT(w->release_lease),
+                 CO_INT(w->mark_started), CO_TEXT(now), CO_INT(w->mark_finished),
+                 CO_TEXT(w->error), CO_TEXT(w->sqlstate), CO_TEXT(outputs),
+                 CO_TEXT(w->approved_by), CO_REAL(w->progress));
     free(outputs);
     return rc;
 }
@@ -366,17 +328,12 @@ co_status co_events_insert(co_store *store, const char *run_id,
 {
     char now[32], *text;
     co_status rc;
-    STMT(SQL_EVENT_INSERT);
     text = json_dumps(data, JSON_COMPACT);
     if (!text)
         return co_error_set(err, CO_ERR_NOMEM, "out of memory");
     now_text(now);
-    co_bind_text(st, 1, run_id);
-    co_bind_text(st, 2, project_id);
-    co_bind_text(st, 3, type);
-    co_bind_text(st, 4, text);
-    co_bind_text(st, 5, now);
-    rc = step_done(store, st, sqlite3_step(st), "appending an event", err);
+    rc = CO_EXEC(SQL_EVENT_INSERT, "appending an event", CO_TEXT(run_id), CO_TEXT(project_id),
+                 CO_TEXT(type), CO_TEXT(text), CO_TEXT(now));
     free(text);
     if (rc == CO_OK)
         *event_id = sqlite3_last_insert_rowid(co_store_conn(store, NULL));
@@ -392,14 +349,9 @@ co_status co_runs_claim(co_store *store, const char *owner, const char *boot_id,
     int src;
 
     *found = 0;
-    if ((rc = co_store_begin(store, err)) != CO_OK)
+    if ((rc = co_store_begin_stmt(store, &sql, SQL_CLAIM_PICK, &st, err)) != CO_OK)
         return rc;
-    if (!(st = co_store_stmt(store, &sql, SQL_CLAIM_PICK, err))) {
-        co_store_rollback(store);
-        return CO_ERR_STORE;
-    }
-    co_bind_int(st, 1, now_ms);
-    co_bind_text(st, 2, boot_id);
+    CO_BIND(st, CO_INT(now_ms), CO_TEXT(boot_id));
     src = sqlite3_step(st);
     if (src == SQLITE_ROW) {
         snprintf(claim->run_id, sizeof claim->run_id, "%s", co_col_text(st, 0));
@@ -415,27 +367,19 @@ co_status co_runs_claim(co_store *store, const char *owner, const char *boot_id,
         co_store_rollback(store);
         return rc;
     }
-    if (*found) {
-        if (!(st = co_store_stmt(store, &sql, SQL_CLAIM_TAKE, err))) {
-            co_store_rollback(store);
-            return CO_ERR_STORE;
-        }
-        co_bind_text(st, 1, claim->run_id);
-        co_bind_int(st, 2, claim->idx);
-        co_bind_text(st, 3, owner);
-        co_bind_int(st, 4, now_ms + lease_ms);
-        if ((rc = step_done(store, st, sqlite3_step(st), "leasing a step", err)) != CO_OK) {
-            co_store_rollback(store);
-            return rc;
-        }
+    if (*found && (rc = CO_EXEC(SQL_CLAIM_TAKE, "leasing a step", CO_TEXT(claim->run_id),
+                                CO_INT(claim->idx), CO_TEXT(owner),
+                                CO_INT(now_ms + lease_ms))) != CO_OK) {
+        co_store_rollback(store);
+        return rc;
     }
     return co_store_commit(store, err);
 }
 
 co_status co_runs_release_all_leases(co_store *store, co_error *err)
 {
-    STMT(SQL_RELEASE_ALL);
-    return step_done(store, st, sqlite3_step(st), "releasing leases", err);
+    CO_STMT(SQL_RELEASE_ALL);
+    return co_store_done(store, st, sqlite3_step(st), "releasing leases", err);
 }
 
 int64_t co_runs_next_due(co_store *store)
@@ -470,7 +414,7 @@ static co_status steps_json(co_store *store, const char *id, json_t **out,
     json_t *steps = json_array();
     json_error_t jerr;
     int src;
-    STMT(SQL_STEPS_OF_RUN);
+    CO_STMT(SQL_STEPS_OF_RUN);
     *done = 0;
     co_bind_text(st, 1, id);
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
@@ -526,18 +470,14 @@ co_status co_runs_json(co_store *store, const char *id, json_t **out, co_error *
 {
     json_t *steps = NULL, *run, *cur;
     json_error_t jerr;
-    int src, done = 0;
+    int done = 0;
     co_status rc;
     size_t n;
-    STMT(SQL_RUN_LOAD);
+    CO_STMT(SQL_RUN_LOAD);
     co_bind_text(st, 1, id);
-    src = sqlite3_step(st);
-    if (src != SQLITE_ROW) {
-        sqlite3_reset(st);
-        if (src == SQLITE_DONE)
-            return co_error_set(err, CO_ERR_NOT_FOUND, "run %s does not exist", id);
-        return co_store_fail(store, src, "reading the run", err);
-    }
+    rc = co_store_row(store, st, "reading the run", err, "run %s does not exist", id);
+    if (rc != CO_OK)
+        return rc;
     run = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:s, s:s, s:s, s:o, s:o}",
                     "id", co_col_text(st, 0), "project_id", co_col_text(st, 1),
                     "plan", co_col_text(st, 2), "engine", co_col_text(st, 3),
@@ -599,7 +539,7 @@ co_status co_runs_count(co_store *store, int64_t counts[CO_RUN_STATE_LAST],
                         co_error *err)
 {
     int src;
-    STMT(SQL_RUN_COUNT);
+    CO_STMT(SQL_RUN_COUNT);
     for (int i = 0; i < CO_RUN_STATE_LAST; i++)
         counts[i] = 0;
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
@@ -607,7 +547,7 @@ co_status co_runs_count(co_store *store, int64_t counts[CO_RUN_STATE_LAST],
         if (s < CO_RUN_STATE_LAST)
             counts[s] = sqlite3_column_int64(st, 1);
     }
-    return step_done(store, st, src, "counting runs", err);
+    return co_store_done(store, st, src, "counting runs", err);
 }
 
 co_status co_artifact_put(co_store *store, const char *run_id, const char *name,
@@ -615,96 +555,57 @@ co_status co_artifact_put(co_store *store, const char *run_id, const char *name,
                           const void *body, size_t len, co_error *err)
 {
     char now[32];
-    STMT(SQL_ART_PUT);
     now_text(now);
-    co_bind_text(st, 1, run_id);
-    co_bind_text(st, 2, name);
-    co_bind_text(st, 3, step_id);
-    co_bind_text(st, 4, content_type);
-    co_bind_blob(st, 5, body ? body : "", len);
-    co_bind_text(st, 6, now);
-    return step_done(store, st, sqlite3_step(st), "storing an artifact", err);
+    return CO_EXEC(SQL_ART_PUT, "storing an artifact", CO_TEXT(run_id), CO_TEXT(name),
+                   CO_TEXT(step_id), CO_TEXT(content_type), CO_BLOB(body ? body : "", len),
+                   CO_TEXT(now));
+}
+
+/* One row of SQL_ART_LIST as the API's artifact item. */
+static json_t *artifact_json(sqlite3_stmt *st)
+{
+    return json_pack("{s:s, s:s, s:s, s:I, s:s, s:s}", "name", co_col_text(st, 0), "step_id",
+                     co_col_text(st, 1), "content_type", co_col_text(st, 2), "size",
+                     (json_int_t)sqlite3_column_int64(st, 3), "created_at", co_col_text(st, 4),
+                     "updated_at", co_col_text(st, 5));
 }
 
 co_status co_artifact_list(co_store *store, const char *run_id, json_t **items,
                            co_error *err)
 {
-    json_t *arr;
-    int src;
-    co_status rc;
-    STMT(SQL_ART_LIST);
-    arr = json_array();
-    co_bind_text(st, 1, run_id);
-    while ((src = sqlite3_step(st)) == SQLITE_ROW)
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:s, s:s}",
-                                             "name", co_col_text(st, 0),
-                                             "step_id", co_col_text(st, 1),
-                                             "content_type", co_col_text(st, 2),
-                                             "size", (json_int_t)sqlite3_column_int64(st, 3),
-                                             "created_at", co_col_text(st, 4),
-                                             "updated_at", co_col_text(st, 5)));
-    if ((rc = step_done(store, st, src, "listing artifacts", err)) != CO_OK) {
-        json_decref(arr);
-        return rc;
-    }
-    *items = arr;
-    return CO_OK;
+    co_status rc = co_runs_exists(store, run_id, err);
+    return rc != CO_OK ? rc
+                       : co_store_list_json(store, &sql, SQL_ART_LIST, run_id, artifact_json,
+                                            "listing artifacts", items, err);
 }
 
 co_status co_artifact_get(co_store *store, const char *run_id, const char *name,
                           char **body, size_t *len, char ctype[64], co_error *err)
 {
-    int src;
-    STMT(SQL_ART_GET);
+    co_status rc;
+    CO_STMT(SQL_ART_GET);
     co_bind_text(st, 1, run_id);
     co_bind_text(st, 2, name);
-    src = sqlite3_step(st);
-    if (src != SQLITE_ROW) {
-        sqlite3_reset(st);
-        if (src == SQLITE_DONE)
-            return co_error_set(err, CO_ERR_NOT_FOUND, "run %s has no artifact %s",
-                                run_id, name);
-        return co_store_fail(store, src, "reading an artifact", err);
-    }
+    if ((rc = co_store_row(store, st, "reading an artifact", err, "run %s has no artifact %s",
+                           run_id, name)) != CO_OK)
+        return rc;
     snprintf(ctype, 64, "%s", co_col_text(st, 0));
-    *len = (size_t)sqlite3_column_bytes(st, 1);
-    *body = malloc(*len + 1);
-    if (*body) {
-        if (*len)
-            memcpy(*body, sqlite3_column_blob(st, 1), *len);
-        (*body)[*len] = '\0';
-    }
+    rc = co_col_dup(st, 1, body, len, err);
     sqlite3_reset(st);
-    if (!*body)
-        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
-    return CO_OK;
+    return rc;
 }
 
-/* Reads the rows of a bound events statement (id, type, run_id,
- * project_id, created_at, data) into *items (a new array) and resets it. */
-static co_status event_rows(co_store *store, sqlite3_stmt *st, json_t **items,
-                            co_error *err)
+/* One row of an events statement (id, type, run_id, project_id,
+ * created_at, data) as the API's event. */
+static json_t *event_json(sqlite3_stmt *st)
 {
-    json_t *arr = json_array();
     json_error_t jerr;
-    int src;
-    co_status rc;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *data = json_loads(co_col_text(st, 5), 0, &jerr);
-        json_array_append_new(arr, json_pack("{s:I, s:s, s:o, s:o, s:s, s:o}",
-                                             "id", (json_int_t)sqlite3_column_int64(st, 0),
-                                             "type", co_col_text(st, 1),
-                                             "run_id", text_or_null(co_col_text(st, 2)),
-                                             "project_id", text_or_null(co_col_text(st, 3)),
-                                             "created_at", co_col_text(st, 4),
-                                             "data", data ? data : json_object()));
-    }
-    if ((rc = step_done(store, st, src, "reading events", err)) != CO_OK) {
-        json_decref(arr);
-        return rc;
-    }
-    *items = arr;
-    return CO_OK;
+    json_t *data = json_loads(co_col_text(st, 5), 0, &jerr);
+    return json_pack("{s:I, s:s, s:o, s:o, s:s, s:o}", "id",
+                     (json_int_t)sqlite3_column_int64(st, 0), "type", co_col_text(st, 1),
+                     "run_id", text_or_null(co_col_text(st, 2)), "project_id",
+                     text_or_null(co_col_text(st, 3)), "created_at", co_col_text(st, 4), "data",
+                     data ? data : json_object());
 }
 
 co_status co_events_query(co_store *store, int64_t after, int64_t upto,
@@ -712,24 +613,18 @@ co_status co_events_query(co_store *store, int64_t after, int64_t upto,
                           const char *type, int limit, json_t **items,
                           co_error *err)
 {
-    STMT(SQL_EV_QUERY);
-    co_bind_int(st, 1, after);
-    co_bind_int(st, 2, upto);
-    co_bind_text(st, 3, run_id);
-    co_bind_text(st, 4, project_id);
-    co_bind_text(st, 5, type);
-    co_bind_int(st, 6, limit);
-    return event_rows(store, st, items, err);
+    CO_STMT(SQL_EV_QUERY);
+    CO_BIND(st, CO_INT(after), CO_INT(upto), CO_TEXT(run_id), CO_TEXT(project_id),
+            CO_TEXT(type), CO_INT(limit));
+    return co_store_rows_json(store, st, event_json, "reading events", items, err);
 }
 
 co_status co_events_newest(co_store *store, const char *run_id, const char *type,
                            int limit, json_t **items, co_error *err)
 {
-    STMT(SQL_EV_LATEST);
-    co_bind_text(st, 1, run_id);
-    co_bind_text(st, 2, type);
-    co_bind_int(st, 3, limit);
-    return event_rows(store, st, items, err);
+    CO_STMT(SQL_EV_LATEST);
+    CO_BIND(st, CO_TEXT(run_id), CO_TEXT(type), CO_INT(limit));
+    return co_store_rows_json(store, st, event_json, "reading events", items, err);
 }
 
 int64_t co_events_max_id(co_store *store)

@@ -60,6 +60,10 @@ CO_MUST_CHECK co_status co_runs_insert(co_store *store, const co_run_row *r,
 CO_MUST_CHECK co_status co_runs_load(co_store *store, const char *id,
                                      co_run_row *out, co_error *err);
 
+/* Whether run id exists: CO_OK when it does, CO_ERR_NOT_FOUND ("run <id>
+ * does not exist") when not; CO_ERR_STORE. Loads nothing. */
+CO_MUST_CHECK co_status co_runs_exists(co_store *store, const char *id, co_error *err);
+
 /* Loads step idx of run id (caller clears). Errors: CO_ERR_NOT_FOUND,
  * CO_ERR_STORE. */
 CO_MUST_CHECK co_status co_runs_load_step(co_store *store, const char *id, int idx,
@@ -153,7 +157,8 @@ CO_MUST_CHECK co_status co_artifact_put(co_store *store, const char *run_id,
                                         size_t len, co_error *err);
 
 /* Artifact list of run id as JSON items [{name, step_id, content_type,
- * size, created_at, updated_at}] (new reference). */
+ * size, created_at, updated_at}] (new reference). Errors: CO_ERR_NOT_FOUND
+ * when the run does not exist, CO_ERR_STORE. */
 CO_MUST_CHECK co_status co_artifact_list(co_store *store, const char *run_id,
                                          json_t **items, co_error *err);
 

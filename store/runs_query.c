@@ -41,10 +41,7 @@ static const char *const sql_text[] = {
         " ORDER BY id DESC LIMIT 1",
     [SQL_LAST_EVENT] = "SELECT coalesce(max(id), 0) FROM events WHERE run_id = ?1",
 };
-_Static_assert(sizeof sql_text / sizeof sql_text[0] == SQL_LAST,
-               "sql_text must cover the statement enum");
-
-static const co_sql_module sql = {CO_SQL_RUNS_QUERY, sql_text, SQL_LAST};
+CO_SQL_MODULE(CO_SQL_RUNS_QUERY);
 
 co_status co_runs_query(co_store *store, const co_runs_filter *f, int64_t after_seq,
                         int limit, json_t **items, int64_t *last_seq, bool *more,
@@ -63,14 +60,9 @@ co_status co_runs_query(co_store *store, const co_runs_filter *f, int64_t after_
         free(seqs);
         return st ? co_error_set(err, CO_ERR_NOMEM, "out of memory") : CO_ERR_STORE;
     }
-    co_bind_text(st, 1, f->states);
-    co_bind_text(st, 2, f->plans);
-    co_bind_text(st, 3, f->engines);
-    co_bind_text(st, 4, f->project_ids);
-    co_bind_text(st, 5, f->created_after);
-    co_bind_text(st, 6, f->created_before);
-    co_bind_int(st, 7, after_seq);
-    co_bind_int(st, 8, limit + 1);
+    CO_BIND(st, CO_TEXT(f->states), CO_TEXT(f->plans), CO_TEXT(f->engines),
+            CO_TEXT(f->project_ids), CO_TEXT(f->created_after), CO_TEXT(f->created_before),
+            CO_INT(after_seq), CO_INT(limit + 1));
     *more = false;
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == limit) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "store/resources.h"
 
 enum {
     SQL_ENQUEUE,
@@ -74,22 +75,9 @@ static const char *const sql_text[] = {
     [SQL_ATTEMPTS_OF] = "SELECT attempt, status, error, duration_ms, at FROM webhook_attempts"
                         " WHERE outbox_id = ?1 ORDER BY id",
 };
-_Static_assert(sizeof sql_text / sizeof sql_text[0] == SQL_LAST,
-               "sql_text must cover the statement enum");
+CO_SQL_MODULE(CO_SQL_WEBHOOKS);
 
-static const co_sql_module sql = {CO_SQL_WEBHOOKS, sql_text, SQL_LAST};
 
-#define STMT(name)                                                  \
-    sqlite3_stmt *st = co_store_stmt(store, &sql, name, err);       \
-    if (!st)                                                        \
-        return CO_ERR_STORE
-
-static co_status done(co_store *store, sqlite3_stmt *st, int rc, const char *what,
-                      co_error *err)
-{
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? CO_OK : co_store_fail(store, rc, what, err);
-}
 
 co_status co_webhooks_enqueue(co_store *store, int64_t event_id, const char *run_id,
                               const char *project_id, const char *type, const char *data,
@@ -97,15 +85,9 @@ co_status co_webhooks_enqueue(co_store *store, int64_t event_id, const char *run
 {
     if (!project_id || !*project_id)
         return CO_OK;
-    STMT(SQL_ENQUEUE);
-    co_bind_int(st, 1, event_id);
-    co_bind_text(st, 2, run_id && *run_id ? run_id : NULL);
-    co_bind_text(st, 3, project_id);
-    co_bind_text(st, 4, type);
-    co_bind_text(st, 5, data);
-    co_bind_text(st, 6, created_at);
-    co_bind_int(st, 7, now_ms);
-    return done(store, st, sqlite3_step(st), "queueing webhook deliveries", err);
+    return CO_EXEC(SQL_ENQUEUE, "queueing webhook deliveries", CO_INT(event_id),
+                   CO_TEXT(run_id && *run_id ? run_id : NULL), CO_TEXT(project_id),
+                   CO_TEXT(type), CO_TEXT(data), CO_TEXT(created_at), CO_INT(now_ms));
 }
 
 co_status co_webhooks_insert(co_store *store, const char *id, const char *project_id,
@@ -114,17 +96,11 @@ co_status co_webhooks_insert(co_store *store, const char *id, const char *projec
 {
     char now[32], *ev = json_dumps(events, JSON_COMPACT);
     co_status rc;
-    STMT(SQL_INSERT);
     if (!ev)
         return co_error_set(err, CO_ERR_NOMEM, "out of memory");
     co_clock_rfc3339(co_clock_now_ms(), now, sizeof now);
-    co_bind_text(st, 1, id);
-    co_bind_text(st, 2, project_id);
-    co_bind_text(st, 3, url);
-    co_bind_text(st, 4, ev);
-    co_bind_blob(st, 5, secret, secret_len);
-    co_bind_text(st, 6, now);
-    rc = done(store, st, sqlite3_step(st), "creating the webhook", err);
+    rc = CO_EXEC(SQL_INSERT, "creating the webhook", CO_TEXT(id), CO_TEXT(project_id),
+                 CO_TEXT(url), CO_TEXT(ev), CO_BLOB(secret, secret_len), CO_TEXT(now));
     free(ev);
     return rc;
 }
@@ -154,7 +130,7 @@ static json_t *row_json(sqlite3_stmt *st)
 co_status co_webhooks_get(co_store *store, const char *id, json_t **out, co_error *err)
 {
     int src;
-    STMT(SQL_GET);
+    CO_STMT(SQL_GET);
     co_bind_text(st, 1, id);
     src = sqlite3_step(st);
     if (src == SQLITE_ROW)
@@ -168,18 +144,10 @@ co_status co_webhooks_get(co_store *store, const char *id, json_t **out, co_erro
 co_status co_webhooks_list(co_store *store, const char *project_id, json_t **out,
                            co_error *err)
 {
-    json_t *arr = json_array();
-    int src;
-    STMT(SQL_LIST);
-    co_bind_text(st, 1, project_id);
-    while ((src = sqlite3_step(st)) == SQLITE_ROW)
-        json_array_append_new(arr, row_json(st));
-    if (done(store, st, src, "listing webhooks", err) != CO_OK) {
-        json_decref(arr);
-        return CO_ERR_STORE;
-    }
-    *out = arr;
-    return CO_OK;
+    co_status rc = co_res_exists(store, CO_KIND_PROJECT, project_id, err);
+    return rc != CO_OK ? rc
+                       : co_store_list_json(store, &sql, SQL_LIST, project_id, row_json,
+                                            "listing webhooks", out, err);
 }
 
 co_status co_webhooks_update(co_store *store, const char *id, const char *url,
@@ -187,14 +155,9 @@ co_status co_webhooks_update(co_store *store, const char *id, const char *url,
 {
     char now[32], *ev = events ? json_dumps(events, JSON_COMPACT) : NULL;
     co_status rc;
-    STMT(SQL_UPDATE);
     co_clock_rfc3339(co_clock_now_ms(), now, sizeof now);
-    co_bind_text(st, 1, id);
-    co_bind_text(st, 2, url);
-    co_bind_text(st, 3, ev);
-    co_bind_int(st, 4, enabled);
-    co_bind_text(st, 5, now);
-    rc = done(store, st, sqlite3_step(st), "updating the webhook", err);
+    rc = CO_EXEC(SQL_UPDATE, "updating the webhook", CO_TEXT(id), CO_TEXT(url), CO_TEXT(ev),
+                 CO_INT(enabled), CO_TEXT(now));
     free(ev);
     if (rc == CO_OK && sqlite3_changes(co_store_conn(store, NULL)) == 0)
         return co_error_set(err, CO_ERR_NOT_FOUND, "webhook %s does not exist", id);
@@ -203,45 +166,37 @@ co_status co_webhooks_update(co_store *store, const char *id, const char *url,
 
 co_status co_webhooks_delete(co_store *store, const char *id, co_error *err)
 {
-    co_status rc;
-    STMT(SQL_DELETE);
-    co_bind_text(st, 1, id);
-    rc = done(store, st, sqlite3_step(st), "deleting the webhook", err);
+    co_status rc = CO_EXEC(SQL_DELETE, "deleting the webhook", CO_TEXT(id));
     if (rc == CO_OK && sqlite3_changes(co_store_conn(store, NULL)) == 0)
         return co_error_set(err, CO_ERR_NOT_FOUND, "webhook %s does not exist", id);
     return rc;
 }
 
+/* One row of SQL_DUE as the sender's delivery item. */
+static json_t *due_json(sqlite3_stmt *st)
+{
+    return json_pack("{s:I, s:s, s:s, s:I, s:s, s:s, s:i, s:I, s:I}", "outbox_id",
+                     (json_int_t)sqlite3_column_int64(st, 0), "webhook_id", co_col_text(st, 1),
+                     "project_id", co_col_text(st, 2), "event_id",
+                     (json_int_t)sqlite3_column_int64(st, 3), "url", co_col_text(st, 4), "body",
+                     co_col_text(st, 5), "attempts", sqlite3_column_int(st, 6), "first_at",
+                     (json_int_t)sqlite3_column_int64(st, 7), "failing_since",
+                     (json_int_t)sqlite3_column_int64(st, 8));
+}
+
 co_status co_webhooks_due(co_store *store, int64_t now_ms, int limit, json_t **out,
                           co_error *err)
 {
-    json_t *arr = json_array();
-    int src;
-    STMT(SQL_DUE);
-    co_bind_int(st, 1, now_ms);
-    co_bind_int(st, 2, limit);
-    while ((src = sqlite3_step(st)) == SQLITE_ROW)
-        json_array_append_new(
-            arr, json_pack("{s:I, s:s, s:s, s:I, s:s, s:s, s:i, s:I, s:I}", "outbox_id",
-                           (json_int_t)sqlite3_column_int64(st, 0), "webhook_id",
-                           co_col_text(st, 1), "project_id", co_col_text(st, 2), "event_id",
-                           (json_int_t)sqlite3_column_int64(st, 3), "url", co_col_text(st, 4),
-                           "body", co_col_text(st, 5), "attempts", sqlite3_column_int(st, 6),
-                           "first_at", (json_int_t)sqlite3_column_int64(st, 7),
-                           "failing_since", (json_int_t)sqlite3_column_int64(st, 8)));
-    if (done(store, st, src, "reading due webhook deliveries", err) != CO_OK) {
-        json_decref(arr);
-        return CO_ERR_STORE;
-    }
-    *out = arr;
-    return CO_OK;
+    CO_STMT(SQL_DUE);
+    CO_BIND(st, CO_INT(now_ms), CO_INT(limit));
+    return co_store_rows_json(store, st, due_json, "reading due webhook deliveries", out, err);
 }
 
 co_status co_webhooks_secret(co_store *store, const char *id, unsigned char **blob,
                              size_t *len, co_error *err)
 {
     int src;
-    STMT(SQL_SECRET);
+    CO_STMT(SQL_SECRET);
     *blob = NULL;
     co_bind_text(st, 1, id);
     src = sqlite3_step(st);
@@ -264,49 +219,28 @@ co_status co_webhooks_record(co_store *store, int64_t outbox_id, const char *web
                              int64_t next_at, int64_t now_ms, co_error *err)
 {
     char now[32];
-    sqlite3_stmt *st;
     co_status rc;
     if ((rc = co_store_begin(store, err)) != CO_OK)
         return rc;
     co_clock_rfc3339(now_ms, now, sizeof now);
-    if (!(st = co_store_stmt(store, &sql, SQL_ATTEMPT, err)))
-        goto fail;
-    co_bind_int(st, 1, outbox_id);
-    co_bind_int(st, 2, attempt);
-    if (status)
-        co_bind_int(st, 3, status);
-    co_bind_text(st, 4, error);
-    co_bind_int(st, 5, duration_ms);
-    co_bind_text(st, 6, now);
-    if (done(store, st, sqlite3_step(st), "recording a webhook attempt", err) != CO_OK ||
-        !(st = co_store_stmt(store, &sql, SQL_DONE, err)))
-        goto fail;
-    co_bind_int(st, 1, outbox_id);
-    co_bind_int(st, 2, attempt);
-    co_bind_int(st, 3, delivered);
-    co_bind_int(st, 4, give_up);
-    co_bind_int(st, 5, next_at);
-    if (done(store, st, sqlite3_step(st), "recording a webhook delivery", err) != CO_OK ||
-        !(st = co_store_stmt(store, &sql, SQL_FAILING, err)))
-        goto fail;
-    co_bind_text(st, 1, webhook_id);
-    co_bind_int(st, 2, delivered);
-    co_bind_int(st, 3, now_ms);
-    if (done(store, st, sqlite3_step(st), "recording a webhook failure", err) != CO_OK)
-        goto fail;
+    if ((rc = CO_EXEC(SQL_ATTEMPT, "recording a webhook attempt", CO_INT(outbox_id),
+                      CO_INT(attempt), status ? CO_INT(status) : CO_NULL, CO_TEXT(error),
+                      CO_INT(duration_ms), CO_TEXT(now))) != CO_OK ||
+        (rc = CO_EXEC(SQL_DONE, "recording a webhook delivery", CO_INT(outbox_id),
+                      CO_INT(attempt), CO_INT(delivered), CO_INT(give_up), CO_INT(next_at))) !=
+            CO_OK ||
+        (rc = CO_EXEC(SQL_FAILING, "recording a webhook failure", CO_TEXT(webhook_id),
+                      CO_INT(delivered), CO_INT(now_ms))) != CO_OK) {
+        co_store_rollback(store);
+        return rc;
+    }
     return co_store_commit(store, err);
-fail:
-    co_store_rollback(store);
-    return err && err->status ? err->status : CO_ERR_STORE;
 }
 
 co_status co_webhooks_disable(co_store *store, const char *id, const char *reason,
                               co_error *err)
 {
-    STMT(SQL_DISABLE);
-    co_bind_text(st, 1, id);
-    co_bind_text(st, 2, reason);
-    return done(store, st, sqlite3_step(st), "disabling the webhook", err);
+    return CO_EXEC(SQL_DISABLE, "disabling the webhook", CO_TEXT(id), CO_TEXT(reason));
 }
 
 co_status co_webhooks_deliveries(co_store *store, const char *id, int limit, json_t **out,
@@ -316,7 +250,7 @@ co_status co_webhooks_deliveries(co_store *store, const char *id, int limit, jso
     int64_t ids[200];
     int n = 0, src;
     size_t i;
-    STMT(SQL_DELIVERIES);
+    CO_STMT(SQL_DELIVERIES);
     co_bind_text(st, 1, id);
     co_bind_int(st, 2, limit > 200 ? 200 : limit);
     while ((src = sqlite3_step(st)) == SQLITE_ROW && n < 200) {
@@ -335,8 +269,8 @@ co_status co_webhooks_deliveries(co_store *store, const char *id, int limit, jso
                                : json_null(),
                            "created_at", co_col_text(st, 6)));
     }
-    if (done(store, st, src == SQLITE_ROW ? SQLITE_DONE : src, "listing deliveries", err) !=
-        CO_OK) {
+    if (co_store_done(store, st, src == SQLITE_ROW ? SQLITE_DONE : src, "listing deliveries",
+                      err) != CO_OK) {
         json_decref(arr);
         return CO_ERR_STORE;
     }

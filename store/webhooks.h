@@ -45,7 +45,9 @@ CO_MUST_CHECK co_status co_webhooks_insert(co_store *store, const char *id,
 CO_MUST_CHECK co_status co_webhooks_get(co_store *store, const char *id, json_t **out,
                                         co_error *err);
 
-/* Webhooks of project_id as a new array of representations. */
+/* Webhooks of project_id as a new array of representations (*out, caller
+ * decrefs). Errors: CO_ERR_NOT_FOUND when the project does not exist,
+ * CO_ERR_STORE. */
 CO_MUST_CHECK co_status co_webhooks_list(co_store *store, const char *project_id,
                                          json_t **out, co_error *err);
 

@@ -392,6 +392,37 @@ static void test_read_only(void)
     json_decref(o);
 }
 
+/* v_depth_ok names the first container nested too deep by its pointer,
+ * through objects and arrays; scalars do not count as a level. */
+static void test_depth(void)
+{
+    static const struct {
+        const char *doc;
+        int max;
+        const char *where; /* NULL: within the limit */
+    } rows[] = {
+        {"{\"a\": 1, \"b\": [1, 2]}", 2, NULL},
+        {"{\"a\": {\"b\": {}}}", 2, "/a/b"},
+        {"{\"a\": [1, {\"c\": \"x\"}]}", 2, "/a/1"},
+        {"{\"a\": [1, {\"c\": \"x\"}]}", 3, NULL},
+        {"{\"x\": 1, \"a/b\": [[]]}", 2, "/a~1b/0"},
+        {"[{}, [[]]]", 2, "/1/0"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        json_t *o = js(rows[i].doc);
+        co_error err;
+        bool ok;
+        reset(&err);
+        ok = v_depth_ok(o, rows[i].max, &err);
+        if (!rows[i].where)
+            CHECK(ok && err.status == CO_OK, "%s within %d levels", rows[i].doc, rows[i].max);
+        else
+            CHECK(!ok && one_field(&err, rows[i].where, "nested deeper than"),
+                  "%s deeper than %d levels at %s", rows[i].doc, rows[i].max, rows[i].where);
+        json_decref(o);
+    }
+}
+
 /* Applies patch to doc and compares with want (all JSON texts). */
 static void merge_case(const char *doc, const char *patch, const char *want)
 {
@@ -571,6 +602,7 @@ int main(void)
     test_bool();
     test_object();
     test_read_only();
+    test_depth();
     test_merge_patch();
     test_error_record();
     test_all_checks_run();
