@@ -1,7 +1,10 @@
-"""Helpers for tests that drive runs of the test engine over the API."""
+"""Helpers for tests that drive runs over the API."""
+import contextlib
+
 import requests
 
 from daemon import wait_until
+from pgcluster import Cluster
 
 
 def make_project(url, name="runs"):
@@ -68,3 +71,50 @@ def step_order(events):
             if e["data"]["step"] not in seen:
                 seen.append(e["data"]["step"])
     return seen
+
+
+@contextlib.contextmanager
+def two_clusters(source_name, target_name):
+    """A started source and target cluster, stopped afterwards (for module
+    fixtures)."""
+    src, tgt = Cluster(source_name), Cluster(target_name)
+    src.start()
+    tgt.start()
+    try:
+        yield src, tgt
+    finally:
+        src.stop()
+        tgt.stop()
+
+
+class O2PEnv:
+    """A daemon's project with a postgres source (src, sdb) and target
+    (tgt, tdb) endpoint, to start oracle-to-postgres runs on pg-logical."""
+
+    def __init__(self, daemon, name, src, sdb, tgt, tdb):
+        self.d, self.url = daemon, daemon.url
+        self.src, self.sdb, self.tgt, self.tdb = src, sdb, tgt, tdb
+        self.pid = make_project(self.url, name)
+        self.eps = {}
+        for role, cl, db in (("source", src, sdb), ("target", tgt, tdb)):
+            r = requests.post(f"{self.url}/v1/projects/{self.pid}/endpoints", json={
+                "name": role, "role": role, "engine": "postgres", "host": "127.0.0.1",
+                "port": cl.port, "database": db, "username": cl.user,
+                "password": cl.password, "sslmode": "disable"})
+            assert r.status_code == 201, r.text
+            self.eps[role] = r.json()["id"]
+
+    def start(self, **params):
+        r = requests.post(f"{self.url}/v1/projects/{self.pid}/runs", json={
+            "plan": "oracle-to-postgres", "engine": "pg-logical",
+            "parameters": dict({"source_endpoint_id": self.eps["source"],
+                                "target_endpoint_id": self.eps["target"]}, **params)})
+        assert r.status_code == 201, r.text
+        return r.json()["id"]
+
+    def run(self, rid):
+        return requests.get(f"{self.url}/v1/runs/{rid}").json()
+
+    def until(self, rid, states, timeout=180):
+        return wait_until(lambda: (lambda x: x if x["state"] in states else None)(self.run(rid)),
+                          timeout, interval=0.2, what=f"run state in {states}")

@@ -9,8 +9,8 @@ import psycopg2
 import pytest
 import requests
 
-from daemon import Daemon, wait_until
-from pgcluster import Cluster
+from daemon import Daemon
+from runs_util import O2PEnv, two_clusters
 
 SOURCE_SQL = r"""
 CREATE TABLE public.big (id bigint PRIMARY KEY, grp int NOT NULL, payload text,
@@ -46,14 +46,8 @@ CHECKSUMS = {
 
 @pytest.fixture(scope="module")
 def clusters():
-    src, tgt = Cluster("scsrc"), Cluster("sctgt")
-    src.start()
-    tgt.start()
-    try:
-        yield src, tgt
-    finally:
-        src.stop()
-        tgt.stop()
+    with two_clusters("scsrc", "sctgt") as pair:
+        yield pair
 
 
 @pytest.fixture
@@ -63,39 +57,15 @@ def env(clusters, tmp_path, request):
     sdb, tdb = src.createdb(f"s_{name}"), tgt.createdb(f"t_{name}")
     src.psql(SOURCE_SQL, sdb, tuples=False)
     d = Daemon(tmp_path).start()
-    pid = requests.post(d.url + "/v1/projects", json={"name": name}).json()["id"]
-    eps = {}
-    for role, cl, db in (("source", src, sdb), ("target", tgt, tdb)):
-        r = requests.post(f"{d.url}/v1/projects/{pid}/endpoints", json={
-            "name": role, "role": role, "engine": "postgres", "host": "127.0.0.1",
-            "port": cl.port, "database": db, "username": cl.user, "password": cl.password,
-            "sslmode": "disable"})
-        assert r.status_code == 201, r.text
-        eps[role] = r.json()["id"]
-
-    class Env:
-        pass
-    e = Env()
-    e.src, e.tgt, e.sdb, e.tdb, e.d = src, tgt, sdb, tdb, d
-
-    def start(**params):
-        r = requests.post(f"{d.url}/v1/projects/{pid}/runs", json={
-            "plan": "oracle-to-postgres", "engine": "pg-logical",
-            "parameters": dict({"source_endpoint_id": eps["source"],
-                                "target_endpoint_id": eps["target"]}, **params)})
-        assert r.status_code == 201, r.text
-        return r.json()["id"]
-
-    def run(rid):
-        return requests.get(f"{d.url}/v1/runs/{rid}").json()
-
-    def until(rid, states, timeout=240):
-        return wait_until(lambda: (lambda x: x if x["state"] in states else None)(run(rid)),
-                          timeout, interval=0.2, what=f"run state in {states}")
-    e.start, e.run, e.until = start, run, until
-    yield e
+    yield O2PEnv(d, name, src, sdb, tgt, tdb)
     if d.proc:
         assert d.stop() == 0, d.log()
+
+
+def slots_left(e):
+    """Replication slots of the source database (the clusters are shared)."""
+    return e.src.scalar("SELECT count(*) FROM pg_replication_slots"
+                        " WHERE database = current_database()", e.sdb)
 
 
 def step(run, sid):
@@ -178,8 +148,7 @@ def test_snapshot_copy_in_ranges_while_the_source_changes(env):
     assert keys == "big_pkey:p,small_label_key:u,small_pkey:p", keys
     assert e.tgt.scalar("SELECT count(*) FROM pg_indexes WHERE indexname = 'big_grp'",
                         e.tdb) == "1"
-    assert e.src.scalar("SELECT count(*) FROM pg_replication_slots"
-                        " WHERE database = current_database()", e.sdb) == "0"
+    assert slots_left(e) == "0"
 
 
 def test_a_target_table_with_rows_fails_the_full_load_and_keeps_them(env):
@@ -204,8 +173,7 @@ def test_a_target_table_with_rows_fails_the_full_load_and_keeps_them(env):
                         e.tdb) == "zzkept"
     assert e.tgt.scalar("SELECT count(*) FROM pg_constraint WHERE conname = 'small_pkey'",
                         e.tdb) == "1"
-    assert e.src.scalar("SELECT count(*) FROM pg_replication_slots"
-                        " WHERE database = current_database()", e.sdb) == "0"
+    assert slots_left(e) == "0"
 
 
 def test_subscription_method_is_still_there(env):
@@ -220,17 +188,13 @@ def test_subscription_method_is_still_there(env):
 
 
 def test_an_unknown_method_is_refused(env):
-    before = requests.get(f"{env.d.url}/v1/runs").json()
-    pid = before and None
-    r = requests.get(f"{env.d.url}/v1/projects").json()
-    pid = (r["items"] if isinstance(r, dict) else r)[0]["id"]
-    eps = requests.get(f"{env.d.url}/v1/projects/{pid}/endpoints").json()
-    eps = {x["role"]: x["id"] for x in (eps["items"] if isinstance(eps, dict) else eps)}
-    r = requests.post(f"{env.d.url}/v1/projects/{pid}/runs", json={
+    before = requests.get(f"{env.url}/v1/runs").json()
+    r = requests.post(f"{env.url}/v1/projects/{env.pid}/runs", json={
         "plan": "oracle-to-postgres", "engine": "pg-logical",
-        "parameters": {"source_endpoint_id": eps["source"], "target_endpoint_id": eps["target"],
+        "parameters": {"source_endpoint_id": env.eps["source"],
+                       "target_endpoint_id": env.eps["target"],
                        "full_load_method": "rsync", "full_load_split_pages": -1}})
     assert r.status_code in (400, 422), r.text
     assert r.headers["Content-Type"].startswith("application/problem+json")
     assert "full_load_method" in r.text and "full_load_split_pages" in r.text, r.text
-    assert requests.get(f"{env.d.url}/v1/runs").json() == before
+    assert requests.get(f"{env.url}/v1/runs").json() == before

@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from daemon import Daemon, wait_until
-from pgcluster import Cluster
+from runs_util import O2PEnv, two_clusters
 
 SOURCE_SQL = r"""
 CREATE TABLE public.kw (id int PRIMARY KEY, begin int, "end" text, atomic boolean, loop numeric);
@@ -34,15 +34,8 @@ _names = itertools.count()
 
 @pytest.fixture(scope="module")
 def clusters():
-    src = Cluster("srcsrc")
-    tgt = Cluster("srctgt")
-    src.start()
-    tgt.start()
-    try:
-        yield src, tgt
-    finally:
-        src.stop()
-        tgt.stop()
+    with two_clusters("srcsrc", "srctgt") as pair:
+        yield pair
 
 
 @pytest.fixture
@@ -54,38 +47,7 @@ def env(clusters, tmp_path):
     sdb, tdb = src.createdb(f"src{n}"), tgt.createdb(f"tgt{n}")
     src.psql(SOURCE_SQL, sdb, tuples=False)
     d = Daemon(tmp_path).start()
-    url = d.url
-    pid = requests.post(url + "/v1/projects", json={"name": f"p{n}"}).json()["id"]
-    eps = {}
-    for role, cl, db in (("source", src, sdb), ("target", tgt, tdb)):
-        r = requests.post(f"{url}/v1/projects/{pid}/endpoints", json={
-            "name": role, "role": role, "engine": "postgres", "host": "127.0.0.1",
-            "port": cl.port, "database": db, "username": cl.user, "password": cl.password,
-            "sslmode": "disable"})
-        assert r.status_code == 201, r.text
-        eps[role] = r.json()["id"]
-
-    class Env:
-        pass
-    e = Env()
-    e.src, e.tgt, e.sdb, e.tdb, e.url, e.pid, e.d = src, tgt, sdb, tdb, url, pid, d
-
-    def start(**params):
-        r = requests.post(f"{url}/v1/projects/{pid}/runs", json={
-            "plan": "oracle-to-postgres", "engine": "pg-logical",
-            "parameters": dict({"source_endpoint_id": eps["source"],
-                                "target_endpoint_id": eps["target"]}, **params)})
-        assert r.status_code == 201, r.text
-        return r.json()["id"]
-
-    def run(rid):
-        return requests.get(f"{url}/v1/runs/{rid}").json()
-
-    def until(rid, states, timeout=180):
-        return wait_until(lambda: (lambda x: x if x["state"] in states else None)(run(rid)),
-                          timeout, interval=0.2, what=f"run state in {states}")
-    e.start, e.run, e.until = start, run, until
-    yield e
+    yield O2PEnv(d, f"p{n}", src, sdb, tgt, tdb)
     if d.proc:
         assert d.stop() == 0, d.log()
 

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from daemon import Daemon, wait_until
-from pgcluster import Cluster
+from runs_util import two_clusters
 
 SCHEMA = """
 CREATE TABLE items (id integer PRIMARY KEY, v text NOT NULL, n integer NOT NULL);
@@ -30,15 +30,8 @@ PARAMS = {"schemas": ["public"], "validation_chunk_rows": 400, "validation_max_c
 
 @pytest.fixture(scope="module")
 def clusters():
-    src = Cluster("vsource")
-    tgt = Cluster("vtarget")
-    src.start()
-    tgt.start()
-    try:
-        yield src, tgt
-    finally:
-        src.stop()
-        tgt.stop()
+    with two_clusters("vsource", "vtarget") as pair:
+        yield pair
 
 
 def fresh_dbs(src, tgt, name):
@@ -252,10 +245,10 @@ def test_the_validation_goes_on_while_the_gate_waits(clusters, tmp_path):
     db = "gatewatch"
     fresh_dbs(src, tgt, db)
     d = Daemon(tmp_path).start()
-    writer = Writer(src, db)
+    writer = Writer(src, db)  # started once the run waits at the gate
     try:
+        rid = start_run(d.url, src, tgt, db)
         url = d.url
-        rid = start_run(url, src, tgt, db)
         run = wait_run(url, rid, ("awaiting_approval", "failed"), 300, "the gate")
         assert run["state"] == "awaiting_approval", run
         at_gate = step(run, "await_cdc_sync")["outputs"]["validation"]["changed_keys_validated"]
