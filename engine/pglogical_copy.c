@@ -190,6 +190,7 @@ void pgl_snapshot_copy(co_step_ctx *ctx, const char *role, co_verdict *v)
     o.targets = tgt;
     o.jobs = (size_t)jobs;
     o.keys = keys;
+    o.stop = &ctx->app->stopping; /* SIGTERM: the copy is abandoned, retried at start */
     if (pg_snapcopy_run(&o, tables, &report, &err) == CO_OK) {
         json_object_set_new(ctx->outputs, "full_load_copy",
                             json_pack("{s:s, s:s, s:i, s:I, s:O}", "method", "snapshot",

@@ -514,11 +514,18 @@ static co_status copy_stream(sc_job *j, PGconn *src, PGconn *tgt, sc_chunk *ch,
             ch->table->rows += pending;
             pthread_mutex_unlock(&j->mu);
             pending = 0;
+            if (j->o->stop && atomic_load(j->o->stop)) {
+                rc = co_error_set(err, CO_ERR_TRANSIENT,
+                                  "%s: interrupted, cutoverd is stopping", what);
+                break;
+            }
         }
     }
     if (rc == CO_OK && n == -2)
         rc = pg_conn_fail(src, NULL, what, err);
-    while ((res = PQgetResult(src))) {
+    /* a stream left in the middle stays in COPY OUT: PQgetResult would
+     * return that state forever; the caller closes the connection */
+    while (n <= 0 && (res = PQgetResult(src))) {
         if (rc == CO_OK && PQresultStatus(res) != PGRES_COMMAND_OK)
             rc = pg_conn_fail(src, res, what, err);
         PQclear(res);
@@ -582,7 +589,8 @@ static void *worker(void *arg)
         bool last;
         co_status rc;
         pthread_mutex_lock(&j->mu);
-        if (j->failed || j->next >= j->nchunks) {
+        if (j->failed || j->next >= j->nchunks ||
+            (j->o->stop && atomic_load(j->o->stop))) {
             pthread_mutex_unlock(&j->mu);
             break;
         }
@@ -695,15 +703,18 @@ co_status pg_snapcopy_run(const pg_snapcopy_opts *o, const json_t *tables,
         job_free(&j);
         return rc;
     }
-    j.running = o->jobs;
+    /* counted under the lock before each thread starts: a worker without
+     * work may end before the next one is created */
+    pthread_mutex_lock(&j.mu);
     for (size_t i = 0; i < o->jobs; i++) {
         w[i] = (sc_worker){.job = &j, .src = o->sources[i], .tgt = o->targets[i]};
-        if (pthread_create(&w[i].th, NULL, worker, &w[i]) != 0)
+        j.running++;
+        if (pthread_create(&w[i].th, NULL, worker, &w[i]) != 0) {
+            j.running--;
             break;
+        }
         started++;
     }
-    pthread_mutex_lock(&j.mu);
-    j.running = started;
     if (started == 0 && !j.failed) {
         j.failed = true;
         co_error_set(&j.err, CO_ERR_NOMEM, "cannot start a copy thread");

@@ -24,6 +24,7 @@
 
 #include <jansson.h>
 #include <libpq-fe.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "core/status.h"
@@ -50,6 +51,10 @@ typedef struct pg_snapcopy_opts {
                                  per table after its copy; may be NULL */
     pg_snapcopy_progress_fn progress; /* may be NULL */
     void *progress_user;
+    const atomic_int *stop;   /* when it becomes non-zero (the daemon is
+                                 stopping) every COPY in flight is abandoned
+                                 and the copy fails with CO_ERR_TRANSIENT
+                                 (so the step is retried); may be NULL */
 } pg_snapcopy_opts;
 
 /* Runs CREATE_REPLICATION_SLOT <slot> LOGICAL pgoutput EXPORT_SNAPSHOT on
@@ -99,7 +104,7 @@ CO_MUST_CHECK co_status pg_snapcopy_reset_target(PGconn *tgt, const json_t *tabl
  * STDIN on a target, one table range per connection pair at a time, the
  * largest tables first; then each table's keys of o->keys (ALTER TABLE ONLY
  * ... ADD CONSTRAINT). Stops after the ranges in flight at the first
- * failure. *report_out (owned; also on failure) is the last progress array
+ * failure, and within 10,000 rows of each stream once o->stop is set. *report_out (owned; also on failure) is the last progress array
  * (see pg_snapcopy_progress_fn). Errors: CO_ERR_INVALID (bad options or a
  * table missing on the source), CO_ERR_REMOTE / CO_ERR_TRANSIENT naming the
  * table (see pg_conn_fail), CO_ERR_NOMEM. */

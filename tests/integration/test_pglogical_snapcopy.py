@@ -187,6 +187,19 @@ def test_subscription_method_is_still_there(env):
         assert e.src.scalar(sql, e.sdb) == e.tgt.scalar(sql, e.tdb), name
 
 
+def test_more_jobs_than_tables(env):
+    # twelve of the sixteen copy threads find nothing to do and end at once,
+    # some before the last one is started: the copy must still finish
+    e = env
+    rid = e.start(full_load_jobs=16)
+    run = e.until(rid, ("awaiting_approval", "failed"), timeout=120)
+    assert run["state"] == "awaiting_approval", run
+    copy = step(run, "full_load")["outputs"]["full_load_copy"]
+    assert copy["jobs"] == 16 and len(copy["tables"]) == 4
+    for name, sql in CHECKSUMS.items():
+        assert e.src.scalar(sql, e.sdb) == e.tgt.scalar(sql, e.tdb), name
+
+
 def test_an_unknown_method_is_refused(env):
     before = requests.get(f"{env.url}/v1/runs").json()
     r = requests.post(f"{env.url}/v1/projects/{env.pid}/runs", json={
