@@ -23,9 +23,11 @@ both clusters and sync:
   cutover   release cutoverd: project, two endpoints, then the
             oracle-to-postgres plan on pg-logical with
             {"schemas": ["public"]} plus --params (default
-            {"validate_tables": false}: pgcopydb does not compare the data,
-            so neither does cutover's run here; pass --params '{}' to
-            include the continuous validation before the gate). Measured: from the POST that creates
+            {"validate_tables": false, "full_load_method": "snapshot"}:
+            pgcopydb does not compare the data, so neither does cutover's
+            run here, and the snapshot copy is the method compared; pass
+            --params '{"full_load_method": "snapshot"}' to include the
+            continuous validation before the gate). Measured: from the POST that creates
             the run to the run waiting at the cutover gate (polled every
             50 ms), i.e. schema, full load, indexes and foreign keys, CDC
             caught up. The gate is then approved and the run must succeed
@@ -154,7 +156,7 @@ def main():
     p.add_argument("--scale", type=int, default=50)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--wait-quiet", type=float, default=60)
-    p.add_argument("--params", type=json.loads, default={"validate_tables": False},
+    p.add_argument("--params", type=json.loads, default={"validate_tables": False, "full_load_method": "snapshot"},
                    help="extra run parameters for cutover (JSON object)")
     p.add_argument("--build-dir", default=os.path.join(b.ROOT, "build-release"))
     p.add_argument("--timeout", type=float, default=900)

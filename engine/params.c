@@ -203,10 +203,10 @@ static const param_def o2p_params[] = {
     {"restore_jobs", P_INT, false, NULL, 1, 64,
      "connections restore_constraints builds indexes and foreign keys with, side "
      "by side (default: the number of CPU cores of the cutoverd host)"},
-    {"full_load_method", P_STRING, false, "\"snapshot\"", 0, 0,
-     "pg-logical: snapshot (the slot made with an exported snapshot, tables copied "
-     "under it in parallel with primary keys built per table, then CDC from the "
-     "slot) or subscription (PostgreSQL's table synchronisation, copy_data = true)"},
+    {"full_load_method", P_STRING, false, "\"subscription\"", 0, 0,
+     "pg-logical: subscription (PostgreSQL's table synchronisation, copy_data = "
+     "true) or snapshot (the slot made with an exported snapshot, tables copied "
+     "under it in parallel with primary keys built per table, then CDC from the slot)"},
     {"full_load_jobs", P_INT, false, NULL, 1, 64,
      "pg-logical snapshot copy: connection pairs copying tables side by side "
      "(default: the number of CPU cores of the cutoverd host)"},

@@ -1,5 +1,4 @@
-"""The pg-logical full load by snapshot copy (full_load_method "snapshot", the
-default): the slot made with an exported snapshot, tables copied under it in
+"""The pg-logical full load by snapshot copy (full_load_method "snapshot"): the slot made with an exported snapshot, tables copied under it in
 ctid ranges over several connections while the source keeps changing, keys
 built again per table, then CDC from the slot's consistent point. Every row
 must arrive exactly once."""
@@ -114,7 +113,7 @@ class Writer:
 def test_snapshot_copy_in_ranges_while_the_source_changes(env):
     e = env
     with Writer(e.src, e.sdb) as w:
-        rid = e.start(full_load_jobs=3, full_load_split_pages=40)
+        rid = e.start(full_load_method="snapshot", full_load_jobs=3, full_load_split_pages=40)
         run = e.until(rid, ("awaiting_approval", "failed"))
         assert run["state"] == "awaiting_approval", run
         assert w.done > 0 and w.error is None, w.error
@@ -164,7 +163,7 @@ def test_a_target_table_with_rows_fails_the_full_load_and_keeps_them(env):
         END $$;
         CREATE EVENT TRIGGER seed_small ON ddl_command_end EXECUTE FUNCTION public.seed_small();
         """, e.tdb, tuples=False)
-    rid = e.start()
+    rid = e.start(full_load_method="snapshot")
     run = e.until(rid, ("failed", "awaiting_approval"))
     assert run["state"] == "failed" and run["current_step"] == "full_load", run
     err = step(run, "full_load")["last_error"]
@@ -176,9 +175,9 @@ def test_a_target_table_with_rows_fails_the_full_load_and_keeps_them(env):
     assert slots_left(e) == "0"
 
 
-def test_subscription_method_is_still_there(env):
+def test_subscription_method_is_the_default(env):
     e = env
-    rid = e.start(full_load_method="subscription")
+    rid = e.start()
     run = e.until(rid, ("awaiting_approval", "failed"))
     assert run["state"] == "awaiting_approval", run
     assert "full_load_copy" not in step(run, "full_load")["outputs"]
@@ -191,7 +190,7 @@ def test_more_jobs_than_tables(env):
     # twelve of the sixteen copy threads find nothing to do and end at once,
     # some before the last one is started: the copy must still finish
     e = env
-    rid = e.start(full_load_jobs=16)
+    rid = e.start(full_load_method="snapshot", full_load_jobs=16)
     run = e.until(rid, ("awaiting_approval", "failed"), timeout=120)
     assert run["state"] == "awaiting_approval", run
     copy = step(run, "full_load")["outputs"]["full_load_copy"]
