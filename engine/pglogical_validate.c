@@ -152,64 +152,6 @@ static const char *digest_of(const json_t *map, const char *k)
     return d ? d : "";
 }
 
-/* The digests of a set of keys on both sides and the mismatches found
- * among them. */
-typedef struct keyset {
-    json_t *s, *g;  /* key text -> digest, source and target */
-    json_t *bad;    /* key entries found differing (the first KEYS_LISTED) */
-    int64_t nbad;   /* keys found differing */
-    char lsn[32];   /* the source LSN after the read */
-} keyset;
-
-/* Reads the digests of the keys named by the member names of keys (key
- * texts) into ks, which keyset_free releases whatever this returns. */
-static co_status keyset_read(vrun *r, const json_t *t, json_t *keys, keyset *ks)
-{
-    json_t *list = json_array(), *val;
-    const char *k;
-    co_status rc;
-    memset(ks, 0, sizeof *ks);
-    ks->bad = json_array();
-    json_object_foreach(keys, k, val)
-        json_array_append_new(list, json_loads(k, JSON_DECODE_ANY, NULL));
-    rc = digests(r, t, list, &ks->s, &ks->g, ks->lsn, sizeof ks->lsn);
-    json_decref(list);
-    return rc;
-}
-
-/* Judges key text k, whose entry val holds "src" and "checks" of earlier
- * checks; a mismatch is listed in ks. *sd receives the source digest. */
-static kverdict keyset_judge(vrun *r, json_t *t, keyset *ks, const char *k,
-                             const json_t *val, int *checks, const char **sd)
-{
-    const char *gd = digest_of(ks->g, k);
-    kverdict kv;
-    *sd = digest_of(ks->s, k);
-    kv = judge(r, *sd, gd, v_str(val, "src"), (int)ival(val, "checks"), checks);
-    if (kv == K_MISMATCH && ks->nbad++ < KEYS_LISTED)
-        json_array_append_new(ks->bad, key_entry(k, *sd, gd));
-    if (kv == K_MATCH)
-        add_int(t, "keys_validated", 1);
-    return kv;
-}
-
-/* Records the mismatches of ks, if any, as one mismatch found_by. */
-static void keyset_report(vrun *r, json_t *t, keyset *ks, const json_t *lo, const json_t *hi,
-                          const char *found_by)
-{
-    if (ks->nbad) {
-        add_mismatch(r, t, lo, hi, ks->bad, ks->nbad, found_by);
-        ks->bad = NULL;
-    }
-}
-
-static void keyset_free(keyset *ks)
-{
-    json_decref(ks->bad);
-    json_decref(ks->s);
-    json_decref(ks->g);
-}
-
 /* ------------------------------------------------------------- chunks */
 
 static void chunk_validated(vrun *r, json_t *t, int64_t rows)
@@ -359,29 +301,46 @@ out:
  * changing are left to the change log. */
 static co_status follow_keys(vrun *r, json_t *t, json_t *p, bool *retire)
 {
-    json_t *keys = json_object_get(p, "keys"), *val;
+    json_t *keys = json_object_get(p, "keys"), *list = json_array(), *s = NULL, *g = NULL;
+    json_t *bad = json_array(), *val;
     const char *k;
     void *tmp;
-    keyset ks;
+    char lsn[32];
+    int64_t nbad = 0;
     co_status rc;
 
-    if ((rc = keyset_read(r, t, keys, &ks)) != CO_OK)
+    json_object_foreach(keys, k, val)
+        json_array_append_new(list, json_loads(k, JSON_DECODE_ANY, NULL));
+    if ((rc = digests(r, t, list, &s, &g, lsn, sizeof lsn)) != CO_OK)
         goto out;
     json_object_foreach_safe(keys, tmp, k, val) {
         int checks = 0;
-        const char *sd;
-        if (keyset_judge(r, t, &ks, k, val, &checks, &sd) == K_DEFER)
+        const char *sd = digest_of(s, k), *gd = digest_of(g, k);
+        kverdict kv = judge(r, sd, gd, v_str(val, "src"), (int)ival(val, "checks"), &checks);
+        if (kv == K_DEFER) {
             json_object_set_new(val, "checks", json_integer(checks));
-        else
-            json_object_del(keys, k);
+            continue;
+        }
+        if (kv == K_MISMATCH && nbad++ < KEYS_LISTED)
+            json_array_append_new(bad, key_entry(k, sd, gd));
+        if (kv == K_MATCH)
+            add_int(t, "keys_validated", 1);
+        json_object_del(keys, k);
     }
-    json_object_set_new(p, "wait_lsn", json_string(ks.lsn));
-    keyset_report(r, t, &ks, json_object_get(p, "lo"), json_object_get(p, "hi"), "chunk");
+    json_object_set_new(p, "wait_lsn", json_string(lsn));
+    if (nbad) {
+        add_mismatch(r, t, json_object_get(p, "lo"), json_object_get(p, "hi"), bad, nbad,
+                     "chunk");
+        bad = NULL;
+    }
     *retire = json_object_size(keys) == 0;
     if (*retire)
         chunk_validated(r, t, ival(p, "source_rows"));
 out:
-    keyset_free(&ks);
+    json_decref(bad);
+    json_decref(list);
+    json_decref(s);
+    json_decref(g);
     return rc;
 }
 
@@ -415,18 +374,22 @@ static co_status recheck_due(vrun *r, bool *did)
  * key text to {"ids": [...], "checks", "src"}. */
 static co_status log_table(vrun *r, json_t *t, json_t *entries, json_t *done)
 {
-    json_t *defer = json_array(), *val;
+    json_t *list = json_array(), *s = NULL, *g = NULL, *bad = json_array(), *val;
+    json_t *defer = json_array();
     const char *k;
-    keyset ks;
+    char lsn[32];
+    int64_t nbad = 0;
     co_status rc;
 
-    if ((rc = keyset_read(r, t, entries, &ks)) != CO_OK)
+    json_object_foreach(entries, k, val)
+        json_array_append_new(list, json_loads(k, JSON_DECODE_ANY, NULL));
+    if ((rc = digests(r, t, list, &s, &g, lsn, sizeof lsn)) != CO_OK)
         goto out;
     json_object_foreach(entries, k, val) {
         int checks = 0;
-        const char *sd;
+        const char *sd = digest_of(s, k), *gd = digest_of(g, k);
         json_t *ids = json_object_get(val, "ids");
-        kverdict kv = keyset_judge(r, t, &ks, k, val, &checks, &sd);
+        kverdict kv = judge(r, sd, gd, v_str(val, "src"), (int)ival(val, "checks"), &checks);
         size_t i, from = 0;
         json_t *id;
         if (kv == K_DEFER || kv == K_UNSTABLE) {
@@ -435,7 +398,11 @@ static co_status log_table(vrun *r, json_t *t, json_t *entries, json_t *done)
                                                    json_array_get(ids, 0), "checks", checks,
                                                    "src", sd));
             from = 1;
-        } else if (kv == K_MATCH) {
+        } else if (kv == K_MISMATCH) {
+            if (nbad++ < KEYS_LISTED)
+                json_array_append_new(bad, key_entry(k, sd, gd));
+        } else {
+            add_int(t, "keys_validated", 1);
             add_int(r->st, "changed_keys_validated", 1);
         }
         json_array_foreach(ids, i, id)
@@ -443,13 +410,19 @@ static co_status log_table(vrun *r, json_t *t, json_t *entries, json_t *done)
                 json_array_append(done, id);
     }
     if (json_array_size(defer) > 0 &&
-        (rc = pg_changelog_defer(r->tgt, r->schema, defer, ks.lsn, &r->err)) != CO_OK)
+        (rc = pg_changelog_defer(r->tgt, r->schema, defer, lsn, &r->err)) != CO_OK)
         goto out;
-    keyset_report(r, t, &ks, NULL, NULL, "changed_keys");
+    if (nbad) {
+        add_mismatch(r, t, NULL, NULL, bad, nbad, "changed_keys");
+        bad = NULL;
+    }
     r->progressed = true;
 out:
     json_decref(defer);
-    keyset_free(&ks);
+    json_decref(bad);
+    json_decref(list);
+    json_decref(s);
+    json_decref(g);
     return rc;
 }
 
