@@ -19,7 +19,7 @@
 co_status pg_snapcopy_create_slot(PGconn *repl, const char *slot, char **snapshot,
                                   char **lsn, co_error *err)
 {
-    char sql[160];
+    pg_sql q;
     PGresult *res = NULL;
     co_status rc;
     size_t n = strlen(slot);
@@ -27,11 +27,17 @@ co_status pg_snapcopy_create_slot(PGconn *repl, const char *slot, char **snapsho
     if (n == 0 || n > 63 || strspn(slot, "abcdefghijklmnopqrstuvwxyz0123456789_") != n)
         return co_error_set(err, CO_ERR_INVALID, "replication slot name %s is not [a-z0-9_]",
                             slot);
-    /* the replication grammar takes no parameters; the name is checked above */
-    snprintf(sql, sizeof sql, "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput EXPORT_SNAPSHOT",
-             slot);
-    rc = pg_exec_simple(repl, "creating the replication slot with an exported snapshot", sql,
-                        &res, err);
+    /* the replication grammar takes no parameters: the name is quoted
+     * (PQescapeIdentifier; the walsender's scanner reads quoted names) */
+    pg_sql_init(&q);
+    pg_sql_add(&q, "CREATE_REPLICATION_SLOT ");
+    pg_sql_ident(&q, repl, slot);
+    pg_sql_add(&q, " LOGICAL pgoutput EXPORT_SNAPSHOT");
+    rc = pg_sql_check(&q, err);
+    if (rc == CO_OK)
+        rc = pg_exec_simple(repl, "creating the replication slot with an exported snapshot",
+                            q.data, &res, err);
+    pg_sql_free(&q);
     if (rc != CO_OK)
         return rc;
     /* columns: slot_name, consistent_point, snapshot_name, output_plugin */
