@@ -124,12 +124,34 @@ async function listAll(path) {
   return out;
 }
 
+/* Asks in the #confirm dialog; resolves true when the user confirms. One
+ * showing at a time: a dialog's "close" event is dispatched as a task after
+ * it closes, so one that arrives while the dialog is open again belongs to
+ * an earlier showing and is ignored, and a showing still pending when the
+ * next starts resolves with the answer its dialog closed with. */
+let confirmPending = null;
+
 function confirmAction(title, text) {
   const dlg = document.getElementById("confirm");
+  if (!dlg.dataset.wired) {
+    dlg.dataset.wired = "1";
+    dlg.addEventListener("close", () => {
+      if (dlg.open || !confirmPending) return;
+      const resolve = confirmPending;
+      confirmPending = null;
+      resolve(dlg.returnValue === "ok");
+    });
+  }
+  if (confirmPending) {
+    const resolve = confirmPending;
+    confirmPending = null;
+    resolve(!dlg.open && dlg.returnValue === "ok");
+  }
   document.getElementById("confirm-title").textContent = title;
   document.getElementById("confirm-text").textContent = text;
+  dlg.returnValue = "";
   return new Promise((resolve) => {
-    dlg.addEventListener("close", () => resolve(dlg.returnValue === "ok"), { once: true });
+    confirmPending = resolve;
     dlg.showModal();
   });
 }
