@@ -255,6 +255,18 @@ def test_network_to_source_cut_for_a_minute(clusters, daemon):  # noqa: F811
         proxy.stop()
 
 
+def all_threads_stopped(pid):
+    """True when every thread of pid is stopped ("T" in /proc/PID/task/TID/stat)."""
+    states = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                states.append(f.read().rsplit(")", 1)[1].split()[0])
+        except FileNotFoundError:
+            continue  # the thread ended meanwhile
+    return bool(states) and all(s == "T" for s in states)
+
+
 def test_daemon_stopped_with_sigstop_and_continued(clusters, daemon):  # noqa: F811
     src, tgt = clusters
     url = daemon.url
@@ -265,6 +277,11 @@ def test_daemon_stopped_with_sigstop_and_continued(clusters, daemon):  # noqa: F
     writer.start()
     daemon.proc.send_signal(signal.SIGSTOP)
     try:
+        # kill() only queues SIGSTOP to one thread, which then stops the
+        # others: until the kernel shows every thread stopped, another one
+        # may still serve a request
+        wait_until(lambda: all_threads_stopped(daemon.proc.pid), 10,
+                   what="every thread of the daemon stopped (state T)")
         with pytest.raises(requests.exceptions.Timeout):
             requests.get(url + "/healthz", timeout=2)
         writer.stop_flag.wait(20)  # stopped for 20 s while the source changes
