@@ -15,6 +15,7 @@
 #include <openssl/rand.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,7 @@ struct co_http {
     pthread_mutex_t mu;
     pthread_cond_t idle;
     int inflight;
+    atomic_int draining;   /* co_http_stop began: new requests get 503 */
     pthread_mutex_t idem_mu;
     pthread_cond_t idem_cv;
     struct idem_key *idem_keys; /* keys in flight, guarded by idem_mu */
@@ -446,6 +448,13 @@ static void precheck(co_http *http, struct MHD_Connection *conn,
     ctx->role = CO_ROLE_ADMIN;
     snprintf(ctx->principal, sizeof ctx->principal, "anonymous");
     identify(conn, ctx);
+    if (atomic_load(&http->draining)) {
+        co_error_set(&ctx->reject, CO_ERR_BUSY,
+                     "cutoverd is stopping: it finishes the requests in flight and "
+                     "answers none that arrive meanwhile; try again once it is back");
+        ctx->retry_after_s = 5;
+        return;
+    }
     if (co_tls_client_ok(&http->tls, conn, &ctx->reject) != CO_OK)
         return;
     if (!app->auth) {
@@ -851,10 +860,13 @@ void co_http_stop(co_http *http, int drain_ms)
     if (!http)
         return;
     if (http->daemon) {
-        /* per the libmicrohttpd manual, the quiesced listen socket may only
-         * be closed after MHD_stop_daemon: pool threads may still use it */
-        MHD_socket fd = MHD_quiesce_daemon(http->daemon);
+        /* Requests that arrive while the others drain get a 503 (precheck).
+         * MHD_quiesce_daemon is not used: in libmicrohttpd 0.9.75 with
+         * MHD_USE_EPOLL_INTERNAL_THREAD and a thread pool it races a pool
+         * thread removing the listen socket from its epoll set and aborts
+         * the process ("Failed to remove listen FD from epoll set"). */
         struct timespec deadline;
+        atomic_store(&http->draining, 1);
         co_clock_deadline(&deadline, drain_ms);
         pthread_mutex_lock(&http->mu);
         while (http->inflight > 0 &&
@@ -865,8 +877,6 @@ void co_http_stop(co_http *http, int drain_ms)
                    http->inflight, drain_ms);
         pthread_mutex_unlock(&http->mu);
         MHD_stop_daemon(http->daemon);
-        if (fd != MHD_INVALID_SOCKET)
-            close(fd);
     }
     co_sse_free(http->sse);
     co_limits_free(http->limits);

@@ -33,8 +33,10 @@ CO_MUST_CHECK co_status co_http_start(co_app *app, co_http **out, co_error *err)
 /* Port actually bound (useful with port 0). */
 uint16_t co_http_port(const co_http *http);
 
-/* Stops accepting connections, lets in-flight requests finish for up to
- * drain_ms, closes streaming connections, and frees http. NULL-safe. */
+/* Drains and stops: from the call on, requests that arrive are answered
+ * 503 problem+json (type busy, Retry-After: 5); requests in flight may
+ * finish for up to drain_ms (milliseconds); then streaming connections and
+ * the listening socket are closed and http is freed. NULL-safe. */
 void co_http_stop(co_http *http, int drain_ms);
 
 #endif
