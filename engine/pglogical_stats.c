@@ -5,7 +5,11 @@
  * (rows copied so far by a table sync worker), pg_stat_user_tables on the
  * subscriber (rows applied), pg_stat_subscription_stats (sync and apply
  * errors), and on the publisher pg_replication_slots (bytes behind:
- * pg_current_wal_lsn() - confirmed_flush_lsn) and pg_stat_replication
+ * pg_current_wal_insert_lsn() - confirmed_flush_lsn; the insert position,
+ * not the write position pg_current_wal_lsn(), because a transaction
+ * committed with synchronous_commit = off may still be in the WAL buffers
+ * above the write position, and final_sync's drain must wait for it) and
+ * pg_stat_replication
  * (replay_lag, which is what DMS calls CDCLatencyTarget).
  */
 #include <stdio.h>
@@ -225,7 +229,7 @@ void pgl_await_cdc_latency(co_step_ctx *ctx, const char *role, double max_second
     params[1] = n.sub;
     if (co_step_pg_open(ctx, pgl_publisher(ctx, role), &pc, &err) != CO_OK ||
         pg_exec(pc, "measuring CDC latency",
-                "SELECT coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(),"
+                "SELECT coalesce(pg_wal_lsn_diff(pg_current_wal_insert_lsn(),"
                 "   s.confirmed_flush_lsn), -1)::bigint,"
                 " coalesce((SELECT extract(epoch FROM r.replay_lag) FROM pg_stat_replication r"
                 "   WHERE r.application_name = $2 LIMIT 1), 0)::float8,"

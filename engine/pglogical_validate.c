@@ -133,7 +133,7 @@ static co_status digests(vrun *r, const json_t *t, const json_t *keys, json_t **
     *s = *g = NULL;
     if (pg_chunk_digests(r->tgt, t, NULL, NULL, keys, 0, g, &r->err) != CO_OK ||
         pg_chunk_digests(r->src, t, NULL, NULL, keys, 0, s, &r->err) != CO_OK ||
-        pg_exec(r->src, "reading the source LSN", "SELECT pg_current_wal_lsn()::text", 0,
+        pg_exec(r->src, "reading the source LSN", "SELECT pg_current_wal_insert_lsn()::text", 0,
                 NULL, &res, &r->err) != CO_OK) {
         json_decref(*s);
         json_decref(*g);
@@ -273,7 +273,7 @@ static co_status drill_down(vrun *r, json_t *t, json_t *p, bool *retire)
         goto out;
     }
     if (rc != CO_OK ||
-        (rc = pg_exec(r->src, "reading the source LSN", "SELECT pg_current_wal_lsn()::text",
+        (rc = pg_exec(r->src, "reading the source LSN", "SELECT pg_current_wal_insert_lsn()::text",
                       0, NULL, &res, &r->err)) != CO_OK)
         goto out;
     r->rows_read += (int64_t)json_object_size(s);

@@ -209,7 +209,7 @@ co_status pg_chunk_first(PGconn *conn, const json_t *table, const json_t *lo, in
     pg_sql_init(&q);
     if (n == 0) {
         pg_sql_add(&q, "SELECT count(*), coalesce(sum(" ROW_HASH "), 0)::text, NULL::text,"
-                       " pg_current_wal_lsn()::text FROM ");
+                       " pg_current_wal_insert_lsn()::text FROM ");
         add_table(&q, conn, table);
         rc = run_fp(conn, &q, 0, params, out, err);
         pg_sql_free(&q);
@@ -248,7 +248,7 @@ co_status pg_chunk_first(PGconn *conn, const json_t *table, const json_t *lo, in
         pg_sql_add(&q, i ? " DESC, c" : "c");
         pg_sql_int(&q, i);
     }
-    pg_sql_add(&q, " DESC LIMIT 1), pg_current_wal_lsn()::text");
+    pg_sql_add(&q, " DESC LIMIT 1), pg_current_wal_insert_lsn()::text");
     rc = texts[np - 1] ? run_fp(conn, &q, np, params, out, err)
                        : co_error_set(err, CO_ERR_NOMEM, "out of memory");
     pg_sql_free(&q);
@@ -270,7 +270,7 @@ co_status pg_chunk_range(PGconn *conn, const json_t *table, const json_t *lo,
         return bad_table(err);
     pg_sql_init(&q);
     pg_sql_add(&q, "SELECT count(*), coalesce(sum(" ROW_HASH "), 0)::text, NULL::text,"
-                   " pg_current_wal_lsn()::text FROM ");
+                   " pg_current_wal_insert_lsn()::text FROM ");
     add_table(&q, conn, table);
     pg_sql_add(&q, " WHERE true");
     if (n > 0)

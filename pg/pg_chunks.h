@@ -18,9 +18,12 @@
  * A chunk is the key range (lo, hi]: lo NULL = from the first row, hi NULL
  * = to the last. Its fingerprint is the row count and the sum of the first
  * 64 bits of md5(row::text) of its rows (order-independent; the same
- * checksum final_sync's full validation uses), plus pg_current_wal_lsn()
- * read in the same statement (on a publisher: every change committed before
- * the statement's snapshot is below it).
+ * checksum final_sync's full validation uses), plus
+ * pg_current_wal_insert_lsn() read in the same statement: on a publisher
+ * every commit record of a transaction the statement's snapshot sees lies
+ * below it. (pg_current_wal_lsn() is the write position: a transaction
+ * committed with synchronous_commit = off can still be in the WAL buffers
+ * above it, so a subscriber that confirmed it has not received that commit.)
  *
  * The change log (pg_changelog_*) is a table <schema>.changed_keys on the
  * target, filled by one ENABLE ALWAYS row trigger per table (so it fires for
@@ -44,7 +47,7 @@
 typedef struct pg_chunk_fp {
     int64_t rows;
     char sum[48];      /* decimal sum of the 64-bit md5 prefixes */
-    char lsn[32];      /* pg_current_wal_lsn() after the read, e.g. "0/16B3740" */
+    char lsn[32];      /* pg_current_wal_insert_lsn() of the read, e.g. "0/16B3740" */
     json_t *last_key;  /* pg_chunk_first: key tuple of the chunk's last row
                         * (new reference, NULL when the chunk is empty or the
                         * table has no key); caller decrefs */

@@ -540,3 +540,40 @@ def test_connection_failures_are_classified(cluster):
                          "sql": "SELECT pg_terminate_backend(pg_backend_pid())"},
                 expect="transient")
     assert ans["sqlstate"] in ("57P01", "08006")
+
+
+# --- chunk fingerprints (continuous validation) ----------------------------------
+
+def lsn(text):
+    hi, lo = text.split("/")
+    return (int(hi, 16) << 32) | int(lo, 16)
+
+
+def test_chunk_lsn_is_above_an_asynchronous_commit_the_read_sees(cluster, fresh_db):
+    """The validation compares a differing chunk again only once the
+    subscriber confirmed the LSN read with it, so that LSN must lie above the
+    commit record of every row the read saw, also of a row committed with
+    synchronous_commit = off whose commit is still in the WAL buffers (the
+    write position, pg_current_wal_lsn(), is below it then)."""
+    db = fresh_db()
+    cluster.psql("CREATE TABLE t (id integer PRIMARY KEY, v text)", db)
+    table = {"schema": "public", "name": "t", "keys": ["id"], "types": ["integer"]}
+    # the WAL writer writes asynchronous commits every 10 s instead of 200 ms
+    cluster.psql("ALTER SYSTEM SET wal_writer_delay = '10s'")
+    cluster.psql("SELECT pg_reload_conf()")
+    try:
+        for i in range(5):
+            out = cluster.psql(f"SET synchronous_commit = off;"
+                               f" INSERT INTO t VALUES ({i}, 'async');"
+                               f" SELECT pg_current_wal_lsn(), pg_current_wal_insert_lsn();", db)
+            written, inserted = (lsn(x) for x in out.strip().split("|"))
+            fp = drive("chunk_range", {"conn": cluster.conn_spec(db), "table": table,
+                                       "lo": None, "hi": None})["result"]
+            if written < inserted:
+                break  # the commit was still in the WAL buffers
+        assert written < inserted, "every commit was written before it could be read"
+        assert fp["rows"] == i + 1
+        assert lsn(fp["lsn"]) >= inserted, (fp, out)
+    finally:
+        cluster.psql("ALTER SYSTEM RESET wal_writer_delay")
+        cluster.psql("SELECT pg_reload_conf()")

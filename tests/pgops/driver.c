@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "pg/pg_capture.h"
+#include "pg/pg_chunks.h"
 #include "pg/pg_conn.h"
 #include "pg/pg_schema.h"
 #include "pg/pg_scope.h"
@@ -349,10 +350,29 @@ static co_status cmd_validate(const json_t *req, PGconn *conn, json_t *result, c
     return rc;
 }
 
+/* {"table": {schema, name, keys, types}, "lo", "hi"} -> {rows, sum, lsn}
+ * of pg_chunk_range (pg_chunks.h). */
+static co_status cmd_chunk_range(const json_t *req, PGconn *conn, json_t *result,
+                                 co_error *err)
+{
+    pg_chunk_fp fp;
+    co_status rc = pg_chunks_session(conn, err);
+    if (rc == CO_OK)
+        rc = pg_chunk_range(conn, json_object_get(req, "table"), json_object_get(req, "lo"),
+                            json_object_get(req, "hi"), &fp, err);
+    if (rc == CO_OK) {
+        json_object_set_new(result, "rows", json_integer(fp.rows));
+        json_object_set_new(result, "sum", json_string(fp.sum));
+        json_object_set_new(result, "lsn", json_string(fp.lsn));
+    }
+    return rc;
+}
+
 static const struct {
     const char *name;
     command_fn fn;
 } commands[] = {
+    {"chunk_range", cmd_chunk_range},
     {"connect", cmd_connect},
     {"exec", cmd_exec},
     {"prepare_target", cmd_prepare},
