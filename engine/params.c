@@ -203,6 +203,11 @@ static const param_def o2p_params[] = {
     {"restore_jobs", P_INT, false, NULL, 1, 64,
      "connections restore_constraints builds indexes and foreign keys with, side "
      "by side (default: the number of CPU cores of the cutoverd host)"},
+    {"maintenance_work_mem_mb", P_INT, false, NULL, 1, 2097151,
+     "maintenance_work_mem (MiB) of the target sessions that build primary keys, "
+     "indexes and foreign keys (full load, restore_constraints); each of the "
+     "restore_jobs or full_load_jobs sessions may use this much (default: the "
+     "target's own setting)"},
     {"full_load_method", P_STRING, false, "\"subscription\"", 0, 0,
      "pg-logical: subscription (PostgreSQL's table synchronisation, copy_data = "
      "true) or snapshot (the slot made with an exported snapshot, tables copied "

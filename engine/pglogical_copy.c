@@ -175,7 +175,8 @@ void pgl_snapshot_copy(co_step_ctx *ctx, const char *role, co_verdict *v)
     for (long i = 0; i < jobs; i++)
         if (co_step_pg_open(ctx, &ctx->source, &src[i], &err) != CO_OK ||
             pg_snapcopy_import(src[i], snapshot, &err) != CO_OK ||
-            co_step_pg_open(ctx, &ctx->target, &tgt[i], &err) != CO_OK) {
+            co_step_pg_open(ctx, &ctx->target, &tgt[i], &err) != CO_OK ||
+            co_step_pg_build_session(ctx, tgt[i], &err) != CO_OK) {
             what = "opening the copy connections";
             goto out;
         }

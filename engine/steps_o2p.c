@@ -474,7 +474,7 @@ void co_step_restore_constraints(co_step_ctx *ctx, co_verdict *v)
     if (!capture)
         return;
     if (co_step_pg_open(ctx, &ctx->target, &c, &err) != CO_OK ||
-        pg_conn_set_statement_timeout(c, 0, &err) != CO_OK) {
+        co_step_pg_build_session(ctx, c, &err) != CO_OK) {
         co_verdict_from_error(v, "connecting to the target", &err);
         pg_conn_close(c);
         return;
@@ -483,7 +483,7 @@ void co_step_restore_constraints(co_step_ctx *ctx, co_verdict *v)
     while (jobs > 1 && opts.nmore < PG_RESTORE_MAX_JOBS && opts.nmore + 1 < (size_t)jobs) {
         PGconn *m = NULL;
         if (co_step_pg_open(ctx, &ctx->target, &m, &err) != CO_OK ||
-            pg_conn_set_statement_timeout(m, 0, &err) != CO_OK) {
+            co_step_pg_build_session(ctx, m, &err) != CO_OK) {
             pg_conn_close(m);
             co_error_clear(&err); /* fewer jobs, same work */
             break;

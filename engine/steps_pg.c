@@ -55,6 +55,17 @@ co_status co_step_pg_open_replication(co_step_ctx *ctx, const co_resource *ep, P
     return open_endpoint(ctx, ep, true, out, err);
 }
 
+co_status co_step_pg_build_session(co_step_ctx *ctx, PGconn *conn, co_error *err)
+{
+    char mem[32];
+    int64_t mb = co_param_int(ctx, "maintenance_work_mem_mb", 0);
+    co_status rc = pg_conn_set_statement_timeout(conn, 0, err);
+    if (rc != CO_OK || mb <= 0)
+        return rc;
+    snprintf(mem, sizeof mem, "%lldMB", (long long)mb);
+    return pg_conn_set_config(conn, "maintenance_work_mem", mem, err);
+}
+
 co_status co_step_endpoint(co_step_ctx *ctx, const char *param, co_resource *out,
                            co_error *err)
 {

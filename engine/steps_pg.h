@@ -19,6 +19,15 @@
 CO_MUST_CHECK co_status co_step_pg_open(co_step_ctx *ctx, const co_resource *ep,
                                         PGconn **out, co_error *err);
 
+/* Prepares a target session that builds primary keys, indexes or foreign
+ * keys: statement_timeout 0 and, when the run parameter
+ * maintenance_work_mem_mb is set, maintenance_work_mem (pgcopydb sets 1 GB
+ * for its index jobs; PostgreSQL's default of 64 MB makes the sort of a
+ * large key spill to disk). Unset, the target's own setting stays.
+ * conn is borrowed. Errors: see pg_conn_fail. */
+CO_MUST_CHECK co_status co_step_pg_build_session(co_step_ctx *ctx, PGconn *conn,
+                                                 co_error *err);
+
 /* As co_step_pg_open, but a logical walsender connection (libpq
  * replication=database): it runs SQL and the replication commands of the
  * streaming replication protocol (CREATE_REPLICATION_SLOT ... EXPORT_SNAPSHOT).

@@ -344,14 +344,18 @@ co_status pg_exec_simple(PGconn *conn, const char *what, const char *sql,
     return finish_result(conn, res, what, out, err);
 }
 
+co_status pg_conn_set_config(PGconn *conn, const char *name, const char *value, co_error *err)
+{
+    const char *params[2] = {name, value};
+    return pg_exec(conn, "set a session setting",
+                   "SELECT pg_catalog.set_config($1, $2, false)", 2, params, NULL, err);
+}
+
 co_status pg_conn_set_statement_timeout(PGconn *conn, int ms, co_error *err)
 {
     char v[24];
-    const char *params[1] = {v};
     snprintf(v, sizeof v, "%d", ms < 0 ? 0 : ms);
-    return pg_exec(conn, "set statement_timeout",
-                   "SELECT pg_catalog.set_config('statement_timeout', $1, false)",
-                   1, params, NULL, err);
+    return pg_conn_set_config(conn, "statement_timeout", v, err);
 }
 
 co_status pg_begin(PGconn *conn, co_error *err)

@@ -121,6 +121,14 @@ CO_MUST_CHECK co_status pg_exec_simple(PGconn *conn, const char *what,
                                        const char *sql, PGresult **out,
                                        co_error *err);
 
+/* Sets the session setting `name` to `value` (both borrowed, e.g.
+ * "maintenance_work_mem", "1024MB") for the rest of the session, through
+ * set_config with bound parameters (per PostgreSQL's set_config(setting_name,
+ * new_value, is_local)). Errors: see pg_conn_fail (an unknown setting or a
+ * bad value: CO_ERR_REMOTE with PostgreSQL's SQLSTATE). */
+CO_MUST_CHECK co_status pg_conn_set_config(PGconn *conn, const char *name, const char *value,
+                                           co_error *err);
+
 /* Sets this session's statement_timeout (milliseconds; 0 = none) through
  * set_config with a bound parameter. Use it around calls that need a
  * different limit (index builds: 0). Errors: see pg_conn_fail. */

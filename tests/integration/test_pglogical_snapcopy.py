@@ -205,8 +205,36 @@ def test_an_unknown_method_is_refused(env):
         "plan": "oracle-to-postgres", "engine": "pg-logical",
         "parameters": {"source_endpoint_id": env.eps["source"],
                        "target_endpoint_id": env.eps["target"],
-                       "full_load_method": "rsync", "full_load_split_pages": -1}})
+                       "full_load_method": "rsync", "full_load_split_pages": -1,
+                       "maintenance_work_mem_mb": 0}})
     assert r.status_code in (400, 422), r.text
     assert r.headers["Content-Type"].startswith("application/problem+json")
     assert "full_load_method" in r.text and "full_load_split_pages" in r.text, r.text
+    assert "maintenance_work_mem_mb" in r.text, r.text
     assert requests.get(f"{env.url}/v1/runs").json() == before
+
+
+def test_keys_and_indexes_are_built_with_the_run_s_maintenance_work_mem(env):
+    """The sessions that build keys (snapshot copy) and indexes and foreign
+    keys (restore_constraints) set maintenance_work_mem from the run: seen in
+    the target's statement log, with the bound values."""
+    e = env
+    e.tgt.psql("ALTER SYSTEM SET log_statement = 'all'")
+    e.tgt.psql("SELECT pg_reload_conf()")
+    try:
+        with open(e.tgt.logfile, "rb") as f:
+            f.seek(0, 2)
+            start = f.tell()
+        rid = e.start(full_load_method="snapshot", full_load_jobs=2, maintenance_work_mem_mb=77)
+        run = e.until(rid, ("awaiting_approval", "failed"))
+        assert run["state"] == "awaiting_approval", run
+        with open(e.tgt.logfile, "rb") as f:
+            f.seek(start)
+            log = f.read().decode("utf-8", "replace")
+    finally:
+        e.tgt.psql("ALTER SYSTEM RESET log_statement")
+        e.tgt.psql("SELECT pg_reload_conf()")
+    sets = log.count("$1 = 'maintenance_work_mem', $2 = '77MB'")
+    # two copy sessions, and restore_constraints' first session at least
+    assert sets >= 3, log[-3000:]
+    assert log.count("$1 = 'maintenance_work_mem', $2 =") == sets
