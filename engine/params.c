@@ -208,7 +208,7 @@ static const param_def o2p_params[] = {
      "indexes and foreign keys (full load, restore_constraints); each of the "
      "restore_jobs or full_load_jobs sessions may use this much (default: the "
      "target's own setting)"},
-    {"full_load_method", P_STRING, false, "\"subscription\"", 0, 0,
+    {"full_load_method", P_STRING, false, "\"snapshot\"", 0, 0,
      "pg-logical: subscription (PostgreSQL's table synchronisation, copy_data = "
      "true) or snapshot (the slot made with an exported snapshot, tables copied "
      "under it in parallel with primary keys built per table, then CDC from the slot)"},

@@ -406,7 +406,7 @@ static void op_ensure_task(co_step_ctx *ctx, const char *role, co_verdict *v)
     /* the main task's full load is a snapshot copy when asked for; the
      * copy then creates the slot with its exported snapshot */
     snapshot = copy && strcmp(role, "main") == 0 &&
-               strcmp(co_param_str(ctx, "full_load_method", "subscription"), "snapshot") == 0;
+               strcmp(co_param_str(ctx, "full_load_method", "snapshot"), "snapshot") == 0;
     if (ensure_publication(pubc, &n, tables, &err) != CO_OK ||
         (!snapshot && ensure_slot(pubc, &n, &err) != CO_OK)) {
         fail_verdict(v, "preparing the publisher", &err);

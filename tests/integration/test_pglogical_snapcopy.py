@@ -175,9 +175,12 @@ def test_a_target_table_with_rows_fails_the_full_load_and_keeps_them(env):
     assert slots_left(e) == "0"
 
 
-def test_subscription_method_is_the_default(env):
+def test_snapshot_copy_is_the_default_and_the_subscription_method_on_request(env):
     e = env
-    rid = e.start()
+    dflt = requests.get(f"{e.d.url}/v1/plans/oracle-to-postgres").json()
+    assert [p for p in dflt["parameters"] if p["name"] == "full_load_method"][0]["default"] \
+        == "snapshot", dflt
+    rid = e.start(full_load_method="subscription")
     run = e.until(rid, ("awaiting_approval", "failed"))
     assert run["state"] == "awaiting_approval", run
     assert "full_load_copy" not in step(run, "full_load")["outputs"]
