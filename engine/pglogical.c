@@ -553,39 +553,33 @@ static json_t *endpoint_id(const co_resource *ep)
     return ep->id[0] ? json_string(ep->id) : json_null();
 }
 
-/* The names are cutover_<run id suffix>_<role> (lower-case letters, digits
- * and underscores), safe to quote as they are. */
-/* True when name holds only [a-z0-9_] (what pgl_names_make derives from the
- * run id), so it can stand inside quotes in a command shown to an operator. */
-static bool shown_name_ok(const char *name)
+/* One left-behind item whose removal is a psql script: the name is not
+ * spliced into the SQL but given as the psql variable `name`, which the
+ * script uses as :"name" (psql quotes it with PQescapeIdentifier) or :'name'
+ * (PQescapeLiteral). The operator runs it with
+ * psql -v name=<name> -f - (the script on standard input). */
+static void add_left(json_t *items, const char *kind, const char *name, json_t *endpoint,
+                     const char *script)
 {
-    return name[0] && strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") == strlen(name);
+    json_array_append_new(items, json_pack("{s:s, s:s, s:o, s:s, s:{s:s}}", "kind", kind,
+                                           "name", name, "endpoint_id", endpoint, "remove",
+                                           script, "psql_variables", "name", name));
 }
 
-/* What a clean-up that gave up leaves behind, each with the SQL an operator
- * runs to remove it. The SQL is text for a person, never executed here; the
- * names are cutover's own (checked by shown_name_ok), not user input. */
+/* What a clean-up that gave up leaves behind, each with the psql script an
+ * operator runs to remove it (never executed here: no connection needed). */
 static void op_left_behind(co_step_ctx *ctx, const char *role, json_t *items)
 {
     pgl_names n;
-    const co_resource *pub = pgl_publisher(ctx, role), *sub = pgl_subscriber(ctx, role);
     pgl_names_make(ctx, role, &n);
-    if (!shown_name_ok(n.sub) || !shown_name_ok(n.slot) || !shown_name_ok(n.pub))
-        return;
-    json_array_append_new(
-        items, json_pack("{s:s, s:s, s:o, s:o}", "kind", "subscription", "name", n.sub,
-                         "endpoint_id", endpoint_id(sub), "remove",
-                         json_sprintf("ALTER SUBSCRIPTION \"%s\" DISABLE; ALTER SUBSCRIPTION "
-                                      "\"%s\" SET (slot_name = NONE); DROP SUBSCRIPTION \"%s\";",
-                                      n.sub, n.sub, n.sub)));
-    json_array_append_new(
-        items, json_pack("{s:s, s:s, s:o, s:o}", "kind", "replication_slot", "name", n.slot,
-                         "endpoint_id", endpoint_id(pub), "remove",
-                         json_sprintf("SELECT pg_drop_replication_slot('%s');", n.slot)));
-    json_array_append_new(
-        items, json_pack("{s:s, s:s, s:o, s:o}", "kind", "publication", "name", n.pub,
-                         "endpoint_id", endpoint_id(pub), "remove",
-                         json_sprintf("DROP PUBLICATION \"%s\";", n.pub)));
+    add_left(items, "subscription", n.sub, endpoint_id(pgl_subscriber(ctx, role)),
+             "ALTER SUBSCRIPTION :\"name\" DISABLE;"
+             " ALTER SUBSCRIPTION :\"name\" SET (slot_name = NONE);"
+             " DROP SUBSCRIPTION :\"name\";");
+    add_left(items, "replication_slot", n.slot, endpoint_id(pgl_publisher(ctx, role)),
+             "SELECT pg_drop_replication_slot(:'name');");
+    add_left(items, "publication", n.pub, endpoint_id(pgl_publisher(ctx, role)),
+             "DROP PUBLICATION :\"name\";");
 }
 
 const co_engine co_pg_logical_engine = {

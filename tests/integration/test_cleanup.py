@@ -3,12 +3,13 @@ F1): it backs off, gives up after max_attempts with a run.cleanup event
 that lists what may be left behind and how to remove it, stays given up
 across a restart, and runs again when asked through the API."""
 import json
+import os
 
 import pytest
 import requests
 
 from daemon import Daemon, wait_until
-from pgcluster import Cluster
+from pgcluster import PG_BINDIR, Cluster
 from test_pglogical import endpoint
 
 
@@ -25,6 +26,15 @@ def cluster():
 
 def cleanup_lines(d):
     return [line for line in d.log().splitlines() if "clean-up of" in line]
+
+
+def run_removal(cluster, db, item):
+    """Runs a left-behind item's removal script the way an operator would:
+    psql -v NAME=VALUE for each of its psql_variables, the script on stdin."""
+    argv = [os.path.join(PG_BINDIR, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db]
+    for k, v in item["psql_variables"].items():
+        argv += ["-v", f"{k}={v}"]
+    cluster._run(argv, input=item["remove"], env=cluster.env())
 
 
 def cleanup_events(url, rid):
@@ -71,8 +81,13 @@ def test_unreachable_cleanup_gives_up_and_can_be_retried(cluster, tmp_path):
             assert {k for k, n in items if n == name} == \
                 {"subscription", "replication_slot", "publication"}, gave_up
         main = f"cutover_{suffix}_main"
-        assert items[("replication_slot", main)]["remove"] == \
-            f"SELECT pg_drop_replication_slot('{main}');"
+        # the removal is a psql script: the name is a psql variable, quoted
+        # by psql, never spliced into the SQL
+        slot = items[("replication_slot", main)]
+        assert slot["remove"] == "SELECT pg_drop_replication_slot(:'name');"
+        assert slot["psql_variables"] == {"name": main}
+        assert all(main not in items[(k, main)]["remove"] for k in
+                   ("subscription", "replication_slot", "publication"))
         assert items[("publication", main)]["endpoint_id"] == s
         assert items[("subscription", main)]["endpoint_id"] == t
         assert items[("subscription", f"cutover_{suffix}_rollback")]["endpoint_id"] == s
@@ -105,6 +120,13 @@ def test_unreachable_cleanup_gives_up_and_can_be_retried(cluster, tmp_path):
                                json={"port": cluster.port, "password": cluster.password},
                                headers={"If-Match": cur.headers["ETag"]})
             assert r.status_code == 200, r.text
+        # the scripts do what they say when run as given (psql -v name=...)
+        cluster.psql(f"CREATE PUBLICATION {main};"
+                     f" SELECT pg_create_logical_replication_slot('{main}', 'pgoutput');", "cl")
+        for kind in ("publication", "replication_slot"):
+            run_removal(cluster, "cl", items[(kind, main)])
+        assert cluster.scalar("SELECT count(*) FROM pg_publication", "cl") == "0"
+        assert cluster.scalar("SELECT count(*) FROM pg_replication_slots") == "0"
         r = requests.post(f"{url}/v1/runs/{rid}/cleanup")
         assert r.status_code == 200, r.text
         assert r.json()["cleanup"]["attempts"] == 0
