@@ -66,9 +66,7 @@ co_status pg_snapcopy_import(PGconn *src, const char *snapshot, co_error *err)
     pg_sql_add(&q, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT ");
     pg_sql_literal(&q, src, snapshot);
     pg_sql_add(&q, "; SET LOCAL statement_timeout = 0");
-    rc = pg_sql_check(&q, err);
-    if (rc == CO_OK)
-        rc = pg_exec_simple(src, "importing the slot's snapshot", q.data, NULL, err);
+    rc = pg_sql_run(src, "importing the slot's snapshot", &q, err);
     pg_sql_free(&q);
     return rc;
 }
@@ -150,10 +148,7 @@ co_status pg_snapcopy_check_empty(PGconn *tgt, const json_t *tables, co_error *e
         pg_sql_add(&q, "SELECT EXISTS (SELECT 1 FROM ");
         pg_sql_qname(&q, tgt, v_str(t, "schema"), v_str(t, "table"));
         pg_sql_add(&q, ")");
-        rc = pg_sql_check(&q, err);
-        if (rc == CO_OK)
-            rc = pg_exec(tgt, "checking the target table is empty", q.data, 0, NULL, &res,
-                         err);
+        rc = pg_sql_query(tgt, "checking the target table is empty", &q, &res, err);
         pg_sql_free(&q);
         if (rc != CO_OK)
             return rc;
@@ -193,9 +188,8 @@ co_status pg_snapcopy_reset_target(PGconn *tgt, const json_t *tables, const json
         pg_sql_qname(&q, tgt, v_str(t, "schema"), v_str(t, "table"));
     }
     pg_sql_add(&q, "; COMMIT");
-    rc = pg_sql_check(&q, err);
-    if (rc == CO_OK && (rc = pg_exec_simple(tgt, "emptying the target tables for the copy",
-                                            q.data, NULL, err)) != CO_OK)
+    /* (a failed buffer sends nothing: the ROLLBACK then only warns) */
+    if ((rc = pg_sql_run(tgt, "emptying the target tables for the copy", &q, err)) != CO_OK)
         pg_rollback(tgt);
     pg_sql_free(&q);
     return rc;
