@@ -285,8 +285,6 @@ static co_status ensure_publication(PGconn *c, const pgl_names *n, json_t *table
                                     co_error *err)
 {
     pg_sql q;
-    json_t *t;
-    size_t i;
     bool absent;
     co_status rc = object_absent(c, PGL_PUBLICATION, n->pub, &absent, err);
     if (rc != CO_OK || !absent)
@@ -295,11 +293,7 @@ static co_status ensure_publication(PGconn *c, const pgl_names *n, json_t *table
     pg_sql_add(&q, "CREATE PUBLICATION ");
     pg_sql_ident(&q, c, n->pub);
     pg_sql_add(&q, " FOR TABLE ");
-    json_array_foreach(tables, i, t) {
-        if (i)
-            pg_sql_add(&q, ", ");
-        pg_sql_qname(&q, c, v_str(t, "schema"), v_str(t, "table"));
-    }
+    pg_sql_qnames(&q, c, tables);
     pg_sql_add(&q, " WITH (publish_via_partition_root = true)");
     rc = pg_sql_run(c, "creating the publication", &q, err);
     pg_sql_free(&q);

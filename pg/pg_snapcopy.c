@@ -182,11 +182,7 @@ co_status pg_snapcopy_reset_target(PGconn *tgt, const json_t *tables, const json
         pg_sql_add(&q, ";");
     }
     pg_sql_add(&q, " TRUNCATE ");
-    json_array_foreach(tables, i, t) {
-        if (i)
-            pg_sql_add(&q, ", ");
-        pg_sql_qname(&q, tgt, v_str(t, "schema"), v_str(t, "table"));
-    }
+    pg_sql_qnames(&q, tgt, tables);
     pg_sql_add(&q, "; COMMIT");
     /* (a failed buffer sends nothing: the ROLLBACK then only warns) */
     if ((rc = pg_sql_run(tgt, "emptying the target tables for the copy", &q, err)) != CO_OK)

@@ -95,6 +95,18 @@ void pg_sql_qname(pg_sql *b, PGconn *conn, const char *schema, const char *name)
     pg_sql_ident(b, conn, name);
 }
 
+void pg_sql_qnames(pg_sql *b, PGconn *conn, const json_t *tables)
+{
+    size_t i;
+    const json_t *t;
+    json_array_foreach(tables, i, t) {
+        if (i)
+            pg_sql_add(b, ", ");
+        pg_sql_qname(b, conn, json_string_value(json_object_get(t, "schema")),
+                     json_string_value(json_object_get(t, "table")));
+    }
+}
+
 void pg_sql_literal(pg_sql *b, PGconn *conn, const char *value)
 {
     char *q;

@@ -19,6 +19,7 @@
 #ifndef CUTOVER_PG_SQL_H
 #define CUTOVER_PG_SQL_H
 
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -67,6 +68,11 @@ void pg_sql_ident(pg_sql *b, PGconn *conn, const char *ident);
 /* Appends "schema"."name" (both quoted); schema may be NULL or "" to append
  * only the quoted name. */
 void pg_sql_qname(pg_sql *b, PGconn *conn, const char *schema, const char *name);
+
+/* Appends "schema"."table" of each element {"schema", "table"} of the
+ * JSON array tables (borrowed), separated by ", " (a TRUNCATE or
+ * publication list). */
+void pg_sql_qnames(pg_sql *b, PGconn *conn, const json_t *tables);
 
 /* Appends value as a string literal with PQescapeLiteral (E'...' when it
  * holds backslashes). Only for statements that cannot take parameters. */
