@@ -217,7 +217,7 @@ json_t *awsdms_normalize_times(const json_t *v)
 /* Credentials resolve and DMS answers, per DMS API DescribeAccountAttributes:
  * DONE (outputs dms_account, dms_url), RETRY on transient failures, FAIL
  * otherwise (no credentials, access denied...). */
-static void op_preflight(co_step_ctx *ctx, co_verdict *v)
+static void awsdms_preflight(co_step_ctx *ctx, co_verdict *v)
 {
     co_dms_client *cli = awsdms_begin(ctx, v, "preflight");
     co_dms_result res = {0};
@@ -380,7 +380,7 @@ out:
 }
 
 /* The instance step: awsdms_instance_ready, then DONE. */
-static void op_ensure_instance(co_step_ctx *ctx, co_verdict *v)
+static void awsdms_ensure_instance(co_step_ctx *ctx, co_verdict *v)
 {
     co_dms_client *cli = awsdms_begin(ctx, v, "ensure_instance");
     if (cli && awsdms_instance_ready(ctx, cli, v))
@@ -712,7 +712,7 @@ bool awsdms_pair_ready(co_step_ctx *ctx, co_dms_client *cli, bool reverse, bool 
 /* CreateEndpoint source and target, TestConnection + DescribeConnections
  * until both are successful, then RefreshSchemas +
  * DescribeRefreshSchemasStatus for the source (awsdms_pair_ready). */
-static void op_ensure_endpoints(co_step_ctx *ctx, co_verdict *v)
+static void awsdms_ensure_endpoints(co_step_ctx *ctx, co_verdict *v)
 {
     co_dms_client *cli = awsdms_begin(ctx, v, "ensure_endpoints");
     if (cli && awsdms_pair_ready(ctx, cli, false, true, v))
@@ -788,15 +788,5 @@ __attribute__((used)) static char *(*const keep_oracle_prereq)(const json_t *, c
 
 const co_engine co_aws_dms_engine = {
     .name = "aws-dms",
-    .preflight = op_preflight,
-    .ensure_instance = op_ensure_instance,
-    .ensure_endpoints = op_ensure_endpoints,
-    .ensure_task = awsdms_ensure_task,
-    .start_task = awsdms_start_task,
-    .await_full_load = awsdms_await_full_load,
-    .await_cdc_latency = awsdms_await_cdc_latency,
-    .stop_task = awsdms_stop_task,
-    .delete_task = awsdms_delete_task,
-    .left_behind = awsdms_left_behind,
-    .describe_task = awsdms_describe_task,
+    CO_ENGINE_OPS(awsdms),
 };

@@ -81,6 +81,18 @@ typedef struct co_engine {
                           json_t **tables, co_verdict *v);
 } co_engine;
 
+/* The initialisers of the operations every engine implements, for an
+ * engine whose functions are named <prefix>_<operation> (e.g.
+ * awsdms_start_task); optional ones (run_step, validate_task) are set
+ * beside it. */
+#define CO_ENGINE_OPS(prefix)                                                                 \
+    .preflight = prefix##_preflight, .ensure_instance = prefix##_ensure_instance,            \
+    .ensure_endpoints = prefix##_ensure_endpoints, .ensure_task = prefix##_ensure_task,      \
+    .start_task = prefix##_start_task, .await_full_load = prefix##_await_full_load,          \
+    .await_cdc_latency = prefix##_await_cdc_latency, .stop_task = prefix##_stop_task,        \
+    .delete_task = prefix##_delete_task, .left_behind = prefix##_left_behind,                \
+    .describe_task = prefix##_describe_task
+
 /* Registers an engine (static storage, name unique). Call before the
  * runner starts. Returns 0, or -1 when full or the name is taken. */
 int co_engine_register(const co_engine *engine);

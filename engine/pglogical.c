@@ -88,56 +88,45 @@ static void finding(json_t *f, const char *endpoint, const char *setting,
                                        required));
 }
 
+/* What a publisher needs: wal_level, a free slot and WAL sender, and a
+ * role with REPLICATION. */
+static const char source_check_sql[] =
+    "SELECT current_setting('wal_level'), current_setting('max_replication_slots')::int"
+    " - (SELECT count(*) FROM pg_replication_slots), current_setting('max_wal_senders')::int"
+    " - (SELECT count(*) FROM pg_stat_replication),"
+    " (SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user)";
+
 co_status co_pgl_check(co_step_ctx *ctx, json_t *findings, co_error *err)
 {
-    PGconn *src = NULL, *tgt = NULL;
     PGresult *res = NULL;
-    co_status rc;
-
-    if ((rc = co_step_pg_open(ctx, &ctx->source, &src, err)) != CO_OK)
-        return rc;
-    rc = pg_exec(src, "checking the source",
-                 "SELECT current_setting('wal_level'),"
-                 " current_setting('max_replication_slots')::int -"
-                 "   (SELECT count(*) FROM pg_replication_slots),"
-                 " current_setting('max_wal_senders')::int -"
-                 "   (SELECT count(*) FROM pg_stat_replication),"
-                 " (SELECT rolreplication OR rolsuper FROM pg_roles"
-                 "   WHERE rolname = current_user)",
-                 0, NULL, &res, err);
-    if (rc == CO_OK) {
-        if (strcmp(PQgetvalue(res, 0, 0), "logical") != 0)
-            finding(findings, "source", "wal_level", PQgetvalue(res, 0, 0), "logical");
-        if (atoi(PQgetvalue(res, 0, 1)) < 1)
-            finding(findings, "source", "max_replication_slots",
-                    "no free replication slot", "at least one free slot");
-        if (atoi(PQgetvalue(res, 0, 2)) < 1)
-            finding(findings, "source", "max_wal_senders", "no free WAL sender",
-                    "at least one free WAL sender");
-        if (strcmp(PQgetvalue(res, 0, 3), "t") != 0)
-            finding(findings, "source", "role REPLICATION", "not granted",
-                    "a role with REPLICATION (or superuser)");
-    }
-    PQclear(res);
-    res = NULL;
-    pg_conn_close(src);
+    co_status rc = co_step_pg_query(ctx, &ctx->source, "checking the source",
+                                    source_check_sql, 0, NULL, &res, err);
     if (rc != CO_OK)
         return rc;
-    if ((rc = co_step_pg_open(ctx, &ctx->target, &tgt, err)) != CO_OK)
-        return rc;
+    if (strcmp(PQgetvalue(res, 0, 0), "logical") != 0)
+        finding(findings, "source", "wal_level", PQgetvalue(res, 0, 0), "logical");
+    if (atoi(PQgetvalue(res, 0, 1)) < 1)
+        finding(findings, "source", "max_replication_slots", "no free replication slot",
+                "at least one free slot");
+    if (atoi(PQgetvalue(res, 0, 2)) < 1)
+        finding(findings, "source", "max_wal_senders", "no free WAL sender",
+                "at least one free WAL sender");
+    if (strcmp(PQgetvalue(res, 0, 3), "t") != 0)
+        finding(findings, "source", "role REPLICATION", "not granted",
+                "a role with REPLICATION (or superuser)");
+    PQclear(res);
     /* PostgreSQL 15: CREATE SUBSCRIPTION needs a superuser. */
-    rc = pg_exec(tgt, "checking the target",
-                 "SELECT rolsuper FROM pg_roles WHERE rolname = current_user", 0, NULL,
-                 &res, err);
+    rc = co_step_pg_query(ctx, &ctx->target, "checking the target",
+                          "SELECT rolsuper FROM pg_roles WHERE rolname = current_user", 0,
+                          NULL, &res, err);
     if (rc == CO_OK && strcmp(PQgetvalue(res, 0, 0), "t") != 0)
         finding(findings, "target", "role SUPERUSER", "not granted",
                 "a superuser (PostgreSQL 15 requires it for CREATE SUBSCRIPTION)");
     PQclear(res);
-    pg_conn_close(tgt);
     return rc;
 }
 
-static void op_preflight(co_step_ctx *ctx, co_verdict *v)
+static void pgl_preflight(co_step_ctx *ctx, co_verdict *v)
 {
     json_t *findings = json_array();
     co_error err;
@@ -159,7 +148,7 @@ static void op_preflight(co_step_ctx *ctx, co_verdict *v)
     json_decref(findings);
 }
 
-static void op_ensure_instance(co_step_ctx *ctx, co_verdict *v)
+static void pgl_ensure_instance(co_step_ctx *ctx, co_verdict *v)
 {
     json_object_set_new(ctx->outputs, "replication_instance",
                         json_pack("{s:s, s:s}", "ReplicationInstanceIdentifier",
@@ -168,7 +157,7 @@ static void op_ensure_instance(co_step_ctx *ctx, co_verdict *v)
     co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
 }
 
-static void op_ensure_endpoints(co_step_ctx *ctx, co_verdict *v)
+static void pgl_ensure_endpoints(co_step_ctx *ctx, co_verdict *v)
 {
     const co_resource *eps[2] = {&ctx->source, &ctx->target};
     json_t *conns = json_array();
@@ -290,9 +279,7 @@ static co_status ensure_publication(PGconn *c, const pgl_names *n, json_t *table
     if (rc != CO_OK || !absent)
         return rc;
     pg_sql_init(&q);
-    pg_sql_add(&q, "CREATE PUBLICATION ");
-    pg_sql_ident(&q, c, n->pub);
-    pg_sql_add(&q, " FOR TABLE ");
+    pg_sql_addf(&q, c, "CREATE PUBLICATION %I FOR TABLE ", n->pub);
     pg_sql_qnames(&q, c, tables);
     pg_sql_add(&q, " WITH (publish_via_partition_root = true)");
     rc = pg_sql_run(c, "creating the publication", &q, err);
@@ -325,15 +312,10 @@ static co_status ensure_subscription(co_step_ctx *ctx, PGconn *c, const pgl_name
     if (!(conninfo = co_step_conninfo_new(ctx, pub_ep, err)))
         return err->status;
     pg_sql_init(&q);
-    pg_sql_add(&q, "CREATE SUBSCRIPTION ");
-    pg_sql_ident(&q, c, n->sub);
-    pg_sql_add(&q, " CONNECTION ");
-    pg_sql_literal(&q, c, conninfo);
-    pg_sql_add(&q, " PUBLICATION ");
-    pg_sql_ident(&q, c, n->pub);
-    pg_sql_add(&q, " WITH (create_slot = false, enabled = false, slot_name = ");
-    pg_sql_literal(&q, c, n->slot);
-    pg_sql_add(&q, copy_data ? ", copy_data = true)" : ", copy_data = false)");
+    pg_sql_addf(&q, c,
+                "CREATE SUBSCRIPTION %I CONNECTION %L PUBLICATION %I"
+                " WITH (create_slot = false, enabled = false, slot_name = %L, copy_data = %s)",
+                n->sub, conninfo, n->pub, n->slot, copy_data ? "true" : "false");
     OPENSSL_cleanse(conninfo, strlen(conninfo));
     free(conninfo);
     rc = pg_sql_check(&q, err);
@@ -349,7 +331,7 @@ static co_status ensure_subscription(co_step_ctx *ctx, PGconn *c, const pgl_name
     return rc;
 }
 
-static void op_ensure_task(co_step_ctx *ctx, const char *role, co_verdict *v)
+static void pgl_ensure_task(co_step_ctx *ctx, const char *role, co_verdict *v)
 {
     PGconn *pubc = NULL, *subc = NULL;
     json_t *tables = NULL, *excluded = json_array();
@@ -443,7 +425,7 @@ co_status pgl_alter_subscription(co_step_ctx *ctx, const char *role, const char 
     return rc;
 }
 
-static void op_start_task(co_step_ctx *ctx, const char *role, co_task_start kind,
+static void pgl_start_task(co_step_ctx *ctx, const char *role, co_task_start kind,
                           co_verdict *v)
 {
     co_error err;
@@ -464,7 +446,7 @@ static void op_start_task(co_step_ctx *ctx, const char *role, co_task_start kind
         co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
 }
 
-static void op_stop_task(co_step_ctx *ctx, const char *role, co_verdict *v)
+static void pgl_stop_task(co_step_ctx *ctx, const char *role, co_verdict *v)
 {
     co_error err;
     co_error_clear(&err);
@@ -474,7 +456,7 @@ static void op_stop_task(co_step_ctx *ctx, const char *role, co_verdict *v)
         co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
 }
 
-static void op_delete_task(co_step_ctx *ctx, const char *role, co_verdict *v)
+static void pgl_delete_task(co_step_ctx *ctx, const char *role, co_verdict *v)
 {
     PGconn *subc = NULL, *pubc = NULL;
     pgl_names n;
@@ -562,7 +544,7 @@ static void add_left(json_t *items, const char *kind, const char *name, json_t *
 
 /* What a clean-up that gave up leaves behind, each with the psql script an
  * operator runs to remove it (never executed here: no connection needed). */
-static void op_left_behind(co_step_ctx *ctx, const char *role, json_t *items)
+static void pgl_left_behind(co_step_ctx *ctx, const char *role, json_t *items)
 {
     pgl_names n;
     pgl_names_make(ctx, role, &n);
@@ -578,16 +560,6 @@ static void op_left_behind(co_step_ctx *ctx, const char *role, json_t *items)
 
 const co_engine co_pg_logical_engine = {
     .name = "pg-logical",
-    .preflight = op_preflight,
-    .ensure_instance = op_ensure_instance,
-    .ensure_endpoints = op_ensure_endpoints,
-    .ensure_task = op_ensure_task,
-    .start_task = op_start_task,
-    .await_full_load = pgl_await_full_load,
-    .await_cdc_latency = pgl_await_cdc_latency,
-    .stop_task = op_stop_task,
-    .delete_task = op_delete_task,
-    .left_behind = op_left_behind,
-    .describe_task = pgl_describe_task,
+    CO_ENGINE_OPS(pgl),
     .validate_task = pgl_validate_task,
 };

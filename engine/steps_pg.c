@@ -55,6 +55,20 @@ co_status co_step_pg_open_replication(co_step_ctx *ctx, const co_resource *ep, P
     return open_endpoint(ctx, ep, true, out, err);
 }
 
+co_status co_step_pg_query(co_step_ctx *ctx, const co_resource *ep, const char *what,
+                           const char *sql, int nparams, const char *const *params,
+                           PGresult **res, co_error *err)
+{
+    PGconn *c = NULL;
+    co_status rc = co_step_pg_open(ctx, ep, &c, err);
+    *res = NULL;
+    if (rc != CO_OK)
+        return rc;
+    rc = pg_exec(c, what, sql, nparams, params, res, err);
+    pg_conn_close(c);
+    return rc;
+}
+
 co_status co_step_pg_build_session(co_step_ctx *ctx, PGconn *conn, co_error *err)
 {
     char mem[32];

@@ -19,6 +19,16 @@
 CO_MUST_CHECK co_status co_step_pg_open(co_step_ctx *ctx, const co_resource *ep,
                                         PGconn **out, co_error *err);
 
+/* Opens a connection to ep (as co_step_pg_open), runs sql with nparams
+ * text params (pg_exec) and closes the connection: for a step that asks an
+ * endpoint one question. *res (owned, PQclear; NULL on failure) is the
+ * result, which outlives the connection. what names the query in errors.
+ * Errors: as co_step_pg_open and pg_exec. */
+CO_MUST_CHECK co_status co_step_pg_query(co_step_ctx *ctx, const co_resource *ep,
+                                         const char *what, const char *sql, int nparams,
+                                         const char *const *params, PGresult **res,
+                                         co_error *err);
+
 /* Prepares a target session that builds primary keys, indexes or foreign
  * keys: statement_timeout 0 and, when the run parameter
  * maintenance_work_mem_mb is set, maintenance_work_mem (pgcopydb sets 1 GB

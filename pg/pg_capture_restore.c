@@ -342,22 +342,29 @@ static co_status build_run(restore_ctx *x, PGconn *c, pg_sql *b,
     return run_stmt(x, c, b, what, e);
 }
 
+/* What restore finds on the target before it acts: the relation that holds
+ * an index's name (its kind, and whether the index is valid) and whether a
+ * foreign key of that name is there and validated. */
+static const char index_state_sql[] =
+    "SELECT c.relkind::text, i.indisvalid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace"
+    " n ON n.oid = c.relnamespace LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid"
+    " WHERE n.nspname = $1 AND c.relname = $2";
+static const char fk_state_sql[] =
+    "SELECT k.convalidated FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_class c"
+    " ON c.oid = k.conrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE n.nspname = $1 AND c.relname = $2 AND k.conname = $3";
+
 /* Restores one index; *action becomes "present" when it is there and
  * valid. */
 static co_status restore_index(restore_ctx *x, PGconn *c, const json_t *ix, pg_sql *b,
                                const char **action, co_error *e)
 {
-    static const char sql_state[] =
-        "SELECT c.relkind::text, i.indisvalid FROM pg_catalog.pg_class c"
-        " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-        " LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid"
-        " WHERE n.nspname = $1 AND c.relname = $2";
     const char *params[2] = {v_str(ix, "schema"), v_str(ix, "name")};
     bool concurrently = x->opts && x->opts->concurrently;
     PGresult *res = NULL;
     co_status rc;
 
-    if ((rc = pg_exec(c, "look up index", sql_state, 2, params, &res, e)) != CO_OK)
+    if ((rc = pg_exec(c, "look up index", index_state_sql, 2, params, &res, e)) != CO_OK)
         return rc;
     if (PQntuples(res) > 0) {
         const char *kind = PQgetvalue(res, 0, 0);
@@ -394,17 +401,12 @@ static co_status restore_index(restore_ctx *x, PGconn *c, const json_t *ix, pg_s
 static co_status restore_fk(restore_ctx *x, PGconn *c, const json_t *fk, pg_sql *b,
                             const char **action, co_error *e)
 {
-    static const char sql_state[] =
-        "SELECT k.convalidated FROM pg_catalog.pg_constraint k"
-        " JOIN pg_catalog.pg_class c ON c.oid = k.conrelid"
-        " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE n.nspname = $1 AND c.relname = $2 AND k.conname = $3";
     const char *params[3] = {v_str(fk, "schema"), v_str(fk, "table"), v_str(fk, "name")};
     PGresult *res = NULL;
     bool exists, valid;
     co_status rc;
 
-    if ((rc = pg_exec(c, "look up foreign key", sql_state, 3, params, &res, e)) != CO_OK)
+    if ((rc = pg_exec(c, "look up foreign key", fk_state_sql, 3, params, &res, e)) != CO_OK)
         return rc;
     exists = PQntuples(res) > 0;
     valid = exists && pg_res_bool(res, 0, 0);

@@ -63,9 +63,10 @@ co_status pg_snapcopy_import(PGconn *src, const char *snapshot, co_error *err)
     pg_sql q;
     co_status rc;
     pg_sql_init(&q);
-    pg_sql_add(&q, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT ");
-    pg_sql_literal(&q, src, snapshot);
-    pg_sql_add(&q, "; SET LOCAL statement_timeout = 0");
+    pg_sql_addf(&q, src,
+                "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;"
+                " SET TRANSACTION SNAPSHOT %L; SET LOCAL statement_timeout = 0",
+                snapshot);
     rc = pg_sql_run(src, "importing the slot's snapshot", &q, err);
     pg_sql_free(&q);
     return rc;
@@ -270,27 +271,27 @@ static co_status plan_table(PGconn *src, PGconn *tgt, sc_table *t, long long spl
     json_t *names, *n;
     char *types = NULL;
     size_t i;
+    /* the column types only when all are built-in (binary format) */
     co_status rc = pg_exec(src, "planning the copy",
                            "SELECT c.relkind::text,"
                            " pg_relation_size(c.oid) / current_setting('block_size')::int,"
-                           " (SELECT json_agg(a.attname ORDER BY a.attnum) FROM pg_attribute a"
-                           "   WHERE a.attrelid = c.oid AND a.attnum > 0"
-                           "   AND NOT a.attisdropped AND a.attgenerated = '')::text,"
-                           " (SELECT json_object_agg(a.attname, format_type(a.atttypid,"
-                           "   a.atttypmod) ORDER BY a.attnum) FROM pg_attribute a"
-                           "   WHERE a.attrelid = c.oid AND a.attnum > 0"
-                           "   AND NOT a.attisdropped AND a.attgenerated = ''"
-                           "   HAVING bool_and(a.atttypid < 16384))::text"
-                           " FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace"
+                           " a.names::text, CASE WHEN a.builtin THEN a.types::text END"
+                           " FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace,"
+                           " LATERAL (SELECT json_agg(attname ORDER BY attnum) AS names,"
+                           "   json_object_agg(attname, format_type(atttypid, atttypmod)"
+                           "     ORDER BY attnum) AS types,"
+                           "   bool_and(atttypid < 16384) AS builtin FROM pg_attribute"
+                           "   WHERE attrelid = c.oid AND attnum > 0 AND NOT attisdropped"
+                           "   AND attgenerated = '') a"
                            " WHERE ns.nspname = $1 AND c.relname = $2",
                            2, params, &res, err);
-    if (rc != CO_OK)
-        return rc;
-    if (PQntuples(res) != 1) {
+    if (rc == CO_OK && PQntuples(res) != 1) {
         PQclear(res);
         return co_error_set(err, CO_ERR_INVALID, "table %s.%s is not on the source", t->schema,
                             t->name);
     }
+    if (rc != CO_OK)
+        return rc;
     t->relkind = PQgetvalue(res, 0, 0)[0];
     t->pages = pg_res_int(res, 0, 1, 0);
     names = json_loads(PQgetvalue(res, 0, 2), 0, NULL);

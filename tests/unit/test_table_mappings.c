@@ -274,12 +274,15 @@ static void test_shared_error_record(void)
     json_decref(bad_action);
 }
 
+/* A LIKE pattern of a selection rule, a name, and whether it matches. */
+struct like_case {
+    const char *pattern, *name;
+    bool want;
+};
+
 static void test_like(void)
 {
-    static const struct {
-        const char *pattern, *name;
-        bool want;
-    } cases[] = {
+    static const struct like_case cases[] = {
         {"", "", true},
         {"", "a", false},
         {"a", "", false},
