@@ -34,62 +34,53 @@ enum opt_id {
     OPT_LAST
 };
 
+/* The row of option OPT_<id>: its environment variable is CUTOVER_<id>. */
+#define OPT(id, flag, def, help) [OPT_##id] = {flag, "CUTOVER_" #id, def, help}
+
 static const struct opt_def {
     const char *flag;
     const char *env;
     const char *def;
     const char *help;
 } opt_table[] = {
-    [OPT_LISTEN] = {"listen", "CUTOVER_LISTEN", "127.0.0.1:8080",
-                    "address:port to serve HTTP on ([v6]:port for IPv6)"},
-    [OPT_DB] = {"db", "CUTOVER_DB", "cutover.db", "SQLite file (created if absent)"},
-    [OPT_WORKERS] = {"workers", "CUTOVER_WORKERS", "4", "runner worker threads (1-64)"},
-    [OPT_HTTP_THREADS] = {"http-threads", "CUTOVER_HTTP_THREADS", "4",
-                          "HTTP thread pool size (1-64)"},
-    [OPT_TOKENS_FILE] = {"tokens-file", "CUTOVER_TOKENS_FILE", "",
-                         "bearer tokens file: lines '<sha256-hex> <role> <name> "
-                         "[expires=<date>] [project=<id>]', not group- or "
-                         "world-writable; SIGHUP reloads it; required on a "
-                         "non-loopback address"},
-    [OPT_SECRET_KEY_FILE] = {"secret-key-file", "CUTOVER_SECRET_KEY_FILE", "",
-                             "AES-256-GCM key for secrets at rest (default "
-                             "<db>.key, created 0600 if absent)"},
-    [OPT_LOG_LEVEL] = {"log-level", "CUTOVER_LOG_LEVEL", "info",
-                       "debug | info | warn | error"},
-    [OPT_CORS_ORIGINS] = {"cors-origins", "CUTOVER_CORS_ORIGINS", "",
-                          "comma-separated origins allowed by CORS ('*' for any)"},
-    [OPT_DMS_ENDPOINT] = {"dms-endpoint", "CUTOVER_DMS_ENDPOINT", "",
-                          "AWS DMS endpoint URL override (default "
-                          "https://dms.<region>.amazonaws.com)"},
-    [OPT_REGION] = {"region", "CUTOVER_REGION", "",
-                    "AWS region (default $AWS_REGION, else us-east-1)"},
-    [OPT_MAX_BODY] = {"max-body", "CUTOVER_MAX_BODY", "1048576",
-                      "largest request body accepted, in bytes"},
-    [OPT_PORT_FILE] = {"port-file", "CUTOVER_PORT_FILE", "",
-                       "write the bound TCP port (a decimal number and a newline) to "
-                       "this file once listening; useful with port 0"},
-    [OPT_MAX_CONNECTIONS] = {"max-connections", "CUTOVER_MAX_CONNECTIONS", "4000",
-                             "HTTP connections in total (kept below the open-file "
-                             "limit, which is raised to its hard limit at start)"},
-    [OPT_MAX_CONNECTIONS_PER_ADDRESS] = {"max-connections-per-address",
-                                         "CUTOVER_MAX_CONNECTIONS_PER_ADDRESS", "256",
-                                         "HTTP connections per client address"},
-    [OPT_MAX_STREAMS] = {"max-streams", "CUTOVER_MAX_STREAMS", "2048",
-                         "event streams in total (503 beyond)"},
-    [OPT_MAX_STREAMS_PER_TOKEN] = {"max-streams-per-token",
-                                   "CUTOVER_MAX_STREAMS_PER_TOKEN", "64",
-                                   "event streams per token (429 beyond; with "
-                                   "--tokens-file)"},
-    [OPT_RATE_LIMIT] = {"rate-limit", "CUTOVER_RATE_LIMIT", "50",
-                        "mutating requests per token and second, bursts of twice "
-                        "that (429 beyond; with --tokens-file; 0 = off)"},
-    [OPT_TLS_CERT] = {"tls-cert", "CUTOVER_TLS_CERT", "",
-                      "serve HTTPS with this PEM certificate (chain)"},
-    [OPT_TLS_KEY] = {"tls-key", "CUTOVER_TLS_KEY", "", "PEM private key of --tls-cert"},
-    [OPT_TLS_CLIENT_CA] = {"tls-client-ca", "CUTOVER_TLS_CLIENT_CA", "",
-                           "PEM CA bundle: every request needs a client "
-                           "certificate it verifies (mutual TLS)"},
+    OPT(LISTEN, "listen", "127.0.0.1:8080",
+        "address:port to serve HTTP on ([v6]:port for IPv6)"),
+    OPT(DB, "db", "cutover.db", "SQLite file (created if absent)"),
+    OPT(WORKERS, "workers", "4", "runner worker threads (1-64)"),
+    OPT(HTTP_THREADS, "http-threads", "4", "HTTP thread pool size (1-64)"),
+    OPT(TOKENS_FILE, "tokens-file", "",
+        "bearer tokens file: lines '<sha256-hex> <role> <name> [expires=<date>] "
+        "[project=<id>]', not group- or world-writable; SIGHUP reloads it; "
+        "required on a non-loopback address"),
+    OPT(SECRET_KEY_FILE, "secret-key-file", "",
+        "AES-256-GCM key for secrets at rest (default <db>.key, created 0600 if absent)"),
+    OPT(LOG_LEVEL, "log-level", "info", "debug | info | warn | error"),
+    OPT(CORS_ORIGINS, "cors-origins", "",
+        "comma-separated origins allowed by CORS ('*' for any)"),
+    OPT(DMS_ENDPOINT, "dms-endpoint", "",
+        "AWS DMS endpoint URL override (default https://dms.<region>.amazonaws.com)"),
+    OPT(REGION, "region", "", "AWS region (default $AWS_REGION, else us-east-1)"),
+    OPT(MAX_BODY, "max-body", "1048576", "largest request body accepted, in bytes"),
+    OPT(PORT_FILE, "port-file", "",
+        "write the bound TCP port (a decimal number and a newline) to this file once "
+        "listening; useful with port 0"),
+    OPT(MAX_CONNECTIONS, "max-connections", "4000",
+        "HTTP connections in total (kept below the open-file limit, which is raised to "
+        "its hard limit at start)"),
+    OPT(MAX_CONNECTIONS_PER_ADDRESS, "max-connections-per-address", "256",
+        "HTTP connections per client address"),
+    OPT(MAX_STREAMS, "max-streams", "2048", "event streams in total (503 beyond)"),
+    OPT(MAX_STREAMS_PER_TOKEN, "max-streams-per-token", "64",
+        "event streams per token (429 beyond; with --tokens-file)"),
+    OPT(RATE_LIMIT, "rate-limit", "50",
+        "mutating requests per token and second, bursts of twice that (429 beyond; "
+        "with --tokens-file; 0 = off)"),
+    OPT(TLS_CERT, "tls-cert", "", "serve HTTPS with this PEM certificate (chain)"),
+    OPT(TLS_KEY, "tls-key", "", "PEM private key of --tls-cert"),
+    OPT(TLS_CLIENT_CA, "tls-client-ca", "",
+        "PEM CA bundle: every request needs a client certificate it verifies (mutual TLS)"),
 };
+#undef OPT
 _Static_assert(sizeof opt_table / sizeof opt_table[0] == OPT_LAST,
                "opt_table must cover the options");
 
