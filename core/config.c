@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,8 +44,7 @@ static const struct opt_def {
     const char *def;
     const char *help;
 } opt_table[] = {
-    OPT(LISTEN, "listen", "127.0.0.1:8080",
-        "address:port to serve HTTP on ([v6]:port for IPv6)"),
+    OPT(LISTEN, "listen", "127.0.0.1:8080", "address:port to serve HTTP on ([v6]:port for IPv6)"),
     OPT(DB, "db", "cutover.db", "SQLite file (created if absent)"),
     OPT(WORKERS, "workers", "4", "runner worker threads (1-64)"),
     OPT(HTTP_THREADS, "http-threads", "4", "HTTP thread pool size (1-64)"),
@@ -55,8 +55,7 @@ static const struct opt_def {
     OPT(SECRET_KEY_FILE, "secret-key-file", "",
         "AES-256-GCM key for secrets at rest (default <db>.key, created 0600 if absent)"),
     OPT(LOG_LEVEL, "log-level", "info", "debug | info | warn | error"),
-    OPT(CORS_ORIGINS, "cors-origins", "",
-        "comma-separated origins allowed by CORS ('*' for any)"),
+    OPT(CORS_ORIGINS, "cors-origins", "", "comma-separated origins allowed by CORS ('*' for any)"),
     OPT(DMS_ENDPOINT, "dms-endpoint", "",
         "AWS DMS endpoint URL override (default https://dms.<region>.amazonaws.com)"),
     OPT(REGION, "region", "", "AWS region (default $AWS_REGION, else us-east-1)"),
@@ -110,6 +109,39 @@ void co_config_usage(const char *argv0)
     printf("  --%-16s %-24s %s\n", "version", "", "print the version and exit");
 }
 
+/* Where apply() stores an option that needs no parsing beyond its type: a
+ * string copied into a char array of co_config (size > 0), or an integer
+ * from lo to hi into an int of co_config (hi > 0). The other options (all
+ * zero here) have a case of their own in apply(). */
+static const struct opt_dest {
+    size_t off;  /* offsetof(co_config, field) */
+    size_t size; /* string options: the size of the field */
+    long lo, hi; /* integer options: the range accepted */
+} opt_dests[OPT_LAST] = {
+#define AS_TEXT(id, field)                                                     \
+    [OPT_##id] = {offsetof(co_config, field), sizeof(((co_config *)0)->field), 0, 0}
+#define AS_INT(id, field, lo, hi) [OPT_##id] = {offsetof(co_config, field), 0, lo, hi}
+    AS_TEXT(LISTEN, listen),
+    AS_TEXT(DB, db_path),
+    AS_INT(WORKERS, workers, 1, 64),
+    AS_INT(HTTP_THREADS, http_threads, 1, 64),
+    AS_TEXT(TOKENS_FILE, tokens_file),
+    AS_TEXT(SECRET_KEY_FILE, secret_key_file),
+    AS_TEXT(DMS_ENDPOINT, dms_endpoint),
+    AS_TEXT(REGION, region),
+    AS_TEXT(PORT_FILE, port_file),
+    AS_INT(MAX_CONNECTIONS, max_connections, 1, 1000000),
+    AS_INT(MAX_CONNECTIONS_PER_ADDRESS, max_connections_per_address, 1, 1000000),
+    AS_INT(MAX_STREAMS, max_streams, 1, 1000000),
+    AS_INT(MAX_STREAMS_PER_TOKEN, max_streams_per_token, 1, 1000000),
+    AS_INT(RATE_LIMIT, rate_limit, 0, 1000000),
+    AS_TEXT(TLS_CERT, tls_cert),
+    AS_TEXT(TLS_KEY, tls_key),
+    AS_TEXT(TLS_CLIENT_CA, tls_client_ca),
+#undef AS_TEXT
+#undef AS_INT
+};
+
 static co_status parse_int(const char *flag, const char *text, long lo, long hi,
                            long *out, co_error *err)
 {
@@ -137,31 +169,20 @@ static co_status copy_str(const char *flag, char *dst, size_t size, const char *
 static co_status apply(co_config *cfg, int id, const char *v, co_error *err)
 {
     const char *flag = opt_table[id].flag;
+    const struct opt_dest *d = &opt_dests[id];
+    char *field = (char *)cfg + d->off;
     /* Set by parse_int on CO_OK. Initialised because at -O3 gcc cannot see
      * that co_error_set never returns CO_OK (-Wmaybe-uninitialized). */
     long n = 0;
+    if (d->size)
+        return copy_str(flag, field, d->size, v, err);
+    if (d->hi) {
+        if (parse_int(flag, v, d->lo, d->hi, &n, err) != CO_OK)
+            return CO_ERR_INVALID;
+        *(int *)(void *)field = (int)n;
+        return CO_OK;
+    }
     switch (id) {
-    case OPT_LISTEN:
-        return copy_str(flag, cfg->listen, sizeof cfg->listen, v, err);
-    case OPT_DB:
-        return copy_str(flag, cfg->db_path, sizeof cfg->db_path, v, err);
-    case OPT_PORT_FILE:
-        return copy_str(flag, cfg->port_file, sizeof cfg->port_file, v, err);
-    case OPT_WORKERS:
-        if (parse_int(flag, v, 1, 64, &n, err) != CO_OK)
-            return CO_ERR_INVALID;
-        cfg->workers = (int)n;
-        return CO_OK;
-    case OPT_HTTP_THREADS:
-        if (parse_int(flag, v, 1, 64, &n, err) != CO_OK)
-            return CO_ERR_INVALID;
-        cfg->http_threads = (int)n;
-        return CO_OK;
-    case OPT_TOKENS_FILE:
-        return copy_str(flag, cfg->tokens_file, sizeof cfg->tokens_file, v, err);
-    case OPT_SECRET_KEY_FILE:
-        return copy_str(flag, cfg->secret_key_file, sizeof cfg->secret_key_file, v,
-                        err);
     case OPT_LOG_LEVEL:
         if (co_log_parse_level(v, &cfg->log_level) != 0)
             return co_error_set(err, CO_ERR_INVALID,
@@ -190,29 +211,6 @@ static co_status apply(co_config *cfg, int id, const char *v, co_error *err)
         }
         return CO_OK;
     }
-    case OPT_DMS_ENDPOINT:
-        return copy_str(flag, cfg->dms_endpoint, sizeof cfg->dms_endpoint, v, err);
-    case OPT_REGION:
-        return copy_str(flag, cfg->region, sizeof cfg->region, v, err);
-    case OPT_MAX_CONNECTIONS:
-    case OPT_MAX_CONNECTIONS_PER_ADDRESS:
-    case OPT_MAX_STREAMS:
-    case OPT_MAX_STREAMS_PER_TOKEN:
-    case OPT_RATE_LIMIT:
-        if (parse_int(flag, v, id == OPT_RATE_LIMIT ? 0 : 1, 1000000, &n, err) != CO_OK)
-            return CO_ERR_INVALID;
-        *(id == OPT_MAX_CONNECTIONS               ? &cfg->max_connections
-          : id == OPT_MAX_CONNECTIONS_PER_ADDRESS ? &cfg->max_connections_per_address
-          : id == OPT_MAX_STREAMS                 ? &cfg->max_streams
-          : id == OPT_MAX_STREAMS_PER_TOKEN       ? &cfg->max_streams_per_token
-                                                  : &cfg->rate_limit) = (int)n;
-        return CO_OK;
-    case OPT_TLS_CERT:
-        return copy_str(flag, cfg->tls_cert, sizeof cfg->tls_cert, v, err);
-    case OPT_TLS_KEY:
-        return copy_str(flag, cfg->tls_key, sizeof cfg->tls_key, v, err);
-    case OPT_TLS_CLIENT_CA:
-        return copy_str(flag, cfg->tls_client_ca, sizeof cfg->tls_client_ca, v, err);
     case OPT_MAX_BODY:
         if (parse_int(flag, v, 1024, 64L << 20, &n, err) != CO_OK)
             return CO_ERR_INVALID;
