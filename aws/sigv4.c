@@ -662,10 +662,9 @@ void co_sigv4_result_clear(co_sigv4_result *res)
 {
     if (!res)
         return;
-    free(res->credential_scope);
-    free(res->canonical_request);
-    free(res->string_to_sign);
-    free(res->signed_headers);
-    free(res->authorization);
+    char *owned[] = {res->credential_scope, res->canonical_request, res->string_to_sign,
+                     res->signed_headers, res->authorization};
+    for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
+        free(owned[i]);
     memset(res, 0, sizeof *res);
 }

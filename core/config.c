@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,62 +35,51 @@ enum opt_id {
     OPT_LAST
 };
 
+/* The row of option OPT_<id>: its environment variable is CUTOVER_<id>. */
+#define OPT(id, flag, def, help) [OPT_##id] = {flag, "CUTOVER_" #id, def, help}
+
 static const struct opt_def {
     const char *flag;
     const char *env;
     const char *def;
     const char *help;
 } opt_table[] = {
-    [OPT_LISTEN] = {"listen", "CUTOVER_LISTEN", "127.0.0.1:8080",
-                    "address:port to serve HTTP on ([v6]:port for IPv6)"},
-    [OPT_DB] = {"db", "CUTOVER_DB", "cutover.db", "SQLite file (created if absent)"},
-    [OPT_WORKERS] = {"workers", "CUTOVER_WORKERS", "4", "runner worker threads (1-64)"},
-    [OPT_HTTP_THREADS] = {"http-threads", "CUTOVER_HTTP_THREADS", "4",
-                          "HTTP thread pool size (1-64)"},
-    [OPT_TOKENS_FILE] = {"tokens-file", "CUTOVER_TOKENS_FILE", "",
-                         "bearer tokens file: lines '<sha256-hex> <role> <name> "
-                         "[expires=<date>] [project=<id>]', not group- or "
-                         "world-writable; SIGHUP reloads it; required on a "
-                         "non-loopback address"},
-    [OPT_SECRET_KEY_FILE] = {"secret-key-file", "CUTOVER_SECRET_KEY_FILE", "",
-                             "AES-256-GCM key for secrets at rest (default "
-                             "<db>.key, created 0600 if absent)"},
-    [OPT_LOG_LEVEL] = {"log-level", "CUTOVER_LOG_LEVEL", "info",
-                       "debug | info | warn | error"},
-    [OPT_CORS_ORIGINS] = {"cors-origins", "CUTOVER_CORS_ORIGINS", "",
-                          "comma-separated origins allowed by CORS ('*' for any)"},
-    [OPT_DMS_ENDPOINT] = {"dms-endpoint", "CUTOVER_DMS_ENDPOINT", "",
-                          "AWS DMS endpoint URL override (default "
-                          "https://dms.<region>.amazonaws.com)"},
-    [OPT_REGION] = {"region", "CUTOVER_REGION", "",
-                    "AWS region (default $AWS_REGION, else us-east-1)"},
-    [OPT_MAX_BODY] = {"max-body", "CUTOVER_MAX_BODY", "1048576",
-                      "largest request body accepted, in bytes"},
-    [OPT_PORT_FILE] = {"port-file", "CUTOVER_PORT_FILE", "",
-                       "write the bound TCP port (a decimal number and a newline) to "
-                       "this file once listening; useful with port 0"},
-    [OPT_MAX_CONNECTIONS] = {"max-connections", "CUTOVER_MAX_CONNECTIONS", "4000",
-                             "HTTP connections in total (kept below the open-file "
-                             "limit, which is raised to its hard limit at start)"},
-    [OPT_MAX_CONNECTIONS_PER_ADDRESS] = {"max-connections-per-address",
-                                         "CUTOVER_MAX_CONNECTIONS_PER_ADDRESS", "256",
-                                         "HTTP connections per client address"},
-    [OPT_MAX_STREAMS] = {"max-streams", "CUTOVER_MAX_STREAMS", "2048",
-                         "event streams in total (503 beyond)"},
-    [OPT_MAX_STREAMS_PER_TOKEN] = {"max-streams-per-token",
-                                   "CUTOVER_MAX_STREAMS_PER_TOKEN", "64",
-                                   "event streams per token (429 beyond; with "
-                                   "--tokens-file)"},
-    [OPT_RATE_LIMIT] = {"rate-limit", "CUTOVER_RATE_LIMIT", "50",
-                        "mutating requests per token and second, bursts of twice "
-                        "that (429 beyond; with --tokens-file; 0 = off)"},
-    [OPT_TLS_CERT] = {"tls-cert", "CUTOVER_TLS_CERT", "",
-                      "serve HTTPS with this PEM certificate (chain)"},
-    [OPT_TLS_KEY] = {"tls-key", "CUTOVER_TLS_KEY", "", "PEM private key of --tls-cert"},
-    [OPT_TLS_CLIENT_CA] = {"tls-client-ca", "CUTOVER_TLS_CLIENT_CA", "",
-                           "PEM CA bundle: every request needs a client "
-                           "certificate it verifies (mutual TLS)"},
+    OPT(LISTEN, "listen", "127.0.0.1:8080", "address:port to serve HTTP on ([v6]:port for IPv6)"),
+    OPT(DB, "db", "cutover.db", "SQLite file (created if absent)"),
+    OPT(WORKERS, "workers", "4", "runner worker threads (1-64)"),
+    OPT(HTTP_THREADS, "http-threads", "4", "HTTP thread pool size (1-64)"),
+    OPT(TOKENS_FILE, "tokens-file", "",
+        "bearer tokens file: lines '<sha256-hex> <role> <name> [expires=<date>] "
+        "[project=<id>]', not group- or world-writable; SIGHUP reloads it; "
+        "required on a non-loopback address"),
+    OPT(SECRET_KEY_FILE, "secret-key-file", "",
+        "AES-256-GCM key for secrets at rest (default <db>.key, created 0600 if absent)"),
+    OPT(LOG_LEVEL, "log-level", "info", "debug | info | warn | error"),
+    OPT(CORS_ORIGINS, "cors-origins", "", "comma-separated origins allowed by CORS ('*' for any)"),
+    OPT(DMS_ENDPOINT, "dms-endpoint", "",
+        "AWS DMS endpoint URL override (default https://dms.<region>.amazonaws.com)"),
+    OPT(REGION, "region", "", "AWS region (default $AWS_REGION, else us-east-1)"),
+    OPT(MAX_BODY, "max-body", "1048576", "largest request body accepted, in bytes"),
+    OPT(PORT_FILE, "port-file", "",
+        "write the bound TCP port (a decimal number and a newline) to this file once "
+        "listening; useful with port 0"),
+    OPT(MAX_CONNECTIONS, "max-connections", "4000",
+        "HTTP connections in total (kept below the open-file limit, which is raised to "
+        "its hard limit at start)"),
+    OPT(MAX_CONNECTIONS_PER_ADDRESS, "max-connections-per-address", "256",
+        "HTTP connections per client address"),
+    OPT(MAX_STREAMS, "max-streams", "2048", "event streams in total (503 beyond)"),
+    OPT(MAX_STREAMS_PER_TOKEN, "max-streams-per-token", "64",
+        "event streams per token (429 beyond; with --tokens-file)"),
+    OPT(RATE_LIMIT, "rate-limit", "50",
+        "mutating requests per token and second, bursts of twice that (429 beyond; "
+        "with --tokens-file; 0 = off)"),
+    OPT(TLS_CERT, "tls-cert", "", "serve HTTPS with this PEM certificate (chain)"),
+    OPT(TLS_KEY, "tls-key", "", "PEM private key of --tls-cert"),
+    OPT(TLS_CLIENT_CA, "tls-client-ca", "",
+        "PEM CA bundle: every request needs a client certificate it verifies (mutual TLS)"),
 };
+#undef OPT
 _Static_assert(sizeof opt_table / sizeof opt_table[0] == OPT_LAST,
                "opt_table must cover the options");
 
@@ -119,6 +109,39 @@ void co_config_usage(const char *argv0)
     printf("  --%-16s %-24s %s\n", "version", "", "print the version and exit");
 }
 
+/* Where apply() stores an option that needs no parsing beyond its type: a
+ * string copied into a char array of co_config (size > 0), or an integer
+ * from lo to hi into an int of co_config (hi > 0). The other options (all
+ * zero here) have a case of their own in apply(). */
+static const struct opt_dest {
+    size_t off;  /* offsetof(co_config, field) */
+    size_t size; /* string options: the size of the field */
+    long lo, hi; /* integer options: the range accepted */
+} opt_dests[OPT_LAST] = {
+#define AS_TEXT(id, field)                                                     \
+    [OPT_##id] = {offsetof(co_config, field), sizeof(((co_config *)0)->field), 0, 0}
+#define AS_INT(id, field, lo, hi) [OPT_##id] = {offsetof(co_config, field), 0, lo, hi}
+    AS_TEXT(LISTEN, listen),
+    AS_TEXT(DB, db_path),
+    AS_INT(WORKERS, workers, 1, 64),
+    AS_INT(HTTP_THREADS, http_threads, 1, 64),
+    AS_TEXT(TOKENS_FILE, tokens_file),
+    AS_TEXT(SECRET_KEY_FILE, secret_key_file),
+    AS_TEXT(DMS_ENDPOINT, dms_endpoint),
+    AS_TEXT(REGION, region),
+    AS_TEXT(PORT_FILE, port_file),
+    AS_INT(MAX_CONNECTIONS, max_connections, 1, 1000000),
+    AS_INT(MAX_CONNECTIONS_PER_ADDRESS, max_connections_per_address, 1, 1000000),
+    AS_INT(MAX_STREAMS, max_streams, 1, 1000000),
+    AS_INT(MAX_STREAMS_PER_TOKEN, max_streams_per_token, 1, 1000000),
+    AS_INT(RATE_LIMIT, rate_limit, 0, 1000000),
+    AS_TEXT(TLS_CERT, tls_cert),
+    AS_TEXT(TLS_KEY, tls_key),
+    AS_TEXT(TLS_CLIENT_CA, tls_client_ca),
+#undef AS_TEXT
+#undef AS_INT
+};
+
 static co_status parse_int(const char *flag, const char *text, long lo, long hi,
                            long *out, co_error *err)
 {
@@ -146,31 +169,20 @@ static co_status copy_str(const char *flag, char *dst, size_t size, const char *
 static co_status apply(co_config *cfg, int id, const char *v, co_error *err)
 {
     const char *flag = opt_table[id].flag;
+    const struct opt_dest *d = &opt_dests[id];
+    char *field = (char *)cfg + d->off;
     /* Set by parse_int on CO_OK. Initialised because at -O3 gcc cannot see
      * that co_error_set never returns CO_OK (-Wmaybe-uninitialized). */
     long n = 0;
+    if (d->size)
+        return copy_str(flag, field, d->size, v, err);
+    if (d->hi) {
+        if (parse_int(flag, v, d->lo, d->hi, &n, err) != CO_OK)
+            return CO_ERR_INVALID;
+        *(int *)(void *)field = (int)n;
+        return CO_OK;
+    }
     switch (id) {
-    case OPT_LISTEN:
-        return copy_str(flag, cfg->listen, sizeof cfg->listen, v, err);
-    case OPT_DB:
-        return copy_str(flag, cfg->db_path, sizeof cfg->db_path, v, err);
-    case OPT_PORT_FILE:
-        return copy_str(flag, cfg->port_file, sizeof cfg->port_file, v, err);
-    case OPT_WORKERS:
-        if (parse_int(flag, v, 1, 64, &n, err) != CO_OK)
-            return CO_ERR_INVALID;
-        cfg->workers = (int)n;
-        return CO_OK;
-    case OPT_HTTP_THREADS:
-        if (parse_int(flag, v, 1, 64, &n, err) != CO_OK)
-            return CO_ERR_INVALID;
-        cfg->http_threads = (int)n;
-        return CO_OK;
-    case OPT_TOKENS_FILE:
-        return copy_str(flag, cfg->tokens_file, sizeof cfg->tokens_file, v, err);
-    case OPT_SECRET_KEY_FILE:
-        return copy_str(flag, cfg->secret_key_file, sizeof cfg->secret_key_file, v,
-                        err);
     case OPT_LOG_LEVEL:
         if (co_log_parse_level(v, &cfg->log_level) != 0)
             return co_error_set(err, CO_ERR_INVALID,
@@ -199,29 +211,6 @@ static co_status apply(co_config *cfg, int id, const char *v, co_error *err)
         }
         return CO_OK;
     }
-    case OPT_DMS_ENDPOINT:
-        return copy_str(flag, cfg->dms_endpoint, sizeof cfg->dms_endpoint, v, err);
-    case OPT_REGION:
-        return copy_str(flag, cfg->region, sizeof cfg->region, v, err);
-    case OPT_MAX_CONNECTIONS:
-    case OPT_MAX_CONNECTIONS_PER_ADDRESS:
-    case OPT_MAX_STREAMS:
-    case OPT_MAX_STREAMS_PER_TOKEN:
-    case OPT_RATE_LIMIT:
-        if (parse_int(flag, v, id == OPT_RATE_LIMIT ? 0 : 1, 1000000, &n, err) != CO_OK)
-            return CO_ERR_INVALID;
-        *(id == OPT_MAX_CONNECTIONS               ? &cfg->max_connections
-          : id == OPT_MAX_CONNECTIONS_PER_ADDRESS ? &cfg->max_connections_per_address
-          : id == OPT_MAX_STREAMS                 ? &cfg->max_streams
-          : id == OPT_MAX_STREAMS_PER_TOKEN       ? &cfg->max_streams_per_token
-                                                  : &cfg->rate_limit) = (int)n;
-        return CO_OK;
-    case OPT_TLS_CERT:
-        return copy_str(flag, cfg->tls_cert, sizeof cfg->tls_cert, v, err);
-    case OPT_TLS_KEY:
-        return copy_str(flag, cfg->tls_key, sizeof cfg->tls_key, v, err);
-    case OPT_TLS_CLIENT_CA:
-        return copy_str(flag, cfg->tls_client_ca, sizeof cfg->tls_client_ca, v, err);
     case OPT_MAX_BODY:
         if (parse_int(flag, v, 1024, 64L << 20, &n, err) != CO_OK)
             return CO_ERR_INVALID;

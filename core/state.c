@@ -7,33 +7,28 @@
 
 #include "core/status.h"
 
+/* Checks at compile time that the name table names has one entry per value
+ * of its enum, of which there are last. */
+#define NAMES_COVER(names, last)                                              \
+    _Static_assert(sizeof names / sizeof names[0] == (last), #names " must cover " #last)
+
 static const char *const run_names[] = {
-    [CO_RUN_PENDING] = "pending",
-    [CO_RUN_RUNNING] = "running",
-    [CO_RUN_PAUSED] = "paused",
-    [CO_RUN_AWAITING_APPROVAL] = "awaiting_approval",
-    [CO_RUN_SUCCEEDED] = "succeeded",
-    [CO_RUN_FAILED] = "failed",
-    [CO_RUN_CANCELLED] = "cancelled",
+    [CO_RUN_PENDING] = "pending", [CO_RUN_RUNNING] = "running", [CO_RUN_PAUSED] = "paused",
+    [CO_RUN_AWAITING_APPROVAL] = "awaiting_approval", [CO_RUN_SUCCEEDED] = "succeeded",
+    [CO_RUN_FAILED] = "failed", [CO_RUN_CANCELLED] = "cancelled",
 };
-_Static_assert(sizeof run_names / sizeof run_names[0] == CO_RUN_STATE_LAST,
-               "run_names must cover co_run_state");
+NAMES_COVER(run_names, CO_RUN_STATE_LAST);
 
 static const char *const step_names[] = {
-    [CO_STEP_PENDING] = "pending",
-    [CO_STEP_RUNNING] = "running",
-    [CO_STEP_WAITING] = "waiting",
-    [CO_STEP_AWAITING_APPROVAL] = "awaiting_approval",
-    [CO_STEP_SUCCEEDED] = "succeeded",
-    [CO_STEP_FAILED] = "failed",
-    [CO_STEP_SKIPPED] = "skipped",
+    [CO_STEP_PENDING] = "pending", [CO_STEP_RUNNING] = "running", [CO_STEP_WAITING] = "waiting",
+    [CO_STEP_AWAITING_APPROVAL] = "awaiting_approval", [CO_STEP_SUCCEEDED] = "succeeded",
+    [CO_STEP_FAILED] = "failed", [CO_STEP_SKIPPED] = "skipped",
 };
-_Static_assert(sizeof step_names / sizeof step_names[0] == CO_STEP_STATE_LAST,
-               "step_names must cover co_step_state");
+NAMES_COVER(step_names, CO_STEP_STATE_LAST);
 
 static const char *const verdict_names[] = {"none", "done", "wait", "gate", "retry", "fail"};
-_Static_assert(sizeof verdict_names / sizeof verdict_names[0] == CO_VERDICT_LAST,
-               "verdict_names must cover co_verdict_kind");
+NAMES_COVER(verdict_names, CO_VERDICT_LAST);
+#undef NAMES_COVER
 
 #define R(x) (1u << CO_RUN_##x)
 /* run_next[from] = set of states reachable in one transition */

@@ -28,8 +28,7 @@ typedef struct co_runner co_runner;
 
 /* Starts n worker threads for app. *out is freed by co_runner_stop.
  * Errors: CO_ERR_NOMEM, CO_ERR_INTERNAL (thread creation). */
-CO_MUST_CHECK co_status co_runner_start(co_app *app, int n, co_runner **out,
-                                        co_error *err);
+CO_MUST_CHECK co_status co_runner_start(co_app *app, int n, co_runner **out, co_error *err);
 
 /* Wakes idle workers to look for due steps. NULL-safe; any thread. */
 void co_runner_wake(co_runner *r);

@@ -19,8 +19,7 @@
 /* A relation name: schema and name exactly as in the catalog (unquoted).
  * Strings are borrowed. schema NULL means "any schema of the scope". */
 typedef struct pg_relname {
-    const char *schema;
-    const char *name;
+    const char *schema, *name;
 } pg_relname;
 
 /* Schemas (at least one) and optionally tables within them (ntables 0 =

@@ -287,7 +287,7 @@ co_status pg_tool_run(char *const *argv, char *const *envp, int timeout_s, bool 
     int status = 0, spawn_rc;
     co_status rc;
 
-    memset(res, 0, sizeof *res);
+    *res = (pg_tool_result){0};
     if ((capture_out && pipe2(outp, O_CLOEXEC)) || pipe2(errp, O_CLOEXEC)) {
         rc = co_error_set(err, CO_ERR_IO, "pipe: %s", strerror(errno));
         goto done;
@@ -355,5 +355,5 @@ void pg_tool_result_free(pg_tool_result *res)
         return;
     free(res->out);
     free(res->err_text);
-    memset(res, 0, sizeof *res);
+    *res = (pg_tool_result){0};
 }

@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 
 #include "core/clock.h"
+#include "core/owner.h"
 
 #define SLOTS 1024
 
@@ -22,8 +23,8 @@ typedef struct slot {
 } slot;
 
 struct co_limits {
+    pthread_mutex_t mu; /* first: co_locked_new (core/owner.h) sets it up */
     co_limits_config cfg;
-    pthread_mutex_t mu;
     int streams;
     slot names[SLOTS];
     slot addrs[SLOTS];
@@ -31,20 +32,15 @@ struct co_limits {
 
 co_limits *co_limits_new(const co_limits_config *cfg)
 {
-    co_limits *l = calloc(1, sizeof *l);
-    if (!l)
-        return NULL;
-    l->cfg = *cfg;
-    pthread_mutex_init(&l->mu, NULL);
+    co_limits *l = co_locked_new(sizeof *l);
+    if (l)
+        l->cfg = *cfg;
     return l;
 }
 
 void co_limits_free(co_limits *l)
 {
-    if (!l)
-        return;
-    pthread_mutex_destroy(&l->mu);
-    free(l);
+    co_locked_free(l);
 }
 
 /* The slot of key in table (created, reusing the least recently used one

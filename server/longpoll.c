@@ -2,11 +2,13 @@
 #include "server/longpoll.h"
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "core/clock.h"
+#include "core/owner.h"
 #include "core/worker.h"
 
 #define TICK_MS 200
@@ -22,10 +24,11 @@ struct co_longpoll_wait {
 };
 
 struct co_longpoll {
+    co_worker w; /* first (core/owner.h): the thread, its lock, condition and stop flag */
     co_events *ev;
-    co_worker w; /* the thread, its lock, condition and stop flag */
     co_longpoll_wait *waits;
 };
+_Static_assert(offsetof(co_longpoll, w) == 0, "co_longpoll must begin with its worker");
 
 static void resume(co_longpoll_wait *w)
 {
@@ -61,21 +64,14 @@ co_status co_longpoll_new(co_events *ev, co_longpoll **out, co_error *err)
     if (!lp)
         return co_error_set(err, CO_ERR_NOMEM, "out of memory");
     lp->ev = ev;
-    co_status rc = co_worker_start(&lp->w, ticker, lp, "long-poll ticker", err);
-    if (rc != CO_OK) {
-        free(lp);
-        return rc;
-    }
-    *out = lp;
-    return CO_OK;
+    co_status rc = co_worker_owner_start(lp, ticker, "long-poll ticker", err);
+    *out = rc == CO_OK ? lp : NULL;
+    return rc;
 }
 
 void co_longpoll_free(co_longpoll *lp)
 {
-    if (!lp)
-        return;
-    co_worker_stop(&lp->w);
-    free(lp);
+    co_worker_owner_free(lp);
 }
 
 /* Hub callbacks, run with the hub's lock held. */

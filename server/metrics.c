@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/owner.h"
+
 static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                  0.05,   0.1,   0.25,   0.5,   1,    2.5};
 #define NBUCKETS (sizeof buckets / sizeof buckets[0])
@@ -22,25 +24,19 @@ typedef struct op_stats {
 } op_stats;
 
 struct co_metrics {
-    pthread_mutex_t mu;
+    pthread_mutex_t mu; /* first: co_locked_new (core/owner.h) sets it up */
     op_stats ops[MAX_OPS];
     int nops;
 };
 
 co_metrics *co_metrics_new(void)
 {
-    co_metrics *m = calloc(1, sizeof *m);
-    if (m)
-        pthread_mutex_init(&m->mu, NULL);
-    return m;
+    return co_locked_new(sizeof(co_metrics));
 }
 
 void co_metrics_free(co_metrics *m)
 {
-    if (!m)
-        return;
-    pthread_mutex_destroy(&m->mu);
-    free(m);
+    co_locked_free(m);
 }
 
 static op_stats *find_op(co_metrics *m, const char *op)

@@ -2,21 +2,24 @@
 #include "server/sse.h"
 
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "core/buf.h"
 #include "core/clock.h"
+#include "core/owner.h"
 #include "core/worker.h"
 
 #define FILL_BYTES (64 * 1024)
 
 struct co_sse {
+    co_worker w; /* first (core/owner.h): the thread, its lock, condition and stop flag */
     co_events *ev;
     int heartbeat_ms;
-    co_worker w; /* the thread, its lock, condition and stop flag */
 };
+_Static_assert(offsetof(co_sse, w) == 0, "co_sse must begin with its worker");
 
 typedef struct stream {
     co_sse *sse;
@@ -51,21 +54,14 @@ co_status co_sse_new(co_events *ev, int heartbeat_ms, co_sse **out, co_error *er
         return co_error_set(err, CO_ERR_NOMEM, "out of memory");
     sse->ev = ev;
     sse->heartbeat_ms = heartbeat_ms > 0 ? heartbeat_ms : 15000;
-    co_status rc = co_worker_start(&sse->w, heartbeat_main, sse, "heartbeat thread", err);
-    if (rc != CO_OK) {
-        free(sse);
-        return rc;
-    }
-    *out = sse;
-    return CO_OK;
+    co_status rc = co_worker_owner_start(sse, heartbeat_main, "heartbeat thread", err);
+    *out = rc == CO_OK ? sse : NULL;
+    return rc;
 }
 
 void co_sse_free(co_sse *sse)
 {
-    if (!sse)
-        return;
-    co_worker_stop(&sse->w);
-    free(sse);
+    co_worker_owner_free(sse);
 }
 
 /* co_events_emit_fn: one SSE frame per event. */

@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/owner.h"
 #include "core/worker.h"
 #include "core/log.h"
 #include "engine/app.h"
@@ -30,10 +32,12 @@
 #define DAY_MS 86400000.0
 
 struct co_webhook_sender {
+    co_worker w; /* first (core/owner.h): the thread, its lock, condition and stop flag */
     co_app *app;
-    co_worker w; /* the thread, its lock, condition and stop flag */
     double scale;
 };
+_Static_assert(offsetof(co_webhook_sender, w) == 0,
+               "co_webhook_sender must begin with its worker");
 
 /* Refuses a connection to a private address (names that resolve to one). */
 static curl_socket_t open_socket(void *user, curlsocktype purpose, struct curl_sockaddr *a)
@@ -249,19 +253,12 @@ co_status co_webhook_sender_start(co_app *app, co_webhook_sender **out, co_error
         return co_error_set(err, CO_ERR_NOMEM, "out of memory");
     s->app = app;
     s->scale = scale && atof(scale) > 0 ? atof(scale) : 1.0;
-    co_status rc = co_worker_start(&s->w, sender_main, s, "webhook sender", err);
-    if (rc != CO_OK) {
-        free(s);
-        return rc;
-    }
-    *out = s;
-    return CO_OK;
+    co_status rc = co_worker_owner_start(s, sender_main, "webhook sender", err);
+    *out = rc == CO_OK ? s : NULL;
+    return rc;
 }
 
 void co_webhook_sender_stop(co_webhook_sender *s)
 {
-    if (!s)
-        return;
-    co_worker_stop(&s->w);
-    free(s);
+    co_worker_owner_free(s);
 }

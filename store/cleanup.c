@@ -13,9 +13,12 @@ enum {
     SQL_LAST
 };
 
+/* The assignments that make a run's clean-up pending from its first attempt on
+ * (SQL_MARK, SQL_REQUEST). */
+#define SET_PENDING "cleanup = 'pending', cleanup_attempts = 0, cleanup_error = NULL"
+
 static const char *const sql_text[] = {
-    [SQL_MARK] = "UPDATE runs SET cleanup = 'pending', cleanup_until = 0,"
-                 " cleanup_attempts = 0, cleanup_error = NULL"
+    [SQL_MARK] = "UPDATE runs SET " SET_PENDING ", cleanup_until = 0"
                  " WHERE id = ?1 AND cleanup = 'none'",
     /* cleanup_until is the due time while unowned, the lease end while owned */
     [SQL_CLAIM] = "UPDATE runs SET cleanup_owner = ?1, cleanup_until = ?3 + ?4"
@@ -30,8 +33,7 @@ static const char *const sql_text[] = {
     [SQL_FINISH] = "UPDATE runs SET cleanup = ?2, cleanup_attempts = ?3,"
                    " cleanup_until = ?4, cleanup_error = ?5, cleanup_owner = NULL"
                    " WHERE id = ?1",
-    [SQL_REQUEST] = "UPDATE runs SET cleanup = 'pending', cleanup_attempts = 0,"
-                    " cleanup_error = NULL,"
+    [SQL_REQUEST] = "UPDATE runs SET " SET_PENDING ","
                     " cleanup_until = CASE WHEN cleanup_owner IS NULL THEN 0"
                     "   ELSE cleanup_until END"
                     " WHERE id = ?1 AND state = 'cancelled' RETURNING id",

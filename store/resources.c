@@ -36,12 +36,14 @@ enum {
     SQL_LAST
 };
 
+/* The columns read_row reads, in its order. */
+#define RES_COLS "id, project_id, name, doc, secret, version, seq, created_at, updated_at"
+
 static const char *const sql_text[] = {
     [SQL_INSERT] = "INSERT INTO resources (id, kind, project_id, name, doc, secret,"
                    " version, created_at, updated_at)"
                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7) RETURNING seq",
-    [SQL_GET] = "SELECT id, project_id, name, doc, secret, version, seq,"
-                " created_at, updated_at FROM resources WHERE id = ?1 AND kind = ?2",
+    [SQL_GET] = "SELECT " RES_COLS " FROM resources WHERE id = ?1 AND kind = ?2",
     [SQL_UPDATE] = "UPDATE resources SET name = ?2, doc = ?3,"
                    " secret = CASE WHEN ?4 THEN ?5 ELSE secret END,"
                    " version = version + 1, updated_at = ?6"
@@ -50,13 +52,11 @@ static const char *const sql_text[] = {
     [SQL_DELETE] = "DELETE FROM resources WHERE id = ?1 AND kind = ?2"
                    " AND (?3 < 0 OR version = ?3)",
     [SQL_VERSION] = "SELECT version FROM resources WHERE id = ?1 AND kind = ?2",
-    [SQL_LIST_PROJECT] = "SELECT id, project_id, name, doc, secret, version, seq,"
-                         " created_at, updated_at FROM resources"
+    [SQL_LIST_PROJECT] = "SELECT " RES_COLS " FROM resources"
                          " WHERE kind = ?1 AND project_id = ?2 AND seq > ?3"
                          " AND (?5 IS NULL OR name = ?5)"
                          " ORDER BY seq LIMIT ?4",
-    [SQL_LIST_ALL] = "SELECT id, project_id, name, doc, secret, version, seq,"
-                     " created_at, updated_at FROM resources"
+    [SQL_LIST_ALL] = "SELECT " RES_COLS " FROM resources"
                      " WHERE kind = ?1 AND seq > ?3 AND (?5 IS NULL OR name = ?5)"
                      " ORDER BY seq LIMIT ?4",
     [SQL_REF_INSERT] = "INSERT INTO resource_refs (from_id, to_id) VALUES (?1, ?2)"
