@@ -144,130 +144,127 @@ static void check_view(const json_t *v, const char *ptr, co_error *err)
     objects(v, ptr, "columns", col_keys, check_column, "{side, column, alias}", err);
 }
 
-#define COMMON_PARAMS                                                             \
-    {"source_endpoint_id", P_STRING, true, NULL, 0, 0,                            \
-     "source endpoint (role source) of the project"},                             \
-    {"target_endpoint_id", P_STRING, true, NULL, 0, 0,                            \
-     "target endpoint (role target, postgres) of the project"},                   \
-    {"task_id", P_STRING, false, NULL, 0, 0,                                      \
-     "replication task whose table mappings and settings the run uses"},          \
-    {"replication_instance_id", P_STRING, false, NULL, 0, 0,                      \
-     "replication instance (aws-dms)"},                                           \
-    {"statement_timeout_ms", P_INT, false, "300000", 1000, 86400000,              \
-     "PostgreSQL statement_timeout per step"},                                    \
-    {"max_attempts", P_INT, false, "5", 1, 100,                                   \
-     "attempts per step before it fails (transient errors)"},                     \
-    {"retry_base_ms", P_INT, false, "1000", 10, 600000,                           \
-     "first retry delay; doubles per attempt, with jitter"},                      \
-    {"retry_cap_ms", P_INT, false, "60000", 10, 3600000, "largest retry delay"},  \
-    {"test", P_OBJECT, false, NULL, 0, 0, "test engine behaviour (tests only)"},   \
-    {"instance_timeout_minutes", P_NUM, false, "45", 0, 1440,                     \
-     "aws-dms: how long a replication instance may take to become available "     \
-     "(DMS takes 5 to 20 minutes)"},                                              \
-    {"ready_timeout_minutes", P_NUM, false, "30", 0, 1440,                        \
-     "aws-dms: how long connection tests, schema refreshes and replication task " \
-     "state changes (creating, stopping, deleting) may take"},                    \
-    {"task_start_timeout_minutes", P_NUM, false, "10", 0, 1440,                   \
-     "aws-dms: how long a task may stay ready or stopped after DMS accepted "     \
-     "StartReplicationTask before it is started again"},                          \
-    {"task_start_attempts", P_INT, false, "3", 1, 20,                             \
-     "aws-dms: StartReplicationTask calls for a task that does not start, "       \
-     "before the step fails"},                                                    \
-    {"stall_minutes", P_NUM, false, "60", 0, 100000,                              \
-     "full load: minutes without a change of any table's FullLoadRows or "        \
-     "TableState before a step.stalled event"},                                   \
-    {"fail_on_stall", P_BOOL, false, "false", 0, 0,                               \
-     "full load: fail the step when it stalled instead of waiting on"},           \
-    {"waiting_event_minutes", P_NUM, false, "5", 0, 1440,                         \
-     "period of the step.waiting events while a step waits"},                     \
-    {"cleanup", P_BOOL, false, "true", 0, 0,                                      \
-     "aws-dms: delete the endpoints and the replication instance the run made "   \
-     "once its tasks are deleted (after cutover, on cancel)"}
+/* Rows of the parameter tables: REQ a required parameter (no default),
+ * OPT an optional one, INTEGER an optional integer from lo to hi, MINUTES an
+ * optional number of minutes greater than 0 and at most max. def is the
+ * default as JSON text, or NULL for none. */
+#define REQ(name, type, desc) {name, type, true, NULL, 0, 0, desc}
+#define OPT(name, type, def, desc) {name, type, false, def, 0, 0, desc}
+#define INTEGER(name, def, lo, hi, desc) {name, P_INT, false, def, lo, hi, desc}
+#define MINUTES(name, def, max, desc) {name, P_NUM, false, def, 0, max, desc}
+
+#define COMMON_PARAMS                                                                              \
+    REQ("source_endpoint_id", P_STRING, "source endpoint (role source) of the project"),           \
+    REQ("target_endpoint_id", P_STRING, "target endpoint (role target, postgres) of the project"), \
+    OPT("task_id", P_STRING, NULL,                                                                 \
+        "replication task whose table mappings and settings the run uses"),                        \
+    OPT("replication_instance_id", P_STRING, NULL, "replication instance (aws-dms)"),              \
+    INTEGER("statement_timeout_ms", "300000", 1000, 86400000,                                      \
+            "PostgreSQL statement_timeout per step"),                                              \
+    INTEGER("max_attempts", "5", 1, 100, "attempts per step before it fails (transient errors)"),  \
+    INTEGER("retry_base_ms", "1000", 10, 600000,                                                   \
+            "first retry delay; doubles per attempt, with jitter"),                                \
+    INTEGER("retry_cap_ms", "60000", 10, 3600000, "largest retry delay"),                          \
+    OPT("test", P_OBJECT, NULL, "test engine behaviour (tests only)"),                             \
+    MINUTES("instance_timeout_minutes", "45", 1440,                                                \
+            "aws-dms: how long a replication instance may take to become available (DMS takes "    \
+            "5 to 20 minutes)"),                                                                   \
+    MINUTES("ready_timeout_minutes", "30", 1440,                                                   \
+            "aws-dms: how long connection tests, schema refreshes and replication task state "     \
+            "changes (creating, stopping, deleting) may take"),                                    \
+    MINUTES("task_start_timeout_minutes", "10", 1440,                                              \
+            "aws-dms: how long a task may stay ready or stopped after DMS accepted "               \
+            "StartReplicationTask before it is started again"),                                    \
+    INTEGER("task_start_attempts", "3", 1, 20,                                                     \
+            "aws-dms: StartReplicationTask calls for a task that does not start, before the "      \
+            "step fails"),                                                                         \
+    MINUTES("stall_minutes", "60", 100000,                                                         \
+            "full load: minutes without a change of any table's FullLoadRows or TableState "       \
+            "before a step.stalled event"),                                                        \
+    OPT("fail_on_stall", P_BOOL, "false",                                                          \
+        "full load: fail the step when it stalled instead of waiting on"),                         \
+    MINUTES("waiting_event_minutes", "5", 1440,                                                    \
+            "period of the step.waiting events while a step waits"),                               \
+    OPT("cleanup", P_BOOL, "true",                                                                 \
+        "aws-dms: delete the endpoints and the replication instance the run made once its "        \
+        "tasks are deleted (after cutover, on cancel)")
 
 static const param_def o2p_params[] = {
     COMMON_PARAMS,
-    {"schemas", P_ARRAY, false, "[\"public\"]", 0, 0, "schemas to migrate"},
-    {"converted_schema_sql", P_STRING, false, NULL, 0, 0,
-     "converted schema DDL to apply at convert_schema, after an admin approved "
-     "it at review_schema (needs the admin role)"},
-    {"rollback_task", P_BOOL, false, "false", 0, 0,
-     "start a reverse CDC-only task at cutover"},
-    {"sequence_gap", P_INT, false, "1000", 0, 1000000000,
-     "gap added to sequences at reset_sequences"},
-    {"cdc_latency_threshold_seconds", P_INT, false, "5", 0, 86400,
-     "CDC latency under which await_cdc_sync is done"},
-    {"cdc_sync_window_seconds", P_INT, false, "60", 0, 86400,
-     "aws-dms: how long the CDC latency must stay under the threshold"},
-    {"create_indexes_concurrently", P_BOOL, false, "false", 0, 0,
-     "restore indexes with CREATE INDEX CONCURRENTLY"},
-    {"restore_jobs", P_INT, false, NULL, 1, 64,
-     "connections restore_constraints builds indexes and foreign keys with, side "
-     "by side (default: the number of CPU cores of the cutoverd host)"},
-    {"maintenance_work_mem_mb", P_INT, false, NULL, 1, 2097151,
-     "maintenance_work_mem (MiB) of the target sessions that build primary keys, "
-     "indexes and foreign keys (full load, restore_constraints); each of the "
-     "restore_jobs or full_load_jobs sessions may use this much (default: the "
-     "target's own setting)"},
-    {"full_load_method", P_STRING, false, "\"snapshot\"", 0, 0,
-     "pg-logical: subscription (PostgreSQL's table synchronisation, copy_data = "
-     "true) or snapshot (the slot made with an exported snapshot, tables copied "
-     "under it in parallel with primary keys built per table, then CDC from the slot)"},
-    {"full_load_jobs", P_INT, false, NULL, 1, 64,
-     "pg-logical snapshot copy: connection pairs copying tables side by side "
-     "(default: the number of CPU cores of the cutoverd host)"},
-    {"full_load_split_pages", P_INT, false, "0", 0, 1073741824,
-     "pg-logical snapshot copy: tables of more 8 KiB pages than this are copied in "
-     "ctid ranges of about this size, side by side (0: whole tables, each written "
-     "frozen)"},
-    {"migration_role", P_STRING, false, NULL, 0, 0,
-     "role that configure_target creates (NOLOGIN, if absent) and grants USAGE, "
-     "CREATE and all privileges on the migrated schemas"},
-    {"tables_without_key", P_STRING, false, "\"fail\"", 0, 0,
-     "tables without a primary key or replica identity (pg-logical): fail (a "
-     "preflight finding), replica-identity-full (set on the source for the "
-     "migration, restored at stop_task) or exclude (left out, listed in the "
-     "report)"},
-    {"copy_large_objects", P_BOOL, false, "false", 0, 0,
-     "copy large objects (pg_largeobject) at final_sync while the source is quiet "
-     "(pg-logical); without it, large objects on the source are a preflight finding"},
-    {"validate_tables", P_BOOL, false, "true", 0, 0,
-     "validate the data (PostgreSQL sources): continuously during CDC (pg-logical) "
-     "and at final_sync as final_validation says; false turns every validation off"},
-    {"final_validation", P_STRING, false, "\"changed\"", 0, 0,
-     "what final_sync validates after the drain: changed (what changed since its "
-     "continuous validation; whole tables where the engine has none), full (row "
-     "counts and checksums of every table), none"},
-    {"validation_chunk_rows", P_INT, false, "10000", 100, 1000000,
-     "rows per primary-key chunk of the continuous validation"},
-    {"validation_rate_rows", P_INT, false, "100000", 0, 1000000000,
-     "source rows per second the continuous validation may read (0: no limit)"},
-    {"validation_max_checks", P_INT, false, "3", 1, 100,
-     "checks of a differing key, with its source row unchanged, before it is a mismatch"},
-    {"validation_backoff_lag_bytes", P_INT, false, "67108864", 0, 1099511627776,
-     "the continuous validation pauses while the slot is more bytes behind than this"},
+    OPT("schemas", P_ARRAY, "[\"public\"]", "schemas to migrate"),
+    OPT("converted_schema_sql", P_STRING, NULL,
+        "converted schema DDL to apply at convert_schema, after an admin approved it at "
+        "review_schema (needs the admin role)"),
+    OPT("rollback_task", P_BOOL, "false", "start a reverse CDC-only task at cutover"),
+    INTEGER("sequence_gap", "1000", 0, 1000000000, "gap added to sequences at reset_sequences"),
+    INTEGER("cdc_latency_threshold_seconds", "5", 0, 86400,
+            "CDC latency under which await_cdc_sync is done"),
+    INTEGER("cdc_sync_window_seconds", "60", 0, 86400,
+            "aws-dms: how long the CDC latency must stay under the threshold"),
+    OPT("create_indexes_concurrently", P_BOOL, "false",
+        "restore indexes with CREATE INDEX CONCURRENTLY"),
+    INTEGER("restore_jobs", NULL, 1, 64,
+            "connections restore_constraints builds indexes and foreign keys with, side by side "
+            "(default: the number of CPU cores of the cutoverd host)"),
+    INTEGER("maintenance_work_mem_mb", NULL, 1, 2097151,
+            "maintenance_work_mem (MiB) of the target sessions that build primary keys, indexes "
+            "and foreign keys (full load, restore_constraints); each of the restore_jobs or "
+            "full_load_jobs sessions may use this much (default: the target's own setting)"),
+    OPT("full_load_method", P_STRING, "\"snapshot\"",
+        "pg-logical: subscription (PostgreSQL's table synchronisation, copy_data = true) or "
+        "snapshot (the slot made with an exported snapshot, tables copied under it in parallel "
+        "with primary keys built per table, then CDC from the slot)"),
+    INTEGER("full_load_jobs", NULL, 1, 64,
+            "pg-logical snapshot copy: connection pairs copying tables side by side (default: "
+            "the number of CPU cores of the cutoverd host)"),
+    INTEGER("full_load_split_pages", "0", 0, 1073741824,
+            "pg-logical snapshot copy: tables of more 8 KiB pages than this are copied in ctid "
+            "ranges of about this size, side by side (0: whole tables, each written frozen)"),
+    OPT("migration_role", P_STRING, NULL,
+        "role that configure_target creates (NOLOGIN, if absent) and grants USAGE, CREATE and "
+        "all privileges on the migrated schemas"),
+    OPT("tables_without_key", P_STRING, "\"fail\"",
+        "tables without a primary key or replica identity (pg-logical): fail (a preflight "
+        "finding), replica-identity-full (set on the source for the migration, restored at "
+        "stop_task) or exclude (left out, listed in the report)"),
+    OPT("copy_large_objects", P_BOOL, "false",
+        "copy large objects (pg_largeobject) at final_sync while the source is quiet "
+        "(pg-logical); without it, large objects on the source are a preflight finding"),
+    OPT("validate_tables", P_BOOL, "true",
+        "validate the data (PostgreSQL sources): continuously during CDC (pg-logical) and at "
+        "final_sync as final_validation says; false turns every validation off"),
+    OPT("final_validation", P_STRING, "\"changed\"",
+        "what final_sync validates after the drain: changed (what changed since its continuous "
+        "validation; whole tables where the engine has none), full (row counts and checksums of "
+        "every table), none"),
+    INTEGER("validation_chunk_rows", "10000", 100, 1000000,
+            "rows per primary-key chunk of the continuous validation"),
+    INTEGER("validation_rate_rows", "100000", 0, 1000000000,
+            "source rows per second the continuous validation may read (0: no limit)"),
+    INTEGER("validation_max_checks", "3", 1, 100,
+            "checks of a differing key, with its source row unchanged, before it is a mismatch"),
+    INTEGER("validation_backoff_lag_bytes", "67108864", 0, 1099511627776,
+            "the continuous validation pauses while the slot is more bytes behind than this"),
     {NULL, P_STRING, false, NULL, 0, 0, NULL},
 };
 
 static const param_def view_params[] = {
     COMMON_PARAMS,
-    {"source_table", P_OBJECT, true, NULL, 0, 0,
-     "{schema, name} of the source table staged by stage_load"},
-    {"staging_schema", P_STRING, false, NULL, 0, 0,
-     "schema of the staged table on the target (default: \"staging\"; with "
-     "pg-logical, the source table's schema)"},
-    {"remote_endpoint_id", P_STRING, true, NULL, 0, 0,
-     "endpoint of the second PostgreSQL database, linked with postgres_fdw"},
-    {"remote_table", P_OBJECT, true, NULL, 0, 0,
-     "{schema, name} of the existing table in the second database"},
-    {"foreign_schema", P_STRING, false, "\"remote\"", 0, 0,
-     "schema of the foreign table on the target"},
-    {"view", P_OBJECT, true, NULL, 0, 0,
-     "{schema, name, join (inner|left|right|full), keys [{left, right}], "
-     "columns [{side (left|right), column, alias}]}"},
-    {"final_table", P_OBJECT, true, NULL, 0, 0, "{schema, name, key [column, ...]}"},
-    {"batch_size", P_INT, false, "10000", 1, 10000000, "rows per load_final batch"},
-    {"ongoing_sync", P_BOOL, false, "false", 0, 0,
-     "keep the final table in sync with a trigger on the staging table"},
+    REQ("source_table", P_OBJECT, "{schema, name} of the source table staged by stage_load"),
+    OPT("staging_schema", P_STRING, NULL,
+        "schema of the staged table on the target (default: \"staging\"; with pg-logical, the "
+        "source table's schema)"),
+    REQ("remote_endpoint_id", P_STRING,
+        "endpoint of the second PostgreSQL database, linked with postgres_fdw"),
+    REQ("remote_table", P_OBJECT, "{schema, name} of the existing table in the second database"),
+    OPT("foreign_schema", P_STRING, "\"remote\"", "schema of the foreign table on the target"),
+    REQ("view", P_OBJECT,
+        "{schema, name, join (inner|left|right|full), keys [{left, right}], columns [{side "
+        "(left|right), column, alias}]}"),
+    REQ("final_table", P_OBJECT, "{schema, name, key [column, ...]}"),
+    INTEGER("batch_size", "10000", 1, 10000000, "rows per load_final batch"),
+    OPT("ongoing_sync", P_BOOL, "false",
+        "keep the final table in sync with a trigger on the staging table"),
     {NULL, P_STRING, false, NULL, 0, 0, NULL},
 };
 

@@ -152,6 +152,60 @@ static const char *digest_of(const json_t *map, const char *k)
     return d ? d : "";
 }
 
+/* One comparison of a set of keys on both sides. */
+typedef struct keycheck {
+    json_t *s, *g;     /* digests by key text: source, target */
+    json_t *bad;       /* the mismatching keys listed (at most KEYS_LISTED) */
+    int64_t nbad;      /* all mismatching keys */
+    char lsn[32];      /* the source LSN after the read */
+} keycheck;
+
+/* Reads the digests of the keys of the object keys (normalised key texts)
+ * into c; on an error c holds nothing to free. */
+static co_status keycheck_read(vrun *r, const json_t *t, const json_t *keys, keycheck *c)
+{
+    json_t *list = json_array(), *val;
+    const char *k;
+    co_status rc;
+
+    json_object_foreach((json_t *)keys, k, val)
+        json_array_append_new(list, json_loads(k, JSON_DECODE_ANY, NULL));
+    rc = digests(r, t, list, &c->s, &c->g, c->lsn, sizeof c->lsn);
+    json_decref(list);
+    c->bad = rc == CO_OK ? json_array() : NULL;
+    c->nbad = 0;
+    return rc;
+}
+
+/* Judges key k (val: {"src", "checks"} of the earlier checks) as judge does
+ * and lists it when it is a mismatch. */
+static kverdict keycheck_judge(const vrun *r, keycheck *c, const char *k, const json_t *val,
+                               int *checks)
+{
+    const char *sd = digest_of(c->s, k), *gd = digest_of(c->g, k);
+    kverdict kv = judge(r, sd, gd, v_str(val, "src"), (int)ival(val, "checks"), checks);
+    if (kv == K_MISMATCH && c->nbad++ < KEYS_LISTED)
+        json_array_append_new(c->bad, key_entry(k, sd, gd));
+    return kv;
+}
+
+/* Records the listed keys as one mismatch (see add_mismatch), if any. */
+static void keycheck_report(vrun *r, json_t *t, keycheck *c, const json_t *lo, const json_t *hi,
+                            const char *found_by)
+{
+    if (c->nbad) {
+        add_mismatch(r, t, lo, hi, c->bad, c->nbad, found_by);
+        c->bad = NULL;
+    }
+}
+
+static void keycheck_free(keycheck *c)
+{
+    json_decref(c->bad);
+    json_decref(c->s);
+    json_decref(c->g);
+}
+
 /* ------------------------------------------------------------- chunks */
 
 static void chunk_validated(vrun *r, json_t *t, int64_t rows)
@@ -301,47 +355,32 @@ out:
  * changing are left to the change log. */
 static co_status follow_keys(vrun *r, json_t *t, json_t *p, bool *retire)
 {
-    json_t *keys = json_object_get(p, "keys"), *list = json_array(), *s = NULL, *g = NULL;
-    json_t *bad = json_array(), *val;
+    json_t *keys = json_object_get(p, "keys"), *val;
     const char *k;
     void *tmp;
-    char lsn[32];
-    int64_t nbad = 0;
+    keycheck c;
     co_status rc;
 
-    json_object_foreach(keys, k, val)
-        json_array_append_new(list, json_loads(k, JSON_DECODE_ANY, NULL));
-    if ((rc = digests(r, t, list, &s, &g, lsn, sizeof lsn)) != CO_OK)
-        goto out;
+    if ((rc = keycheck_read(r, t, keys, &c)) != CO_OK)
+        return rc;
     json_object_foreach_safe(keys, tmp, k, val) {
         int checks = 0;
-        const char *sd = digest_of(s, k), *gd = digest_of(g, k);
-        kverdict kv = judge(r, sd, gd, v_str(val, "src"), (int)ival(val, "checks"), &checks);
+        kverdict kv = keycheck_judge(r, &c, k, val, &checks);
         if (kv == K_DEFER) {
             json_object_set_new(val, "checks", json_integer(checks));
             continue;
         }
-        if (kv == K_MISMATCH && nbad++ < KEYS_LISTED)
-            json_array_append_new(bad, key_entry(k, sd, gd));
         if (kv == K_MATCH)
             add_int(t, "keys_validated", 1);
         json_object_del(keys, k);
     }
-    json_object_set_new(p, "wait_lsn", json_string(lsn));
-    if (nbad) {
-        add_mismatch(r, t, json_object_get(p, "lo"), json_object_get(p, "hi"), bad, nbad,
-                     "chunk");
-        bad = NULL;
-    }
+    json_object_set_new(p, "wait_lsn", json_string(c.lsn));
+    keycheck_report(r, t, &c, json_object_get(p, "lo"), json_object_get(p, "hi"), "chunk");
     *retire = json_object_size(keys) == 0;
     if (*retire)
         chunk_validated(r, t, ival(p, "source_rows"));
-out:
-    json_decref(bad);
-    json_decref(list);
-    json_decref(s);
-    json_decref(g);
-    return rc;
+    keycheck_free(&c);
+    return CO_OK;
 }
 
 /* Re-checks one pending chunk whose wait is over; false when none is due. */
@@ -374,34 +413,27 @@ static co_status recheck_due(vrun *r, bool *did)
  * key text to {"ids": [...], "checks", "src"}. */
 static co_status log_table(vrun *r, json_t *t, json_t *entries, json_t *done)
 {
-    json_t *list = json_array(), *s = NULL, *g = NULL, *bad = json_array(), *val;
-    json_t *defer = json_array();
+    json_t *defer, *val;
     const char *k;
-    char lsn[32];
-    int64_t nbad = 0;
+    keycheck c;
     co_status rc;
 
-    json_object_foreach(entries, k, val)
-        json_array_append_new(list, json_loads(k, JSON_DECODE_ANY, NULL));
-    if ((rc = digests(r, t, list, &s, &g, lsn, sizeof lsn)) != CO_OK)
-        goto out;
+    if ((rc = keycheck_read(r, t, entries, &c)) != CO_OK)
+        return rc;
+    defer = json_array();
     json_object_foreach(entries, k, val) {
         int checks = 0;
-        const char *sd = digest_of(s, k), *gd = digest_of(g, k);
         json_t *ids = json_object_get(val, "ids");
-        kverdict kv = judge(r, sd, gd, v_str(val, "src"), (int)ival(val, "checks"), &checks);
+        kverdict kv = keycheck_judge(r, &c, k, val, &checks);
         size_t i, from = 0;
         json_t *id;
         if (kv == K_DEFER || kv == K_UNSTABLE) {
             /* keep the oldest entry of the key, with what this check saw */
             json_array_append_new(defer, json_pack("{s:O, s:i, s:s}", "id",
                                                    json_array_get(ids, 0), "checks", checks,
-                                                   "src", sd));
+                                                   "src", digest_of(c.s, k)));
             from = 1;
-        } else if (kv == K_MISMATCH) {
-            if (nbad++ < KEYS_LISTED)
-                json_array_append_new(bad, key_entry(k, sd, gd));
-        } else {
+        } else if (kv == K_MATCH) {
             add_int(t, "keys_validated", 1);
             add_int(r->st, "changed_keys_validated", 1);
         }
@@ -409,20 +441,14 @@ static co_status log_table(vrun *r, json_t *t, json_t *entries, json_t *done)
             if (i >= from)
                 json_array_append(done, id);
     }
-    if (json_array_size(defer) > 0 &&
-        (rc = pg_changelog_defer(r->tgt, r->schema, defer, lsn, &r->err)) != CO_OK)
-        goto out;
-    if (nbad) {
-        add_mismatch(r, t, NULL, NULL, bad, nbad, "changed_keys");
-        bad = NULL;
+    if (json_array_size(defer) > 0)
+        rc = pg_changelog_defer(r->tgt, r->schema, defer, c.lsn, &r->err);
+    if (rc == CO_OK) {
+        keycheck_report(r, t, &c, NULL, NULL, "changed_keys");
+        r->progressed = true;
     }
-    r->progressed = true;
-out:
     json_decref(defer);
-    json_decref(bad);
-    json_decref(list);
-    json_decref(s);
-    json_decref(g);
+    keycheck_free(&c);
     return rc;
 }
 

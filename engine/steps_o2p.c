@@ -556,6 +556,13 @@ void co_step_await_cdc_sync(co_step_ctx *ctx, co_verdict *v)
 static co_status table_fingerprints(co_step_ctx *ctx, const co_resource *ep,
                                     json_t **out, co_error *err)
 {
+    /* $1: the schemas as a JSON array */
+    static const char tables_sql[] =
+        "SELECT n.nspname, c.relname FROM pg_class c"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition"
+        " AND n.nspname IN (SELECT jsonb_array_elements_text($1::jsonb))"
+        " ORDER BY 1, 2";
     PGconn *c = NULL;
     PGresult *tabs = NULL;
     json_t *schemas = json_object_get(ctx->run->params, "schemas");
@@ -566,27 +573,17 @@ static co_status table_fingerprints(co_step_ctx *ctx, const co_resource *ep,
     *out = json_object();
     if ((rc = co_step_pg_open(ctx, ep, &c, err)) != CO_OK)
         goto out;
-    rc = pg_exec(c, "listing tables",
-                 "SELECT n.nspname, c.relname FROM pg_class c"
-                 " JOIN pg_namespace n ON n.oid = c.relnamespace"
-                 " WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition"
-                 " AND n.nspname IN (SELECT jsonb_array_elements_text($1::jsonb))"
-                 " ORDER BY 1, 2",
-                 1, params, &tabs, err);
+    rc = pg_exec(c, "listing tables", tables_sql, 1, params, &tabs, err);
     for (int r = 0; rc == CO_OK && r < PQntuples(tabs); r++) {
         pg_sql q;
-        char *sql = NULL, key[300];
+        char key[300];
         PGresult *res = NULL;
         pg_sql_init(&q);
         pg_sql_add(&q, "SELECT count(*), coalesce(sum(('x' || substr(md5(t::text), 1, 16))"
                        "::bit(64)::bigint), 0)::text FROM ");
         pg_sql_qname(&q, c, PQgetvalue(tabs, r, 0), PQgetvalue(tabs, r, 1));
         pg_sql_add(&q, " t");
-        rc = pg_sql_check(&q, err);
-        if (rc == CO_OK) {
-            sql = pg_sql_steal(&q);
-            rc = pg_exec(c, "fingerprinting a table", sql, 0, NULL, &res, err);
-        }
+        rc = pg_sql_query(c, "fingerprinting a table", &q, &res, err);
         if (rc == CO_OK) {
             snprintf(key, sizeof key, "%s.%s", PQgetvalue(tabs, r, 0), PQgetvalue(tabs, r, 1));
             json_object_set_new(*out, key,
@@ -595,7 +592,6 @@ static co_status table_fingerprints(co_step_ctx *ctx, const co_resource *ep,
                                           "checksum", PQgetvalue(res, 0, 1)));
         }
         PQclear(res);
-        free(sql);
         pg_sql_free(&q);
     }
 out:

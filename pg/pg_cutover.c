@@ -37,74 +37,80 @@ static char *text_array(const json_t *names)
     return out;
 }
 
-/* Runs sql with $1 the text[] of the names in the JSON array schemas;
- * *res as pg_exec. Errors: CO_ERR_NOMEM, see pg_conn_fail. */
-static co_status exec_in_schemas(PGconn *c, const char *what, const char *sql,
-                                 const json_t *schemas, PGresult **res, co_error *err)
+/* Handles row r of res for rows_in_schemas, adding to acc. */
+typedef co_status (*row_fn)(PGconn *c, PGresult *res, int r, json_t *acc, co_error *err);
+
+/* Runs sql with $1 the text[] of the names in the JSON array schemas and
+ * hands each row to row, which adds to acc (a new JSON value, stolen; NULL
+ * when it could not be made), until one fails. acc goes to *out (optional)
+ * when all went well and is released otherwise. Errors: CO_ERR_NOMEM, see
+ * pg_conn_fail, those of row. */
+static co_status rows_in_schemas(PGconn *c, const char *what, const char *sql,
+                                 const json_t *schemas, row_fn row, json_t *acc, json_t **out,
+                                 co_error *err)
 {
-    char *arr = text_array(schemas);
+    char *arr = acc ? text_array(schemas) : NULL;
     const char *params[1] = {arr};
+    PGresult *res = NULL;
     co_status rc;
-    if (!arr)
+    if (!arr) {
+        json_decref(acc);
         return co_error_set(err, CO_ERR_NOMEM, "out of memory");
-    rc = pg_exec(c, what, sql, 1, params, res, err);
+    }
+    rc = pg_exec(c, what, sql, 1, params, &res, err);
     free(arr);
+    for (int r = 0; rc == CO_OK && r < PQntuples(res); r++)
+        rc = row(c, res, r, acc, err);
+    PQclear(res);
+    if (rc == CO_OK && out)
+        *out = acc;
+    else
+        json_decref(acc);
     return rc;
 }
 
-static json_t *entry(json_t *fp, const char *table)
+/* A row of the fingerprint query: table, kind ('c' column, 'k' constraint,
+ * 't' table), name, definition. */
+static co_status fingerprint_row(PGconn *c, PGresult *res, int r, json_t *fp, co_error *err)
 {
+    const char *table = PQgetvalue(res, r, 0), *kind = PQgetvalue(res, r, 1);
     json_t *e = json_object_get(fp, table);
+    (void)c;
+    (void)err;
     if (!e) {
         e = json_pack("{s:{}, s:{}}", "columns", "constraints");
         json_object_set_new(fp, table, e);
     }
-    return e;
+    if (*kind != 't')
+        json_object_set_new(json_object_get(e, *kind == 'c' ? "columns" : "constraints"),
+                            PQgetvalue(res, r, 2), json_string(PQgetvalue(res, r, 3)));
+    return CO_OK;
 }
 
 co_status pg_schema_fingerprint(PGconn *c, const json_t *schemas, json_t **out, co_error *err)
 {
-    PGresult *res = NULL;
-    json_t *fp = json_object();
-    co_status rc;
-
+    static const char sql[] =
+        "SELECT n.nspname || '.' || c.relname, 'c', a.attname,"
+        " format_type(a.atttypid, a.atttypmod)"
+        "   || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END"
+        " FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = ANY ($1::text[]) AND c.relkind IN ('r', 'p')"
+        " AND a.attnum > 0 AND NOT a.attisdropped"
+        " UNION ALL"
+        " SELECT n.nspname || '.' || c.relname, 'k', k.conname,"
+        " pg_get_constraintdef(k.oid)"
+        " FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = ANY ($1::text[]) AND c.relkind IN ('r', 'p')"
+        " AND k.contype IN ('p', 'u', 'c', 'f', 'x')"
+        " UNION ALL"
+        " SELECT n.nspname || '.' || c.relname, 't', '', ''"
+        " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = ANY ($1::text[]) AND c.relkind IN ('r', 'p')";
     *out = NULL;
-    if (!fp)
-        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
-    rc = exec_in_schemas(c, "reading the schema fingerprint",
-                         "SELECT n.nspname || '.' || c.relname, 'c', a.attname,"
-                         " format_type(a.atttypid, a.atttypmod)"
-                         "   || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END"
-                         " FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
-                         " JOIN pg_namespace n ON n.oid = c.relnamespace"
-                         " WHERE n.nspname = ANY ($1::text[]) AND c.relkind IN ('r', 'p')"
-                         " AND a.attnum > 0 AND NOT a.attisdropped"
-                         " UNION ALL"
-                         " SELECT n.nspname || '.' || c.relname, 'k', k.conname,"
-                         " pg_get_constraintdef(k.oid)"
-                         " FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid"
-                         " JOIN pg_namespace n ON n.oid = c.relnamespace"
-                         " WHERE n.nspname = ANY ($1::text[]) AND c.relkind IN ('r', 'p')"
-                         " AND k.contype IN ('p', 'u', 'c', 'f', 'x')"
-                         " UNION ALL"
-                         " SELECT n.nspname || '.' || c.relname, 't', '', ''"
-                         " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-                         " WHERE n.nspname = ANY ($1::text[]) AND c.relkind IN ('r', 'p')",
-                         schemas, &res, err);
-    for (int r = 0; rc == CO_OK && r < PQntuples(res); r++) {
-        json_t *e = entry(fp, PQgetvalue(res, r, 0));
-        const char *kind = PQgetvalue(res, r, 1);
-        if (*kind == 't')
-            continue;
-        json_object_set_new(json_object_get(e, *kind == 'c' ? "columns" : "constraints"),
-                            PQgetvalue(res, r, 2), json_string(PQgetvalue(res, r, 3)));
-    }
-    PQclear(res);
-    if (rc == CO_OK)
-        *out = fp;
-    else
-        json_decref(fp);
-    return rc;
+    return rows_in_schemas(c, "reading the schema fingerprint", sql, schemas, fingerprint_row,
+                           json_object(), out, err);
 }
 
 static void diff_add(json_t *d, const char *table, const char *object, const json_t *a,
@@ -211,40 +217,33 @@ co_status pg_large_objects_copy(PGconn *src, PGconn *dst, json_t **report_out, c
     return rc;
 }
 
+/* A row of the materialized view list: schema, name. Refreshes the view
+ * and adds "schema.view" to done. */
+static co_status refresh_row(PGconn *c, PGresult *res, int r, json_t *done, co_error *err)
+{
+    const char *schema = PQgetvalue(res, r, 0), *name = PQgetvalue(res, r, 1);
+    pg_sql q;
+    char what[300];
+    co_status rc;
+    pg_sql_init(&q);
+    pg_sql_addf(&q, c, "REFRESH MATERIALIZED VIEW %Q", schema, name);
+    snprintf(what, sizeof what, "refreshing %s.%s", schema, name);
+    rc = pg_sql_run(c, what, &q, err);
+    pg_sql_free(&q);
+    if (rc == CO_OK)
+        json_array_append_new(done, json_sprintf("%s.%s", schema, name));
+    return rc;
+}
+
 co_status pg_matviews_refresh(PGconn *c, const json_t *schemas, json_t **report_out,
                               co_error *err)
 {
-    PGresult *res = NULL;
-    json_t *done = json_array();
-    co_status rc;
-
+    static const char sql[] = "SELECT n.nspname, c.relname FROM pg_class c"
+                              " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                              " WHERE c.relkind = 'm' AND n.nspname = ANY ($1::text[])"
+                              " ORDER BY c.oid";
     if (report_out)
         *report_out = NULL;
-    if (!done)
-        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
-    rc = exec_in_schemas(c, "listing materialized views",
-                         "SELECT n.nspname, c.relname FROM pg_class c"
-                         " JOIN pg_namespace n ON n.oid = c.relnamespace"
-                         " WHERE c.relkind = 'm' AND n.nspname = ANY ($1::text[])"
-                         " ORDER BY c.oid",
-                         schemas, &res, err);
-    for (int r = 0; rc == CO_OK && r < PQntuples(res); r++) {
-        pg_sql q;
-        char what[300];
-        pg_sql_init(&q);
-        pg_sql_addf(&q, c, "REFRESH MATERIALIZED VIEW %Q", PQgetvalue(res, r, 0),
-                    PQgetvalue(res, r, 1));
-        snprintf(what, sizeof what, "refreshing %s.%s", PQgetvalue(res, r, 0),
-                 PQgetvalue(res, r, 1));
-        rc = pg_sql_run(c, what, &q, err);
-        pg_sql_free(&q);
-        if (rc == CO_OK)
-            json_array_append_new(done, json_sprintf("%s.%s", PQgetvalue(res, r, 0),
-                                                     PQgetvalue(res, r, 1)));
-    }
-    PQclear(res);
-    if (rc == CO_OK && report_out)
-        *report_out = json_incref(done);
-    json_decref(done);
-    return rc;
+    return rows_in_schemas(c, "listing materialized views", sql, schemas, refresh_row,
+                           json_array(), report_out, err);
 }

@@ -46,10 +46,8 @@ typedef struct pg_seq_opts {
  * read, are left out). *out (owned, json_decref) receives
  * {"schema":{"sequence":last_value,...},...}; the tables of the scope are
  * ignored. Errors: see pg_conn_fail, CO_ERR_INVALID, CO_ERR_NOMEM. */
-CO_MUST_CHECK co_status pg_sequences_read_last_values(PGconn *source,
-                                                      const pg_scope *scope,
-                                                      json_t **out,
-                                                      co_error *err);
+CO_MUST_CHECK co_status pg_sequences_read_last_values(PGconn *source, const pg_scope *scope,
+                                                      json_t **out, co_error *err);
 
 /* Sets every sequence that feeds a column of the scope's tables as described
  * above. opts may be NULL (default gap, no source values). *report_out

@@ -132,38 +132,42 @@ static co_status view_and_key(PGconn *c, const pg_final_spec *f, vcols *cols, co
     return CO_OK;
 }
 
+/* Starts a step on the final table: clears *report_out (optional) and
+ * reads the view's columns into cols, checking the key (view_and_key). */
+static co_status final_begin(PGconn *c, const pg_final_spec *f, vcols *cols,
+                             json_t **report_out, co_error *err)
+{
+    if (report_out)
+        *report_out = NULL;
+    return view_and_key(c, f, cols, err);
+}
+
 /* ---- small SQL helpers ---------------------------------------------------- */
+
+/* Item i of a comma-separated list: prefix.name (prefix NULL = the bare
+ * name), then suffix (NULL = none). */
+static void list_item(pg_sql *b, PGconn *c, size_t i, const char *prefix, const char *name,
+                      const char *suffix)
+{
+    pg_sql_addf(b, c, "%s%s%s%I%s", i ? ", " : "", prefix ? prefix : "", prefix ? "." : "",
+                name, suffix ? suffix : "");
+}
 
 /* prefix.col1, prefix.col2, ... (prefix NULL = bare names). */
 static void col_list(pg_sql *b, PGconn *c, const char *prefix, const vcols *v)
 {
     size_t i;
-    for (i = 0; i < v->n; i++) {
-        if (i)
-            pg_sql_add(b, ", ");
-        if (prefix) {
-            pg_sql_add(b, prefix);
-            pg_sql_add(b, ".");
-        }
-        pg_sql_ident(b, c, v->items[i].name);
-    }
+    for (i = 0; i < v->n; i++)
+        list_item(b, c, i, prefix, v->items[i].name, NULL);
 }
 
+/* The key columns as col_list, each followed by suffix (NULL = none). */
 static void key_list(pg_sql *b, PGconn *c, const char *prefix, const pg_final_spec *f,
                      const char *suffix)
 {
     size_t i;
-    for (i = 0; i < f->nkey; i++) {
-        if (i)
-            pg_sql_add(b, ", ");
-        if (prefix) {
-            pg_sql_add(b, prefix);
-            pg_sql_add(b, ".");
-        }
-        pg_sql_ident(b, c, f->key[i]);
-        if (suffix)
-            pg_sql_add(b, suffix);
-    }
+    for (i = 0; i < f->nkey; i++)
+        list_item(b, c, i, prefix, f->key[i], suffix);
 }
 
 /* a.k1 = <bb>.<cols[0]> AND a.k2 = <bb>.<cols[1]> ... over the key columns
@@ -333,9 +337,7 @@ co_status pg_viewmig_create_final_table(PGconn *conn, const pg_final_spec *f,
     size_t i;
     co_status rc;
 
-    if (report_out)
-        *report_out = NULL;
-    if ((rc = view_and_key(conn, f, &v, err)) != CO_OK)
+    if ((rc = final_begin(conn, f, &v, report_out, err)) != CO_OK)
         return rc;
     pg_sql_init(&b);
     if ((rc = table_exists(conn, &f->table, &exists, err)) != CO_OK)
@@ -400,20 +402,27 @@ done:
 
 /* ---- load_final ------------------------------------------------------------------ */
 
+/* Runs the statement built in b, then frees b. *n receives the number in
+ * the first column of its first row or, for a statement that returns no
+ * rows, the number of rows it touched. Errors: see pg_sql_query. */
+static co_status query_count(PGconn *c, const char *what, pg_sql *b, long long *n,
+                             co_error *err)
+{
+    PGresult *res = NULL;
+    co_status rc = pg_sql_query(c, what, b, &res, err);
+    pg_sql_free(b);
+    if (rc == CO_OK)
+        *n = PQntuples(res) > 0 ? pg_res_int(res, 0, 0, 0) : atoll(PQcmdTuples(res));
+    PQclear(res);
+    return rc;
+}
+
 static co_status count_rows(PGconn *c, const pg_relname *rel, long long *n, co_error *err)
 {
     pg_sql b;
-    PGresult *res = NULL;
-    co_status rc;
     pg_sql_init(&b);
-    pg_sql_add(&b, "SELECT count(*) FROM ");
-    pg_sql_qname(&b, c, rel->schema, rel->name);
-    rc = pg_sql_query(c, "count rows", &b, &res, err);
-    if (rc == CO_OK)
-        *n = pg_res_int(res, 0, 0, 0);
-    PQclear(res);
-    pg_sql_free(&b);
-    return rc;
+    pg_sql_addf(&b, c, "SELECT count(*) FROM %Q", rel->schema, rel->name);
+    return query_count(c, "count rows", &b, n, err);
 }
 
 /* The batch statement; with_lower adds WHERE (key) > ($2, ...). $1 = limit. */
@@ -448,12 +457,9 @@ static void build_batch(pg_sql *b, PGconn *c, const pg_final_spec *f, const vcol
     col_list(b, c, NULL, v);
     pg_sql_add(b, " FROM batch");
     on_conflict(b, c, f, v, update);
-    pg_sql_add(b, " RETURNING 1) SELECT (SELECT count(*) FROM batch), (SELECT count(*) FROM ins)");
-    for (i = 0; i < f->nkey; i++) {
-        pg_sql_add(b, ", last.");
-        pg_sql_ident(b, c, f->key[i]);
-        pg_sql_add(b, "::text");
-    }
+    pg_sql_add(b, " RETURNING 1) SELECT (SELECT count(*) FROM batch),"
+                  " (SELECT count(*) FROM ins), ");
+    key_list(b, c, "last", f, "::text");
     pg_sql_add(b, " FROM (SELECT ");
     key_list(b, c, NULL, f, NULL);
     pg_sql_add(b, " FROM batch ORDER BY ");
@@ -465,22 +471,12 @@ static co_status prune_final(PGconn *c, const pg_final_spec *f, long long *prune
                              co_error *err)
 {
     pg_sql b;
-    PGresult *res = NULL;
-    co_status rc;
     pg_sql_init(&b);
-    pg_sql_add(&b, "DELETE FROM ");
-    pg_sql_qname(&b, c, f->table.schema, f->table.name);
-    pg_sql_add(&b, " AS f WHERE NOT EXISTS (SELECT 1 FROM ");
-    pg_sql_qname(&b, c, f->view.schema, f->view.name);
-    pg_sql_add(&b, " AS v WHERE ");
+    pg_sql_addf(&b, c, "DELETE FROM %Q AS f WHERE NOT EXISTS (SELECT 1 FROM %Q AS v WHERE ",
+                f->table.schema, f->table.name, f->view.schema, f->view.name);
     key_match(&b, c, "v", f, NULL, "f");
     pg_sql_add(&b, ")");
-    rc = pg_sql_query(c, "prune final table", &b, &res, err);
-    if (rc == CO_OK)
-        *pruned = atoll(PQcmdTuples(res));
-    PQclear(res);
-    pg_sql_free(&b);
-    return rc;
+    return query_count(c, "prune final table", &b, pruned, err);
 }
 
 co_status pg_viewmig_load_final(PGconn *conn, const pg_final_spec *f, const pg_load_opts *opts,
@@ -496,9 +492,7 @@ co_status pg_viewmig_load_final(PGconn *conn, const pg_final_spec *f, const pg_l
     co_status rc;
     size_t i;
 
-    if (report_out)
-        *report_out = NULL;
-    if ((rc = view_and_key(conn, f, &v, err)) != CO_OK)
+    if ((rc = final_begin(conn, f, &v, report_out, err)) != CO_OK)
         return rc;
     pg_sql_init(&first);
     pg_sql_init(&next);
@@ -621,15 +615,9 @@ co_status pg_viewmig_ongoing_sync(PGconn *conn, const pg_view_spec *view,
     if ((rc = sync_name(conn, f, name, sizeof name, err)) != CO_OK)
         return rc;
     if (!enable) {
-        pg_sql_add(&b, "DROP TRIGGER IF EXISTS ");
-        pg_sql_ident(&b, conn, name);
-        pg_sql_add(&b, " ON ");
-        pg_sql_qname(&b, conn, view->left.schema, view->left.name);
-        pg_sql_add(&b, "; DROP FUNCTION IF EXISTS ");
-        pg_sql_qname(&b, conn, f->table.schema, name);
-        pg_sql_add(&b, "()");
-        if ((rc = pg_sql_check(&b, err)) == CO_OK)
-            rc = pg_exec_simple(conn, "drop sync trigger", b.data, NULL, err);
+        pg_sql_addf(&b, conn, "DROP TRIGGER IF EXISTS %I ON %Q; DROP FUNCTION IF EXISTS %Q()",
+                    name, view->left.schema, view->left.name, f->table.schema, name);
+        rc = pg_sql_run(conn, "drop sync trigger", &b, err);
         goto report;
     }
     if ((rc = view_and_key(conn, f, &v, err)) != CO_OK)
@@ -661,28 +649,16 @@ co_status pg_viewmig_ongoing_sync(PGconn *conn, const pg_view_spec *view,
     snprintf(tag, sizeof tag, "$cutover$");
     while (strstr(body.data, tag))
         snprintf(tag, sizeof tag, "$cutover%d$", ++n);
-    pg_sql_add(&b, "CREATE OR REPLACE FUNCTION ");
-    pg_sql_qname(&b, conn, f->table.schema, name);
-    pg_sql_add(&b, "() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER"
-                   " SET search_path = pg_catalog, pg_temp AS ");
-    pg_sql_add(&b, tag);
-    pg_sql_add(&b, "\n");
-    pg_sql_add(&b, body.data);
-    pg_sql_add(&b, tag);
-    pg_sql_add(&b, ";\nCREATE OR REPLACE TRIGGER ");
-    pg_sql_ident(&b, conn, name);
-    pg_sql_add(&b, " AFTER INSERT OR UPDATE OR DELETE ON ");
-    pg_sql_qname(&b, conn, view->left.schema, view->left.name);
-    pg_sql_add(&b, " FOR EACH ROW EXECUTE FUNCTION ");
-    pg_sql_qname(&b, conn, f->table.schema, name);
-    pg_sql_add(&b, "();\nALTER TABLE ");
-    pg_sql_qname(&b, conn, view->left.schema, view->left.name);
-    pg_sql_add(&b, " ENABLE ALWAYS TRIGGER ");
-    pg_sql_ident(&b, conn, name);
-    if ((rc = pg_sql_check(&b, err)) != CO_OK)
-        goto done;
+    pg_sql_addf(&b, conn, "CREATE OR REPLACE FUNCTION %Q() RETURNS trigger LANGUAGE plpgsql"
+                " SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS %s\n%s%s;\n",
+                f->table.schema, name, tag, body.data, tag);
+    pg_sql_addf(&b, conn, "CREATE OR REPLACE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON %Q"
+                " FOR EACH ROW EXECUTE FUNCTION %Q();\n", name, view->left.schema,
+                view->left.name, f->table.schema, name);
+    pg_sql_addf(&b, conn, "ALTER TABLE %Q ENABLE ALWAYS TRIGGER %I", view->left.schema,
+                view->left.name, name);
     /* One simple-query string runs as one implicit transaction. */
-    if ((rc = pg_exec_simple(conn, "install sync trigger", b.data, NULL, err)) != CO_OK)
+    if ((rc = pg_sql_run(conn, "install sync trigger", &b, err)) != CO_OK)
         goto done;
 report:
     if (rc == CO_OK && report_out) {
@@ -744,12 +720,8 @@ static co_status key_diff(PGconn *c, const pg_final_spec *f, const vcols *v,
     size_t i;
 
     pg_sql_init(&s);
-    pg_sql_add(&s, "SELECT pg_catalog.count(*) OVER ()");
-    for (i = 0; i < f->nkey; i++) {
-        pg_sql_add(&s, ", a.");
-        pg_sql_ident(&s, c, f->key[i]);
-        pg_sql_add(&s, "::text");
-    }
+    pg_sql_add(&s, "SELECT pg_catalog.count(*) OVER (), ");
+    key_list(&s, c, "a", f, "::text");
     pg_sql_add(&s, " FROM ");
     pg_sql_qname(&s, c, a->schema, a->name);
     pg_sql_add(&s, " AS a");
@@ -811,8 +783,7 @@ co_status pg_viewmig_validate(PGconn *conn, const pg_final_spec *f, size_t max_k
     co_status rc;
     size_t i;
 
-    *report_out = NULL;
-    if ((rc = view_and_key(conn, f, &v, err)) != CO_OK)
+    if ((rc = final_begin(conn, f, &v, report_out, err)) != CO_OK)
         return rc;
     if ((rc = table_exists(conn, &f->table, &exists, err)) != CO_OK)
         goto done;

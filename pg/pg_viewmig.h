@@ -131,10 +131,8 @@ CO_MUST_CHECK co_status pg_viewmig_create_view(PGconn *conn, const pg_view_spec 
  * CO_ERR_NOT_FOUND (no such view), CO_ERR_INVALID (key not among the view's
  * columns, a view column named migration_timestamp), CO_ERR_CONFLICT
  * (existing table with another primary key), see pg_conn_fail. */
-CO_MUST_CHECK co_status pg_viewmig_create_final_table(PGconn *conn,
-                                                      const pg_final_spec *spec,
-                                                      json_t **report_out,
-                                                      co_error *err);
+CO_MUST_CHECK co_status pg_viewmig_create_final_table(PGconn *conn, const pg_final_spec *spec,
+                                                      json_t **report_out, co_error *err);
 
 /* Copies the view into the final table in key order, in batches of
  * opts->batch_rows using keyset pagination (WHERE (key) > (last key of the

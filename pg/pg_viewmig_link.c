@@ -321,6 +321,33 @@ static co_status spec_begin(const json_t *o, const char **pointer, void *out, si
     return CO_OK;
 }
 
+/* Ends a parsed spec: frees its arrays a and b (either may be NULL) and
+ * zeroes the spec (size bytes). */
+static void spec_free(void *spec, size_t size, const void *a, const void *b)
+{
+    free((void *)a);
+    free((void *)b);
+    memset(spec, 0, size);
+}
+
+void pg_fdw_link_clear(pg_fdw_link *link)
+{
+    if (link)
+        spec_free(link, sizeof *link, link->tables, NULL);
+}
+
+void pg_view_spec_clear(pg_view_spec *spec)
+{
+    if (spec)
+        spec_free(spec, sizeof *spec, spec->keys, spec->columns);
+}
+
+void pg_final_spec_clear(pg_final_spec *spec)
+{
+    if (spec)
+        spec_free(spec, sizeof *spec, spec->key, NULL);
+}
+
 co_status pg_fdw_link_from_json(const json_t *o, const char *pointer, pg_fdw_link *out,
                                 co_error *err)
 {
@@ -348,14 +375,6 @@ co_status pg_fdw_link_from_json(const json_t *o, const char *pointer, pg_fdw_lin
     if (rc == CO_OK)
         rc = str_array(o, "tables", pointer, (const char ***)&out->tables, &out->ntables, err);
     return rc;
-}
-
-void pg_fdw_link_clear(pg_fdw_link *link)
-{
-    if (!link)
-        return;
-    free((void *)link->tables);
-    memset(link, 0, sizeof *link);
 }
 
 static co_status parse_join(const char *s, pg_join_type *out)
@@ -398,13 +417,14 @@ co_status pg_view_spec_from_json(const json_t *o, const char *pointer, pg_view_s
         snprintf(p, sizeof p, "%s/columns", pointer);
         return co_error_field(err, p, "must be a non-empty array of columns");
     }
-    k = calloc(json_array_size(keys), sizeof *k);
-    c = calloc(json_array_size(cols), sizeof *c);
+    out->keys = k = calloc(json_array_size(keys), sizeof *k);
+    out->columns = c = calloc(json_array_size(cols), sizeof *c);
     if (!k || !c) {
-        free(k);
-        free(c);
+        pg_view_spec_clear(out);
         return co_error_set(err, CO_ERR_NOMEM, "out of memory");
     }
+    out->nkeys = json_array_size(keys);
+    out->ncolumns = json_array_size(cols);
     json_array_foreach(keys, i, v) {
         snprintf(p, sizeof p, "%s/keys/%zu", pointer, i);
         if (need_str(v, "left", p, &k[i].left, err) || need_str(v, "right", p, &k[i].right, err))
@@ -425,25 +445,9 @@ co_status pg_view_spec_from_json(const json_t *o, const char *pointer, pg_view_s
             rc = co_error_field(err, p, "must be left or right");
         }
     }
-    if (rc != CO_OK) {
-        free(k);
-        free(c);
-        return rc;
-    }
-    out->keys = k;
-    out->nkeys = json_array_size(keys);
-    out->columns = c;
-    out->ncolumns = json_array_size(cols);
-    return CO_OK;
-}
-
-void pg_view_spec_clear(pg_view_spec *spec)
-{
-    if (!spec)
-        return;
-    free((void *)spec->keys);
-    free((void *)spec->columns);
-    memset(spec, 0, sizeof *spec);
+    if (rc != CO_OK)
+        pg_view_spec_clear(out); /* the half-made spec */
+    return rc;
 }
 
 co_status pg_final_spec_from_json(const json_t *o, const char *pointer, pg_final_spec *out,
@@ -458,12 +462,4 @@ co_status pg_final_spec_from_json(const json_t *o, const char *pointer, pg_final
     if (rc == CO_OK)
         rc = str_array(o, "key", pointer, (const char ***)&out->key, &out->nkey, err);
     return rc;
-}
-
-void pg_final_spec_clear(pg_final_spec *spec)
-{
-    if (!spec)
-        return;
-    free((void *)spec->key);
-    memset(spec, 0, sizeof *spec);
 }
