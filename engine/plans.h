@@ -29,11 +29,11 @@ typedef struct co_step_def {
     bool gate;                 /* always waits for an operator's approval */
     const char *optional_param;/* run parameter that enables an optional
                                 * step (true, or a non-empty string), or
-                                * NULL if always run */
+                                * "" if always run */
     const char *system;        /* where it acts: "cutover", "source",
                                 * "target", "engine", "operator" */
-    const char *description;
     co_step_fn fn;             /* the step function (engine/steps.h) */
+    const char *description;
 } co_step_def;
 
 typedef enum co_plan_id {

@@ -79,8 +79,8 @@ static co_status set_step(tx *t, int idx, co_step_state from, co_step_write *w,
 static bool step_enabled(const tx *t, size_t idx)
 {
     const char *p = t->plan->steps[idx].optional_param;
-    json_t *v = p ? json_object_get(t->run.params, p) : NULL;
-    return !p || json_is_true(v) || (json_is_string(v) && json_string_length(v) > 0);
+    json_t *v = p[0] ? json_object_get(t->run.params, p) : NULL;
+    return !p[0] || json_is_true(v) || (json_is_string(v) && json_string_length(v) > 0);
 }
 
 /* After step idx succeeded: skip disabled optional steps, move the run to

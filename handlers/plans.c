@@ -12,10 +12,11 @@ static json_t *plan_json(const co_plan_def *plan)
         json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:s, s:s?}", "id", s->id,
                               "title", s->title, "description", s->description,
                               "gate", s->gate, "system", s->system,
-                              "optional_parameter", s->optional_param);
+                              "optional_parameter",
+                              s->optional_param[0] ? s->optional_param : NULL);
         if (s->aws_step)
             json_object_set_new(o, "aws_step", json_integer(s->aws_step));
-        json_object_set_new(o, "optional", json_boolean(s->optional_param != NULL));
+        json_object_set_new(o, "optional", json_boolean(s->optional_param[0] != 0));
         json_array_append_new(steps, o);
     }
     return json_pack("{s:s, s:s, s:o, s:o}", "id", plan->id, "title", plan->title,
