@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/validate.h"
+#include "engine/app.h"
 
 const char *co_req_header(const co_request *req, const char *name)
 {
@@ -106,6 +107,15 @@ void co_resp_page(co_response *resp, json_t *items, bool more, int64_t last_seq)
         co_page_token(last_seq, token);
     co_resp_json(resp, 200, json_pack("{s:o, s:o}", "items", items, "next_page_token",
                                       more ? json_string(token) : json_null()));
+}
+
+co_status co_resp_list(co_request *req, co_response *resp, co_list_fn list)
+{
+    json_t *items = NULL;
+    co_status rc = list(req->app->store, req->params[0], &items, &resp->err);
+    if (rc == CO_OK)
+        co_resp_page(resp, items, false, 0);
+    return rc;
 }
 
 bool co_if_match_parse(const char *value, int64_t *version)

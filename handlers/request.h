@@ -120,6 +120,17 @@ void co_page_token(int64_t seq, char buf[32]);
  * items (a JSON array). */
 void co_resp_page(co_response *resp, json_t *items, bool more, int64_t last_seq);
 
+/* A store read that lists what belongs to parent_id (a run, a project) as
+ * a new JSON array in *items: co_artifact_list, co_webhooks_list. */
+struct co_store;
+typedef co_status (*co_list_fn)(struct co_store *store, const char *parent_id,
+                                json_t **items, co_error *err);
+
+/* Answers a list route whose whole list is one page: calls
+ * list(req->app->store, req->params[0]) and sets the page (co_resp_page,
+ * no next_page_token). Returns list's status; its error is in resp->err. */
+CO_MUST_CHECK co_status co_resp_list(co_request *req, co_response *resp, co_list_fn list);
+
 /* Parses an If-Match value (RFC 9110 8.8.3 / 13.1.1) against this API's
  * entity tags, which are "<version>" (decimal digits, no sign or space,
  * version >= 1), with an optional W/ prefix. *version receives the

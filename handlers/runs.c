@@ -279,11 +279,7 @@ co_status h_runs_retry(co_request *req, co_response *resp)
 
 co_status h_artifacts_list(co_request *req, co_response *resp)
 {
-    json_t *items = NULL;
-    co_status rc = co_artifact_list(req->app->store, req->params[0], &items, &resp->err);
-    if (rc == CO_OK)
-        co_resp_page(resp, items, false, 0);
-    return rc;
+    return co_resp_list(req, resp, co_artifact_list);
 }
 
 co_status h_artifacts_get(co_request *req, co_response *resp)

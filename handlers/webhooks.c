@@ -186,11 +186,7 @@ out:
 
 co_status h_webhooks_list(co_request *req, co_response *resp)
 {
-    json_t *items = NULL;
-    co_status rc = co_webhooks_list(req->app->store, req->params[0], &items, &resp->err);
-    if (rc == CO_OK)
-        co_resp_page(resp, items, false, 0);
-    return rc;
+    return co_resp_list(req, resp, co_webhooks_list);
 }
 
 co_status h_webhooks_get(co_request *req, co_response *resp)

@@ -272,13 +272,9 @@ typedef struct copy_job {
 
 static void job_free(copy_job *j)
 {
-    free(j->dump);
-    free(j->list);
-    free(j->sql);
-    free(j->pass);
-    free(j->pg_dump);
-    free(j->pg_restore);
-    free(j->psql);
+    char *owned[] = {j->dump, j->list, j->sql, j->pass, j->pg_dump, j->pg_restore, j->psql};
+    for (size_t i = 0; i < sizeof owned / sizeof *owned; i++)
+        free(owned[i]);
     pg_tool_vec_free(j->src_env);
     pg_tool_vec_free(j->tgt_env);
     pg_tool_workdir_remove(j->dir);
