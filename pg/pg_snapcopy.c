@@ -466,9 +466,42 @@ static co_status plan(sc_job *j, const json_t *tables, co_error *err)
 
 /* Streams one chunk from src to tgt; adds the rows to its table's count
  * (under the job's lock, every 10,000 rows and at the end). */
+/* Rows go to the target in CopyData messages of up to this many bytes: a
+ * COPY FROM stream need not keep rows and messages aligned, and one message
+ * per row costs the target backend (the copy's slowest part) a message read
+ * per row. */
+#define SC_BATCH_BYTES (64 * 1024)
+
+typedef struct sc_batch {
+    char data[SC_BATCH_BYTES];
+    size_t len;
+} sc_batch;
+
+/* Sends what b holds as one CopyData message; 1 on success (PQputCopyData). */
+static int batch_flush(PGconn *tgt, sc_batch *b)
+{
+    int put = b->len ? PQputCopyData(tgt, b->data, (int)b->len) : 1;
+    b->len = 0;
+    return put;
+}
+
+/* Appends n bytes of row to b, sending b first when they do not fit, and
+ * a row larger than b on its own; 1 on success (PQputCopyData). */
+static int batch_put(PGconn *tgt, sc_batch *b, const char *row, int n)
+{
+    if (b->len + (size_t)n > sizeof b->data && batch_flush(tgt, b) != 1)
+        return -1;
+    if ((size_t)n > sizeof b->data)
+        return PQputCopyData(tgt, row, n);
+    memcpy(b->data + b->len, row, (size_t)n);
+    b->len += (size_t)n;
+    return 1;
+}
+
 static co_status copy_stream(sc_job *j, PGconn *src, PGconn *tgt, sc_chunk *ch,
                              const char *what, co_error *err)
 {
+    sc_batch *batch;
     static const char signature[11] = "PGCOPY\n\377\r\n";
     PGresult *res;
     char *row = NULL;
@@ -477,8 +510,12 @@ static co_status copy_stream(sc_job *j, PGconn *src, PGconn *tgt, sc_chunk *ch,
     int n;
     co_status rc = CO_OK;
 
+    if (!(batch = malloc(sizeof *batch)))
+        return co_error_set(err, CO_ERR_NOMEM, "out of memory");
+    batch->len = 0;
     res = PQexec(tgt, ch->in_sql);
     if (PQresultStatus(res) != PGRES_COPY_IN) {
+        free(batch);
         rc = pg_conn_fail(tgt, res, what, err);
         PQclear(res);
         return rc;
@@ -491,6 +528,7 @@ static co_status copy_stream(sc_job *j, PGconn *src, PGconn *tgt, sc_chunk *ch,
         PQputCopyEnd(tgt, "the source could not be read");
         while ((res = PQgetResult(tgt)))
             PQclear(res);
+        free(batch);
         return rc;
     }
     PQclear(res);
@@ -499,7 +537,7 @@ static co_status copy_stream(sc_job *j, PGconn *src, PGconn *tgt, sc_chunk *ch,
     while ((n = PQgetCopyData(src, &row, 0)) > 0) {
         bool is_row = !ch->table->binary ||
                       (n > 2 && !(first && n == 19 && !memcmp(row, signature, 11)));
-        int put = PQputCopyData(tgt, row, n);
+        int put = batch_put(tgt, batch, row, n);
         PQfreemem(row);
         first = false;
         if (put != 1) {
@@ -520,6 +558,9 @@ static co_status copy_stream(sc_job *j, PGconn *src, PGconn *tgt, sc_chunk *ch,
     }
     if (rc == CO_OK && n == -2)
         rc = pg_conn_fail(src, NULL, what, err);
+    if (rc == CO_OK && batch_flush(tgt, batch) != 1)
+        rc = pg_conn_fail(tgt, NULL, what, err);
+    free(batch);
     /* a stream left in the middle stays in COPY OUT: PQgetResult would
      * return that state forever; the caller closes the connection */
     while (n <= 0 && (res = PQgetResult(src))) {

@@ -241,3 +241,38 @@ def test_keys_and_indexes_are_built_with_the_run_s_maintenance_work_mem(env):
     # two copy sessions, and restore_constraints' first session at least
     assert sets >= 3, log[-3000:]
     assert log.count("$1 = 'maintenance_work_mem', $2 =") == sets
+
+
+WIDE_SQL = r"""
+CREATE TABLE public.wide (id int PRIMARY KEY, body text, raw bytea);
+INSERT INTO public.wide SELECT g, repeat(md5(g::text), CASE WHEN g % 7 = 0 THEN 9000 ELSE 3 END),
+  decode(repeat(md5(g::text), CASE WHEN g % 11 = 0 THEN 5000 ELSE 1 END), 'hex')
+  FROM generate_series(1, 400) g;
+CREATE TABLE public.wide_moods (id int PRIMARY KEY, mood public.mood, body text);
+INSERT INTO public.wide_moods SELECT g, 'calm', repeat('x', CASE WHEN g % 5 = 0 THEN 300000 ELSE 10 END)
+  FROM generate_series(1, 60) g;
+"""
+
+WIDE_CHECKSUMS = {
+    "wide": "SELECT count(*) || ':' || md5(string_agg(id || body || encode(raw, 'hex'), ','"
+            " ORDER BY id)) FROM public.wide",
+    "wide_moods": "SELECT count(*) || ':' || md5(string_agg(id || mood::text || body, ','"
+                  " ORDER BY id)) FROM public.wide_moods",
+}
+
+
+def test_rows_larger_than_a_copy_message_arrive_whole(env):
+    # rows travel to the target in CopyData messages of up to 64 KiB: rows of
+    # 288 KB (binary) and 300 KB (text, an enum column) between small ones
+    # must arrive byte for byte, in both formats
+    e = env
+    e.src.psql(WIDE_SQL, e.sdb, tuples=False)
+    assert e.src.scalar("SELECT max(octet_length(body)) FROM public.wide", e.sdb) == "288000"
+    rid = e.start(full_load_method="snapshot", full_load_jobs=2)
+    run = e.until(rid, ("awaiting_approval", "failed"), timeout=120)
+    assert run["state"] == "awaiting_approval", run
+    tables = {t["table"]: t for t in step(run, "full_load")["outputs"]["full_load_copy"]["tables"]}
+    assert tables["wide"]["format"] == "binary" and tables["wide"]["rows"] == 400, tables
+    assert tables["wide_moods"]["format"] == "text" and tables["wide_moods"]["rows"] == 60
+    for name, sql in {**CHECKSUMS, **WIDE_CHECKSUMS}.items():
+        assert e.src.scalar(sql, e.sdb) == e.tgt.scalar(sql, e.tdb), name
