@@ -206,6 +206,10 @@ static const param_def o2p_params[] = {
     INTEGER("restore_jobs", NULL, 1, 64,
             "connections restore_constraints builds indexes and foreign keys with, side by side "
             "(default: the number of CPU cores of the cutoverd host)"),
+    INTEGER("restore_index_workers", NULL, 0, 64,
+            "max_parallel_maintenance_workers of restore_constraints' sessions: parallel workers "
+            "each index build may add to its restore_jobs connection (0: the connections are the "
+            "only parallelism; default: the target's own setting)"),
     INTEGER("maintenance_work_mem_mb", NULL, 1, 2097151,
             "maintenance_work_mem (MiB) of the target sessions that build primary keys, indexes "
             "and foreign keys (full load, restore_constraints); each of the restore_jobs or "

@@ -217,10 +217,12 @@ def test_an_unknown_method_is_refused(env):
     assert requests.get(f"{env.url}/v1/runs").json() == before
 
 
-def test_keys_and_indexes_are_built_with_the_run_s_maintenance_work_mem(env):
+def test_keys_and_indexes_are_built_with_the_run_s_maintenance_settings(env):
     """The sessions that build keys (snapshot copy) and indexes and foreign
-    keys (restore_constraints) set maintenance_work_mem from the run: seen in
-    the target's statement log, with the bound values."""
+    keys (restore_constraints) set maintenance_work_mem from the run, and
+    restore_constraints' sessions (only they) max_parallel_maintenance_workers
+    from restore_index_workers: seen in the target's statement log, with the
+    bound values."""
     e = env
     e.tgt.psql("ALTER SYSTEM SET log_statement = 'all'")
     e.tgt.psql("SELECT pg_reload_conf()")
@@ -228,7 +230,8 @@ def test_keys_and_indexes_are_built_with_the_run_s_maintenance_work_mem(env):
         with open(e.tgt.logfile, "rb") as f:
             f.seek(0, 2)
             start = f.tell()
-        rid = e.start(full_load_method="snapshot", full_load_jobs=2, maintenance_work_mem_mb=77)
+        rid = e.start(full_load_method="snapshot", full_load_jobs=2, maintenance_work_mem_mb=77,
+                      restore_jobs=2, restore_index_workers=0)
         run = e.until(rid, ("awaiting_approval", "failed"))
         assert run["state"] == "awaiting_approval", run
         with open(e.tgt.logfile, "rb") as f:
@@ -241,6 +244,9 @@ def test_keys_and_indexes_are_built_with_the_run_s_maintenance_work_mem(env):
     # two copy sessions, and restore_constraints' first session at least
     assert sets >= 3, log[-3000:]
     assert log.count("$1 = 'maintenance_work_mem', $2 =") == sets
+    # restore_constraints' two sessions, not the copy's
+    assert log.count("$1 = 'max_parallel_maintenance_workers', $2 = '0'") == 2, log[-3000:]
+    assert log.count("'max_parallel_maintenance_workers'") == 2
 
 
 WIDE_SQL = r"""
