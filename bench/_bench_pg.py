@@ -8,6 +8,8 @@ the release build (<build-dir>/cutoverd, set up with
 has a deadline. Only the standard library, requests and psycopg2 (Debian
 packages) are used.
 """
+import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -155,6 +157,39 @@ def run_tool(argv, env, timeout, what, **kw):
 def pgbench(cluster, db, args, timeout):
     return run_tool([os.path.join(PG_BINDIR, "pgbench")] + list(args) + [db],
                     cluster.env(), timeout, "pgbench " + " ".join(args))
+
+
+def scale_repeat_args(doc, scale):
+    """The --scale (pgbench scale) and --repeat (rounds, default 3) options
+    of a micro-benchmark whose usage is doc's first line."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("--scale", type=int, default=scale)
+    ap.add_argument("--repeat", type=int, default=3)
+    return ap.parse_args()
+
+
+@contextlib.contextmanager
+def pgbench_cluster(name, scale):
+    """A throwaway cluster with MIGRATION_SETTINGS whose database "bench"
+    holds pgbench's tables at scale; stopped and removed at the end."""
+    with pgcluster.Cluster(name, **MIGRATION_SETTINGS) as c:
+        c.createdb("bench")
+        pgbench(c, "bench", ["-i", "-q", "-s", str(scale)], 600)
+        yield c
+
+
+def ab_round(results, key, label, rnd, wall, cpu, cpu_what):
+    """Records round rnd of variant key of an A/B micro-benchmark in
+    results ({key: [(wall s, cpu s)]}) and prints it."""
+    results.setdefault(key, []).append((wall, cpu))
+    print(f"round {rnd}: {label}: {cpu_what} {cpu:.2f} s, wall {wall:.2f} s", flush=True)
+
+
+def ab_medians(results, label, cpu_what):
+    """Prints each variant's median CPU and wall time; label(key) names it."""
+    for key, r in results.items():
+        print(f"median, {label(key)}: {cpu_what} {statistics.median(x[1] for x in r):.2f} s,"
+              f" wall {statistics.median(x[0] for x in r):.2f} s")
 
 
 def server_settings(cluster, names):

@@ -16,11 +16,8 @@ One throwaway cluster (scripts/pgcluster.py) with bench/_bench_pg.py's
 migration settings; psycopg2 sends the stream (copy_expert with size = the
 message size).
 """
-import argparse
 import io
 import os
-import statistics
-import subprocess
 import time
 
 import psycopg2
@@ -36,16 +33,8 @@ def backend_cpu_s(pid):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--scale", type=int, default=20)
-    ap.add_argument("--repeat", type=int, default=3)
-    a = ap.parse_args()
-    with b.pgcluster.Cluster("copymsg", **b.MIGRATION_SETTINGS) as c:
-        c.createdb("bench")
-        subprocess.run([os.path.join(b.PG_BINDIR, "pgbench"), "-i", "-q", "-s", str(a.scale),
-                        "-h", "127.0.0.1", "-p", str(c.port), "-U", c.user, "bench"],
-                       env=dict(os.environ, PGPASSWORD=c.password), check=True,
-                       capture_output=True, timeout=600)
+    a = b.scale_repeat_args(__doc__, 20)
+    with b.pgbench_cluster("copymsg", a.scale) as c:
         conn = psycopg2.connect(c.dsn("bench"))
         conn.autocommit = True
         cur = conn.cursor()
@@ -68,13 +57,9 @@ def main():
                                 io.BytesIO(data), size=size)
                 wall, cpu = time.monotonic() - t0, backend_cpu_s(pid) - cpu0
                 cur.execute("COMMIT")
-                results[size].append((cpu, wall))
-                print(f"round {rnd}: messages of {size:>5} B: backend CPU {cpu:.2f} s,"
-                      f" wall {wall:.2f} s", flush=True)
-        for size, r in results.items():
-            print(f"median, messages of {size:>5} B: backend CPU "
-                  f"{statistics.median(x[0] for x in r):.2f} s, wall "
-                  f"{statistics.median(x[1] for x in r):.2f} s")
+                b.ab_round(results, size, f"messages of {size:>5} B", rnd, wall, cpu,
+                           "backend CPU")
+        b.ab_medians(results, lambda size: f"messages of {size:>5} B", "backend CPU")
         conn.close()
 
 

@@ -15,10 +15,7 @@ One throwaway cluster (scripts/pgcluster.py) with bench/_bench_pg.py's
 migration settings (maintenance_work_mem 512 MB); the table is frozen
 first, as the snapshot copy leaves it.
 """
-import argparse
 import os
-import statistics
-import subprocess
 import threading
 import time
 
@@ -38,16 +35,8 @@ def machine_cpu_s():
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--scale", type=int, default=50)
-    ap.add_argument("--repeat", type=int, default=3)
-    a = ap.parse_args()
-    with b.pgcluster.Cluster("idxworkers", **b.MIGRATION_SETTINGS) as c:
-        c.createdb("bench")
-        subprocess.run([os.path.join(b.PG_BINDIR, "pgbench"), "-i", "-q", "-s", str(a.scale),
-                        "-h", "127.0.0.1", "-p", str(c.port), "-U", c.user, "bench"],
-                       env=dict(os.environ, PGPASSWORD=c.password), check=True,
-                       capture_output=True, timeout=600)
+    a = b.scale_repeat_args(__doc__, 50)
+    with b.pgbench_cluster("idxworkers", a.scale) as c:
         conns = [psycopg2.connect(c.dsn("bench")) for _ in INDEXES]
         for conn in conns:
             conn.autocommit = True
@@ -68,13 +57,9 @@ def main():
                 for t in threads:
                     t.join(600)
                 wall, cpu = time.monotonic() - t0, machine_cpu_s() - cpu0
-                results[workers].append((wall, cpu))
-                print(f"round {rnd}: max_parallel_maintenance_workers {workers}: wall {wall:.2f} s,"
-                      f" machine CPU {cpu:.2f} s", flush=True)
-        for workers, r in results.items():
-            print(f"median, max_parallel_maintenance_workers {workers}: wall "
-                  f"{statistics.median(x[0] for x in r):.2f} s, machine CPU "
-                  f"{statistics.median(x[1] for x in r):.2f} s")
+                b.ab_round(results, workers, f"max_parallel_maintenance_workers {workers}", rnd,
+                           wall, cpu, "machine CPU")
+        b.ab_medians(results, lambda w: f"max_parallel_maintenance_workers {w}", "machine CPU")
         for conn in conns:
             conn.close()
 
