@@ -458,22 +458,6 @@ void co_step_full_load(co_step_ctx *ctx, co_verdict *v)
     co_step_engine_task(ctx, "main", true, v);
 }
 
-/* A target session of restore_constraints: co_step_pg_build_session, and
- * max_parallel_maintenance_workers when the run sets restore_index_workers
- * (with restore_jobs connections building side by side, a build's own
- * parallel workers only compete with the other builds for the cores).
- * Errors: see pg_conn_fail. */
-static co_status restore_session(co_step_ctx *ctx, PGconn *conn, co_error *err)
-{
-    char n[24];
-    int64_t workers = co_param_int(ctx, "restore_index_workers", -1);
-    co_status rc = co_step_pg_build_session(ctx, conn, err);
-    if (rc != CO_OK || workers < 0)
-        return rc;
-    snprintf(n, sizeof n, "%lld", (long long)workers);
-    return pg_conn_set_config(conn, "max_parallel_maintenance_workers", n, err);
-}
-
 void co_step_restore_constraints(co_step_ctx *ctx, co_verdict *v)
 {
     PGconn *c = NULL;
@@ -490,7 +474,7 @@ void co_step_restore_constraints(co_step_ctx *ctx, co_verdict *v)
     if (!capture)
         return;
     if (co_step_pg_open(ctx, &ctx->target, &c, &err) != CO_OK ||
-        restore_session(ctx, c, &err) != CO_OK) {
+        co_step_pg_restore_session(ctx, c, &err) != CO_OK) {
         co_verdict_from_error(v, "connecting to the target", &err);
         pg_conn_close(c);
         return;
@@ -499,7 +483,7 @@ void co_step_restore_constraints(co_step_ctx *ctx, co_verdict *v)
     while (jobs > 1 && opts.nmore < PG_RESTORE_MAX_JOBS && opts.nmore + 1 < (size_t)jobs) {
         PGconn *m = NULL;
         if (co_step_pg_open(ctx, &ctx->target, &m, &err) != CO_OK ||
-            restore_session(ctx, m, &err) != CO_OK) {
+            co_step_pg_restore_session(ctx, m, &err) != CO_OK) {
             pg_conn_close(m);
             co_error_clear(&err); /* fewer jobs, same work */
             break;

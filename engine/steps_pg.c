@@ -69,15 +69,35 @@ co_status co_step_pg_query(co_step_ctx *ctx, const co_resource *ep, const char *
     return rc;
 }
 
+/* Sets the target setting name to the run's integer parameter param
+ * followed by unit, when the run sets param; nothing otherwise. */
+static co_status set_from_param(co_step_ctx *ctx, PGconn *conn, const char *param,
+                                const char *name, const char *unit, co_error *err)
+{
+    char value[32];
+    int64_t n = co_param_int(ctx, param, -1);
+    if (n < 0)
+        return CO_OK;
+    snprintf(value, sizeof value, "%lld%s", (long long)n, unit);
+    return pg_conn_set_config(conn, name, value, err);
+}
+
 co_status co_step_pg_build_session(co_step_ctx *ctx, PGconn *conn, co_error *err)
 {
-    char mem[32];
-    int64_t mb = co_param_int(ctx, "maintenance_work_mem_mb", 0);
     co_status rc = pg_conn_set_statement_timeout(conn, 0, err);
-    if (rc != CO_OK || mb <= 0)
+    if (rc != CO_OK)
         return rc;
-    snprintf(mem, sizeof mem, "%lldMB", (long long)mb);
-    return pg_conn_set_config(conn, "maintenance_work_mem", mem, err);
+    return set_from_param(ctx, conn, "maintenance_work_mem_mb", "maintenance_work_mem", "MB",
+                          err);
+}
+
+co_status co_step_pg_restore_session(co_step_ctx *ctx, PGconn *conn, co_error *err)
+{
+    co_status rc = co_step_pg_build_session(ctx, conn, err);
+    if (rc != CO_OK)
+        return rc;
+    return set_from_param(ctx, conn, "restore_index_workers", "max_parallel_maintenance_workers",
+                          "", err);
 }
 
 co_status co_step_endpoint(co_step_ctx *ctx, const char *param, co_resource *out,

@@ -38,6 +38,14 @@ CO_MUST_CHECK co_status co_step_pg_query(co_step_ctx *ctx, const co_resource *ep
 CO_MUST_CHECK co_status co_step_pg_build_session(co_step_ctx *ctx, PGconn *conn,
                                                  co_error *err);
 
+/* A target session of restore_constraints: co_step_pg_build_session, and
+ * max_parallel_maintenance_workers when the run sets restore_index_workers
+ * (with restore_jobs connections building side by side, a build's own
+ * parallel workers only compete with the other builds for the cores).
+ * conn is borrowed. Errors: see pg_conn_fail. */
+CO_MUST_CHECK co_status co_step_pg_restore_session(co_step_ctx *ctx, PGconn *conn,
+                                                   co_error *err);
+
 /* As co_step_pg_open, but a logical walsender connection (libpq
  * replication=database): it runs SQL and the replication commands of the
  * streaming replication protocol (CREATE_REPLICATION_SLOT ... EXPORT_SNAPSHOT).
