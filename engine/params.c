@@ -210,10 +210,11 @@ static const param_def o2p_params[] = {
             "max_parallel_maintenance_workers of restore_constraints' sessions: parallel workers "
             "each index build may add to its restore_jobs connection (0: the connections are the "
             "only parallelism; default: the target's own setting)"),
-    INTEGER("maintenance_work_mem_mb", NULL, 1, 2097151,
+    INTEGER("maintenance_work_mem_mb", "64", 1, 2097151,
             "maintenance_work_mem (MiB) of the target sessions that build primary keys, indexes "
-            "and foreign keys (full load, restore_constraints); each of the restore_jobs or "
-            "full_load_jobs sessions may use this much (default: the target's own setting)"),
+            "and foreign keys (full load, restore_constraints), whatever the target's own "
+            "setting; each of the restore_jobs or full_load_jobs sessions may use this much "
+            "(default: PostgreSQL's default; larger in-memory sorts were slower)"),
     OPT("full_load_method", P_STRING, "\"snapshot\"",
         "pg-logical: subscription (PostgreSQL's table synchronisation, copy_data = true) or "
         "snapshot (the slot made with an exported snapshot, tables copied under it in parallel "

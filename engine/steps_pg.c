@@ -70,12 +70,14 @@ co_status co_step_pg_query(co_step_ctx *ctx, const co_resource *ep, const char *
 }
 
 /* Sets the target setting name to the run's integer parameter param
- * followed by unit, when the run sets param; nothing otherwise. */
+ * followed by unit, or to def when the run does not set param; nothing
+ * when neither is given (def -1). */
 static co_status set_from_param(co_step_ctx *ctx, PGconn *conn, const char *param,
-                                const char *name, const char *unit, co_error *err)
+                                const char *name, const char *unit, int64_t def,
+                                co_error *err)
 {
     char value[32];
-    int64_t n = co_param_int(ctx, param, -1);
+    int64_t n = co_param_int(ctx, param, def);
     if (n < 0)
         return CO_OK;
     snprintf(value, sizeof value, "%lld%s", (long long)n, unit);
@@ -88,7 +90,7 @@ co_status co_step_pg_build_session(co_step_ctx *ctx, PGconn *conn, co_error *err
     if (rc != CO_OK)
         return rc;
     return set_from_param(ctx, conn, "maintenance_work_mem_mb", "maintenance_work_mem", "MB",
-                          err);
+                          CO_BUILD_MAINTENANCE_WORK_MEM_MB, err);
 }
 
 co_status co_step_pg_restore_session(co_step_ctx *ctx, PGconn *conn, co_error *err)
@@ -97,7 +99,7 @@ co_status co_step_pg_restore_session(co_step_ctx *ctx, PGconn *conn, co_error *e
     if (rc != CO_OK)
         return rc;
     return set_from_param(ctx, conn, "restore_index_workers", "max_parallel_maintenance_workers",
-                          "", err);
+                          "", -1, err);
 }
 
 co_status co_step_endpoint(co_step_ctx *ctx, const char *param, co_resource *out,

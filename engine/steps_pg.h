@@ -29,11 +29,21 @@ CO_MUST_CHECK co_status co_step_pg_query(co_step_ctx *ctx, const co_resource *ep
                                          const char *const *params, PGresult **res,
                                          co_error *err);
 
+/* maintenance_work_mem (MiB) of the build sessions when the run does not
+ * set maintenance_work_mem_mb: PostgreSQL's own default. A B-tree build
+ * whose sort fits in this spills sorted runs to disk and merges them, and
+ * that was faster than one in-memory sort of the whole key: 30 million
+ * random integers, 18.2 s with 64 MB against 32.3 s with 512 MB and
+ * 31.8 s with 2 GB (docs/benchmarks.md, bench/index-builds.py). It also
+ * bounds the memory
+ * the restore_jobs sessions take together. */
+#define CO_BUILD_MAINTENANCE_WORK_MEM_MB 64
+
 /* Prepares a target session that builds primary keys, indexes or foreign
- * keys: statement_timeout 0 and, when the run parameter
- * maintenance_work_mem_mb is set, maintenance_work_mem (pgcopydb sets 1 GB
- * for its index jobs; PostgreSQL's default of 64 MB makes the sort of a
- * large key spill to disk). Unset, the target's own setting stays.
+ * keys: statement_timeout 0 and maintenance_work_mem, the run parameter
+ * maintenance_work_mem_mb or else CO_BUILD_MAINTENANCE_WORK_MEM_MB, for the
+ * rest of the session (the target's own setting is not used: it is often
+ * raised for other reasons, and more is slower for these builds).
  * conn is borrowed. Errors: see pg_conn_fail. */
 CO_MUST_CHECK co_status co_step_pg_build_session(co_step_ctx *ctx, PGconn *conn,
                                                  co_error *err);

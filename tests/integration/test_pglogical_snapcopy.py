@@ -217,29 +217,33 @@ def test_an_unknown_method_is_refused(env):
     assert requests.get(f"{env.url}/v1/runs").json() == before
 
 
-def test_keys_and_indexes_are_built_with_the_run_s_maintenance_settings(env):
-    """The sessions that build keys (snapshot copy) and indexes and foreign
-    keys (restore_constraints) set maintenance_work_mem from the run, and
-    restore_constraints' sessions (only they) max_parallel_maintenance_workers
-    from restore_index_workers: seen in the target's statement log, with the
-    bound values."""
-    e = env
+def statement_log_of_run(e, **params):
+    """Runs the snapshot copy with params to the cutover gate, the target
+    logging every statement; returns the target's log of the run."""
     e.tgt.psql("ALTER SYSTEM SET log_statement = 'all'")
     e.tgt.psql("SELECT pg_reload_conf()")
     try:
         with open(e.tgt.logfile, "rb") as f:
             f.seek(0, 2)
             start = f.tell()
-        rid = e.start(full_load_method="snapshot", full_load_jobs=2, maintenance_work_mem_mb=77,
-                      restore_jobs=2, restore_index_workers=0)
+        rid = e.start(full_load_method="snapshot", full_load_jobs=2, restore_jobs=2, **params)
         run = e.until(rid, ("awaiting_approval", "failed"))
         assert run["state"] == "awaiting_approval", run
         with open(e.tgt.logfile, "rb") as f:
             f.seek(start)
-            log = f.read().decode("utf-8", "replace")
+            return f.read().decode("utf-8", "replace")
     finally:
         e.tgt.psql("ALTER SYSTEM RESET log_statement")
         e.tgt.psql("SELECT pg_reload_conf()")
+
+
+def test_keys_and_indexes_are_built_with_the_run_s_maintenance_settings(env):
+    """The sessions that build keys (snapshot copy) and indexes and foreign
+    keys (restore_constraints) set maintenance_work_mem from the run, and
+    restore_constraints' sessions (only they) max_parallel_maintenance_workers
+    from restore_index_workers: seen in the target's statement log, with the
+    bound values."""
+    log = statement_log_of_run(env, maintenance_work_mem_mb=77, restore_index_workers=0)
     sets = log.count("$1 = 'maintenance_work_mem', $2 = '77MB'")
     # two copy sessions, and restore_constraints' first session at least
     assert sets >= 3, log[-3000:]
@@ -247,6 +251,23 @@ def test_keys_and_indexes_are_built_with_the_run_s_maintenance_settings(env):
     # restore_constraints' two sessions, not the copy's
     assert log.count("$1 = 'max_parallel_maintenance_workers', $2 = '0'") == 2, log[-3000:]
     assert log.count("'max_parallel_maintenance_workers'") == 2
+
+
+def test_build_sessions_default_to_postgresql_s_maintenance_work_mem(env):
+    """Without maintenance_work_mem_mb the build sessions still set
+    maintenance_work_mem, to 64 MB, whatever the target's own setting (here
+    raised to 256 MB); without restore_index_workers no session sets
+    max_parallel_maintenance_workers."""
+    env.tgt.psql("ALTER SYSTEM SET maintenance_work_mem = '256MB'")
+    try:
+        log = statement_log_of_run(env)
+    finally:
+        env.tgt.psql("ALTER SYSTEM RESET maintenance_work_mem")
+        env.tgt.psql("SELECT pg_reload_conf()")
+    sets = log.count("$1 = 'maintenance_work_mem', $2 = '64MB'")
+    assert sets >= 3, log[-3000:]
+    assert log.count("$1 = 'maintenance_work_mem', $2 =") == sets
+    assert "'max_parallel_maintenance_workers'" not in log
 
 
 WIDE_SQL = r"""

@@ -1,20 +1,27 @@
 #!/usr/bin/python3
-"""index-workers.py - two index builds side by side on one table, as
-restore_constraints runs them over restore_jobs connections, with and
-without PostgreSQL's parallel workers per build
-(max_parallel_maintenance_workers 2, the default, against 0: the run
+"""index-builds.py - two index builds side by side on one table, as
+restore_constraints runs them over restore_jobs connections, with one
+session setting varied.
+
+    bench/index-builds.py [--vary workers|memory] [--scale 50] [--repeat 3]
+
+--vary workers (default): PostgreSQL's parallel workers per build,
+max_parallel_maintenance_workers 2 (its default) against 0 (the run
 parameter restore_index_workers).
+--vary memory: maintenance_work_mem 1 GB (what pgcopydb sets for its index
+jobs), 512 MB (the cluster's setting here) and 64 MB (PostgreSQL's default,
+and cutover's for its build sessions: the run parameter
+maintenance_work_mem_mb); the workers stay at the cluster's setting.
 
 Builds pgbench_accounts (bid) and (abalance) on two connections at once,
-alternating the two settings, and prints each round's wall time and the
+alternating the settings, and prints each round's wall time and the
 machine's CPU time (all processes, from /proc/stat), then the medians.
-
-    bench/index-workers.py [--scale 50] [--repeat 3]
 
 One throwaway cluster (scripts/pgcluster.py) with bench/_bench_pg.py's
 migration settings (maintenance_work_mem 512 MB); the table is frozen
 first, as the snapshot copy leaves it.
 """
+import argparse
 import os
 import threading
 import time
@@ -25,6 +32,8 @@ import _bench_pg as b
 
 INDEXES = ("CREATE INDEX bench_bid ON pgbench_accounts (bid)",
            "CREATE INDEX bench_abalance ON pgbench_accounts (abalance)")
+VARY = {"workers": ("max_parallel_maintenance_workers", (2, 0)),
+        "memory": ("maintenance_work_mem", ("1GB", "512MB", "64MB"))}
 
 
 def machine_cpu_s():
@@ -35,18 +44,23 @@ def machine_cpu_s():
 
 
 def main():
-    a = b.scale_repeat_args(__doc__, 50)
-    with b.pgbench_cluster("idxworkers", a.scale) as c:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--vary", choices=sorted(VARY), default="workers")
+    ap.add_argument("--scale", type=int, default=50)
+    ap.add_argument("--repeat", type=int, default=3)
+    a = ap.parse_args()
+    setting, values = VARY[a.vary]
+    with b.pgbench_cluster("idxbuilds", a.scale) as c:
         conns = [psycopg2.connect(c.dsn("bench")) for _ in INDEXES]
         for conn in conns:
             conn.autocommit = True
         conns[0].cursor().execute("VACUUM FREEZE pgbench_accounts")
-        results = {2: [], 0: []}
+        results = {v: [] for v in values}
         for rnd in range(1, a.repeat + 1):
-            for workers in results:
+            for value in results:
                 for conn in conns:
-                    conn.cursor().execute("SET max_parallel_maintenance_workers = %s",
-                                          (workers,))
+                    conn.cursor().execute("SELECT set_config(%s, %s, false)",
+                                          (setting, str(value)))
                 conns[0].cursor().execute("DROP INDEX IF EXISTS bench_bid, bench_abalance")
                 threads = [threading.Thread(target=lambda k, s: k.cursor().execute(s),
                                             args=(conn, sql))
@@ -57,9 +71,8 @@ def main():
                 for t in threads:
                     t.join(600)
                 wall, cpu = time.monotonic() - t0, machine_cpu_s() - cpu0
-                b.ab_round(results, workers, f"max_parallel_maintenance_workers {workers}", rnd,
-                           wall, cpu, "machine CPU")
-        b.ab_medians(results, lambda w: f"max_parallel_maintenance_workers {w}", "machine CPU")
+                b.ab_round(results, value, f"{setting} {value}", rnd, wall, cpu, "machine CPU")
+        b.ab_medians(results, lambda v: f"{setting} {v}", "machine CPU")
         for conn in conns:
             conn.close()
 
