@@ -86,6 +86,17 @@ bool pgl_snapshot_copy_wanted(const co_step_ctx *ctx, const char *role);
 void pgl_snapshot_copy(co_step_ctx *ctx, const char *role, co_verdict *v);
 
 void pgl_await_full_load(co_step_ctx *ctx, const char *role, co_verdict *v);
+/* One poll of role's CDC catching up (engine op await_cdc_latency; the
+ * DMS metric CDCLatencyTarget): measures on the publisher the slot's bytes
+ * behind (pg_current_wal_insert_lsn() - confirmed_flush_lsn) and the lag
+ * (PG_SUBSCRIBER_LAG_SQL, pg/pg_activity.h), publishes engine.status and
+ * sets outputs.cdc ({CDCLatencyTarget: s or null when unknown,
+ * BytesBehind}). DONE when nothing is behind or, max_seconds > 0, the
+ * measured lag is at most max_seconds; an unknown lag (no subscriber
+ * connected, or none confirming) never counts as caught up. Otherwise
+ * WAIT, with waiting_for naming the subscription and what is behind
+ * (co_step_waiting). FAIL when the slot is missing; the errors of
+ * co_step_pg_open and pg_exec as RETRY/FAIL (co_verdict_from_error). */
 void pgl_await_cdc_latency(co_step_ctx *ctx, const char *role, double max_seconds,
                            co_verdict *v);
 void pgl_describe_task(co_step_ctx *ctx, const char *role, json_t **out,

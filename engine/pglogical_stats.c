@@ -19,6 +19,7 @@
 #include "engine/pglogical.h"
 #include "engine/pglogical_int.h"
 #include "engine/steps_pg.h"
+#include "pg/pg_activity.h"
 #include "core/validate.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -222,6 +223,8 @@ void pgl_await_cdc_latency(co_step_ctx *ctx, const char *role, double max_second
     co_error err;
     long long bytes;
     double lag;
+    bool lag_known;
+    char what[300], detail[300];
 
     co_error_clear(&err);
     pgl_names_make(ctx, role, &n);
@@ -230,10 +233,7 @@ void pgl_await_cdc_latency(co_step_ctx *ctx, const char *role, double max_second
     if (co_step_pg_open(ctx, pgl_publisher(ctx, role), &pc, &err) != CO_OK ||
         pg_exec(pc, "measuring CDC latency",
                 "SELECT coalesce(pg_wal_lsn_diff(pg_current_wal_insert_lsn(),"
-                "   s.confirmed_flush_lsn), -1)::bigint,"
-                " coalesce((SELECT extract(epoch FROM r.replay_lag) FROM pg_stat_replication r"
-                "   WHERE r.application_name = $2 LIMIT 1), 0)::float8,"
-                " s.active"
+                "   s.confirmed_flush_lsn), -1)::bigint, " PG_SUBSCRIBER_LAG_SQL("$2")
                 " FROM pg_replication_slots s WHERE s.slot_name = $1",
                 2, params, &res, &err) != CO_OK) {
         co_verdict_from_error(v, "measuring CDC latency", &err);
@@ -247,20 +247,41 @@ void pgl_await_cdc_latency(co_step_ctx *ctx, const char *role, double max_second
         return;
     }
     bytes = atoll(PQgetvalue(res, 0, 0));
-    lag = atof(PQgetvalue(res, 0, 1));
+    lag_known = !PQgetisnull(res, 0, 1);
+    lag = lag_known ? atof(PQgetvalue(res, 0, 1)) : 0;
     PQclear(res);
     pg_conn_close(pc);
     co_step_notify(ctx, "engine.status",
-            json_pack("{s:s, s:s, s:f, s:f, s:I}", "task", role, "Status", "running",
-                      "CDCLatencySource", lag, "CDCLatencyTarget", lag, "BytesBehind",
-                      (json_int_t)bytes));
+            json_pack("{s:s, s:s, s:o, s:o, s:I}", "task", role, "Status", "running",
+                      "CDCLatencySource", lag_known ? json_real(lag) : json_null(),
+                      "CDCLatencyTarget", lag_known ? json_real(lag) : json_null(),
+                      "BytesBehind", (json_int_t)bytes));
     json_object_set_new(ctx->outputs, "cdc",
-                        json_pack("{s:f, s:I}", "CDCLatencyTarget", lag, "BytesBehind",
+                        json_pack("{s:o, s:I}", "CDCLatencyTarget",
+                                  lag_known ? json_real(lag) : json_null(), "BytesBehind",
                                   (json_int_t)bytes));
-    if (bytes >= 0 && (bytes == 0 || (max_seconds > 0 && lag <= max_seconds)))
+    /* Caught up: nothing behind, or a measured lag within the threshold.
+     * Without a measured lag (no subscriber connected, or one that has not
+     * confirmed what was sent) only bytes behind 0 counts. */
+    if (bytes == 0 || (bytes > 0 && lag_known && max_seconds > 0 && lag <= max_seconds)) {
+        co_step_waiting_clear(ctx);
         co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
+        return;
+    }
+    snprintf(what, sizeof what, "subscription %s to catch up with the source (%s)", n.sub,
+             max_seconds > 0 ? "CDC latency within cdc_latency_threshold_seconds"
+                             : "no bytes behind");
+    if (bytes < 0)
+        snprintf(detail, sizeof detail, "slot %s has no confirmed position yet", n.slot);
+    else if (lag_known)
+        snprintf(detail, sizeof detail, "%lld bytes behind, CDC latency %.1f s", bytes, lag);
     else
-        co_verdict_set(v, CO_VERDICT_WAIT, max_seconds > 0 ? POLL_MS : 500, NULL);
+        snprintf(detail, sizeof detail,
+                 "%lld bytes behind; no subscriber has confirmed the changes slot %s sent "
+                 "(none connected, or its apply worker is failing: see the target's log)",
+                 bytes, n.slot);
+    co_step_waiting(ctx, what, detail, 60000);
+    co_verdict_set(v, CO_VERDICT_WAIT, max_seconds > 0 ? POLL_MS : 500, NULL);
 }
 
 void pgl_describe_task(co_step_ctx *ctx, const char *role, json_t **out, json_t **tables,

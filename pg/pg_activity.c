@@ -11,8 +11,7 @@ static const char activity_sql[] =
     "           AND coalesce(application_name, '') NOT LIKE 'cutover/%')::bigint,"
     "       (SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint"
     "          FROM pg_replication_slots WHERE slot_name = $1),"
-    "       (SELECT extract(epoch FROM replay_lag)::float8 FROM pg_stat_replication"
-    "         WHERE application_name = $1 LIMIT 1)";
+    "       " PG_SUBSCRIBER_LAG_SQL("$1");
 
 co_status pg_source_activity_read(const pg_conn_spec *spec, const char *slot,
                                   pg_source_activity *out, co_error *err)
@@ -33,8 +32,6 @@ co_status pg_source_activity_read(const pg_conn_spec *spec, const char *slot,
         out->bytes_behind = pg_res_int(res, 0, 1, -1);
         if (slot && pg_res_get(res, 0, 2))
             out->lag_seconds = atof(pg_res_get(res, 0, 2));
-        else if (slot && out->bytes_behind >= 0)
-            out->lag_seconds = 0; /* no lag recorded: the walsender is idle */
     }
     PQclear(res);
     pg_conn_close(c);

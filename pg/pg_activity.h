@@ -13,10 +13,22 @@
 
 #include "pg/pg_conn.h"
 
+/* SQL expression: the CDC latency in seconds (float8) of the walsender
+ * whose application_name is the parameter app (a "$n" string), from
+ * pg_stat_replication: replay_lag; 0 when replay_lag is NULL and the
+ * subscriber has confirmed all that was sent (PostgreSQL clears the lag
+ * once the standby caught up and is idle); NULL when no walsender of that
+ * name is connected, or it has sent changes the subscriber has not yet
+ * confirmed and no lag is measured: unknown, not caught up. */
+#define PG_SUBSCRIBER_LAG_SQL(app)                                                        \
+    "(SELECT CASE WHEN r.replay_lag IS NOT NULL THEN extract(epoch FROM r.replay_lag)"  \
+    "  WHEN r.replay_lsn >= r.sent_lsn THEN 0 END::float8"                               \
+    " FROM pg_stat_replication r WHERE r.application_name = " app " LIMIT 1)"
+
 typedef struct pg_source_activity {
     long long client_sessions; /* client backends on the database, see below */
     long long bytes_behind;    /* pg_wal_lsn_diff(current, confirmed_flush); -1 unknown */
-    double lag_seconds;        /* replay_lag of the slot's walsender; -1 unknown */
+    double lag_seconds;        /* PG_SUBSCRIBER_LAG_SQL of the slot; -1 unknown */
 } pg_source_activity;
 
 /* Connects with spec and measures, in one statement:
@@ -25,8 +37,8 @@ typedef struct pg_source_activity {
  *    excluded), other than this session and other than cutover's own
  *    sessions (application_name 'cutover/%');
  *  - for slot (NULL: skipped): bytes behind from pg_replication_slots and
- *    replay_lag from pg_stat_replication where application_name = slot (the
- *    subscription of the same name).
+ *    the lag (PG_SUBSCRIBER_LAG_SQL, -1 when unknown) of the walsender whose
+ *    application_name is slot (the subscription of the same name).
  * Errors: those of pg_conn_open and pg_exec (CO_ERR_TRANSIENT when the
  * source cannot be reached in time). */
 CO_MUST_CHECK co_status pg_source_activity_read(const pg_conn_spec *spec,

@@ -1,0 +1,107 @@
+"""pg-logical await_cdc_sync when no subscriber confirms the changes: the
+lag is unknown, not zero, so the step keeps waiting and says what for,
+instead of letting the run reach the cutover gate with changes behind.
+
+The target here has max_logical_replication_workers = 0: the subscription
+exists and is enabled, but no apply worker ever connects to the slot, while
+a writer keeps changing the source."""
+import threading
+
+import psycopg2
+import pytest
+import requests
+
+from daemon import Daemon, wait_until
+from pgcluster import Cluster
+from test_pglogical import endpoint
+
+SCHEMA = """
+CREATE TABLE public.ticks (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now());
+INSERT INTO public.ticks (at) SELECT now() FROM generate_series(1, 100);
+"""
+
+
+@pytest.fixture(scope="module")
+def clusters():
+    src = Cluster("cdcwait-src")
+    tgt = Cluster("cdcwait-tgt", max_logical_replication_workers=0)
+    src.start()
+    tgt.start()
+    try:
+        src.createdb("app")
+        src.psql(SCHEMA, "app", tuples=False)
+        tgt.createdb("app")
+        yield src, tgt
+    finally:
+        src.stop()
+        tgt.stop()
+
+
+class Writer(threading.Thread):
+    """Inserts a row into the source every 20 ms until stopped."""
+
+    def __init__(self, cluster):
+        super().__init__(daemon=True)
+        self.dsn = cluster.dsn("app")
+        self.halt = threading.Event()
+
+    def run(self):
+        c = psycopg2.connect(self.dsn)
+        c.autocommit = True
+        while not self.halt.wait(0.02):
+            c.cursor().execute("INSERT INTO public.ticks DEFAULT VALUES")
+        c.close()
+
+
+def test_await_cdc_sync_waits_while_no_subscriber_confirms(clusters, tmp_path):
+    src, tgt = clusters
+    writer = Writer(src)
+    writer.start()
+    d = Daemon(tmp_path).start()
+    try:
+        url = d.url
+        pid = requests.post(url + "/v1/projects", json={"name": "cdcwait"}).json()["id"]
+        s = endpoint(url, pid, "source", "source", src, "app")
+        t = endpoint(url, pid, "target", "target", tgt, "app")
+        r = requests.post(f"{url}/v1/projects/{pid}/runs", json={
+            "plan": "oracle-to-postgres", "engine": "pg-logical",
+            "parameters": {"source_endpoint_id": s, "target_endpoint_id": t,
+                           "schemas": ["public"], "validate_tables": False}})
+        assert r.status_code == 201, r.text
+        rid = r.json()["id"]
+
+        def run():
+            return requests.get(f"{url}/v1/runs/{rid}").json()
+
+        # the wait is named; the run does not get past await_cdc_sync
+        waiting = wait_until(
+            lambda: (lambda x: x if x.get("waiting_for") or x["state"] in (
+                "awaiting_approval", "failed", "succeeded", "cancelled") else None)(run()),
+            120, what="await_cdc_sync to wait")
+        assert waiting["current_step"] == "await_cdc_sync", waiting
+        what = waiting["waiting_for"]
+        assert "to catch up with the source" in what["what"], what
+        assert "bytes behind; no subscriber has confirmed" in what["detail"], what
+        step = next(x for x in waiting["steps"] if x["id"] == "await_cdc_sync")
+        assert step["outputs"]["cdc"]["CDCLatencyTarget"] is None, step["outputs"]
+        assert step["outputs"]["cdc"]["BytesBehind"] > 0, step["outputs"]
+        # several polls later (1 s apart) it still waits
+        polls = len(requests.get(f"{url}/v1/runs/{rid}/events",
+                                 params={"type": "engine.status"}).json()["items"])
+        wait_until(lambda: len(requests.get(f"{url}/v1/runs/{rid}/events",
+                                            params={"type": "engine.status"}).json()["items"])
+                   >= polls + 3, 30, what="three more CDC polls")
+        later = run()
+        assert later["current_step"] == "await_cdc_sync", later
+        assert later["state"] not in ("awaiting_approval", "failed", "succeeded"), later
+
+        r = requests.post(f"{url}/v1/runs/{rid}/cancel")
+        assert r.status_code == 200 and r.json()["state"] == "cancelled", r.text
+        wait_until(lambda: int(src.scalar("SELECT count(*) FROM pg_replication_slots", "app"))
+                   == 0 and int(tgt.scalar("SELECT count(*) FROM pg_subscription", "app")) == 0,
+                   60, what="the clean-up of the cancelled run")
+    finally:
+        writer.halt.set()
+        writer.join(10)
+        if d.proc:
+            assert d.stop() == 0, d.log()
