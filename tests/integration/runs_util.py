@@ -74,10 +74,10 @@ def step_order(events):
 
 
 @contextlib.contextmanager
-def two_clusters(source_name, target_name):
-    """A started source and target cluster, stopped afterwards (for module
-    fixtures)."""
-    src, tgt = Cluster(source_name), Cluster(target_name)
+def two_clusters(source_name, target_name, **target_settings):
+    """A started source and target cluster (the target with the server
+    settings target_settings), stopped afterwards (for module fixtures)."""
+    src, tgt = Cluster(source_name), Cluster(target_name, **target_settings)
     src.start()
     tgt.start()
     try:

@@ -12,29 +12,22 @@ import pytest
 import requests
 
 from daemon import Daemon, wait_until
-from pgcluster import Cluster
-from test_pglogical import endpoint
+from runs_util import O2PEnv, two_clusters
 
 SCHEMA = """
 CREATE TABLE public.ticks (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now());
 INSERT INTO public.ticks (at) SELECT now() FROM generate_series(1, 100);
 """
+ENDED = ("awaiting_approval", "failed", "succeeded", "cancelled")
 
 
 @pytest.fixture(scope="module")
 def clusters():
-    src = Cluster("cdcwait-src")
-    tgt = Cluster("cdcwait-tgt", max_logical_replication_workers=0)
-    src.start()
-    tgt.start()
-    try:
-        src.createdb("app")
-        src.psql(SCHEMA, "app", tuples=False)
-        tgt.createdb("app")
-        yield src, tgt
-    finally:
-        src.stop()
-        tgt.stop()
+    with two_clusters("cdcwait-src", "cdcwait-tgt", max_logical_replication_workers=0) as (s, t):
+        s.createdb("app")
+        s.psql(SCHEMA, "app", tuples=False)
+        t.createdb("app")
+        yield s, t
 
 
 class Writer(threading.Thread):
@@ -53,31 +46,22 @@ class Writer(threading.Thread):
         c.close()
 
 
+def engine_statuses(e, rid):
+    return len(requests.get(f"{e.url}/v1/runs/{rid}/events",
+                            params={"type": "engine.status"}).json()["items"])
+
+
 def test_await_cdc_sync_waits_while_no_subscriber_confirms(clusters, tmp_path):
     src, tgt = clusters
     writer = Writer(src)
     writer.start()
     d = Daemon(tmp_path).start()
     try:
-        url = d.url
-        pid = requests.post(url + "/v1/projects", json={"name": "cdcwait"}).json()["id"]
-        s = endpoint(url, pid, "source", "source", src, "app")
-        t = endpoint(url, pid, "target", "target", tgt, "app")
-        r = requests.post(f"{url}/v1/projects/{pid}/runs", json={
-            "plan": "oracle-to-postgres", "engine": "pg-logical",
-            "parameters": {"source_endpoint_id": s, "target_endpoint_id": t,
-                           "schemas": ["public"], "validate_tables": False}})
-        assert r.status_code == 201, r.text
-        rid = r.json()["id"]
-
-        def run():
-            return requests.get(f"{url}/v1/runs/{rid}").json()
-
+        e = O2PEnv(d, "cdcwait", src, "app", tgt, "app")
+        rid = e.start(schemas=["public"], validate_tables=False)
         # the wait is named; the run does not get past await_cdc_sync
-        waiting = wait_until(
-            lambda: (lambda x: x if x.get("waiting_for") or x["state"] in (
-                "awaiting_approval", "failed", "succeeded", "cancelled") else None)(run()),
-            120, what="await_cdc_sync to wait")
+        waiting = wait_until(lambda: (lambda x: x if x.get("waiting_for") or x["state"] in ENDED
+                                      else None)(e.run(rid)), 120, what="await_cdc_sync to wait")
         assert waiting["current_step"] == "await_cdc_sync", waiting
         what = waiting["waiting_for"]
         assert "to catch up with the source" in what["what"], what
@@ -86,16 +70,13 @@ def test_await_cdc_sync_waits_while_no_subscriber_confirms(clusters, tmp_path):
         assert step["outputs"]["cdc"]["CDCLatencyTarget"] is None, step["outputs"]
         assert step["outputs"]["cdc"]["BytesBehind"] > 0, step["outputs"]
         # several polls later (1 s apart) it still waits
-        polls = len(requests.get(f"{url}/v1/runs/{rid}/events",
-                                 params={"type": "engine.status"}).json()["items"])
-        wait_until(lambda: len(requests.get(f"{url}/v1/runs/{rid}/events",
-                                            params={"type": "engine.status"}).json()["items"])
-                   >= polls + 3, 30, what="three more CDC polls")
-        later = run()
+        polls = engine_statuses(e, rid)
+        wait_until(lambda: engine_statuses(e, rid) >= polls + 3, 30, what="three more CDC polls")
+        later = e.run(rid)
         assert later["current_step"] == "await_cdc_sync", later
-        assert later["state"] not in ("awaiting_approval", "failed", "succeeded"), later
+        assert later["state"] not in ENDED, later
 
-        r = requests.post(f"{url}/v1/runs/{rid}/cancel")
+        r = requests.post(f"{e.url}/v1/runs/{rid}/cancel")
         assert r.status_code == 200 and r.json()["state"] == "cancelled", r.text
         wait_until(lambda: int(src.scalar("SELECT count(*) FROM pg_replication_slots", "app"))
                    == 0 and int(tgt.scalar("SELECT count(*) FROM pg_subscription", "app")) == 0,
