@@ -29,6 +29,10 @@
  * the last table is ready; statistics events go out at most once a second. */
 #define LOAD_POLL_MS 250
 #define STATS_EVERY_MS 1000
+/* CDC latency polls while no subscriber confirms: this often for the first
+ * UNKNOWN_LAG_FAST_MS of such a wait, then every POLL_MS. */
+#define UNKNOWN_LAG_POLL_MS 200
+#define UNKNOWN_LAG_FAST_MS 10000
 
 static const char *table_state(char substate, bool errored)
 {
@@ -224,6 +228,7 @@ void pgl_await_cdc_latency(co_step_ctx *ctx, const char *role, double max_second
     long long bytes;
     double lag;
     bool lag_known;
+    int64_t since;
     char what[300], detail[300];
 
     co_error_clear(&err);
@@ -280,8 +285,14 @@ void pgl_await_cdc_latency(co_step_ctx *ctx, const char *role, double max_second
                  "%lld bytes behind; no subscriber has confirmed the changes slot %s sent "
                  "(none connected, or its apply worker is failing: see the target's log)",
                  bytes, n.slot);
-    co_step_waiting(ctx, what, detail, 60000);
-    co_verdict_set(v, CO_VERDICT_WAIT, max_seconds > 0 ? POLL_MS : 500, NULL);
+    since = co_step_waiting(ctx, what, detail, 60000);
+    /* an apply worker that has just been enabled connects within a second
+     * or so: look again sooner for the first seconds of an unknown lag */
+    co_verdict_set(v, CO_VERDICT_WAIT,
+                   !lag_known && co_clock_now_ms() - since < UNKNOWN_LAG_FAST_MS
+                       ? UNKNOWN_LAG_POLL_MS
+                       : max_seconds > 0 ? POLL_MS : 500,
+                   NULL);
 }
 
 void pgl_describe_task(co_step_ctx *ctx, const char *role, json_t **out, json_t **tables,
