@@ -89,12 +89,29 @@ static void finding(json_t *f, const char *endpoint, const char *setting,
 }
 
 /* What a publisher needs: wal_level, a free slot and WAL sender, and a
- * role with REPLICATION. */
+ * role with REPLICATION; and the apply workers it may run as the subscriber
+ * of the rollback task. */
 static const char source_check_sql[] =
     "SELECT current_setting('wal_level'), current_setting('max_replication_slots')::int"
     " - (SELECT count(*) FROM pg_replication_slots), current_setting('max_wal_senders')::int"
     " - (SELECT count(*) FROM pg_stat_replication),"
-    " (SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user)";
+    " (SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user),"
+    " current_setting('max_logical_replication_workers')";
+
+/* What a subscriber needs: a superuser (PostgreSQL 15: CREATE SUBSCRIPTION)
+ * and at least one logical replication worker, the subscription's apply
+ * worker; with none, CDC would wait for ever with changes behind. */
+static const char target_check_sql[] =
+    "SELECT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user),"
+    " current_setting('max_logical_replication_workers')";
+
+/* A finding when a subscriber (endpoint) allows no apply worker. */
+static void worker_finding(json_t *findings, const char *endpoint, const char *workers)
+{
+    if (atoi(workers) < 1)
+        finding(findings, endpoint, "max_logical_replication_workers", workers,
+                "at least 1 (the subscription's apply worker)");
+}
 
 co_status co_pgl_check(co_step_ctx *ctx, json_t *findings, co_error *err)
 {
@@ -114,14 +131,16 @@ co_status co_pgl_check(co_step_ctx *ctx, json_t *findings, co_error *err)
     if (strcmp(PQgetvalue(res, 0, 3), "t") != 0)
         finding(findings, "source", "role REPLICATION", "not granted",
                 "a role with REPLICATION (or superuser)");
+    if (co_param_bool(ctx, "rollback_task", false))
+        worker_finding(findings, "source", PQgetvalue(res, 0, 4));
     PQclear(res);
-    /* PostgreSQL 15: CREATE SUBSCRIPTION needs a superuser. */
-    rc = co_step_pg_query(ctx, &ctx->target, "checking the target",
-                          "SELECT rolsuper FROM pg_roles WHERE rolname = current_user", 0,
-                          NULL, &res, err);
+    rc = co_step_pg_query(ctx, &ctx->target, "checking the target", target_check_sql, 0, NULL,
+                          &res, err);
     if (rc == CO_OK && strcmp(PQgetvalue(res, 0, 0), "t") != 0)
         finding(findings, "target", "role SUPERUSER", "not granted",
                 "a superuser (PostgreSQL 15 requires it for CREATE SUBSCRIPTION)");
+    if (rc == CO_OK)
+        worker_finding(findings, "target", PQgetvalue(res, 0, 1));
     PQclear(res);
     return rc;
 }

@@ -172,15 +172,19 @@ def test_oracle_to_postgres_plan_on_pg_logical_with_pagila(clusters, tmp_path):
             assert d.stop() == 0, d.log()
 
 
-def test_wal_level_replica_stops_at_preflight(tmp_path):
-    src = Cluster("replica", wal_level="replica")
-    tgt = Cluster("tgt2")
+def preflight_of(tmp_path, name, src_settings, tgt_settings):
+    """Runs oracle-to-postgres on pg-logical from a fresh source cluster to a
+    fresh target cluster with these server settings until it stops; returns
+    the run and the number of tables on the target then."""
+    src = Cluster(name + "-src", **src_settings)
+    tgt = Cluster(name + "-tgt", **tgt_settings)
     src.start()
     tgt.start()
     d = Daemon(tmp_path).start()
     try:
         url = d.url
-        pid = requests.post(url + "/v1/projects", json={"name": "wal"}).json()["id"]
+        src.psql("CREATE TABLE public.t (id int PRIMARY KEY)")
+        pid = requests.post(url + "/v1/projects", json={"name": name}).json()["id"]
         s = endpoint(url, pid, "src", "source", src, "postgres")
         t = endpoint(url, pid, "tgt", "target", tgt, "postgres")
         rid = requests.post(f"{url}/v1/projects/{pid}/runs", json={
@@ -190,16 +194,37 @@ def test_wal_level_replica_stops_at_preflight(tmp_path):
                                                                 "awaiting_approval")
                                   else None)(requests.get(f"{url}/v1/runs/{rid}").json()),
                          60, what="the run to stop")
-        assert run["state"] == "failed"
-        assert run["current_step"] == "preflight"
-        step = run["steps"][0]
-        assert "wal_level" in step["last_error"] and "logical" in step["last_error"]
-        assert step["outputs"]["findings"][0] == {"endpoint": "source", "setting": "wal_level",
-                                                 "value": "replica", "required": "logical"}
+        return run, int(tgt.scalar("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"))
     finally:
         assert d.stop() == 0
         src.stop()
         tgt.stop()
+
+
+def test_wal_level_replica_stops_at_preflight(tmp_path):
+    run, _ = preflight_of(tmp_path, "replica", {"wal_level": "replica"}, {})
+    assert run["state"] == "failed"
+    assert run["current_step"] == "preflight"
+    step = run["steps"][0]
+    assert "wal_level" in step["last_error"] and "logical" in step["last_error"]
+    assert step["outputs"]["findings"][0] == {"endpoint": "source", "setting": "wal_level",
+                                             "value": "replica", "required": "logical"}
+
+
+def test_a_target_without_apply_workers_stops_at_preflight(tmp_path):
+    """max_logical_replication_workers = 0 on the target: the subscription
+    could never apply CDC, so preflight fails with that finding and the
+    target is left as it was."""
+    run, target_tables = preflight_of(tmp_path, "noworkers", {},
+                                      {"max_logical_replication_workers": 0})
+    assert run["state"] == "failed", run
+    assert run["current_step"] == "preflight"
+    step = run["steps"][0]
+    assert step["outputs"]["findings"] == [
+        {"endpoint": "target", "setting": "max_logical_replication_workers", "value": "0",
+         "required": "at least 1 (the subscription's apply worker)"}], step["outputs"]
+    assert "max_logical_replication_workers" in step["last_error"]
+    assert target_tables == 0
 
 
 def test_rollback_task_replicates_target_changes_back(clusters, tmp_path):

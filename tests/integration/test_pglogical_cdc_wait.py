@@ -2,9 +2,11 @@
 lag is unknown, not zero, so the step keeps waiting and says what for,
 instead of letting the run reach the cutover gate with changes behind.
 
-The target here has max_logical_replication_workers = 0: the subscription
-exists and is enabled, but no apply worker ever connects to the slot, while
-a writer keeps changing the source."""
+The target here has max_worker_processes = 1, which the logical replication
+launcher takes: the subscription exists and is enabled, but its apply
+worker never gets a slot to start in, so none connects to the slot, while a
+writer keeps changing the source. (max_logical_replication_workers = 0
+would stop the run at preflight.)"""
 import threading
 
 import psycopg2
@@ -23,7 +25,7 @@ ENDED = ("awaiting_approval", "failed", "succeeded", "cancelled")
 
 @pytest.fixture(scope="module")
 def clusters():
-    with two_clusters("cdcwait-src", "cdcwait-tgt", max_logical_replication_workers=0) as (s, t):
+    with two_clusters("cdcwait-src", "cdcwait-tgt", max_worker_processes=1) as (s, t):
         s.createdb("app")
         s.psql(SCHEMA, "app", tuples=False)
         t.createdb("app")
