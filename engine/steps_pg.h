@@ -35,8 +35,7 @@ CO_MUST_CHECK co_status co_step_pg_query(co_step_ctx *ctx, const co_resource *ep
  * that was faster than one in-memory sort of the whole key: 30 million
  * random integers, 18.2 s with 64 MB against 32.3 s with 512 MB and
  * 31.8 s with 2 GB (docs/benchmarks.md, bench/index-builds.py). It also
- * bounds the memory
- * the restore_jobs sessions take together. */
+ * bounds the memory the restore_jobs sessions take together. */
 #define CO_BUILD_MAINTENANCE_WORK_MEM_MB 64
 
 /* Prepares a target session that builds primary keys, indexes or foreign

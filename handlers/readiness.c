@@ -162,19 +162,21 @@ static void cdc_checks(json_t *checks, json_t *run, json_t *statuses, const live
         oldest = json_number_value(lat);
         samples++;
     }
-    if (lv->ok && lv->a.bytes_behind >= 0 && lv->a.lag_seconds < 0) {
-        /* the source says no subscriber confirms what it sent: the latency
-         * reported earlier no longer holds */
+    if (lv->ok && lv->a.bytes_behind > 0 && lv->a.lag_seconds < 0) {
+        /* the source says changes are behind and no subscriber confirms
+         * what it sent: the latency reported earlier no longer holds */
         newest = -1;
         bytes = lv->a.bytes_behind;
         snprintf(detail, sizeof detail,
                  "measured now on the source: no subscriber has confirmed the changes sent");
     } else if (lv->ok && lv->a.bytes_behind >= 0) {
+        /* an unknown lag with nothing behind: caught up */
+        double now_lag = lv->a.lag_seconds < 0 ? 0 : lv->a.lag_seconds;
         if (samples > 0)
             oldest = samples == 1 ? newest : oldest;
         else
-            oldest = lv->a.lag_seconds;
-        newest = lv->a.lag_seconds;
+            oldest = now_lag;
+        newest = now_lag;
         bytes = lv->a.bytes_behind;
         samples++;
         snprintf(detail, sizeof detail, "measured now on the source");

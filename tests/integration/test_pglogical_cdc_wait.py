@@ -77,6 +77,12 @@ def test_await_cdc_sync_waits_while_no_subscriber_confirms(clusters, tmp_path):
         later = e.run(rid)
         assert later["current_step"] == "await_cdc_sync", later
         assert later["state"] not in ENDED, later
+        # the readiness view, measured live on the source, agrees
+        checks = {c["id"]: c for c in
+                  requests.get(f"{e.url}/v1/runs/{rid}/readiness").json()["checks"]}
+        assert checks["cdc_latency"]["status"] == "unknown", checks["cdc_latency"]
+        assert "no subscriber has confirmed" in checks["cdc_latency"]["detail"]
+        assert checks["pending_changes"]["figure"] > 0, checks["pending_changes"]
 
         r = requests.post(f"{e.url}/v1/runs/{rid}/cancel")
         assert r.status_code == 200 and r.json()["state"] == "cancelled", r.text
