@@ -96,21 +96,34 @@ static const char source_check_sql[] =
     " - (SELECT count(*) FROM pg_replication_slots), current_setting('max_wal_senders')::int"
     " - (SELECT count(*) FROM pg_stat_replication),"
     " (SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user),"
-    " current_setting('max_logical_replication_workers')";
+    " current_setting('max_logical_replication_workers'),"
+    " (SELECT count(*) FROM pg_subscription WHERE subenabled)";
 
 /* What a subscriber needs: a superuser (PostgreSQL 15: CREATE SUBSCRIPTION)
- * and at least one logical replication worker, the subscription's apply
- * worker; with none, CDC would wait for ever with changes behind. */
+ * and a free logical replication worker for the subscription's apply
+ * worker; with none, CDC would wait for ever with changes behind. Every
+ * enabled subscription of the cluster (pg_subscription is shared by its
+ * databases) holds one. */
 static const char target_check_sql[] =
     "SELECT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user),"
-    " current_setting('max_logical_replication_workers')";
+    " current_setting('max_logical_replication_workers'),"
+    " (SELECT count(*) FROM pg_subscription WHERE subenabled)";
 
-/* A finding when a subscriber (endpoint) allows no apply worker. */
-static void worker_finding(json_t *findings, const char *endpoint, const char *workers)
+/* A finding when a subscriber (endpoint) has no logical replication worker
+ * left for one more apply worker: workers is its
+ * max_logical_replication_workers, in_use its enabled subscriptions. */
+static void worker_finding(json_t *findings, const char *endpoint, const char *workers,
+                           const char *in_use)
 {
-    if (atoi(workers) < 1)
+    char value[64];
+    if (atoi(workers) < 1) {
         finding(findings, endpoint, "max_logical_replication_workers", workers,
                 "at least 1 (the subscription's apply worker)");
+    } else if (atoi(in_use) >= atoi(workers)) {
+        snprintf(value, sizeof value, "%s, all in use by enabled subscriptions", workers);
+        finding(findings, endpoint, "max_logical_replication_workers", value,
+                "a free one for the subscription's apply worker");
+    }
 }
 
 co_status co_pgl_check(co_step_ctx *ctx, json_t *findings, co_error *err)
@@ -132,7 +145,7 @@ co_status co_pgl_check(co_step_ctx *ctx, json_t *findings, co_error *err)
         finding(findings, "source", "role REPLICATION", "not granted",
                 "a role with REPLICATION (or superuser)");
     if (co_param_bool(ctx, "rollback_task", false))
-        worker_finding(findings, "source", PQgetvalue(res, 0, 4));
+        worker_finding(findings, "source", PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5));
     PQclear(res);
     rc = co_step_pg_query(ctx, &ctx->target, "checking the target", target_check_sql, 0, NULL,
                           &res, err);
@@ -140,7 +153,7 @@ co_status co_pgl_check(co_step_ctx *ctx, json_t *findings, co_error *err)
         finding(findings, "target", "role SUPERUSER", "not granted",
                 "a superuser (PostgreSQL 15 requires it for CREATE SUBSCRIPTION)");
     if (rc == CO_OK)
-        worker_finding(findings, "target", PQgetvalue(res, 0, 1));
+        worker_finding(findings, "target", PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
     PQclear(res);
     return rc;
 }

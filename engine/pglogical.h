@@ -29,9 +29,10 @@ void co_pgl_object_name(const char *run_id, const char *role, char out[64]);
 
 /* Runs the source checks of the pg-logical engine (wal_level = logical,
  * free replication slots and WAL senders, a role that may replicate; with
- * run parameter rollback_task, max_logical_replication_workers >= 1) and
- * the target checks (a role that may create subscriptions,
- * max_logical_replication_workers >= 1 for the apply worker). Each failed
+ * run parameter rollback_task, a free logical replication worker) and the
+ * target checks (a role that may create subscriptions; a free logical
+ * replication worker for the apply worker: max_logical_replication_workers
+ * at least 1 and above the enabled subscriptions of the cluster). Each failed
  * check is a finding {"endpoint", "setting", "value", "required"} appended
  * to findings (a JSON array). Returns CO_OK when the checks could run
  * (findings may still be non-empty), or the connection error. */

@@ -93,7 +93,7 @@ void pgl_await_full_load(co_step_ctx *ctx, const char *role, co_verdict *v);
  * sets outputs.cdc ({CDCLatencyTarget: s or null when unknown,
  * BytesBehind}). DONE when nothing is behind or, max_seconds > 0, the
  * measured lag is at most max_seconds; an unknown lag (no subscriber
- * connected, or none confirming) never counts as caught up. Otherwise
+ * connected to the slot) never counts as caught up. Otherwise
  * WAIT, with waiting_for naming the subscription and what is behind
  * (co_step_waiting). FAIL when the slot is missing; the errors of
  * co_step_pg_open and pg_exec as RETRY/FAIL (co_verdict_from_error). */

@@ -29,8 +29,8 @@
  * the last table is ready; statistics events go out at most once a second. */
 #define LOAD_POLL_MS 250
 #define STATS_EVERY_MS 1000
-/* CDC latency polls while no subscriber confirms: this often for the first
- * UNKNOWN_LAG_FAST_MS of such a wait, then every POLL_MS. */
+/* CDC latency polls while no subscriber is connected: this often for the
+ * first UNKNOWN_LAG_FAST_MS of such a wait, then every POLL_MS. */
 #define UNKNOWN_LAG_POLL_MS 200
 #define UNKNOWN_LAG_FAST_MS 10000
 
@@ -266,8 +266,8 @@ void pgl_await_cdc_latency(co_step_ctx *ctx, const char *role, double max_second
                                   lag_known ? json_real(lag) : json_null(), "BytesBehind",
                                   (json_int_t)bytes));
     /* Caught up: nothing behind, or a measured lag within the threshold.
-     * Without a measured lag (no subscriber connected, or one that has not
-     * confirmed what was sent) only bytes behind 0 counts. */
+     * Without a lag (no subscriber connected to the slot) only bytes
+     * behind 0 counts. */
     if (bytes == 0 || (bytes > 0 && lag_known && max_seconds > 0 && lag <= max_seconds)) {
         co_step_waiting_clear(ctx);
         co_verdict_set(v, CO_VERDICT_DONE, 0, NULL);
@@ -282,8 +282,8 @@ void pgl_await_cdc_latency(co_step_ctx *ctx, const char *role, double max_second
         snprintf(detail, sizeof detail, "%lld bytes behind, CDC latency %.1f s", bytes, lag);
     else
         snprintf(detail, sizeof detail,
-                 "%lld bytes behind; no subscriber has confirmed the changes slot %s sent "
-                 "(none connected, or its apply worker is failing: see the target's log)",
+                 "%lld bytes behind; no subscriber is connected to slot %s (its apply "
+                 "worker has not started or keeps failing: see the target's log)",
                  bytes, n.slot);
     since = co_step_waiting(ctx, what, detail, 60000);
     /* an apply worker that has just been enabled connects within a second

@@ -163,12 +163,12 @@ static void cdc_checks(json_t *checks, json_t *run, json_t *statuses, const live
         samples++;
     }
     if (lv->ok && lv->a.bytes_behind > 0 && lv->a.lag_seconds < 0) {
-        /* the source says changes are behind and no subscriber confirms
-         * what it sent: the latency reported earlier no longer holds */
+        /* the source says changes are behind and no subscriber is
+         * connected: the latency reported earlier no longer holds */
         newest = -1;
         bytes = lv->a.bytes_behind;
         snprintf(detail, sizeof detail,
-                 "measured now on the source: no subscriber has confirmed the changes sent");
+                 "measured now on the source: changes behind and no subscriber connected");
     } else if (lv->ok && lv->a.bytes_behind >= 0) {
         /* an unknown lag with nothing behind: caught up */
         double now_lag = lv->a.lag_seconds < 0 ? 0 : lv->a.lag_seconds;

@@ -15,14 +15,14 @@
 
 /* SQL expression: the CDC latency in seconds (float8) of the walsender
  * whose application_name is the parameter app (a "$n" string), from
- * pg_stat_replication: replay_lag; 0 when replay_lag is NULL and the
- * subscriber has confirmed all that was sent (PostgreSQL clears the lag
- * once the standby caught up and is idle); NULL when no walsender of that
- * name is connected, or it has sent changes the subscriber has not yet
- * confirmed and no lag is measured: unknown, not caught up. */
-#define PG_SUBSCRIBER_LAG_SQL(app)                                                        \
-    "(SELECT CASE WHEN r.replay_lag IS NOT NULL THEN extract(epoch FROM r.replay_lag)"  \
-    "  WHEN r.replay_lsn >= r.sent_lsn THEN 0 END::float8"                               \
+ * pg_stat_replication: replay_lag, or 0 when it is NULL (PostgreSQL clears
+ * it once the subscriber has caught up with what was sent and is idle; the
+ * walsender's sent_lsn may then still be ahead of what the subscriber
+ * reported, by WAL it read and did not need to send, until the next
+ * keepalive); NULL when no walsender of that name is connected: unknown,
+ * not caught up. */
+#define PG_SUBSCRIBER_LAG_SQL(app)                                                         \
+    "(SELECT coalesce(extract(epoch FROM r.replay_lag), 0)::float8"                      \
     " FROM pg_stat_replication r WHERE r.application_name = " app " LIMIT 1)"
 
 typedef struct pg_source_activity {

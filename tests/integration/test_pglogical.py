@@ -172,10 +172,11 @@ def test_oracle_to_postgres_plan_on_pg_logical_with_pagila(clusters, tmp_path):
             assert d.stop() == 0, d.log()
 
 
-def preflight_of(tmp_path, name, src_settings, tgt_settings):
+def preflight_of(tmp_path, name, src_settings, tgt_settings, prepare=None):
     """Runs oracle-to-postgres on pg-logical from a fresh source cluster to a
-    fresh target cluster with these server settings until it stops; returns
-    the run and the number of tables on the target then."""
+    fresh target cluster with these server settings (after prepare(src, tgt)
+    when given) until it stops; returns the run and the number of tables on
+    the target then."""
     src = Cluster(name + "-src", **src_settings)
     tgt = Cluster(name + "-tgt", **tgt_settings)
     src.start()
@@ -184,6 +185,8 @@ def preflight_of(tmp_path, name, src_settings, tgt_settings):
     try:
         url = d.url
         src.psql("CREATE TABLE public.t (id int PRIMARY KEY)")
+        if prepare:
+            prepare(src, tgt)
         pid = requests.post(url + "/v1/projects", json={"name": name}).json()["id"]
         s = endpoint(url, pid, "src", "source", src, "postgres")
         t = endpoint(url, pid, "tgt", "target", tgt, "postgres")
@@ -224,6 +227,25 @@ def test_a_target_without_apply_workers_stops_at_preflight(tmp_path):
         {"endpoint": "target", "setting": "max_logical_replication_workers", "value": "0",
          "required": "at least 1 (the subscription's apply worker)"}], step["outputs"]
     assert "max_logical_replication_workers" in step["last_error"]
+    assert target_tables == 0
+
+
+def test_a_target_whose_workers_are_all_taken_stops_at_preflight(tmp_path):
+    """One logical replication worker on the target, held by another enabled
+    subscription of the cluster: preflight fails with that finding."""
+    def busy(src, tgt):
+        src.psql("CREATE PUBLICATION busy")
+        conninfo = src.dsn("postgres").replace("'", "''")
+        tgt.psql(f"CREATE SUBSCRIPTION busy CONNECTION '{conninfo}'"
+                 " PUBLICATION busy WITH (copy_data = false)")
+    run, target_tables = preflight_of(tmp_path, "busyworkers", {},
+                                      {"max_logical_replication_workers": 1}, busy)
+    assert run["state"] == "failed", run
+    assert run["current_step"] == "preflight"
+    assert run["steps"][0]["outputs"]["findings"] == [
+        {"endpoint": "target", "setting": "max_logical_replication_workers",
+         "value": "1, all in use by enabled subscriptions",
+         "required": "a free one for the subscription's apply worker"}], run["steps"][0]
     assert target_tables == 0
 
 

@@ -8,7 +8,7 @@ import psycopg2
 import pytest
 import requests
 
-from daemon import Daemon
+from daemon import Daemon, wait_until
 from runs_util import O2PEnv, two_clusters
 
 SOURCE_SQL = r"""
@@ -57,6 +57,17 @@ def env(clusters, tmp_path, request):
     src.psql(SOURCE_SQL, sdb, tuples=False)
     d = Daemon(tmp_path).start()
     yield O2PEnv(d, name, src, sdb, tgt, tdb)
+    # runs left at the gate (or failed, kept for a retry) keep their
+    # subscriptions, and with them apply workers of the shared target
+    # (max_logical_replication_workers): cancel them and wait for their
+    # clean-up, so that the next test's run gets one
+    for run in requests.get(f"{d.url}/v1/runs").json()["items"]:
+        if run["state"] not in ("succeeded", "cancelled"):
+            requests.post(f"{d.url}/v1/runs/{run['id']}/cancel")
+    wait_until(lambda: tgt.scalar("SELECT count(*) FROM pg_subscription WHERE subdbid ="
+                                  " (SELECT oid FROM pg_database"
+                                  "  WHERE datname = current_database())", tdb) == "0",
+               60, what="the subscriptions of the test's runs to be dropped")
     if d.proc:
         assert d.stop() == 0, d.log()
 
