@@ -21,8 +21,8 @@ import time
 
 import requests
 
-from _bench import (build, cutoverd_proc, machine_ticks, pct, wait_quiet,  # noqa: E402,F401
-                    wait_until)
+from _bench import (CLK_TCK, build, cutoverd_proc, machine_ticks, pct,  # noqa: E402,F401
+                    wait_quiet, wait_until)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))

@@ -22,7 +22,6 @@ migration settings (maintenance_work_mem 512 MB); the table is frozen
 first, as the snapshot copy leaves it.
 """
 import argparse
-import os
 import threading
 import time
 
@@ -38,9 +37,7 @@ VARY = {"workers": ("max_parallel_maintenance_workers", (2, 0)),
 
 def machine_cpu_s():
     """CPU seconds all processes of the machine have used (/proc/stat)."""
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
+    return b.machine_ticks()[0] / b.CLK_TCK
 
 
 def main():
