@@ -53,7 +53,7 @@ def engine_statuses(e, rid):
                             params={"type": "engine.status"}).json()["items"])
 
 
-def test_await_cdc_sync_waits_while_no_subscriber_confirms(clusters, tmp_path):
+def test_await_cdc_sync_waits_while_no_subscriber_is_connected(clusters, tmp_path):
     src, tgt = clusters
     writer = Writer(src)
     writer.start()
